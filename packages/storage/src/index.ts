@@ -1,1 +1,2 @@
 export * from './types.ts';
+export { MemoryStore } from './memory.ts';

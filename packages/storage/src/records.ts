@@ -1,0 +1,73 @@
+/** Small rules shared by every backend, so they agree on expiry, keys and payload encoding. */
+import { StoreError, type ModelPayload } from './types.ts';
+
+/** Absolute expiry in epoch milliseconds; undefined = never. `expiresIn <= 0` is already expired. */
+export function expiresAtFrom(expiresIn: number | undefined, nowMs: number): number | undefined {
+  if (expiresIn === undefined || expiresIn === null) return undefined;
+  if (typeof expiresIn !== 'number' || Number.isNaN(expiresIn)) {
+    throw new StoreError('invalid', 'expiresIn must be a number of seconds');
+  }
+  if (!Number.isFinite(expiresIn)) return expiresIn > 0 ? undefined : nowMs;
+  return Math.floor(nowMs + expiresIn * 1000);
+}
+
+/** A record whose expiry is at or before `nowMs` is expired. */
+export function isExpired(expiresAt: number | undefined | null, nowMs: number): boolean {
+  return expiresAt !== undefined && expiresAt !== null && expiresAt <= nowMs;
+}
+
+/** The secondary-index fields of a payload, when they are strings. */
+export function indexFields(payload: ModelPayload): {
+  grantId: string | undefined;
+  uid: string | undefined;
+  userCode: string | undefined;
+} {
+  return {
+    grantId: typeof payload.grantId === 'string' ? payload.grantId : undefined,
+    uid: typeof payload.uid === 'string' ? payload.uid : undefined,
+    userCode: typeof payload.userCode === 'string' ? payload.userCode : undefined,
+  };
+}
+
+/** When a payload arrives already consumed, the record starts consumed (epoch ms). */
+export function consumedAtFrom(payload: ModelPayload, nowMs: number): number | undefined {
+  if (!payload.consumed) return undefined;
+  return typeof payload.consumed === 'number' && payload.consumed > 0 ? payload.consumed * 1000 : nowMs;
+}
+
+/** JSON text of a payload or record; refuses what JSON cannot carry. */
+export function encodeJSON(value: unknown, what: string): string {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new StoreError('invalid', `${what} must be a JSON object`);
+  }
+  try {
+    return JSON.stringify(value);
+  } catch (cause) {
+    throw new StoreError('invalid', `${what} is not JSON-serialisable`, { cause });
+  }
+}
+
+/** A fresh payload object, with `consumed` (epoch seconds) once the record is consumed. */
+export function decodePayload(json: string, consumedAtMs: number | undefined | null): ModelPayload {
+  const payload = JSON.parse(json) as ModelPayload;
+  if (consumedAtMs !== undefined && consumedAtMs !== null && !payload.consumed) {
+    payload.consumed = Math.floor(consumedAtMs / 1000);
+  }
+  return payload;
+}
+
+/** Password users are keyed by lower-cased email (as Dex does). */
+export function passwordKey(email: string): string {
+  return email.toLowerCase();
+}
+
+export function requireId(id: unknown, what: string): string {
+  if (typeof id !== 'string' || id.length === 0) {
+    throw new StoreError('invalid', `${what} must be a non-empty string`);
+  }
+  return id;
+}
+
+export function closedError(type: string): StoreError {
+  return new StoreError('unavailable', `${type} store is closed`);
+}
