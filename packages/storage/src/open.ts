@@ -1,0 +1,92 @@
+/** Opens the Store named by the issuer's `storage` config section (Dex's `storage: {type, config}`). */
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { MemoryStore } from './memory.ts';
+import { SqliteStore, type SqliteStoreOptions } from './sqlite.ts';
+import { StoreError, type Store } from './types.ts';
+
+/** The validated `storage` section (a copy of `StorageConfig` in packages/issuer/src/config/types.ts). */
+export type StorageConfig =
+  | { type: 'memory'; config: Record<string, never> }
+  | { type: 'sqlite3'; config: { file: string } }
+  | { type: 'kubernetes'; config: { inCluster: boolean; kubeConfigFile?: string; namespace?: string } };
+
+/** What `@gatehouse/storage-kubernetes` must export. */
+export interface KubernetesStoreModule {
+  openKubernetesStore(config: Extract<StorageConfig, { type: 'kubernetes' }>['config']): Promise<Store>;
+}
+
+export interface OpenStoreOptions {
+  /** Relative SQLite paths are resolved against this folder (the config file's). Default: cwd. */
+  baseDir?: string;
+  sqlite?: SqliteStoreOptions;
+  /** Loads the Kubernetes backend; default: a dynamic import of `@gatehouse/storage-kubernetes`. */
+  loadKubernetes?: () => Promise<KubernetesStoreModule>;
+}
+
+const KUBERNETES_PACKAGE = '@gatehouse/storage-kubernetes';
+
+export async function openStore(config: StorageConfig, options: OpenStoreOptions = {}): Promise<Store> {
+  switch (config.type) {
+    case 'memory':
+      return new MemoryStore();
+    case 'sqlite3':
+      return new SqliteStore(sqliteFile(config.config.file, options.baseDir), options.sqlite);
+    case 'kubernetes': {
+      const mod = await (options.loadKubernetes ?? loadKubernetesPackage)();
+      if (typeof mod?.openKubernetesStore !== 'function') {
+        throw new StoreError('invalid', `${KUBERNETES_PACKAGE} does not export openKubernetesStore`);
+      }
+      return mod.openKubernetesStore(config.config);
+    }
+    default: {
+      const type = (config as { type?: unknown }).type;
+      throw new StoreError('invalid', `unknown storage type ${JSON.stringify(type)} (memory, sqlite3, kubernetes)`);
+    }
+  }
+}
+
+/** The absolute database path, with its parent folder created. */
+function sqliteFile(file: string, baseDir: string | undefined): string {
+  if (typeof file !== 'string' || file.length === 0) throw new StoreError('invalid', 'storage.config.file is required for sqlite3');
+  if (file === ':memory:') return file;
+  const path = isAbsolute(file) ? file : resolve(baseDir ?? process.cwd(), file);
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+  } catch (cause) {
+    throw new StoreError('unavailable', `cannot create the folder for SQLite store ${path}: ${(cause as Error).message}`, { cause });
+  }
+  return path;
+}
+
+/**
+ * storage-kubernetes is optional and not a dependency of this package, so it may only be
+ * resolvable from the application (the issuer's CLI) or the working directory: try each.
+ */
+async function loadKubernetesPackage(): Promise<KubernetesStoreModule> {
+  const specifier: string = KUBERNETES_PACKAGE;
+  try {
+    return (await import(specifier)) as KubernetesStoreModule;
+  } catch (first) {
+    if ((first as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') {
+      throw new StoreError('unavailable', `cannot load ${KUBERNETES_PACKAGE}: ${(first as Error).message}`, { cause: first });
+    }
+    const bases = [process.argv[1], join(process.cwd(), 'package.json')].filter((b): b is string => !!b);
+    for (const base of bases) {
+      let resolved: string;
+      try {
+        resolved = createRequire(base).resolve(specifier);
+      } catch {
+        continue;
+      }
+      try {
+        return (await import(pathToFileURL(resolved).href)) as KubernetesStoreModule;
+      } catch (cause) {
+        throw new StoreError('unavailable', `cannot load ${KUBERNETES_PACKAGE}: ${(cause as Error).message}`, { cause });
+      }
+    }
+    throw new StoreError('unavailable', `storage type kubernetes needs the ${KUBERNETES_PACKAGE} package installed`, { cause: first });
+  }
+}
