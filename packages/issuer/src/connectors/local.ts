@@ -1,0 +1,123 @@
+/**
+ * `local`: Dex's password DB. Users come from `staticPasswords` in the config (read-only, they
+ * win on a clash, as Dex's static overlay does) and from the store's password records. The
+ * loader adds this connector (id `local`, name `Email`) when `enablePasswordDB` is true.
+ */
+import bcrypt from 'bcryptjs';
+import { z } from 'zod';
+import { CONNECTOR_KIT_VERSION, ConnectorError, ConnectorErrorCodes } from '@gatehouse/connector-kit';
+import type {
+  ConnectorContext,
+  ConnectorFactory,
+  Identity,
+  PasswordConnector,
+  PasswordLoginResult,
+  RefreshConnector,
+  Scopes,
+} from '@gatehouse/connector-kit';
+import type { PasswordUser, RecordStore } from '@gatehouse/storage';
+
+export const LOCAL_CONNECTOR_ID = 'local';
+export const LOCAL_CONNECTOR_NAME = 'Email';
+
+/** bcrypt hash shape with a cost Dex accepts (10..16). */
+export const BCRYPT_HASH = /^\$2[abxy]\$(1[0-6])\$[./A-Za-z0-9]{53}$/;
+
+const staticUser = z.strictObject({
+  email: z.string().min(1),
+  hash: z.string().regex(BCRYPT_HASH, { message: 'expected a bcrypt hash with cost 10..16' }),
+  username: z.string(),
+  userID: z.string().min(1),
+  name: z.string().optional(),
+  preferredUsername: z.string().optional(),
+  emailVerified: z.boolean().default(true),
+  groups: z.array(z.string()).default([]),
+});
+
+export const localConfigSchema = z.strictObject({
+  /** The config's `staticPasswords`, already normalised by the loader. */
+  staticPasswords: z.array(staticUser).default([]),
+});
+export type LocalConfig = z.output<typeof localConfigSchema>;
+
+/** The issuer passes its store so the connector can read password records. */
+export interface LocalConnectorContext extends ConnectorContext {
+  store: { passwords: Pick<RecordStore<PasswordUser>, 'get'> };
+}
+
+/** Compared against when the user is unknown, so a miss costs as much as a wrong password. */
+const DUMMY_HASH = bcrypt.hashSync('gatehouse-dummy-password', 10);
+
+interface FoundUser {
+  hash: string;
+  identity: Identity;
+}
+
+export type LocalConnector = PasswordConnector & RefreshConnector;
+
+export function openLocalConnector(config: LocalConfig, store: LocalConnectorContext['store'] | undefined): LocalConnector {
+  const statics = new Map(config.staticPasswords.map((p) => [p.email.toLowerCase(), p]));
+
+  async function find(email: string): Promise<FoundUser | undefined> {
+    const key = email.trim().toLowerCase();
+    if (key === '') return undefined;
+    const s = statics.get(key);
+    if (s !== undefined) {
+      const identity: Identity = {
+        userId: s.userID,
+        username: s.username,
+        email: s.email,
+        emailVerified: s.emailVerified,
+        groups: [...s.groups],
+      };
+      if (s.preferredUsername !== undefined) identity.preferredUsername = s.preferredUsername;
+      return { hash: s.hash, identity };
+    }
+    if (store === undefined) return undefined;
+    let record: PasswordUser | undefined;
+    try {
+      record = await store.passwords.get(key);
+    } catch (e) {
+      throw new ConnectorError(ConnectorErrorCodes.UpstreamUnavailable, 'password store unavailable', { cause: e });
+    }
+    if (record === undefined) return undefined;
+    return {
+      hash: record.hash,
+      identity: { userId: record.userId, username: record.username, email: record.email, emailVerified: true },
+    };
+  }
+
+  return {
+    kind: 'password',
+    prompt: 'Email Address',
+    async login(_scopes: Scopes, username: string, password: string): Promise<PasswordLoginResult> {
+      const user = await find(username);
+      // Always run one bcrypt comparison so timing does not reveal whether the account exists.
+      const ok = await bcrypt.compare(password, user?.hash ?? DUMMY_HASH);
+      if (user === undefined || !ok || password === '') return { ok: false };
+      return { ok: true, identity: user.identity };
+    },
+    async refresh(_scopes: Scopes, identity: Identity): Promise<Identity> {
+      const user = identity.email === undefined ? undefined : await find(identity.email);
+      if (user === undefined) {
+        throw new ConnectorError(ConnectorErrorCodes.RefreshFailed, 'password user no longer exists');
+      }
+      if (user.identity.userId !== identity.userId) {
+        throw new ConnectorError(ConnectorErrorCodes.RefreshFailed, 'password user was recreated with another userID');
+      }
+      return { ...user.identity, connectorData: identity.connectorData };
+    },
+  };
+}
+
+export const localFactory: ConnectorFactory<LocalConfig> = {
+  type: 'local',
+  kitVersion: CONNECTOR_KIT_VERSION,
+  configSchema: localConfigSchema,
+  open(_id, config, context) {
+    const store = (context as Partial<LocalConnectorContext>).store;
+    return openLocalConnector(config, store);
+  },
+};
+
+export default localFactory;
