@@ -1,0 +1,122 @@
+// Store throughput: the adapter-call sequence of one authorization-code exchange, and raw
+// upsert/find, on the memory backend (the baseline) and SQLite (a WAL file in a temp folder).
+// Run: ./pnpmw bench storage
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryStore, SqliteStore, type ModelPayload, type Store } from '@gatehouse/storage';
+
+const MIN_MS = Number(process.env.BENCH_MIN_MS ?? 1500);
+const BATCH = 1000;
+
+const id = () => randomBytes(32).toString('base64url');
+const nowS = () => Math.floor(Date.now() / 1000);
+
+/** Payloads of the sizes oidc-provider writes (see the reference notes: ~310–560 B). */
+function codePayload(jti: string, grantId: string): ModelPayload {
+  const iat = nowS();
+  return {
+    accountId: 'CgVhbGljZRIEbGRhcA', acr: 'urn:mace:incommon:iap:silver', amr: ['pwd'], authTime: iat,
+    clientId: 'example-app', codeChallenge: randomBytes(32).toString('base64url'), codeChallengeMethod: 'S256',
+    exp: iat + 60, grantId, iat, jti, kind: 'AuthorizationCode', nonce: randomBytes(16).toString('hex'),
+    redirectUri: 'https://app.example.com/oauth2/callback', scope: 'openid email profile groups offline_access',
+    sessionUid: id(),
+  };
+}
+function grantPayload(jti: string): ModelPayload {
+  const iat = nowS();
+  return {
+    accountId: 'CgVhbGljZRIEbGRhcA', clientId: 'example-app', exp: iat + 86400, iat, jti, kind: 'Grant',
+    openid: { scope: 'openid email profile groups offline_access', claims: [] }, resources: {},
+  };
+}
+function tokenPayload(kind: string, jti: string, grantId: string): ModelPayload {
+  const iat = nowS();
+  return {
+    accountId: 'CgVhbGljZRIEbGRhcA', clientId: 'example-app', exp: iat + 3600, extra: {}, grantId, gty: 'authorization_code',
+    iat, jti, kind, scope: 'openid email profile groups offline_access', sessionUid: id(),
+  };
+}
+
+/** Runs `batch` (which returns how many ops it did and the ms it spent) until MIN_MS is measured. */
+async function measure(batch: () => Promise<{ ops: number; ms: number }>): Promise<number> {
+  await batch(); // warm-up: prepared statements, JIT
+  let ops = 0;
+  let ms = 0;
+  while (ms < MIN_MS) {
+    const r = await batch();
+    ops += r.ops;
+    ms += r.ms;
+  }
+  return (ops / ms) * 1000;
+}
+
+async function timed(n: number, fn: (i: number) => Promise<unknown>): Promise<{ ops: number; ms: number }> {
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) await fn(i);
+  return { ops: n, ms: Number(process.hrtime.bigint() - start) / 1e6 };
+}
+
+async function bench(store: Store): Promise<Record<string, number>> {
+  const grantId = id();
+  await store.model('Grant').upsert(grantId, grantPayload(grantId), 86400);
+  const codes = store.model('AuthorizationCode');
+
+  const exchange = await measure(async () => {
+    const ids = Array.from({ length: BATCH }, () => id());
+    for (const code of ids) await codes.upsert(code, codePayload(code, grantId), 60); // setup, not timed
+    return timed(BATCH, async (i) => {
+      const code = ids[i]!;
+      await codes.find(code);
+      await store.model('Grant').find(grantId);
+      if (!(await codes.consume(code))) throw new Error('consume lost with no contender');
+      const at = id();
+      await store.model('AccessToken').upsert(at, tokenPayload('AccessToken', at, grantId), 3600);
+      const rt = id();
+      await store.model('RefreshToken').upsert(rt, tokenPayload('RefreshToken', rt, grantId), 86400);
+    });
+  });
+
+  const written: string[] = [];
+  const upsert = await measure(() => {
+    const ids = Array.from({ length: BATCH }, () => id());
+    written.push(...ids);
+    return timed(BATCH, (i) => store.model('AccessToken').upsert(ids[i]!, tokenPayload('AccessToken', ids[i]!, grantId), 3600));
+  });
+
+  const find = await measure(() =>
+    timed(BATCH, async (i) => {
+      const found = await store.model('AccessToken').find(written[(i * 7919) % written.length]!);
+      if (!found) throw new Error('find missed a live record');
+    }),
+  );
+  return { exchange, upsert, find };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+try {
+  const memory = new MemoryStore();
+  const mem = await bench(memory);
+  await memory.close();
+
+  const sqlite = new SqliteStore(join(dir, 'bench.db'));
+  const sql = await bench(sqlite);
+  await sqlite.close();
+
+  const rows: Array<[string, string]> = [
+    ['exchange', 'code exchange (find, Grant.find, consume, AT+RT upsert) /s'],
+    ['upsert', 'AccessToken.upsert ops/s'],
+    ['find', 'AccessToken.find ops/s'],
+  ];
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+  console.log(`Store throughput (each figure measured for >= ${MIN_MS} ms, sequential awaits, one process)`);
+  console.log(`${'metric'.padEnd(62)} ${'memory'.padStart(12)} ${'sqlite'.padStart(12)} ${'sqlite/memory'.padStart(14)}`);
+  for (const [key, label] of rows) {
+    const m = mem[key]!;
+    const s = sql[key]!;
+    console.log(`${label.padEnd(62)} ${fmt(m).padStart(12)} ${fmt(s).padStart(12)} ${(s / m).toFixed(3).padStart(14)}`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
