@@ -20,6 +20,11 @@ import {
 export interface StoreConformanceOptions {
   /** How many expired records the gc test writes (default 2,000: several gc pages). */
   gcRecords?: number;
+  /**
+   * Whether two stores from `open()` share their data, as replicas do (default true; false only for
+   * memory). When true, consume races and key CAS are also run across two opened instances.
+   */
+  shared?: boolean;
 }
 
 /** An id shaped like oidc-provider's: 43 URL-safe chars, upper case, `-` and `_` allowed. */
@@ -76,6 +81,7 @@ export function runStoreConformance(
   options: StoreConformanceOptions = {},
 ): void {
   const gcRecords = options.gcRecords ?? 2000;
+  const shared = options.shared ?? true;
 
   describe(`Store conformance: ${name}`, () => {
     let store: Store;
@@ -479,6 +485,56 @@ export function runStoreConformance(
             stop();
           }
         }
+      });
+    });
+
+    describe.runIf(shared)('two opened instances (replicas)', () => {
+      let replica: Store;
+
+      beforeAll(async () => {
+        replica = await open();
+      });
+
+      afterAll(async () => {
+        await replica?.close();
+      });
+
+      it('see each other’s writes and deletes', async () => {
+        const id = newId();
+        const uid = newId();
+        await store.model('Session').upsert(id, payloadFor(id, { uid }), 600);
+        expect((await replica.model('Session').findByUid(uid))?.jti).toBe(id);
+        await replica.model('Session').destroy(id);
+        expect(await store.model('Session').find(id)).toBeUndefined();
+
+        const client = { id: `replica-${newId().slice(0, 12).toLowerCase()}`, redirectURIs: ['https://r.example.com/cb'] };
+        await replica.clients.upsert(client);
+        expect(await store.clients.get(client.id)).toEqual(client);
+        await store.clients.delete(client.id);
+        expect(await replica.clients.get(client.id)).toBeUndefined();
+      });
+
+      it('of 20 consume calls split across both instances exactly one returns true', async () => {
+        const id = newId();
+        await store.model('AuthorizationCode').upsert(id, payloadFor(id), 600);
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? store : replica).model('AuthorizationCode').consume(id)),
+        );
+        expect(results.filter((r) => r === true)).toHaveLength(1);
+        expect((await replica.model('AuthorizationCode').find(id))?.consumed).toBeTruthy();
+        await store.model('AuthorizationCode').destroy(id);
+      });
+
+      it('key compare-and-swap: of one writer per instance with the same version exactly one wins', async () => {
+        const current = await store.keys.get();
+        const [a, b] = [keySet('replica-a'), keySet('replica-b')];
+        const results = await Promise.all([
+          store.keys.compareAndSwap(current?.version, a),
+          replica.keys.compareAndSwap(current?.version, b),
+        ]);
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect((await replica.keys.get())?.keys).toEqual(results[0] ? a : b);
+        expect((await store.keys.get())?.keys).toEqual(results[0] ? a : b);
       });
     });
 
