@@ -7,9 +7,10 @@ export function sshaHash(password: string): string {
   return `{SSHA}${Buffer.concat([digest, salt]).toString('base64')}`;
 }
 
-/** Escapes an RDN value per RFC 4514 (what the seed needs for its special-character user). */
+/** Escapes an RDN value per RFC 4514 with hex pairs (`\5C`), the form slapd returns DNs in. */
 export function escapeRdnValue(value: string): string {
-  let out = value.replace(/[\\,+"<>;=]/g, (c) => `\\${c}`).replace(/\0/g, '\\00');
+  const hex = (c: string): string => `\\${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`;
+  let out = value.replace(/[\\,+"<>;=\0]/g, hex);
   if (out.startsWith(' ') || out.startsWith('#')) out = `\\${out}`;
   if (out.endsWith(' ') && !out.endsWith('\\ ')) out = `${out.slice(0, -1)}\\ `;
   return out;
