@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import type { ConnectorRegistry } from '../connectors/registry.ts';
 import { createRegistry } from '../connectors/registry.ts';
 import { expandEnvEnabled, expandTree } from './env.ts';
@@ -64,12 +64,13 @@ export async function loadConfig(text: string, options: LoadConfigOptions = {}):
   const errors: ConfigIssue[] = [];
   const warnings: ConfigIssue[] = [];
 
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter });
   for (const e of doc.errors) {
-    const at = e.linePos?.[0];
+    const at = lineCounter.linePos(e.pos[0]);
     errors.push({
       path: '',
-      message: `YAML ${at === undefined ? '' : `line ${at.line}, column ${at.col}: `}${e.message.split('\n')[0] ?? ''}`,
+      message: `YAML line ${at.line}, column ${at.col}: ${e.message.split('\n')[0] ?? ''}`,
     });
   }
   if (errors.length > 0) return { ok: false, errors, warnings };

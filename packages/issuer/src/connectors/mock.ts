@@ -68,8 +68,21 @@ export function openMockCallback(): MockCallbackConnector {
         : request.url.searchParams;
       const state = params.get('state');
       const code = params.get('code');
-      if (!isKept(kept) || state === null || code === null || !safeEqual(state, kept.state) || !safeEqual(code, kept.code)) {
-        throw new ConnectorError(ConnectorErrorCodes.InvalidState, 'mock callback: state or code does not match this login', {
+      if (!isKept(kept) || state === null || !safeEqual(state, kept.state)) {
+        throw new ConnectorError(ConnectorErrorCodes.InvalidState, 'mock callback: state does not match this login', {
+          userMessage: 'This sign-in link is not valid for the current login. Please start again.',
+        });
+      }
+      const error = params.get('error');
+      if (error !== null) {
+        // Mirrors an OAuth error redirect; the description is not echoed (it is upstream-controlled).
+        throw new ConnectorError(
+          error === 'access_denied' ? ConnectorErrorCodes.AccessDenied : ConnectorErrorCodes.UpstreamError,
+          `mock callback: error redirect (${error.slice(0, 64)})`,
+        );
+      }
+      if (code === null || !safeEqual(code, kept.code)) {
+        throw new ConnectorError(ConnectorErrorCodes.InvalidState, 'mock callback: code does not match this login', {
           userMessage: 'This sign-in link is not valid for the current login. Please start again.',
         });
       }

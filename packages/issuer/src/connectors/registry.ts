@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CONNECTOR_KIT_VERSION, ConnectorError, ConnectorErrorCodes } from '@gatehouse/connector-kit';
+import { CONNECTOR_KIT_VERSION, ConnectorError, ConnectorErrorCodes, isCompatibleKitVersion } from '@gatehouse/connector-kit';
 import type { Connector, ConnectorContext, ConnectorFactory } from '@gatehouse/connector-kit';
 import type { ConnectorConfig } from '../config/types.ts';
 import { localFactory } from './local.ts';
@@ -26,6 +26,12 @@ export const IN_PROCESS_FACTORIES: readonly ConnectorFactory[] = [
   localFactory as ConnectorFactory,
   mockCallbackFactory as ConnectorFactory,
   mockPasswordFactory as ConnectorFactory,
+];
+
+/** Dex connector types Gatehouse has no built-in for (named in the error message). */
+const DEX_ONLY_CONNECTOR_TYPES: readonly string[] = [
+  'oidc', 'saml', 'gitlab', 'google', 'keystone', 'authproxy', 'bitbucket-cloud', 'openshift',
+  'atlassian-crowd', 'gitea', 'linkedin', 'oauth',
 ];
 
 /** Scoped packages, and unscoped ones that say they are Gatehouse connectors. */
@@ -78,10 +84,6 @@ export interface RegistryOptions {
   importer?: (specifier: string) => Promise<unknown>;
 }
 
-function major(version: string): string {
-  return version.split('.')[0] ?? version;
-}
-
 function isFactory(x: unknown): x is ConnectorFactory {
   if (x === null || typeof x !== 'object') return false;
   const f = x as Record<string, unknown>;
@@ -98,7 +100,7 @@ function isFactory(x: unknown): x is ConnectorFactory {
 
 /** Refuses factories built against another major version of the connector kit. */
 export function checkKitVersion(factory: ConnectorFactory, source: string): void {
-  if (major(factory.kitVersion) !== major(CONNECTOR_KIT_VERSION)) {
+  if (!isCompatibleKitVersion(factory.kitVersion)) {
     throw new ConnectorRegistryError(
       RegistryErrorCodes.KitVersionMismatch,
       `${source} was built for connector kit ${factory.kitVersion}, but this issuer provides ${CONNECTOR_KIT_VERSION} ` +
@@ -181,9 +183,12 @@ export function createRegistry(extra: readonly ConnectorFactory[] = [], options:
     const specifier = BUILTIN_PACKAGES[type] ?? (THIRD_PARTY.test(type) ? type : undefined);
     if (specifier === undefined) {
       const known = [...inProcess.keys(), ...Object.keys(BUILTIN_PACKAGES)].filter((t) => t !== 'local').sort();
+      const what = DEX_ONLY_CONNECTOR_TYPES.includes(type)
+        ? `Dex's "${type}" connector is not implemented in Gatehouse`
+        : `unknown connector type "${type}"`;
       throw new ConnectorRegistryError(
         RegistryErrorCodes.UnknownType,
-        `unknown connector type "${type}"; built-in types are ${known.join(', ')}, ` +
+        `${what}; built-in types are ${known.join(', ')}, ` +
           `and a third-party connector is named by its npm package (e.g. "@acme/gatehouse-connector-x")`,
       );
     }
