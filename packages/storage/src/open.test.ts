@@ -1,6 +1,8 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryStore, SqliteStore, openStore, type StorageConfig, type Store } from './index.ts';
 
@@ -22,6 +24,12 @@ describe('openStore', () => {
     await store.ping();
     await store.close();
     expect(existsSync(join(dir, 'data/nested/dex.db'))).toBe(true);
+  });
+
+  it('accepts `sqlite` as another name for sqlite3', async () => {
+    const store = await openStore({ type: 'sqlite', config: { file: 'alias.db' } } as unknown as StorageConfig, { baseDir: dir });
+    expect(store.type).toBe('sqlite');
+    await store.close();
   });
 
   it('opens sqlite3 with an absolute path', async () => {
@@ -57,5 +65,33 @@ describe('openStore', () => {
       openStore({ type: 'kubernetes', config: { inCluster: true } }, { loadKubernetes: async () => ({}) as never }),
     ).rejects.toMatchObject({ code: 'invalid' });
     await expect(openStore({ type: 'etcd', config: {} } as unknown as StorageConfig)).rejects.toMatchObject({ code: 'invalid' });
+  });
+
+  describe('default Kubernetes loader (a child process with its own working directory)', () => {
+    const child = join(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'open-kubernetes.child.ts');
+    const run = (cwd: string) => {
+      const r = spawnSync(process.execPath, [child], { cwd, encoding: 'utf8', timeout: 30_000 });
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { type?: string; error?: { name: string; code: string; message: string } };
+    };
+
+    it('loads @gatehouse/storage-kubernetes from the application and passes the config', () => {
+      const app = join(dir, 'app-with-kube');
+      const pkg = join(app, 'node_modules', '@gatehouse', 'storage-kubernetes');
+      mkdirSync(pkg, { recursive: true });
+      writeFileSync(join(app, 'package.json'), '{"name":"app","private":true,"type":"module"}');
+      writeFileSync(join(pkg, 'package.json'), '{"name":"@gatehouse/storage-kubernetes","type":"module","exports":{".":"./index.js"}}');
+      writeFileSync(join(pkg, 'index.js'), 'export async function openKubernetesStore(config) { return { type: "stand-in:" + config.namespace }; }\n');
+      expect(run(app)).toEqual({ type: 'stand-in:probe' });
+    });
+
+    it('says which package is missing when it is not installed', () => {
+      const app = join(dir, 'app-without-kube');
+      mkdirSync(app, { recursive: true });
+      writeFileSync(join(app, 'package.json'), '{"name":"app","private":true,"type":"module"}');
+      const result = run(app);
+      expect(result.error).toMatchObject({ name: 'StoreError', code: 'unavailable' });
+      expect(result.error?.message).toContain('@gatehouse/storage-kubernetes');
+    });
   });
 });

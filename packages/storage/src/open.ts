@@ -29,6 +29,8 @@ export interface OpenStoreOptions {
 const KUBERNETES_PACKAGE = '@gatehouse/storage-kubernetes';
 
 export async function openStore(config: StorageConfig, options: OpenStoreOptions = {}): Promise<Store> {
+  // Dex spells it `sqlite3`; accept `sqlite` too, as the issuer's config loader does.
+  if ((config.type as string) === 'sqlite') config = { ...config, type: 'sqlite3' } as StorageConfig;
   switch (config.type) {
     case 'memory':
       return new MemoryStore();
