@@ -48,6 +48,10 @@ export interface Slapd {
   modify(ldif: string): Promise<void>;
   /** slapd's `stats` log so far (connections, BIND/SRCH operations and results). */
   log(): string;
+  /** SIGSTOP: slapd keeps its sockets but answers nothing (a hung server). */
+  freeze(): void;
+  /** SIGCONT after `freeze()`. */
+  thaw(): void;
   /** Stops slapd, keeping the database and ports (for outage tests). */
   pause(): Promise<void>;
   /** Starts slapd again on the same ports after `pause()`. */
@@ -150,6 +154,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
     const pause = async (): Promise<void> => {
       const proc = child;
       if (!proc) return;
+      proc.kill('SIGCONT'); // a frozen slapd cannot handle SIGTERM
       proc.kill('SIGTERM');
       const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
       await exited;
@@ -175,6 +180,12 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
         await run(LDAPMODIFY, ['-x', '-H', url, '-D', adminDN, '-w', adminPW], ldif);
       },
       log: () => logText,
+      freeze: () => {
+        child?.kill('SIGSTOP');
+      },
+      thaw: () => {
+        child?.kill('SIGCONT');
+      },
       pause,
       start,
       async stop(): Promise<void> {
