@@ -177,6 +177,6 @@ export function createLogger(config: LoggerConfig, destination?: DestinationStre
 function withRedactedChildren(logger: Logger): Logger {
   const child = logger.child.bind(logger);
   logger.child = ((bindings: Record<string, unknown>, options?: object) =>
-    withRedactedChildren(child(redact(bindings) as Record<string, unknown>, options))) as Logger['child'];
+    withRedactedChildren(child(redact(bindings) as Record<string, unknown>, options))) as unknown as Logger['child'];
   return logger;
 }

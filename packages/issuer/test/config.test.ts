@@ -118,7 +118,7 @@ expiry:
     });
   });
 
-  it('adds the local connector with the static passwords when enablePasswordDB is on', async () => {
+  it('normalises static passwords and allows passwordConnector: local with enablePasswordDB', async () => {
     const { config } = await ok(`${BASE}
 enablePasswordDB: true
 oauth2:
@@ -139,7 +139,9 @@ staticPasswords:
       groups: ['admins'],
     };
     expect(config.staticPasswords).toEqual([password]);
-    expect(config.connectors.at(-1)).toEqual({ type: 'local', id: 'local', name: 'Email', config: { staticPasswords: [password] } });
+    // The issuer opens the password DB itself (connector "local"); it is not listed in connectors.
+    expect(config.connectors.map((c) => c.id)).toEqual(['mock']);
+    expect(config.enablePasswordDB).toBe(true);
     expect(config.oauth2.passwordConnector).toBe('local');
     expect(config.oauth2.grantTypes).toContain('password');
   });

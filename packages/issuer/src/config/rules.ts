@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { ConnectorRegistryError } from '../connectors/registry.ts';
 import type { ConnectorRegistry } from '../connectors/registry.ts';
-import { BCRYPT_HASH, LOCAL_CONNECTOR_ID, LOCAL_CONNECTOR_NAME } from '../connectors/local.ts';
+import { BCRYPT_HASH, LOCAL_CONNECTOR_ID } from '../connectors/local.ts';
 import { parseDuration } from './duration.ts';
 import { closest, formatPath } from './keys.ts';
 import type { PathPart } from './keys.ts';
@@ -573,10 +573,8 @@ function assemble(p: RawConfig, d: Derived): IssuerConfig {
     name: c.name,
     config: d.connectorConfigs[i] ?? {},
   }));
-  if (p.enablePasswordDB) {
-    // Dex adds the password DB as a connector; its config carries the normalised static users.
-    connectors.push({ type: 'local', id: LOCAL_CONNECTOR_ID, name: LOCAL_CONNECTOR_NAME, config: { staticPasswords } });
-  }
+  // With enablePasswordDB the issuer opens the password DB itself, as connector `local` with
+  // `config: { staticPasswords }` (see connectors/local.ts); it is not listed here.
 
   const web: IssuerConfig['web'] = {
     headers: p.web.headers,

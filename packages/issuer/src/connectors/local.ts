@@ -1,7 +1,8 @@
 /**
  * `local`: Dex's password DB. Users come from `staticPasswords` in the config (read-only, they
  * win on a clash, as Dex's static overlay does) and from the store's password records. The
- * loader adds this connector (id `local`, name `Email`) when `enablePasswordDB` is true.
+ * issuer opens it (id `local`, name `Email`, config `{ staticPasswords }`) when `enablePasswordDB`
+ * is true, passing its store in the context.
  */
 import bcrypt from 'bcryptjs';
 import { z } from 'zod';
