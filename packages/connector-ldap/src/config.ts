@@ -12,6 +12,15 @@ function attribute(what: string) {
     .regex(ATTRIBUTE, { error: `must be an LDAP attribute name such as "uid" (${what})` });
 }
 
+/** Object-level message; unknown keys are named so a Dex option we do not support is never silently ignored. */
+function objectError(expected: string) {
+  return (issue: { code?: string; keys?: string[] }): string =>
+    issue.code === 'unrecognized_keys' && issue.keys ? `unsupported key(s): ${issue.keys.join(', ')}` : expected;
+}
+
+/** Cross-field checks also run when a field failed, so every problem is reported at once. */
+const alwaysCheck = { when: (payload: { value: unknown }) => typeof payload.value === 'object' && payload.value !== null };
+
 /** `DN` (any case) means "the entry's distinguished name", as in Dex. */
 function attributeOrDN(what: string) {
   return z.union([z.string().regex(/^dn$/i).transform(() => 'DN' as const), attribute(what)], {
@@ -73,7 +82,7 @@ const userMatcher = z.strictObject(
     /** Nested groups: the attribute of a group that its parent groups list in `groupAttr` (usually `DN`). */
     recursionGroupAttr: attributeOrDN('recursionGroupAttr').optional(),
   },
-  { error: 'must be an object {userAttr, groupAttr, recursionGroupAttr?}' },
+  { error: objectError('must be an object {userAttr, groupAttr, recursionGroupAttr?}') },
 );
 export type UserMatcher = z.output<typeof userMatcher>;
 
@@ -97,7 +106,7 @@ const userSearch = z.strictObject(
       .regex(/^[^@\s]+$/, { error: 'must be a domain without "@", such as "example.com"' })
       .optional(),
   },
-  { error: 'must be an object with at least baseDN and username' },
+  { error: objectError('must be an object with at least baseDN and username') },
 );
 
 const groupSearch = z
@@ -115,7 +124,7 @@ const groupSearch = z
       /** Gatehouse addition: how many levels of parent groups nested-group resolution follows. */
       maxNestingDepth: z.number().int().min(1).max(32, { error: 'must be at most 32' }).default(10),
     },
-    { error: 'must be an object with at least baseDN and userMatchers' },
+    { error: objectError('must be an object with at least baseDN and userMatchers') },
   )
   .superRefine((g, ctx) => {
     const legacy = g.userAttr !== undefined || g.groupAttr !== undefined;
@@ -128,7 +137,7 @@ const groupSearch = z
     if (!legacy && (g.userMatchers === undefined || g.userMatchers.length === 0)) {
       ctx.addIssue({ code: 'custom', path: ['userMatchers'], message: 'must list at least one {userAttr, groupAttr} matcher' });
     }
-  })
+  }, alwaysCheck)
   .transform(({ userAttr, groupAttr, recursionGroupAttr, userMatchers, ...rest }) => ({
     ...rest,
     userMatchers:
@@ -196,7 +205,7 @@ export const ldapConfigSchema = z
       connectTimeout: duration(5_000),
       requestTimeout: duration(10_000),
     },
-    { error: 'must be an object with at least host and userSearch' },
+    { error: objectError('must be an object with at least host and userSearch') },
   )
   .superRefine((c, ctx) => {
     if ((c.bindDN ?? '') === '' && (c.bindPW ?? '') !== '') {
@@ -209,7 +218,7 @@ export const ldapConfigSchema = z
     if ((c.clientCert === undefined) !== (c.clientKey === undefined)) {
       ctx.addIssue({ code: 'custom', path: [c.clientCert === undefined ? 'clientCert' : 'clientKey'], message: 'clientCert and clientKey must be set together' });
     }
-  });
+  }, alwaysCheck);
 
 export type LdapConfigInput = z.input<typeof ldapConfigSchema>;
 export type LdapConfig = z.output<typeof ldapConfigSchema>;

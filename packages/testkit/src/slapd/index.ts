@@ -24,6 +24,8 @@ export interface SlapdOptions {
   /** `allow bind_anon_dn`: a simple bind with a DN and an empty password succeeds (as anonymous).
    * Lets tests prove a client never sends such a bind. */
   allowUnauthenticatedBind?: boolean;
+  /** Names in the server certificate. Default `['localhost', '127.0.0.1']`. */
+  serverNames?: string[];
   /** `TLSVerifyClient demand`: TLS clients must present a certificate signed by `ca`. */
   requireClientCert?: boolean;
 }
@@ -35,7 +37,7 @@ export interface Slapd {
   ldapsURL: string;
   port: number;
   ldapsPort: number;
-  /** PEM of the CA that signed the server certificate (valid for `localhost` and `127.0.0.1`). */
+  /** PEM of the CA that signed the server certificate (valid for `serverNames`). */
   caCert: string;
   ca: TestCA;
   baseDN: string;
@@ -104,7 +106,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
   const adminDN = `cn=admin,${baseDN}`;
   const adminPW = 'admin-secret';
   const ca = options.ca ?? (await createTestCA());
-  const leaf = await ca.issue(['localhost', '127.0.0.1']);
+  const leaf = await ca.issue(options.serverNames ?? ['localhost', '127.0.0.1']);
   const seed = seedDirectory(baseDN);
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-slapd-'));
   let child: ChildProcess | undefined;
