@@ -1,0 +1,27 @@
+// Everything a handler needs, built once per instance from the validated configuration.
+import type { Logger } from 'pino';
+import type { ForwardAuthConfig } from './config/schema.ts';
+import type { BearerVerifier } from './bearer.ts';
+import type { CsrfFlows } from './csrf.ts';
+import type { ForwardedHeaders } from './forwarded.ts';
+import type { ForwardAuthMetrics } from './metrics.ts';
+import type { OidcClient } from './oidc/client.ts';
+import type { RedirectValidator } from './redirect.ts';
+import type { Refresher } from './refresh.ts';
+import type { RouteRule } from './routes.ts';
+import type { SessionManager } from './session/store.ts';
+
+export interface AppContext {
+  readonly cfg: ForwardAuthConfig;
+  readonly log: Logger;
+  readonly sessions: SessionManager;
+  readonly refresher: Refresher;
+  readonly oidc: OidcClient;
+  readonly bearer: BearerVerifier | undefined;
+  readonly csrf: CsrfFlows;
+  readonly redirects: RedirectValidator;
+  readonly forwarded: ForwardedHeaders;
+  readonly metrics: ForwardAuthMetrics;
+  readonly skipAuthRoutes: readonly RouteRule[];
+  readonly apiRoutes: readonly RegExp[];
+}

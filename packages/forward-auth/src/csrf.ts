@@ -1,0 +1,96 @@
+// Per-flow CSRF cookies: state, nonce, PKCE verifier and the app redirect of one login, sealed under a name
+// derived from the state, so parallel logins in several tabs do not overwrite each other. Their number is bounded:
+// starting one more flow evicts the oldest.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import * as oidc from 'openid-client';
+import type { ForwardAuthConfig } from './config/schema.ts';
+import { CookieCipher } from './session/cipher.ts';
+import { escapeRegExp, parseCookies, serializeCookie, type CookieAttributes } from './session/cookies.ts';
+
+export interface Flow {
+  readonly state: string;
+  readonly nonce: string;
+  readonly codeVerifier: string;
+  readonly redirect: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+export type TakeResult =
+  | { readonly ok: true; readonly flow: Flow; readonly cookieName: string }
+  | { readonly ok: false; readonly reason: 'missing' | 'invalid' | 'expired' | 'state_mismatch'; readonly cookieName?: string };
+
+const STATE_FORMAT = /^[A-Za-z0-9_-]{16,128}$/;
+
+export class CsrfFlows {
+  readonly #cfg: ForwardAuthConfig;
+  readonly #cipher: CookieCipher;
+  readonly #pattern: RegExp;
+
+  constructor(cfg: ForwardAuthConfig) {
+    this.#cfg = cfg;
+    this.#cipher = new CookieCipher([cfg.cookie_secret, ...cfg.cookie_secrets], 'csrf');
+    this.#pattern = new RegExp(`^${escapeRegExp(cfg.cookie_name)}_[A-Za-z0-9_-]{12}_csrf$`);
+  }
+
+  nameFor(state: string): string {
+    return `${this.#cfg.cookie_name}_${createHash('sha256').update(state).digest('base64url').slice(0, 12)}_csrf`;
+  }
+
+  /** A new flow and its Set-Cookie headers (the new cookie, plus deletions of the oldest flows over the limit). */
+  start(redirect: string, cookieHeader: string | undefined, attrs: (maxAge: number) => CookieAttributes, now = Date.now()): { flow: Flow; setCookie: string[] } {
+    const flow: Flow = {
+      state: oidc.randomState(),
+      nonce: oidc.randomNonce(),
+      codeVerifier: oidc.randomPKCECodeVerifier(),
+      redirect,
+      createdAt: now,
+      expiresAt: now + this.#cfg.cookie_csrf_expire,
+    };
+    const name = this.nameFor(flow.state);
+    const wire = JSON.stringify({ s: flow.state, n: flow.nonce, v: flow.codeVerifier, r: flow.redirect, c: flow.createdAt, e: flow.expiresAt });
+    const setCookie = [serializeCookie(name, this.#cipher.seal(Buffer.from(wire), name), attrs(Math.ceil(this.#cfg.cookie_csrf_expire / 1000)))];
+    // Keep at most `limit` flows including the new one: drop unreadable ones first, then the oldest.
+    const existing = [...parseCookies(cookieHeader)]
+      .filter(([n]) => this.#pattern.test(n))
+      .map(([n, v]) => ({ name: n, created: this.#open(n, v)?.createdAt ?? -1 }))
+      .sort((a, b) => a.created - b.created);
+    const excess = existing.length + 1 - this.#cfg.cookie_csrf_per_request_limit;
+    for (const old of existing.slice(0, Math.max(0, excess))) setCookie.push(serializeCookie(old.name, '', attrs(0)));
+    return { flow, setCookie };
+  }
+
+  /** The flow the callback's state belongs to, checked against its cookie in constant time. */
+  take(state: string, cookieHeader: string | undefined, now = Date.now()): TakeResult {
+    if (!STATE_FORMAT.test(state)) return { ok: false, reason: 'missing' };
+    const cookieName = this.nameFor(state);
+    const value = parseCookies(cookieHeader).get(cookieName);
+    if (value === undefined) return { ok: false, reason: 'missing' };
+    const flow = this.#open(cookieName, value);
+    if (flow === undefined) return { ok: false, reason: 'invalid', cookieName };
+    const a = Buffer.from(flow.state);
+    const b = Buffer.from(state);
+    if (a.length !== b.length || !timingSafeEqual(a, b)) return { ok: false, reason: 'state_mismatch', cookieName };
+    if (now >= flow.expiresAt) return { ok: false, reason: 'expired', cookieName };
+    return { ok: true, flow, cookieName };
+  }
+
+  /** Names of every flow cookie a request carries (for sign-out). */
+  present(cookieHeader: string | undefined): string[] {
+    return [...parseCookies(cookieHeader).keys()].filter((n) => this.#pattern.test(n));
+  }
+
+  #open(name: string, value: string): Flow | undefined {
+    const plain = this.#cipher.open(value, name);
+    if (plain === undefined) return undefined;
+    try {
+      const w = JSON.parse(plain.toString('utf8')) as Record<string, unknown>;
+      const { s, n, v, r, c, e } = w;
+      if (typeof s !== 'string' || typeof n !== 'string' || typeof v !== 'string' || typeof r !== 'string') return undefined;
+      if (typeof c !== 'number' || typeof e !== 'number') return undefined;
+      return { state: s, nonce: n, codeVerifier: v, redirect: r, createdAt: c, expiresAt: e };
+    } catch {
+      return undefined;
+    }
+  }
+}

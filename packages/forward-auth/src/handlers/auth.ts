@@ -1,0 +1,123 @@
+// /oauth2/auth: the check NGINX makes before every request. The common case (a cached, valid session and no
+// refresh due) is answered synchronously from precomputed headers.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { emailDomainAllowed, groupsAllowed, policyAllows, queryPolicy, type Identity } from '../authz.ts';
+import { BearerVerifier } from '../bearer.ts';
+import type { AppContext } from '../context.ts';
+import { authResponseHeaders } from '../headers.ts';
+import { Refresher } from '../refresh.ts';
+import { routeAllows } from '../routes.ts';
+import type { LoadedSession, SessionEntry } from '../session/store.ts';
+import { sendEmpty, sendJSON } from '../http/respond.ts';
+
+type Counter = { inc(): void };
+
+export class AuthHandler {
+  readonly #ctx: AppContext;
+  readonly #count: Record<'202' | '401' | '403', Counter>;
+
+  constructor(ctx: AppContext) {
+    this.#ctx = ctx;
+    const c = ctx.metrics.requests;
+    this.#count = { '202': c.labels('auth', '202'), '401': c.labels('auth', '401'), '403': c.labels('auth', '403') };
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse, query: string): void | Promise<void> {
+    const ctx = this.#ctx;
+    const cookie = req.headers.cookie;
+    const loaded = ctx.sessions.load(cookie);
+    if (loaded !== undefined) {
+      const entry = loaded.entry;
+      if (entry.fate === undefined && Date.now() < entry.refreshAt) return this.#answer(req, res, entry, query, undefined);
+      return this.#withRefresh(req, res, loaded, query);
+    }
+    if (ctx.bearer !== undefined) {
+      const token = BearerVerifier.extract(req.headers.authorization);
+      if (token !== undefined) return this.#bearer(req, res, token, query);
+    }
+    if (this.#allowedRoute(req)) return this.#accept(res, ['Content-Length', '0'], undefined);
+    return this.#unauthorized(req, res, undefined);
+  }
+
+  async #withRefresh(req: IncomingMessage, res: ServerResponse, loaded: LoadedSession, query: string): Promise<void> {
+    const ctx = this.#ctx;
+    const cookie = req.headers.cookie;
+    const host = ctx.forwarded.origin(req).host;
+    const settled = Refresher.settled(loaded.entry);
+    if (settled?.kind === 'revoked') return this.#unauthorized(req, res, ctx.sessions.clear(host, cookie, loaded.value));
+    if (settled?.kind === 'refreshed') return this.#answer(req, res, settled.entry, query, settled.setCookie);
+    if (Date.now() < loaded.entry.refreshAt) return this.#answer(req, res, loaded.entry, query, undefined);
+    const outcome = await ctx.refresher.refresh(loaded, host, cookie);
+    if (outcome.kind === 'revoked') return this.#unauthorized(req, res, ctx.sessions.clear(host, cookie, loaded.value));
+    if (outcome.kind === 'refreshed') return this.#answer(req, res, outcome.entry, query, outcome.setCookie);
+    return this.#answer(req, res, outcome.entry, query, undefined);
+  }
+
+  #answer(req: IncomingMessage, res: ServerResponse, entry: SessionEntry, query: string, setCookie: readonly string[] | undefined): void {
+    if (!entry.authorized) {
+      const ctx = this.#ctx;
+      if (this.#allowedRoute(req)) return this.#accept(res, ['Content-Length', '0'], undefined);
+      return this.#unauthorized(req, res, ctx.sessions.clear(ctx.forwarded.origin(req).host, req.headers.cookie));
+    }
+    if (query !== '') {
+      const policy = queryPolicy(query);
+      if (policy !== undefined && !policyAllows(entry.identity, policy)) return this.#forbidden(res);
+    }
+    this.#accept(res, entry.headers, setCookie);
+  }
+
+  async #bearer(req: IncomingMessage, res: ServerResponse, token: string, query: string): Promise<void> {
+    const ctx = this.#ctx;
+    const verified = await ctx.bearer?.verify(token);
+    if (verified === undefined) return this.#unauthorized(req, res, undefined);
+    const id: Identity = verified.identity;
+    if (!emailDomainAllowed(id.email, ctx.cfg.email_domains) || !groupsAllowed(id.groups, ctx.cfg.allowed_groups)) {
+      return this.#forbidden(res);
+    }
+    const policy = queryPolicy(query);
+    if (policy !== undefined && !policyAllows(id, policy)) return this.#forbidden(res);
+    this.#accept(res, authResponseHeaders(id, undefined, { setXAuthRequest: ctx.cfg.set_xauthrequest, passAccessToken: false }), undefined);
+  }
+
+  #allowedRoute(req: IncomingMessage): boolean {
+    const ctx = this.#ctx;
+    if (ctx.skipAuthRoutes.length === 0 && !ctx.cfg.skip_auth_preflight) return false;
+    const origin = ctx.forwarded.origin(req);
+    // Without trusted forwarded headers there is no original request to judge: nothing is skipped.
+    if (!origin.trusted) return false;
+    if (ctx.cfg.skip_auth_preflight && origin.method === 'OPTIONS') return true;
+    return routeAllows(ctx.skipAuthRoutes, origin.method, origin.uri);
+  }
+
+  #accept(res: ServerResponse, headers: readonly string[], setCookie: readonly string[] | undefined): void {
+    if (setCookie === undefined) res.writeHead(202, headers as string[]);
+    else {
+      const list = [...headers];
+      for (const c of setCookie) list.push('Set-Cookie', c);
+      res.writeHead(202, list);
+    }
+    res.end();
+    this.#count['202'].inc();
+  }
+
+  #forbidden(res: ServerResponse): void {
+    sendEmpty(res, 403);
+    this.#count['403'].inc();
+  }
+
+  #unauthorized(req: IncomingMessage, res: ServerResponse, setCookie: readonly string[] | undefined): void {
+    this.#count['401'].inc();
+    if (this.#isAPI(req)) return sendJSON(res, 401, { error: 'unauthorized', error_description: 'a valid session is required' }, setCookie);
+    sendEmpty(res, 401, setCookie);
+  }
+
+  #isAPI(req: IncomingMessage): boolean {
+    const ctx = this.#ctx;
+    if (ctx.cfg.force_json_errors) return true;
+    const accept = req.headers.accept;
+    if (accept !== undefined && accept.split(',').some((a) => a.trim() === 'application/json')) return true;
+    if (ctx.apiRoutes.length === 0) return false;
+    const uri = ctx.forwarded.origin(req).uri;
+    return ctx.apiRoutes.some((r) => r.test(uri));
+  }
+}

@@ -1,0 +1,107 @@
+// Session refresh at the issuer, once per session however many requests arrive at that moment (single-flight
+// keyed by the sealed cookie value). The outcome is remembered on the old entry for a grace period, so requests
+// still carrying the old cookie get the new one instead of replaying a rotated refresh token.
+import type { Logger } from 'pino';
+import { identityFromClaims } from './claims.ts';
+import type { ForwardAuthConfig } from './config/schema.ts';
+import type { ForwardAuthMetrics } from './metrics.ts';
+import { IssuerError, IssuerErrorCode, type OidcClient } from './oidc/client.ts';
+import type { LoadedSession, SessionEntry, SessionFate, SessionManager } from './session/store.ts';
+
+const GRACE_MS = 60_000;
+const RETRY_AFTER_FAILURE_MS = 30_000;
+
+export type RefreshOutcome =
+  | { readonly kind: 'refreshed'; readonly entry: SessionEntry; readonly setCookie: readonly string[] }
+  | { readonly kind: 'revoked' }
+  /** The issuer could not be reached: the current session stays valid until its own expiry. */
+  | { readonly kind: 'kept'; readonly entry: SessionEntry };
+
+export class Refresher {
+  readonly #inflight = new Map<string, Promise<RefreshOutcome>>();
+  readonly #cfg: ForwardAuthConfig;
+  readonly #oidc: OidcClient;
+  readonly #sessions: SessionManager;
+  readonly #log: Logger;
+  readonly #metrics: ForwardAuthMetrics;
+
+  constructor(cfg: ForwardAuthConfig, oidc: OidcClient, sessions: SessionManager, log: Logger, metrics: ForwardAuthMetrics) {
+    this.#cfg = cfg;
+    this.#oidc = oidc;
+    this.#sessions = sessions;
+    this.#log = log;
+    this.#metrics = metrics;
+  }
+
+  /** The outcome already known for this session (refreshed or revoked within the grace period), if any. */
+  static settled(entry: SessionEntry, now = Date.now()): SessionFate | undefined {
+    const fate = entry.fate;
+    if (fate === undefined) return undefined;
+    if (now < fate.until) return fate;
+    return undefined;
+  }
+
+  refresh(loaded: LoadedSession, host: string | undefined, cookieHeader: string | undefined): Promise<RefreshOutcome> {
+    let p = this.#inflight.get(loaded.value);
+    if (p === undefined) {
+      p = this.#run(loaded, host, cookieHeader).finally(() => this.#inflight.delete(loaded.value));
+      this.#inflight.set(loaded.value, p);
+    }
+    return p;
+  }
+
+  async #run(loaded: LoadedSession, host: string | undefined, cookieHeader: string | undefined): Promise<RefreshOutcome> {
+    const { entry } = loaded;
+    const old = entry.session;
+    const refreshToken = old.refreshToken;
+    if (refreshToken === undefined) {
+      entry.refreshAt = Infinity;
+      return { kind: 'kept', entry };
+    }
+    const started = performance.now();
+    try {
+      const tokens = await this.#oidc.refresh(refreshToken);
+      let identity = entry.identity;
+      if (tokens.claims !== undefined) {
+        const r = identityFromClaims(tokens.claims, {
+          emailClaim: this.#cfg.oidc_email_claim,
+          groupsClaim: this.#cfg.oidc_groups_claim,
+          allowUnverifiedEmail: this.#cfg.insecure_oidc_allow_unverified_email,
+        });
+        if (!r.ok || r.identity.user !== old.user) return this.#revoke(entry, r.ok ? 'subject changed' : r.reason);
+        identity = r.identity;
+      }
+      const session = this.#sessions.create(identity, {
+        idToken: tokens.idToken ?? old.idToken,
+        accessToken: tokens.accessToken ?? old.accessToken,
+        refreshToken: tokens.refreshToken ?? refreshToken,
+      });
+      const sealed = this.#sessions.seal(session, host, cookieHeader);
+      if (!sealed.entry.authorized) return this.#revoke(entry, 'no longer authorized');
+      entry.fate = { kind: 'refreshed', entry: sealed.entry, setCookie: sealed.setCookie, until: Date.now() + GRACE_MS };
+      this.#metrics.refreshes.inc({ outcome: 'refreshed' });
+      this.#log.info({ user: old.user }, 'session refreshed');
+      return { kind: 'refreshed', entry: sealed.entry, setCookie: sealed.setCookie };
+    } catch (err) {
+      if (err instanceof IssuerError && (err.code === IssuerErrorCode.InvalidGrant || err.oauthError === 'invalid_client')) {
+        return this.#revoke(entry, err.message);
+      }
+      if (err instanceof IssuerError && err.code === IssuerErrorCode.InvalidToken) {
+        return this.#revoke(entry, err.message);
+      }
+      entry.refreshAt = Date.now() + RETRY_AFTER_FAILURE_MS;
+      this.#metrics.refreshes.inc({ outcome: 'failed' });
+      this.#log.warn({ user: old.user, err: (err as Error).message }, 'session refresh failed; keeping the session');
+      return { kind: 'kept', entry };
+    } finally {
+      this.#metrics.issuerLatency.observe({ operation: 'refresh' }, (performance.now() - started) / 1000);
+    }
+  }
+
+  #revoke(entry: SessionEntry, reason: string): RefreshOutcome {
+    entry.fate = { kind: 'revoked', until: entry.session.expiresAt };
+    this.#metrics.refreshes.inc({ outcome: 'revoked' });
+    this.#log.info({ user: entry.session.user, reason }, 'session ended at refresh');
+    return { kind: 'revoked' };
+  }
+}

@@ -1,0 +1,69 @@
+// The session and its compact encrypted form.
+
+export interface Session {
+  /** `sub` of the id_token. */
+  readonly user: string;
+  readonly email?: string;
+  readonly preferredUsername?: string;
+  readonly groups: readonly string[];
+  /** When the session was issued or last refreshed (ms since epoch): the base of `cookie_refresh`. */
+  readonly createdAt: number;
+  /** When the session ends (ms since epoch), whatever the cookie's Max-Age says. */
+  readonly expiresAt: number;
+  readonly idToken?: string;
+  readonly accessToken?: string;
+  readonly refreshToken?: string;
+}
+
+// Short keys keep the cookie small: c created (s), e expires (s), u user, m email, p preferred username,
+// g groups, i id_token, a access token, r refresh token.
+interface Wire {
+  v: 1;
+  c: number;
+  e: number;
+  u: string;
+  m?: string;
+  p?: string;
+  g?: string[];
+  i?: string;
+  a?: string;
+  r?: string;
+}
+
+export function encodeSession(s: Session): Buffer {
+  const w: Wire = { v: 1, c: Math.floor(s.createdAt / 1000), e: Math.floor(s.expiresAt / 1000), u: s.user };
+  if (s.email !== undefined) w.m = s.email;
+  if (s.preferredUsername !== undefined) w.p = s.preferredUsername;
+  if (s.groups.length > 0) w.g = [...s.groups];
+  if (s.idToken !== undefined) w.i = s.idToken;
+  if (s.accessToken !== undefined) w.a = s.accessToken;
+  if (s.refreshToken !== undefined) w.r = s.refreshToken;
+  return Buffer.from(JSON.stringify(w), 'utf8');
+}
+
+const optString = (v: unknown): v is string | undefined => v === undefined || typeof v === 'string';
+
+/** The session, or undefined for anything that is not a well-formed v1 payload. */
+export function decodeSession(bytes: Buffer): Session | undefined {
+  let w: Partial<Wire>;
+  try {
+    w = JSON.parse(bytes.toString('utf8')) as Partial<Wire>;
+  } catch {
+    return undefined;
+  }
+  if (typeof w !== 'object' || w === null || w.v !== 1) return undefined;
+  if (typeof w.c !== 'number' || typeof w.e !== 'number' || typeof w.u !== 'string') return undefined;
+  if (!optString(w.m) || !optString(w.p) || !optString(w.i) || !optString(w.a) || !optString(w.r)) return undefined;
+  if (w.g !== undefined && !(Array.isArray(w.g) && w.g.every((g) => typeof g === 'string'))) return undefined;
+  return {
+    user: w.u,
+    groups: w.g ?? [],
+    createdAt: w.c * 1000,
+    expiresAt: w.e * 1000,
+    ...(w.m === undefined ? {} : { email: w.m }),
+    ...(w.p === undefined ? {} : { preferredUsername: w.p }),
+    ...(w.i === undefined ? {} : { idToken: w.i }),
+    ...(w.a === undefined ? {} : { accessToken: w.a }),
+    ...(w.r === undefined ? {} : { refreshToken: w.r }),
+  };
+}

@@ -1,0 +1,174 @@
+// Cookie sessions: sealing into (possibly chunked) cookies, reading back through a bounded cache of decrypted
+// entries keyed by the cookie value, and the per-session precomputed answer of /oauth2/auth.
+import type { ForwardAuthConfig } from '../config/schema.ts';
+import { emailDomainAllowed, groupsAllowed, type Identity } from '../authz.ts';
+import { authResponseHeaders } from '../headers.ts';
+import { CookieCipher } from './cipher.ts';
+import {
+  chooseCookieDomain,
+  findCookie,
+  joinedValue,
+  parseCookies,
+  presentChunkNames,
+  serializeCookie,
+  splitValue,
+  type CookieAttributes,
+} from './cookies.ts';
+import { LRU } from './lru.ts';
+import { decodeSession, encodeSession, type Session } from './payload.ts';
+
+/** What happened to a session after its refresh: later requests still carrying the old cookie reuse it. */
+export type SessionFate =
+  | { readonly kind: 'refreshed'; readonly entry: SessionEntry; readonly setCookie: readonly string[]; readonly until: number }
+  | { readonly kind: 'revoked'; readonly until: number };
+
+export interface SessionEntry {
+  readonly session: Session;
+  readonly identity: Identity;
+  /** email_domains and allowed_groups hold. */
+  readonly authorized: boolean;
+  /** Flat header list of the 202 (Content-Length: 0 first). */
+  readonly headers: readonly string[];
+  /** When a refresh is due (ms); Infinity when cookie_refresh is off or there is no refresh token. */
+  refreshAt: number;
+  fate: SessionFate | undefined;
+}
+
+export interface LoadedSession {
+  /** The sealed value (joined when chunked): the cache key and the single-flight key of a refresh. */
+  readonly value: string;
+  readonly entry: SessionEntry;
+}
+
+export class SessionManager {
+  readonly #cfg: ForwardAuthConfig;
+  readonly #cipher: CookieCipher;
+  readonly #cache: LRU<string, SessionEntry>;
+  readonly #name: string;
+  readonly #chunk0: string;
+  onCache: ((result: 'hit' | 'miss' | 'invalid') => void) | undefined;
+
+  constructor(cfg: ForwardAuthConfig) {
+    this.#cfg = cfg;
+    this.#cipher = new CookieCipher([cfg.cookie_secret, ...cfg.cookie_secrets], 'session');
+    this.#cache = new LRU(cfg.session_cache_size);
+    this.#name = cfg.cookie_name;
+    this.#chunk0 = `${cfg.cookie_name}_0`;
+  }
+
+  get cookieName(): string {
+    return this.#name;
+  }
+
+  /** The session a request carries, or undefined (absent, malformed, foreign, tampered, expired). */
+  load(cookieHeader: string | undefined, now = Date.now()): LoadedSession | undefined {
+    if (cookieHeader === undefined) return undefined;
+    let value = findCookie(cookieHeader, this.#name);
+    if (value === undefined && findCookie(cookieHeader, this.#chunk0) !== undefined) {
+      value = joinedValue(parseCookies(cookieHeader), this.#name);
+    }
+    if (value === undefined || value === '') return undefined;
+    let entry = this.#cache.get(value);
+    if (entry === undefined) {
+      const session = this.#open(value);
+      if (session === undefined) {
+        this.onCache?.('invalid');
+        return undefined;
+      }
+      entry = this.entryFor(session);
+      this.#cache.set(value, entry);
+      this.onCache?.('miss');
+    } else {
+      this.onCache?.('hit');
+    }
+    if (now >= entry.session.expiresAt) {
+      this.#cache.delete(value);
+      return undefined;
+    }
+    return { value, entry };
+  }
+
+  #open(value: string): Session | undefined {
+    const plain = this.#cipher.open(value, this.#name);
+    return plain === undefined ? undefined : decodeSession(plain);
+  }
+
+  /** Builds the cached view of a session: identity, authorization, 202 headers, refresh deadline. */
+  entryFor(session: Session): SessionEntry {
+    const identity: Identity = {
+      user: session.user,
+      groups: session.groups,
+      ...(session.email === undefined ? {} : { email: session.email }),
+      ...(session.preferredUsername === undefined ? {} : { preferredUsername: session.preferredUsername }),
+    };
+    const c = this.#cfg;
+    return {
+      session,
+      identity,
+      authorized: emailDomainAllowed(identity.email, c.email_domains) && groupsAllowed(identity.groups, c.allowed_groups),
+      headers: authResponseHeaders(identity, session.accessToken, {
+        setXAuthRequest: c.set_xauthrequest,
+        passAccessToken: c.pass_access_token,
+      }),
+      refreshAt: c.cookie_refresh > 0 && session.refreshToken !== undefined ? session.createdAt + c.cookie_refresh : Infinity,
+      fate: undefined,
+    };
+  }
+
+  /** A new session for an identity and its tokens, keeping only the tokens the configuration needs. */
+  create(identity: Identity, tokens: { idToken?: string | undefined; accessToken?: string | undefined; refreshToken?: string | undefined }, now = Date.now()): Session {
+    const c = this.#cfg;
+    return {
+      user: identity.user,
+      groups: identity.groups,
+      createdAt: now,
+      expiresAt: now + c.cookie_expire,
+      ...(identity.email === undefined ? {} : { email: identity.email }),
+      ...(identity.preferredUsername === undefined ? {} : { preferredUsername: identity.preferredUsername }),
+      ...(tokens.idToken === undefined ? {} : { idToken: tokens.idToken }),
+      ...(c.pass_access_token && tokens.accessToken !== undefined ? { accessToken: tokens.accessToken } : {}),
+      ...(c.cookie_refresh > 0 && tokens.refreshToken !== undefined ? { refreshToken: tokens.refreshToken } : {}),
+    };
+  }
+
+  attributes(host: string | undefined, maxAgeSeconds: number): CookieAttributes {
+    const domain = chooseCookieDomain(host, this.#cfg.cookie_domains);
+    return {
+      path: this.#cfg.cookie_path,
+      ...(domain === undefined ? {} : { domain }),
+      secure: this.#cfg.cookie_secure,
+      httpOnly: this.#cfg.cookie_httponly,
+      sameSite: this.#cfg.cookie_samesite,
+      maxAge: maxAgeSeconds,
+    };
+  }
+
+  /**
+   * Set-Cookie headers storing `session`, split into `<name>_0..n` above 4 KB, clearing the cookies of the
+   * other layout and stale extra chunks the request still carries. Caches the entry under the new value.
+   */
+  seal(session: Session, host: string | undefined, cookieHeader: string | undefined, now = Date.now()): { value: string; setCookie: string[]; entry: SessionEntry } {
+    const value = this.#cipher.seal(encodeSession(session), this.#name);
+    const attrs = this.attributes(host, Math.max(1, Math.floor((session.expiresAt - now) / 1000)));
+    const chunks = splitValue(this.#name, value, attrs);
+    const written =
+      chunks.length === 1 ? [this.#name] : chunks.map((_, i) => `${this.#name}_${i}`);
+    const setCookie = chunks.map((chunk, i) => serializeCookie(written[i] as string, chunk, attrs));
+    const clear = this.attributes(host, 0);
+    for (const stale of presentChunkNames(parseCookies(cookieHeader), this.#name)) {
+      if (!written.includes(stale)) setCookie.push(serializeCookie(stale, '', clear));
+    }
+    const entry = this.entryFor(session);
+    this.#cache.set(value, entry);
+    return { value, setCookie, entry };
+  }
+
+  /** Set-Cookie headers deleting the session cookie and every chunk the request carries. */
+  clear(host: string | undefined, cookieHeader: string | undefined, value?: string): string[] {
+    if (value !== undefined) this.#cache.delete(value);
+    const names = new Set(presentChunkNames(parseCookies(cookieHeader), this.#name));
+    names.add(this.#name);
+    const attrs = this.attributes(host, 0);
+    return [...names].map((n) => serializeCookie(n, '', attrs));
+  }
+}
