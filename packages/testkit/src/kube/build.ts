@@ -1,0 +1,102 @@
+/**
+ * Builds the upstream kube-apiserver from the Go module in `packages/testkit/kube-apiserver`
+ * (no binary downloads are possible). `go build` skips the link when the output is up to date,
+ * so calling this on every run costs a few seconds once the Go build cache is warm.
+ */
+import { spawn } from 'node:child_process';
+import { access, constants, mkdir, readFile } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const KUBE_APISERVER_MODULE_DIR = fileURLToPath(new URL('../../kube-apiserver/', import.meta.url));
+/** Git-ignored build output (`.cache/` is in .gitignore). */
+export const KUBE_CACHE_DIR = fileURLToPath(new URL('../../.cache/', import.meta.url));
+export const KUBE_APISERVER_BINARY = join(KUBE_CACHE_DIR, 'kube-apiserver');
+
+async function isExecutable(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A program on PATH, or undefined. */
+export async function findOnPath(name: string, extra: string[] = []): Promise<string | undefined> {
+  const dirs = [...extra, ...(process.env.PATH ?? '').split(delimiter).filter(Boolean)];
+  for (const dir of dirs) {
+    const candidate = join(dir, name);
+    if (await isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** `$GATEHOUSE_GO`, then `go` on PATH, then the usual install location. */
+export async function findGo(): Promise<string | undefined> {
+  const fromEnv = process.env.GATEHOUSE_GO;
+  if (fromEnv) return (await isExecutable(fromEnv)) ? fromEnv : undefined;
+  return (await findOnPath('go')) ?? ((await isExecutable('/usr/local/go/bin/go')) ? '/usr/local/go/bin/go' : undefined);
+}
+
+export class KubeToolMissingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KubeToolMissingError';
+  }
+}
+
+export interface BuildResult {
+  binary: string;
+  /** Wall time of the `go build` call. */
+  ms: number;
+}
+
+/**
+ * Builds (or confirms up to date) the kube-apiserver binary. `$GATEHOUSE_KUBE_APISERVER` points at
+ * a prebuilt binary instead. Throws KubeToolMissingError when Go is absent.
+ */
+export async function buildKubeApiServer(options: { log?: (line: string) => void } = {}): Promise<BuildResult> {
+  const prebuilt = process.env.GATEHOUSE_KUBE_APISERVER;
+  if (prebuilt) {
+    if (!(await isExecutable(prebuilt))) throw new KubeToolMissingError(`GATEHOUSE_KUBE_APISERVER=${prebuilt} is not executable`);
+    return { binary: prebuilt, ms: 0 };
+  }
+  const go = await findGo();
+  if (!go) throw new KubeToolMissingError('Go is not installed (needed to build kube-apiserver from k8s.io/kubernetes)');
+  await mkdir(KUBE_CACHE_DIR, { recursive: true });
+  const started = Date.now();
+  options.log?.(`building kube-apiserver with ${go} (a cold build takes many minutes)`);
+  const version = await kubernetesVersion();
+  // Stamp the version as the upstream release does (kubectl version and discovery read it).
+  const [major, minor] = version.replace(/^v/, '').split('.');
+  const stamp = [
+    `-X k8s.io/component-base/version.gitVersion=${version}`,
+    `-X k8s.io/component-base/version.gitMajor=${major}`,
+    `-X k8s.io/component-base/version.gitMinor=${minor}`,
+    '-X k8s.io/component-base/version.gitTreeState=clean',
+  ].join(' ');
+  const args = ['build', '-trimpath', `-ldflags=-s -w ${stamp}`, '-o', KUBE_APISERVER_BINARY, '.'];
+  const { code, output } = await run(go, args, KUBE_APISERVER_MODULE_DIR);
+  if (code !== 0) throw new Error(`go build of kube-apiserver failed (exit ${code}):\n${output.slice(-4000)}`);
+  return { binary: KUBE_APISERVER_BINARY, ms: Date.now() - started };
+}
+
+/** The k8s.io/kubernetes version required in go.mod (e.g. v1.33.13). */
+export async function kubernetesVersion(): Promise<string> {
+  const mod = await readFile(join(KUBE_APISERVER_MODULE_DIR, 'go.mod'), 'utf8');
+  const match = /^\s*(?:require\s+)?k8s\.io\/kubernetes\s+(v\d+\.\d+\.\d+)/m.exec(mod);
+  if (!match?.[1]) throw new Error('k8s.io/kubernetes version not found in kube-apiserver/go.mod');
+  return match[1];
+}
+
+function run(cmd: string, args: string[], cwd: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code: code ?? 1, output }));
+  });
+}

@@ -1,0 +1,11 @@
+/** `@gatehouse/testkit/kube`: a real kube-apiserver + etcd for tests (see cluster.ts, shared.ts). */
+export { buildKubeApiServer, findGo, KubeToolMissingError, KUBE_APISERVER_BINARY, type BuildResult } from './build.ts';
+export {
+  startKubeApiServer,
+  connectKubeCluster,
+  kubeconfigJSON,
+  type KubeCluster,
+  type KubectlResult,
+  type StartKubeOptions,
+} from './cluster.ts';
+export { kubeGlobalSetup, connectSharedKube, KUBE_PROVIDE_KEY, type ProvidedKube, type KubeGlobalSetup } from './shared.ts';
