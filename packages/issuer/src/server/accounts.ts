@@ -1,0 +1,168 @@
+/**
+ * The identity behind each grant, and oidc-provider's `findAccount`.
+ *
+ * At the end of a login the issuer stores, inside the oidc-provider Grant record (field
+ * `gatehouse`), the connector id, the Identity (without connectorData), the cross-client
+ * audiences granted and the refresh bookkeeping. Upstream refresh state (`connectorData`) goes to
+ * `store.offlineSessions` per (user, connector), as Dex does. Claims are always served from the
+ * grant, so ID tokens and userinfo agree, and a refresh re-checks the user upstream
+ * (`RefreshConnector.refresh`) and updates the grant.
+ */
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Connector, Identity, Scopes } from '@gatehouse/connector-kit';
+import { canRefresh } from '@gatehouse/connector-kit';
+import type { Store } from '@gatehouse/storage';
+import type { ExpiryConfig } from '../config/types.ts';
+import { GRANT_EXTENSION } from './adapter.ts';
+import { encodeSubject } from './subject.ts';
+
+/** A connector opened for this issuer (same shape as `OpenedConnector` from `../connectors`). */
+export interface IssuerConnector {
+  id: string;
+  type: string;
+  name: string;
+  connector: Connector;
+}
+
+export type PublicIdentity = Omit<Identity, 'connectorData'>;
+
+export interface GrantIdentity {
+  connectorId: string;
+  identity: PublicIdentity;
+  /** Peers from `audience:server:client_id:<peer>` scopes (trustedPeers already checked). */
+  audience: string[];
+  /** Epoch seconds. */
+  createdAt: number;
+  lastUsed: number;
+}
+
+export const AUDIENCE_PREFIX = 'audience:server:client_id:';
+
+export function connectorScopes(scope: string | Iterable<string>): Scopes {
+  const set = new Set(typeof scope === 'string' ? scope.split(' ') : scope);
+  return { offlineAccess: set.has('offline_access'), groups: set.has('groups') };
+}
+
+export function publicIdentity(identity: Identity): PublicIdentity {
+  const { connectorData: _hidden, ...rest } = identity;
+  return rest;
+}
+
+export function subjectFor(identity: Identity, connectorId: string): string {
+  return encodeSubject(identity.userId, connectorId);
+}
+
+const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+export class GrantIdentities {
+  readonly #store: Store;
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  async load(grantId: string): Promise<GrantIdentity | undefined> {
+    const payload = await this.#store.model('Grant').find(grantId);
+    const ext = payload?.[GRANT_EXTENSION];
+    return ext && typeof ext === 'object' ? (ext as GrantIdentity) : undefined;
+  }
+
+  /** Adds our field to a Grant oidc-provider just saved, keeping its expiry. */
+  async attach(grantId: string, ext: GrantIdentity): Promise<void> {
+    const model = this.#store.model('Grant');
+    const payload = await model.find(grantId);
+    if (!payload) throw new Error('grant vanished before its identity was attached');
+    const expiresIn = typeof payload.exp === 'number' ? payload.exp - nowSeconds() : undefined;
+    await model.upsert(grantId, { ...payload, [GRANT_EXTENSION]: ext }, expiresIn);
+  }
+}
+
+/** Claims for a scope string, Dex's set: sub; email/email_verified; name/preferred_username;
+ * groups; federated_claims. oidc-provider then filters them by the `claims` config per scope. */
+export function claimsFor(sub: string, ext: GrantIdentity): Record<string, unknown> {
+  const id = ext.identity;
+  const claims: Record<string, unknown> = {
+    sub,
+    name: id.username,
+    preferred_username: id.preferredUsername ?? id.username,
+    groups: id.groups ?? [],
+    federated_claims: { connector_id: ext.connectorId, user_id: id.userId },
+  };
+  if (id.email !== undefined) {
+    claims.email = id.email;
+    claims.email_verified = id.emailVerified ?? false;
+  }
+  return claims;
+}
+
+export interface FindAccountDeps {
+  grants: GrantIdentities;
+  store: Store;
+  connectors: Map<string, IssuerConnector>;
+  expiry: ExpiryConfig;
+  logger: { warn(obj: object, msg?: string): void };
+}
+
+interface TokenLike {
+  grantId?: string;
+  kind?: string;
+  consumed?: unknown;
+  scope?: string;
+}
+
+/** Re-checks the user upstream for a refresh-token grant; throws InvalidGrant on any failure. */
+async function refreshUpstream(deps: FindAccountDeps, ext: GrantIdentity, token: TokenLike): Promise<GrantIdentity> {
+  const now = nowSeconds();
+  const policy = deps.expiry.refreshTokens;
+  if (policy.validIfNotUsedFor > 0 && now - ext.lastUsed > policy.validIfNotUsedFor) {
+    throw new errors.InvalidGrant('refresh token expired (unused for too long)');
+  }
+  if (policy.absoluteLifetime > 0 && now - ext.createdAt > policy.absoluteLifetime) {
+    throw new errors.InvalidGrant('refresh token expired');
+  }
+  const opened = deps.connectors.get(ext.connectorId);
+  if (!opened || !canRefresh(opened.connector)) {
+    throw new errors.InvalidGrant('the connector of this grant cannot refresh it');
+  }
+  const session = await deps.store.offlineSessions.get(ext.identity.userId, ext.connectorId);
+  let next: Identity;
+  try {
+    next = await opened.connector.refresh(connectorScopes(token.scope ?? ''), {
+      ...ext.identity,
+      connectorData: session?.connectorData,
+    });
+  } catch (err) {
+    deps.logger.warn({ connector: ext.connectorId, err: (err as Error)?.message }, 'upstream refresh failed');
+    throw new errors.InvalidGrant('upstream identity could not be refreshed');
+  }
+  if (next.userId !== ext.identity.userId) {
+    throw new errors.InvalidGrant('upstream identity changed');
+  }
+  if (next.connectorData !== undefined) {
+    await deps.store.offlineSessions.upsert({
+      userId: next.userId,
+      connectorId: ext.connectorId,
+      connectorData: next.connectorData,
+      updatedAt: Date.now(),
+    });
+  }
+  return { ...ext, identity: publicIdentity(next), lastUsed: now };
+}
+
+/** oidc-provider `findAccount`. */
+export function createFindAccount(deps: FindAccountDeps) {
+  return async (ctx: KoaContextWithOIDC, sub: string, token?: unknown) => {
+    const t = token as TokenLike | undefined;
+    if (!t?.grantId) {
+      // Session checks during /auth: only the subject is needed (every login runs an interaction).
+      return { accountId: sub, claims: () => ({ sub }) };
+    }
+    let ext = await deps.grants.load(t.grantId);
+    if (!ext) return undefined;
+    if (t.kind === 'RefreshToken' && ctx.oidc?.route === 'token' && !t.consumed) {
+      ext = await refreshUpstream(deps, ext, t);
+      await deps.grants.attach(t.grantId, ext);
+    }
+    const found = ext;
+    return { accountId: sub, claims: () => claimsFor(sub, found) };
+  };
+}

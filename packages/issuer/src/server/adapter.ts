@@ -1,0 +1,118 @@
+/**
+ * The bridge from oidc-provider's Adapter interface to `Store.model(name)`.
+ *
+ * Two things differ from a plain pass-through:
+ * - `consume` is the single-use gate. oidc-provider ignores consume's result, so a code redeemed
+ *   by N parallel requests would mint N token sets; we throw `InvalidGrant` for every loser.
+ * - Refresh tokens get a reuse window: a token rotated out less than `reuseInterval` seconds ago
+ *   still looks unconsumed (so a client retrying after a lost response is not treated as a
+ *   replay and does not get its whole grant revoked).
+ * Grants carry our own `gatehouse` field (the identity behind the grant); oidc-provider only
+ * writes its own fields, so upserts keep ours.
+ */
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import type { ModelName, ModelPayload, ModelStore, Store } from '@gatehouse/storage';
+import type { ClientDirectory } from './clients.ts';
+
+export const GRANT_EXTENSION = 'gatehouse';
+
+export interface AdapterOptions {
+  store: Store;
+  clients: ClientDirectory;
+  /** Seconds a rotated refresh token stays usable. 0 = no reuse. */
+  refreshReuseInterval: number;
+  now?: () => number;
+}
+
+class StoreAdapter implements Adapter {
+  readonly #name: string;
+  readonly #model: ModelStore;
+  readonly #options: AdapterOptions;
+
+  constructor(name: string, options: AdapterOptions) {
+    this.#name = name;
+    this.#model = options.store.model(name as ModelName);
+    this.#options = options;
+  }
+
+  #nowSeconds(): number {
+    return Math.floor((this.#options.now?.() ?? Date.now()) / 1000);
+  }
+
+  #inReuseWindow(payload: ModelPayload): boolean {
+    if (this.#name !== 'RefreshToken' || this.#options.refreshReuseInterval <= 0) return false;
+    const consumed = typeof payload.consumed === 'number' ? payload.consumed : undefined;
+    return consumed !== undefined && this.#nowSeconds() - consumed <= this.#options.refreshReuseInterval;
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    const next: ModelPayload = { ...(payload as ModelPayload) };
+    if (this.#name === 'Grant' && next[GRANT_EXTENSION] === undefined) {
+      const existing = await this.#model.find(id);
+      if (existing?.[GRANT_EXTENSION] !== undefined) next[GRANT_EXTENSION] = existing[GRANT_EXTENSION];
+    }
+    await this.#model.upsert(id, next, expiresIn);
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    if (typeof id !== 'string' || id.length === 0 || id.length > 512) return undefined;
+    const payload = await this.#model.find(id);
+    if (!payload) return undefined;
+    if (payload.consumed && this.#inReuseWindow(payload)) {
+      const { consumed: _consumed, ...rest } = payload;
+      return rest as AdapterPayload;
+    }
+    return payload as AdapterPayload;
+  }
+
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    return (await this.#model.findByUid(uid)) as AdapterPayload | undefined;
+  }
+
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    return (await this.#model.findByUserCode(userCode)) as AdapterPayload | undefined;
+  }
+
+  async consume(id: string): Promise<void> {
+    if (await this.#model.consume(id)) return;
+    if (this.#name === 'RefreshToken') {
+      const payload = await this.#model.find(id);
+      if (payload && this.#inReuseWindow(payload)) return;
+    }
+    throw new errors.InvalidGrant('grant request is invalid');
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.#model.destroy(id);
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    await this.#model.revokeByGrantId(grantId);
+  }
+}
+
+/** Clients come from the directory (static + store records), never from the Client model table. */
+class ClientAdapter implements Adapter {
+  readonly #clients: ClientDirectory;
+  constructor(clients: ClientDirectory) {
+    this.#clients = clients;
+  }
+  async upsert(): Promise<void> {}
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    return (await this.#clients.metadataFor(id)) as AdapterPayload | undefined;
+  }
+  async findByUid(): Promise<undefined> {
+    return undefined;
+  }
+  async findByUserCode(): Promise<undefined> {
+    return undefined;
+  }
+  async consume(): Promise<void> {}
+  async destroy(): Promise<void> {}
+  async revokeByGrantId(): Promise<void> {}
+}
+
+/** The `adapter` option: a non-async factory, as oidc-provider requires. */
+export function createAdapterFactory(options: AdapterOptions): (name: string) => Adapter {
+  return (name: string) => (name === 'Client' ? new ClientAdapter(options.clients) : new StoreAdapter(name, options));
+}

@@ -1,0 +1,136 @@
+/**
+ * The koa application in front of oidc-provider: our routes (login UI, callback, keys, health,
+ * stylesheet) under the issuer path, then oidc-provider for everything else under that path.
+ *
+ * oidc-provider runs as its own koa app, called with the issuer path stripped from `req.url`
+ * and the full path kept in `req.originalUrl` (from which it derives its mount path). Which
+ * Provider instance answers is read per request from a `ProviderSlot`, so a key rotation swaps in
+ * a rebuilt provider atomically (see keys.ts).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Koa, { type Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Store } from '@gatehouse/storage';
+import type { IssuerConfig } from '../config/types.ts';
+import { PageError } from './interactions/errors.ts';
+import { interactionRouter, sendPage, type InteractionDeps } from './interactions/routes.ts';
+import type { KeyManager } from './keys.ts';
+import { contentSecurityPolicy, isTrustedProxy } from './security.ts';
+import { errorPage } from './views/pages.ts';
+import { stylesheet } from './views/theme.ts';
+
+export class ProviderSlot {
+  #provider: Provider;
+  #handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  constructor(provider: Provider) {
+    this.#provider = provider;
+    this.#handler = provider.callback() as never;
+  }
+  get provider(): Provider {
+    return this.#provider;
+  }
+  get handler(): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+    return this.#handler;
+  }
+  swap(provider: Provider): void {
+    const handler = provider.callback() as never;
+    this.#provider = provider;
+    this.#handler = handler;
+  }
+}
+
+export interface AppDeps extends Omit<InteractionDeps, 'provider'> {
+  slot: ProviderSlot;
+  keys: KeyManager;
+  store: Store;
+  config: IssuerConfig;
+}
+
+const FORWARDED = ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'forwarded'];
+
+export function createApp(deps: AppDeps): Koa {
+  const app = new Koa();
+  const { config, basePath } = deps;
+  const trusted = config.web.trustedProxies;
+  // Only then does koa (and oidc-provider's app) read X-Forwarded-*; from anyone else they are dropped.
+  app.proxy = trusted.length > 0;
+  const css = stylesheet(config.frontend);
+  const inBase = (path: string) => basePath === '' || path === basePath || path.startsWith(`${basePath}/`);
+
+  // Hardening and the last-resort error page: never a stack trace, never a 500 for bad input.
+  app.use(async (ctx, next) => {
+    if (!isTrustedProxy(ctx.req.socket.remoteAddress, trusted)) {
+      for (const h of FORWARDED) delete ctx.req.headers[h];
+    }
+    for (const [k, v] of Object.entries(config.web.headers)) ctx.set(k, v);
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Referrer-Policy', 'no-referrer');
+    ctx.set('X-Frame-Options', 'DENY');
+    try {
+      await next();
+    } catch (err) {
+      if (err instanceof PageError) {
+        if (err.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(err.retryAfterSeconds));
+        sendPage(ctx, err.status, errorPage(deps.pages, { title: err.title, message: err.userMessage, ...(err.retryHref ? { retryHref: err.retryHref } : {}) }));
+        return;
+      }
+      const status = (err as { status?: number }).status;
+      if (typeof status === 'number' && status >= 400 && status < 500) {
+        sendPage(ctx, status, errorPage(deps.pages, { title: 'Invalid request', message: 'The request could not be understood.' }));
+        return;
+      }
+      deps.logger.warn({ err: (err as Error)?.message, path: ctx.path }, 'unexpected error');
+      sendPage(ctx, 500, errorPage(deps.pages, { title: 'Something went wrong', message: 'The server could not complete the request. Please try again.' }));
+    }
+  });
+
+  const router = interactionRouter({ ...deps, provider: () => deps.slot.provider });
+  router.get('/static/style.css', (ctx) => {
+    ctx.type = 'text/css';
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = css;
+  });
+  router.get('/healthz', (ctx) => {
+    ctx.type = 'text/plain';
+    ctx.body = 'ok';
+  });
+  router.get('/readyz', async (ctx) => {
+    try {
+      await deps.store.ping();
+      ctx.type = 'text/plain';
+      ctx.body = 'ok';
+    } catch {
+      ctx.status = 503;
+      ctx.type = 'text/plain';
+      ctx.body = 'storage unavailable';
+    }
+  });
+  // JWKS with retired keys too (oidc-provider only knows the keys it signs with).
+  router.get('/keys', (ctx) => {
+    ctx.type = 'application/jwk-set+json';
+    ctx.set('Cache-Control', 'max-age=600, must-revalidate');
+    ctx.set('Access-Control-Allow-Origin', '*');
+    ctx.body = deps.keys.publicJWKS();
+  });
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+
+  // Everything else under the issuer path is oidc-provider's.
+  app.use(async (ctx: Context) => {
+    if (!inBase(ctx.path)) {
+      ctx.status = 404;
+      ctx.type = 'text/plain';
+      ctx.body = 'not found';
+      return;
+    }
+    ctx.set('Content-Security-Policy', contentSecurityPolicy([]));
+    ctx.respond = false;
+    const req = ctx.req as IncomingMessage & { originalUrl?: string };
+    const full = req.url ?? '/';
+    req.originalUrl = full;
+    const rest = full.slice(basePath.length);
+    req.url = rest === '' || rest.startsWith('?') ? `/${rest}` : rest;
+    await deps.slot.handler(req, ctx.res);
+  });
+  return app;
+}

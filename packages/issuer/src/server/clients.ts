@@ -1,0 +1,92 @@
+/**
+ * OAuth2 clients: `staticClients` from the config plus `store.clients` records managed at run
+ * time (Kubernetes: `kubectl apply`). Static clients win on an id collision. Records are read
+ * from the store on every lookup, or from a cache fed by `store.clients.watch` when the backend
+ * offers one, so a client applied at run time works at once and a deleted one stops.
+ */
+import type { OAuth2Client, RecordStore } from '@gatehouse/storage';
+import type { IssuerConfig, StaticClient } from '../config/types.ts';
+
+/** oidc-provider client metadata (snake_case). */
+export type ClientMetadata = Record<string, unknown> & { client_id: string };
+
+export interface ClientPolicy {
+  /** Grant types the issuer offers (`oauth2.grantTypes` ∩ what is implemented). */
+  grantTypes: string[];
+}
+
+type AnyClient = Pick<OAuth2Client, 'id' | 'secret' | 'redirectURIs' | 'postLogoutRedirectURIs' | 'trustedPeers' | 'public' | 'name' | 'logoURL'>;
+
+export function toClientMetadata(client: AnyClient, policy: ClientPolicy): ClientMetadata {
+  const isPublic = client.public === true || !client.secret;
+  const grantTypes = policy.grantTypes.filter((g) => !(isPublic && g === 'client_credentials'));
+  const metadata: ClientMetadata = {
+    client_id: client.id,
+    redirect_uris: [...client.redirectURIs],
+    post_logout_redirect_uris: [...(client.postLogoutRedirectURIs ?? [])],
+    grant_types: grantTypes,
+    response_types: grantTypes.includes('authorization_code') ? ['code'] : [],
+    // Public clients (CLIs, SPAs) cannot keep a secret: no client auth, PKCE required instead.
+    token_endpoint_auth_method: isPublic ? 'none' : 'client_secret_basic',
+  };
+  if (!isPublic && client.secret) metadata.client_secret = client.secret;
+  if (client.name) metadata.client_name = client.name;
+  if (client.logoURL) metadata.logo_uri = client.logoURL;
+  return metadata;
+}
+
+export class ClientDirectory {
+  readonly #static: Map<string, StaticClient>;
+  readonly #records: RecordStore<OAuth2Client>;
+  readonly #policy: ClientPolicy;
+  #cache: Map<string, OAuth2Client> | undefined;
+  #unwatch: (() => void) | undefined;
+
+  constructor(config: IssuerConfig, records: RecordStore<OAuth2Client>, policy: ClientPolicy) {
+    this.#static = new Map(config.staticClients.map((c) => [c.id, c]));
+    this.#records = records;
+    this.#policy = policy;
+  }
+
+  /** Primes the watch cache when the backend can push changes. */
+  async start(): Promise<void> {
+    if (!this.#records.watch) return;
+    const cache = new Map<string, OAuth2Client>();
+    this.#unwatch = this.#records.watch((event) => {
+      if (event.type === 'upsert') cache.set(event.record.id, event.record);
+      else cache.delete(event.id);
+    });
+    for (const c of await this.#records.list()) if (!cache.has(c.id)) cache.set(c.id, c);
+    this.#cache = cache;
+  }
+
+  stop(): void {
+    this.#unwatch?.();
+  }
+
+  /** Static clients, passed to oidc-provider's `clients` option. */
+  staticMetadata(): ClientMetadata[] {
+    return [...this.#static.values()].map((c) => toClientMetadata(c, this.#policy));
+  }
+
+  async get(id: string): Promise<AnyClient | undefined> {
+    const s = this.#static.get(id);
+    if (s) return s;
+    if (typeof id !== 'string' || id.length === 0 || id.length > 256) return undefined;
+    if (this.#cache) return this.#cache.get(id);
+    return this.#records.get(id);
+  }
+
+  /** Metadata of a run-time client (static ones are served by oidc-provider itself). */
+  async metadataFor(id: string): Promise<ClientMetadata | undefined> {
+    if (this.#static.has(id)) return undefined;
+    const record = await this.get(id);
+    return record ? toClientMetadata(record, this.#policy) : undefined;
+  }
+
+  /** `trustedPeers` of a client: who may request `audience:server:client_id:<id>`. */
+  async trustedPeersOf(id: string): Promise<string[] | undefined> {
+    const c = await this.get(id);
+    return c ? [...(c.trustedPeers ?? [])] : undefined;
+  }
+}

@@ -1,0 +1,377 @@
+/**
+ * The login UI between oidc-provider's authorization endpoint and its resume endpoint:
+ * connector choice, password form, upstream redirect and callback, approval.
+ *
+ * State binding: an upstream gets `state = interaction uid`. `{issuer}/callback` only 303s the
+ * browser to `{issuer}/interaction/<state>/callback`, the path the interaction cookie is scoped
+ * to; there `interactionDetails` must find this browser's own interaction with the same uid, so
+ * a callback carrying someone else's state (login CSRF) finds no session and is refused.
+ * The connector's per-login state (`keep`: PKCE verifier, nonce) waits in `interaction.result`.
+ */
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import {
+  isCallbackConnector,
+  isConnectorError,
+  isPasswordConnector,
+  statusForConnectorError,
+  type Identity,
+} from '@gatehouse/connector-kit';
+import type { Store } from '@gatehouse/storage';
+import type { IssuerConfig } from '../../config/types.ts';
+import {
+  AUDIENCE_PREFIX,
+  connectorScopes,
+  publicIdentity,
+  subjectFor,
+  type GrantIdentities,
+  type IssuerConnector,
+} from '../accounts.ts';
+import type { ClientDirectory } from '../clients.ts';
+import type { IssuerMetrics } from '../metrics.ts';
+import { KNOWN_SCOPES } from '../provider.ts';
+import { contentSecurityPolicy, originOf } from '../security.ts';
+import { approvalPage, connectorSelectionPage, errorPage, passwordPage, type PageContext } from '../views/pages.ts';
+import { loginExpired, PageError } from './errors.ts';
+import { readForm } from './form.ts';
+import type { LoginThrottle } from './throttle.ts';
+
+export interface InteractionDeps {
+  provider(): Provider;
+  config: IssuerConfig;
+  store: Store;
+  connectors: Map<string, IssuerConnector>;
+  clients: ClientDirectory;
+  grants: GrantIdentities;
+  metrics: IssuerMetrics;
+  throttle: LoginThrottle;
+  pages: PageContext;
+  basePath: string;
+  callbackURL: string;
+  logger: { warn(obj: object, msg?: string): void; info(obj: object, msg?: string): void };
+}
+
+/** What we keep in `interaction.result.gatehouse` between requests. */
+interface LoginState {
+  connectorId: string;
+  keep?: unknown;
+  identity?: Identity;
+}
+
+interface Details {
+  uid: string;
+  params: Record<string, unknown>;
+  result?: { gatehouse?: LoginState } & Record<string, unknown>;
+}
+
+const UID = /^[A-Za-z0-9_-]{1,128}$/;
+const FORM_POST_MARKER = '_gatehouse_form_post';
+
+function sendPage(ctx: Context, status: number, body: string, formTargets: string[] = []): void {
+  ctx.status = status;
+  ctx.type = 'html';
+  ctx.set('Content-Security-Policy', contentSecurityPolicy(formTargets));
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = body;
+}
+
+export function interactionRouter(deps: InteractionDeps): Router {
+  const router = new Router({ prefix: deps.basePath || undefined });
+  const base = deps.basePath;
+  const interactionPath = (uid: string) => `${base}/interaction/${uid}`;
+
+  async function details(ctx: Context, uid: string): Promise<Details> {
+    if (!UID.test(uid)) throw loginExpired();
+    let d: Details;
+    try {
+      d = (await deps.provider().interactionDetails(ctx.req, ctx.res)) as unknown as Details;
+    } catch {
+      throw loginExpired();
+    }
+    if (d.uid !== uid) throw loginExpired();
+    return d;
+  }
+
+  /** Where forms on this interaction's pages may end up: us, then the client's redirect_uri. */
+  function formTargets(d: Details): string[] {
+    const origin = typeof d.params.redirect_uri === 'string' ? originOf(d.params.redirect_uri) : undefined;
+    return origin ? ['self', origin] : ['self'];
+  }
+
+  function connector(id: string): IssuerConnector {
+    const c = deps.connectors.get(id);
+    if (!c) throw new PageError(404, 'Unknown login method', 'This login method does not exist.');
+    return c;
+  }
+
+  function scopesOf(d: Details): string[] {
+    return typeof d.params.scope === 'string' ? d.params.scope.split(' ').filter(Boolean) : [];
+  }
+
+  async function saveState(ctx: Context, state: LoginState): Promise<void> {
+    await deps.provider().interactionResult(ctx.req, ctx.res, { gatehouse: state }, { mergeWithLastSubmission: false });
+  }
+
+  /** Issues the grant and sends the browser back to oidc-provider to finish the authorization. */
+  async function complete(ctx: Context, d: Details, connectorId: string, identity: Identity): Promise<void> {
+    const provider = deps.provider();
+    const clientId = String(d.params.client_id);
+    const scopes = scopesOf(d);
+    const sub = subjectFor(identity, connectorId);
+    const grant = new provider.Grant({ accountId: sub, clientId });
+    const known = scopes.filter((s) => (KNOWN_SCOPES as readonly string[]).includes(s));
+    if (known.length > 0) grant.addOIDCScope(known.join(' '));
+    const grantId = await grant.save();
+    const now = Math.floor(Date.now() / 1000);
+    await deps.grants.attach(grantId, {
+      connectorId,
+      identity: publicIdentity(identity),
+      audience: scopes.filter((s) => s.startsWith(AUDIENCE_PREFIX)).map((s) => s.slice(AUDIENCE_PREFIX.length)),
+      createdAt: now,
+      lastUsed: now,
+    });
+    if (scopes.includes('offline_access') && identity.connectorData !== undefined) {
+      await deps.store.offlineSessions.upsert({
+        userId: identity.userId,
+        connectorId,
+        connectorData: identity.connectorData,
+        updatedAt: Date.now(),
+      });
+    }
+    const returnTo = await provider.interactionResult(
+      ctx.req,
+      ctx.res,
+      { login: { accountId: sub, remember: false }, consent: { grantId } },
+      { mergeWithLastSubmission: false },
+    );
+    ctx.status = 303;
+    ctx.redirect(returnTo);
+    ctx.status = 303;
+  }
+
+  /** A connector vouched for the user: approval screen, or straight back to the client. */
+  async function loggedIn(ctx: Context, d: Details, connectorId: string, identity: Identity): Promise<void> {
+    deps.metrics.login(connectorId, 'success');
+    deps.logger.info({ connector: connectorId, client: d.params.client_id }, 'login succeeded');
+    if (deps.config.oauth2.skipApprovalScreen) {
+      await complete(ctx, d, connectorId, identity);
+      return;
+    }
+    await saveState(ctx, { connectorId, identity });
+    const clientId = String(d.params.client_id);
+    const client = await deps.clients.get(clientId);
+    const scopes = scopesOf(d);
+    sendPage(
+      ctx,
+      200,
+      approvalPage(deps.pages, {
+        clientName: client?.name || clientId,
+        scopes,
+        audiences: scopes.filter((s) => s.startsWith(AUDIENCE_PREFIX)).map((s) => s.slice(AUDIENCE_PREFIX.length)),
+        action: `${interactionPath(d.uid)}/approve`,
+      }),
+      formTargets(d),
+    );
+  }
+
+  function connectorFailure(ctx: Context, d: Details, opened: IssuerConnector, err: unknown): void {
+    if (!isConnectorError(err)) throw err;
+    deps.metrics.login(opened.id, 'error');
+    deps.logger.warn({ connector: opened.id, code: err.code, err: err.message }, 'connector refused the login');
+    const status = statusForConnectorError(err.code);
+    const retry = status === 502 || status === 400 ? `${interactionPath(d.uid)}/connector/${encodeURIComponent(opened.id)}` : undefined;
+    const title = status === 403 ? 'Access denied' : status === 502 ? 'Login provider unavailable' : 'Login failed';
+    const fallback =
+      status === 403
+        ? 'You are not allowed to use this application.'
+        : status === 502
+          ? `${opened.name} could not be reached. Please try again in a moment.`
+          : 'The login could not be completed. Please start again.';
+    if (err.retryAfter !== undefined) ctx.set('Retry-After', String(err.retryAfter));
+    sendPage(ctx, status === 500 ? 502 : status, errorPage(deps.pages, { title, message: err.userMessage ?? fallback, ...(retry ? { retryHref: retry } : {}) }));
+  }
+
+  // Connector choice (Dex's /auth page).
+  router.get('/interaction/:uid', async (ctx) => {
+    const d = await details(ctx, ctx.params.uid ?? '');
+    const requested = typeof d.params.connector_id === 'string' ? d.params.connector_id : undefined;
+    const all = [...deps.connectors.values()];
+    if (requested !== undefined) {
+      connector(requested);
+      ctx.redirect(`${interactionPath(d.uid)}/connector/${encodeURIComponent(requested)}`);
+      ctx.status = 303;
+      return;
+    }
+    if (all.length === 1 && all[0] && !deps.config.oauth2.alwaysShowLoginScreen) {
+      ctx.redirect(`${interactionPath(d.uid)}/connector/${encodeURIComponent(all[0].id)}`);
+      ctx.status = 303;
+      return;
+    }
+    sendPage(
+      ctx,
+      200,
+      connectorSelectionPage(
+        deps.pages,
+        all.map((c) => ({ name: c.name, href: `${interactionPath(d.uid)}/connector/${encodeURIComponent(c.id)}` })),
+      ),
+    );
+  });
+
+  // Start a connector: redirect upstream, or show the password form.
+  router.get('/interaction/:uid/connector/:connectorId', async (ctx) => {
+    const d = await details(ctx, ctx.params.uid ?? '');
+    const opened = connector(ctx.params.connectorId ?? '');
+    const c = opened.connector;
+    if (isCallbackConnector(c)) {
+      let redirect;
+      try {
+        redirect = await c.loginURL(connectorScopes(scopesOf(d)), deps.callbackURL, d.uid);
+      } catch (err) {
+        connectorFailure(ctx, d, opened, err);
+        return;
+      }
+      await saveState(ctx, { connectorId: opened.id, keep: redirect.keep });
+      ctx.redirect(redirect.url);
+      ctx.status = 303;
+      return;
+    }
+    if (isPasswordConnector(c)) {
+      sendPage(ctx, 200, passwordForm(d, opened), formTargets(d));
+      return;
+    }
+    throw new PageError(500, 'Login method unavailable', 'This login method cannot be used.');
+  });
+
+  function passwordForm(d: Details, opened: IssuerConnector, username?: string, error?: string): string {
+    const c = opened.connector;
+    return passwordPage(deps.pages, {
+      connectorName: opened.name,
+      prompt: isPasswordConnector(c) ? c.prompt || 'Username' : 'Username',
+      action: `${interactionPath(d.uid)}/connector/${encodeURIComponent(opened.id)}/login`,
+      ...(username !== undefined ? { username } : {}),
+      ...(error !== undefined ? { error } : {}),
+      ...(deps.connectors.size > 1 ? { backHref: interactionPath(d.uid) } : {}),
+    });
+  }
+
+  // The password form (field names `login` and `password`, as Dex).
+  router.post('/interaction/:uid/connector/:connectorId/login', async (ctx) => {
+    const d = await details(ctx, ctx.params.uid ?? '');
+    const opened = connector(ctx.params.connectorId ?? '');
+    const c = opened.connector;
+    if (!isPasswordConnector(c)) throw new PageError(404, 'Unknown login method', 'This login method has no password form.');
+    const form = await readForm(ctx);
+    const username = (form.login ?? '').slice(0, 512);
+    const password = (form.password ?? '').slice(0, 1024);
+    if (username.trim() === '' || password === '') {
+      sendPage(ctx, 400, passwordForm(d, opened, username, 'Enter your username and password.'), formTargets(d));
+      return;
+    }
+    const address = ctx.ip || 'unknown';
+    const waitMs = deps.throttle.retryAfter(opened.id, username, address);
+    if (waitMs > 0) {
+      const minutes = Math.max(1, Math.ceil(waitMs / 60_000));
+      deps.metrics.login(opened.id, 'throttled');
+      ctx.set('Retry-After', String(Math.ceil(waitMs / 1000)));
+      sendPage(
+        ctx,
+        429,
+        passwordForm(d, opened, username, `Too many attempts, try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`),
+        formTargets(d),
+      );
+      return;
+    }
+    let result;
+    try {
+      result = await c.login(connectorScopes(scopesOf(d)), username, password);
+    } catch (err) {
+      connectorFailure(ctx, d, opened, err);
+      return;
+    }
+    if (!result.ok) {
+      deps.throttle.recordFailure(opened.id, username, address);
+      deps.metrics.login(opened.id, 'failure');
+      // Same words whether or not the account exists.
+      sendPage(ctx, 401, passwordForm(d, opened, username, 'Invalid username or password.'), formTargets(d));
+      return;
+    }
+    deps.throttle.recordSuccess(opened.id, username);
+    await loggedIn(ctx, d, opened.id, result.identity);
+  });
+
+  // Upstreams return here. Only forwards to the interaction-scoped path (where the cookie is sent).
+  const upstreamCallback = async (ctx: Context) => {
+    let params: Record<string, string>;
+    let formPost = false;
+    if (ctx.method === 'POST') {
+      params = await readForm(ctx);
+      formPost = true;
+    } else {
+      params = {};
+      for (const [k, v] of Object.entries(ctx.query)) if (typeof v === 'string') params[k] = v;
+    }
+    const state = params.state;
+    if (!state || !UID.test(state)) {
+      throw new PageError(400, 'Invalid login response', 'The response from the login provider does not belong to a login in progress.');
+    }
+    const query = new URLSearchParams(params);
+    query.delete(FORM_POST_MARKER);
+    if (formPost) query.set(FORM_POST_MARKER, '1');
+    ctx.redirect(`${interactionPath(state)}/callback?${query.toString()}`);
+    ctx.status = 303;
+  };
+  router.get('/callback', upstreamCallback);
+  router.post('/callback', upstreamCallback);
+
+  router.get('/interaction/:uid/callback', async (ctx) => {
+    const d = await details(ctx, ctx.params.uid ?? '');
+    const state = d.result?.gatehouse;
+    if (!state?.connectorId) {
+      throw new PageError(400, 'Invalid login response', 'The response from the login provider does not belong to this login.');
+    }
+    const opened = connector(state.connectorId);
+    const c = opened.connector;
+    if (!isCallbackConnector(c)) throw new PageError(400, 'Invalid login response', 'This login method does not use callbacks.');
+    const query = new URLSearchParams(ctx.querystring);
+    const formPost = query.get(FORM_POST_MARKER) === '1';
+    query.delete(FORM_POST_MARKER);
+    const url = new URL(deps.callbackURL);
+    url.search = query.toString();
+    let identity: Identity;
+    try {
+      identity = await c.handleCallback(
+        connectorScopes(scopesOf(d)),
+        state.keep,
+        formPost ? { url, method: 'POST', form: Object.fromEntries(query) } : { url, method: 'GET' },
+      );
+    } catch (err) {
+      connectorFailure(ctx, d, opened, err);
+      return;
+    }
+    await loggedIn(ctx, d, opened.id, identity);
+  });
+
+  router.post('/interaction/:uid/approve', async (ctx) => {
+    const d = await details(ctx, ctx.params.uid ?? '');
+    const state = d.result?.gatehouse;
+    if (!state?.identity || !state.connectorId) throw loginExpired();
+    const form = await readForm(ctx);
+    if (form.approval === 'approve') {
+      await complete(ctx, d, state.connectorId, state.identity);
+      return;
+    }
+    const returnTo = await deps.provider().interactionResult(
+      ctx.req,
+      ctx.res,
+      { error: 'access_denied', error_description: 'the user declined the request' },
+      { mergeWithLastSubmission: false },
+    );
+    ctx.redirect(returnTo);
+    ctx.status = 303;
+  });
+
+  return router;
+}
+
+export { sendPage };

@@ -1,0 +1,109 @@
+/**
+ * The resource-owner password grant (Dex's `oauth2.passwordConnector`): the client sends the
+ * user's `username` and `password` to `/token`; the configured password connector checks them.
+ * Same phases as every grant: client authentication (oidc-provider), scope policy, connector,
+ * then the grant and tokens through oidc-provider's own models.
+ */
+import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import { canRefresh, isConnectorError, isPasswordConnector } from '@gatehouse/connector-kit';
+import type { Store } from '@gatehouse/storage';
+import {
+  claimsFor,
+  connectorScopes,
+  publicIdentity,
+  subjectFor,
+  type GrantIdentities,
+  type IssuerConnector,
+} from './accounts.ts';
+import type { IssuerMetrics } from './metrics.ts';
+import { KNOWN_SCOPES } from './provider.ts';
+import type { LoginThrottle } from './interactions/throttle.ts';
+
+export interface PasswordGrantDeps {
+  store: Store;
+  grants: GrantIdentities;
+  connectors: Map<string, IssuerConnector>;
+  metrics: IssuerMetrics;
+  connectorId: string;
+  throttle?: LoginThrottle;
+}
+
+export function registerPasswordGrant(provider: Provider, deps: PasswordGrantDeps): void {
+  const handler = async (ctx: KoaContextWithOIDC) => {
+    const params = ctx.oidc.params as Record<string, string | undefined>;
+    const client = ctx.oidc.client;
+    if (!client) throw new errors.InvalidClient('client authentication failed');
+    const username = params.username ?? '';
+    const password = params.password ?? '';
+    if (username === '' || password === '') throw new errors.InvalidRequest('username and password are required');
+    const scopes = [...new Set((params.scope ?? '').split(' ').filter(Boolean))];
+    const unknown = scopes.filter((s) => !(KNOWN_SCOPES as readonly string[]).includes(s));
+    if (unknown.length > 0) throw new errors.InvalidScope('unrecognized scope(s)', unknown.join(' ').slice(0, 200));
+    if (!scopes.includes('openid')) throw new errors.InvalidScope('openid scope is required', 'openid');
+
+    const opened = deps.connectors.get(deps.connectorId);
+    if (!opened || !isPasswordConnector(opened.connector)) throw new errors.UnsupportedGrantType();
+    const address = ctx.ip || 'unknown';
+    if (deps.throttle && deps.throttle.retryAfter(opened.id, username, address) > 0) {
+      throw new errors.InvalidGrant('too many failed attempts, try again later');
+    }
+    let result;
+    try {
+      result = await opened.connector.login(connectorScopes(scopes), username, password);
+    } catch (err) {
+      deps.metrics.login(opened.id, 'error');
+      if (isConnectorError(err) && (err.code === 'upstream_unavailable' || err.code === 'upstream_error')) {
+        throw new errors.TemporarilyUnavailable('the password connector is unavailable');
+      }
+      throw new errors.InvalidGrant('invalid username or password');
+    }
+    if (!result.ok) {
+      deps.throttle?.recordFailure(opened.id, username, address);
+      deps.metrics.login(opened.id, 'failure');
+      throw new errors.InvalidGrant('invalid username or password');
+    }
+    deps.throttle?.recordSuccess(opened.id, username);
+    deps.metrics.login(opened.id, 'success');
+    const identity = result.identity;
+    const sub = subjectFor(identity, opened.id);
+
+    const grant = new provider.Grant({ accountId: sub, clientId: client.clientId });
+    grant.addOIDCScope(scopes.join(' '));
+    const grantId = await grant.save();
+    const now = Math.floor(Date.now() / 1000);
+    const ext = { connectorId: opened.id, identity: publicIdentity(identity), audience: [], createdAt: now, lastUsed: now };
+    await deps.grants.attach(grantId, ext);
+    ctx.oidc.entity('Grant', grant);
+    const account = { accountId: sub, claims: () => claimsFor(sub, ext) };
+    ctx.oidc.entity('Account', account as never);
+
+    const scope = grant.getOIDCScopeFiltered(new Set(scopes));
+    const at = new provider.AccessToken({ accountId: sub, client, grantId, gty: 'password', scope });
+    ctx.oidc.entity('AccessToken', at);
+    const accessToken = await at.save();
+
+    let refreshToken: string | undefined;
+    if (scopes.includes('offline_access') && client.grantTypeAllowed('refresh_token') && canRefresh(opened.connector)) {
+      if (identity.connectorData !== undefined) {
+        await deps.store.offlineSessions.upsert({ userId: identity.userId, connectorId: opened.id, connectorData: identity.connectorData, updatedAt: Date.now() });
+      }
+      const rt = new provider.RefreshToken({ accountId: sub, client, grantId, gty: 'password', scope, iiat: now } as never);
+      ctx.oidc.entity('RefreshToken', rt);
+      refreshToken = await rt.save();
+    }
+
+    const idToken = new provider.IdToken({ ...claimsFor(sub, ext), auth_time: now }, { ctx });
+    (idToken as unknown as { scope: string }).scope = scope;
+    const id_token = await idToken.issue({ use: 'idtoken' });
+
+    ctx.body = {
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: at.expiration,
+      id_token,
+      ...(refreshToken ? { refresh_token: refreshToken } : {}),
+      scope,
+    };
+  };
+  provider.registerGrantType('password', handler as never, ['username', 'password', 'scope']);
+}

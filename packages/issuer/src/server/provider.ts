@@ -1,0 +1,323 @@
+/**
+ * The oidc-provider instance and every configuration choice, each on purpose (see comments).
+ * `buildProvider` is called at start and again after a key rotation (see `keys.ts`).
+ */
+import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { canRefresh } from '@gatehouse/connector-kit';
+import type { Store } from '@gatehouse/storage';
+import type { IssuerConfig } from '../config/types.ts';
+import { createAdapterFactory } from './adapter.ts';
+import {
+  AUDIENCE_PREFIX,
+  createFindAccount,
+  type GrantIdentities,
+  type IssuerConnector,
+} from './accounts.ts';
+import type { ClientDirectory } from './clients.ts';
+import type { KeyManager } from './keys.ts';
+import type { IssuerMetrics } from './metrics.ts';
+import { contentSecurityPolicy } from './security.ts';
+import { errorPage, loggedOutPage, logoutPage, type PageContext } from './views/pages.ts';
+import type pino from 'pino';
+
+/** Scopes Dex knows; anything else (except audience scopes) is `invalid_scope`, as in Dex. */
+export const KNOWN_SCOPES = ['openid', 'offline_access', 'email', 'profile', 'groups', 'federated:id'] as const;
+
+export interface ProviderDeps {
+  config: IssuerConfig;
+  store: Store;
+  keys: KeyManager;
+  clients: ClientDirectory;
+  grants: GrantIdentities;
+  connectors: Map<string, IssuerConnector>;
+  metrics: IssuerMetrics;
+  logger: pino.Logger;
+  pages: PageContext;
+  /** Path of the issuer URL (`/dex`, or '' at the root). */
+  basePath: string;
+}
+
+/** The raw authorization-request parameter, before oidc-provider rewrote `scope`. */
+function rawParam(ctx: KoaContextWithOIDC, name: string): string | undefined {
+  const source = (ctx.method === 'POST' ? (ctx.oidc as unknown as { body?: Record<string, unknown> }).body : ctx.query) ?? {};
+  const v = (source as Record<string, unknown>)[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * Dex's scope policy, run inside the authorization pipeline after the client and redirect_uri
+ * were verified (so errors go back to the client as OAuth errors):
+ * unknown scopes → invalid_scope; `audience:server:client_id:X` only when X trusts the client;
+ * `offline_access` kept without `prompt=consent` (oidc-provider drops it otherwise; Dex does not).
+ */
+function scopePolicy(deps: ProviderDeps) {
+  return async (ctx: KoaContextWithOIDC, _value: string | undefined, client: { clientId: string; grantTypeAllowed(g: string): boolean }) => {
+    const requested = (rawParam(ctx, 'scope') ?? ctx.oidc.params?.scope ?? '').toString().split(' ').filter(Boolean);
+    const unknown = requested.filter((s) => !(KNOWN_SCOPES as readonly string[]).includes(s) && !s.startsWith(AUDIENCE_PREFIX));
+    if (unknown.length > 0) {
+      throw new errors.InvalidScope('unrecognized scope(s)', unknown.join(' ').slice(0, 200));
+    }
+    for (const s of requested.filter((x) => x.startsWith(AUDIENCE_PREFIX))) {
+      const peer = s.slice(AUDIENCE_PREFIX.length);
+      if (peer === client.clientId) continue;
+      const trusted = await deps.clients.trustedPeersOf(peer);
+      if (!trusted || !trusted.includes(client.clientId)) {
+        throw new errors.InvalidScope('client is not a trusted peer of the requested audience', s.slice(0, 200));
+      }
+    }
+    const params = ctx.oidc.params as Record<string, unknown>;
+    const current = typeof params.scope === 'string' ? params.scope.split(' ') : [];
+    if (requested.includes('offline_access') && !current.includes('offline_access') && client.grantTypeAllowed('refresh_token')) {
+      params.scope = [...current, 'offline_access'].join(' ');
+    }
+    const connectorId = rawParam(ctx, 'connector_id');
+    if (connectorId !== undefined && !deps.connectors.has(connectorId)) {
+      throw new errors.InvalidRequest('unknown connector_id');
+    }
+  };
+}
+
+/** The interaction policy: oidc-provider's, plus "every authorization request logs in through a
+ * connector" (Dex behaviour: no silent SSO from an issuer session; upstream SSO still applies). */
+function policy() {
+  const { base, Check } = interactionPolicy;
+  const p = base();
+  const login = p.get('login');
+  login?.checks.add(
+    new Check('connector_login', 'every authorization logs in through a connector', (ctx: KoaContextWithOIDC) => {
+      const result = (ctx.oidc as unknown as { result?: { login?: unknown } }).result;
+      return ctx.oidc.route.endsWith('resume') && result?.login ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+    }),
+  );
+  return p;
+}
+
+export function grantTypesOffered(config: IssuerConfig): string[] {
+  const implemented = new Set(['authorization_code', 'refresh_token', 'client_credentials']);
+  if (config.oauth2.passwordConnector) implemented.add('password');
+  return config.oauth2.grantTypes.filter((g) => implemented.has(g));
+}
+
+export function buildProvider(deps: ProviderDeps): Provider {
+  const { config, keys } = deps;
+  const expiry = config.expiry;
+  const grantTypes = grantTypesOffered(config);
+  const refresh = expiry.refreshTokens;
+  const findAccount = createFindAccount({
+    grants: deps.grants,
+    store: deps.store,
+    connectors: deps.connectors,
+    expiry,
+    logger: deps.logger,
+  });
+
+  const configuration: Configuration = {
+    adapter: createAdapterFactory({
+      store: deps.store,
+      clients: deps.clients,
+      refreshReuseInterval: refresh.disableRotation ? 0 : refresh.reuseInterval,
+    }),
+    clients: deps.clients.staticMetadata(),
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      // The first configured algorithm signs ID tokens (RS256 unless configured otherwise).
+      id_token_signed_response_alg: config.signer.algorithms[0] ?? 'RS256',
+    },
+    findAccount: findAccount as Configuration['findAccount'],
+    jwks: keys.providerJWKS() as Configuration['jwks'],
+    // Shared by every replica through the Store (see keys.ts); keygrip signs with the first.
+    cookies: {
+      keys: keys.cookieKeys(),
+      long: { httpOnly: true, sameSite: 'lax' },
+      short: { httpOnly: true, sameSite: 'lax' },
+    },
+    // Dex's claim set, per scope.
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name', 'preferred_username'],
+      groups: ['groups'],
+      'federated:id': ['federated_claims'],
+    },
+    scopes: [...KNOWN_SCOPES],
+    // Dex puts the scope-requested claims in the ID token; clients (oauth2-proxy, kubectl) read them there.
+    conformIdTokenClaims: false,
+    // Only the code flow: implicit and hybrid leak tokens through the browser.
+    responseTypes: ['code'],
+    // Exact redirect_uri matching always, even for single-URI clients.
+    allowOmittingSingleRegisteredRedirectUri: false,
+    extraParams: { connector_id: scopePolicy(deps) as never },
+    // S256 only (oidc-provider 9 has no `plain`); required for public clients always.
+    pkce: {
+      required: (_ctx, client) => config.oauth2.pkce.enforce || client.clientAuthMethod === 'none',
+    },
+    features: {
+      devInteractions: { enabled: false },
+      // Dex's introspection is open; ours requires client authentication, and a client only
+      // learns about its own tokens or those of clients that list it in trustedPeers.
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => {
+          if (client.clientAuthMethod === 'none') return false;
+          if (token.clientId === client.clientId) return true;
+          const peers = token.clientId ? await deps.clients.trustedPeersOf(token.clientId) : undefined;
+          return peers?.includes(client.clientId) ?? false;
+        },
+      },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          ctx.set('Content-Security-Policy', contentSecurityPolicy(['self']));
+          ctx.type = 'html';
+          const client = ctx.oidc.client;
+          ctx.body = logoutPage(deps.pages, { form, clientName: client?.clientName ?? client?.clientId });
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.set('Content-Security-Policy', contentSecurityPolicy([]));
+          ctx.type = 'html';
+          const client = ctx.oidc.client;
+          ctx.body = loggedOutPage(deps.pages, { clientName: client?.clientName ?? client?.clientId });
+        },
+      },
+      // Device flow needs its own user-code pages; not offered yet (see report).
+      deviceFlow: { enabled: false },
+      // Off: no Gatehouse RP sends DPoP proofs, and each proof costs a ReplayDetection write
+      // in the Store (etcd with the Kubernetes backend). Dex does not offer it either.
+      dPoP: { enabled: false },
+      // Off: tokens are for the requesting client (and its audience peers), as in Dex.
+      resourceIndicators: { enabled: false },
+      registration: { enabled: false },
+      // Only when listed in oauth2.grantTypes (Dex master keeps it off by default too).
+      clientCredentials: { enabled: grantTypes.includes('client_credentials') },
+    },
+    ttl: {
+      AccessToken: expiry.idTokens,
+      IdToken: expiry.idTokens,
+      ClientCredentials: expiry.idTokens,
+      AuthorizationCode: expiry.authCodes,
+      Interaction: expiry.authRequests,
+      DeviceCode: expiry.deviceRequests,
+      Session: expiry.idTokens,
+      // A grant lives as long as its longest refresh token may.
+      Grant: Math.max(expiry.idTokens, refresh.absoluteLifetime > 0 ? refresh.absoluteLifetime : 365 * 86400),
+      // Each (rotated) refresh token lives for the idle window, never past the absolute lifetime
+      // counted from the first issue (`iiat`).
+      RefreshToken: (_ctx, token) => {
+        const now = Math.floor(Date.now() / 1000);
+        const first = typeof token.iiat === 'number' ? token.iiat : now;
+        const absolute = refresh.absoluteLifetime > 0 ? first + refresh.absoluteLifetime - now : Infinity;
+        const idle = refresh.validIfNotUsedFor > 0 && !refresh.disableRotation ? refresh.validIfNotUsedFor : Infinity;
+        const ttl = Math.min(absolute, idle, 365 * 86400);
+        return Math.max(1, Math.floor(ttl));
+      },
+    },
+    rotateRefreshToken: () => !refresh.disableRotation,
+    // offline_access → a refresh token, without a forced consent prompt (Dex behaviour), and only
+    // when the grant's connector can refresh the user upstream.
+    issueRefreshToken: async (_ctx, client, code) => {
+      if (!client.grantTypeAllowed('refresh_token') || !code.scopes.has('offline_access')) return false;
+      const grantId = (code as { grantId?: string }).grantId;
+      const ext = grantId ? await deps.grants.load(grantId) : undefined;
+      const opened = ext ? deps.connectors.get(ext.connectorId) : undefined;
+      return opened !== undefined && canRefresh(opened.connector);
+    },
+    interactions: {
+      url: (_ctx, interaction) => `${deps.basePath}/interaction/${interaction.uid}`,
+      policy: policy(),
+    },
+    // Browsers get a readable page; JSON clients get the OAuth error object (oidc-provider
+    // only calls this for requests that prefer HTML). Never a stack trace.
+    renderError: async (ctx, out) => {
+      ctx.set('Content-Security-Policy', contentSecurityPolicy([]));
+      ctx.type = 'html';
+      const message = typeof out.error_description === 'string' ? out.error_description : 'The request could not be completed.';
+      ctx.body = errorPage(deps.pages, { title: titleForError(String(out.error)), message: `${message} (${String(out.error)})` });
+    },
+    clientBasedCORS: (_ctx, origin) => config.web.allowedOrigins.includes('*') || config.web.allowedOrigins.includes(origin),
+    // Dex's endpoint paths, so Dex clients configured with explicit URLs keep working.
+    routes: {
+      authorization: '/auth',
+      token: '/token',
+      userinfo: '/userinfo',
+      jwks: '/keys',
+      introspection: '/token/introspect',
+      revocation: '/token/revoke',
+      end_session: '/logout',
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['RS256', 'ES256', 'EdDSA'],
+    },
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  patchAudience(provider, deps.grants);
+
+  provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
+    const gt = (ctx.oidc.params as { grant_type?: unknown } | undefined)?.grant_type;
+    if (typeof gt === 'string') deps.metrics.tokenIssued(gt);
+  });
+  provider.on('server_error', (_ctx: unknown, err: Error) => {
+    deps.logger.error({ err: { message: err.message, name: err.name } }, 'oidc-provider server error');
+  });
+  return provider;
+}
+
+function titleForError(code: string): string {
+  switch (code) {
+    case 'invalid_client':
+      return 'Unknown application';
+    case 'invalid_redirect_uri':
+      return 'Invalid redirect';
+    case 'access_denied':
+      return 'Access denied';
+    case 'invalid_request':
+    case 'invalid_scope':
+      return 'Invalid request';
+    default:
+      return 'Something went wrong';
+  }
+}
+
+/**
+ * Cross-client audiences (Dex's trustedPeers): the ID token of a grant that was allowed
+ * `audience:server:client_id:X` carries aud = [X…, client] and azp = client. oidc-provider
+ * always signs `aud = client.clientId`, so for such grants the IdToken sees a client whose
+ * `clientId` is the audience list.
+ */
+function patchAudience(provider: Provider, grants: GrantIdentities): void {
+  const IdToken = provider.IdToken as unknown as { prototype: { issue(this: IdTokenThis, opts?: { use?: string }): Promise<string> } };
+  const original = IdToken.prototype.issue;
+  IdToken.prototype.issue = async function (this: IdTokenThis, opts?: { use?: string }) {
+    const grantId = this.ctx?.oidc?.entities?.Grant?.jti;
+    if (opts?.use === 'idtoken' && grantId) {
+      const ext = await grants.load(grantId);
+      const client = this.client;
+      const peers = (ext?.audience ?? []).filter((a) => a !== client.clientId);
+      if (peers.length > 0) {
+        this.set('azp', client.clientId);
+        this.client = withClientId(client, [...peers, client.clientId]);
+      }
+    }
+    return original.call(this, opts);
+  };
+}
+
+interface IdTokenThis {
+  ctx?: { oidc?: { entities?: { Grant?: { jti?: string } } } };
+  client: { clientId: string } & object;
+  set(key: string, value: unknown): void;
+}
+
+function withClientId<T extends object>(client: T, clientId: unknown): T {
+  return new Proxy(client, {
+    get(target, prop) {
+      if (prop === 'clientId') return clientId;
+      const v = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}

@@ -1,0 +1,59 @@
+/** Response hardening shared by every page, and the trusted-proxy filter. */
+import { isIP } from 'node:net';
+
+/**
+ * The strict CSP of every HTML page. `formTargets` are the origins a form on the page may end up
+ * at (Chrome applies form-action to the redirects that follow a submission, so the client's
+ * redirect_uri origin must be listed on the login and approval pages).
+ */
+export function contentSecurityPolicy(formTargets: string[]): string {
+  const targets = [...new Set(formTargets.map((t) => (t === 'self' ? "'self'" : t)))];
+  if (!targets.includes("'self'")) targets.unshift("'self'");
+  return [
+    "default-src 'none'",
+    "style-src 'self'",
+    "img-src 'self' data: https:",
+    `form-action ${targets.join(' ')}`,
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join('; ');
+}
+
+/** The origin of a URL for a CSP source list, or undefined for anything odd. */
+export function originOf(url: string): string | undefined {
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') return undefined;
+    return u.origin;
+  } catch {
+    return undefined;
+  }
+}
+
+function ipv4ToInt(ip: string): number {
+  return ip.split('.').reduce((acc, part) => (acc << 8) + Number(part), 0) >>> 0;
+}
+
+function normalise(address: string): string {
+  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+}
+
+/** True when `address` is one of the configured proxies (IPs or IPv4 CIDRs). */
+export function isTrustedProxy(address: string | undefined, trusted: string[]): boolean {
+  if (!address) return false;
+  const ip = normalise(address);
+  for (const entry of trusted) {
+    const [base, bits] = entry.split('/');
+    if (!base) continue;
+    if (bits === undefined) {
+      if (normalise(base) === ip) return true;
+      continue;
+    }
+    if (isIP(base) === 4 && isIP(ip) === 4) {
+      const n = Number(bits);
+      const mask = n === 0 ? 0 : (~0 << (32 - n)) >>> 0;
+      if ((ipv4ToInt(base) & mask) === (ipv4ToInt(ip) & mask)) return true;
+    }
+  }
+  return false;
+}

@@ -1,0 +1,206 @@
+/**
+ * `startIssuer`: opens the store, connectors and keys, builds oidc-provider and the koa app,
+ * listens on `web.http`, and starts telemetry and the garbage collector.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import type Provider from 'oidc-provider';
+import type { ConnectorFactory } from '@gatehouse/connector-kit';
+import type { Store } from '@gatehouse/storage';
+import type { ConnectorConfig, IssuerConfig } from '../config/types.ts';
+import { createRegistry } from '../connectors/index.ts';
+import { LOCAL_CONNECTOR_ID, LOCAL_CONNECTOR_NAME } from '../connectors/local.ts';
+import { GrantIdentities, type IssuerConnector } from './accounts.ts';
+import { createApp, ProviderSlot } from './app.ts';
+import { ClientDirectory } from './clients.ts';
+import { LoginThrottle, type ThrottleOptions } from './interactions/throttle.ts';
+import { KeyManager } from './keys.ts';
+import { buildProvider, grantTypesOffered } from './provider.ts';
+import { registerPasswordGrant } from './password-grant.ts';
+import { openIssuerStore, openTelemetry, issuerMetrics, issuerLogger } from './integrations.ts';
+
+export interface StartIssuerOptions {
+  config: IssuerConfig;
+  logger?: pino.Logger;
+  /** A store to use instead of opening `config.storage` (the issuer does not close it). */
+  store?: Store;
+  /** Extra connector factories (third-party or test connectors). */
+  connectorFactories?: ConnectorFactory[];
+  /** Folder relative paths in the config are resolved against (SQLite file). Default: cwd. */
+  baseDir?: string;
+  /** Password-form throttling (tests shorten the window). */
+  throttle?: Partial<ThrottleOptions>;
+  /** Seconds between key checks (another replica may have rotated). Default 30. */
+  keyCheckInterval?: number;
+}
+
+export interface RunningIssuer {
+  /** The configured issuer URL (`iss`). */
+  issuerURL: string;
+  /** Base URL of the listener, e.g. `http://127.0.0.1:5556`. */
+  url: string;
+  /** Base URL of the telemetry listener when `telemetry.http` is set. */
+  telemetryURL?: string;
+  store: Store;
+  /** The oidc-provider instance answering now (replaced after a key rotation). */
+  readonly provider: Provider;
+  /** Rotates the signing keys now (compare-and-swap with other replicas) and reloads them. */
+  rotateKeys(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function splitHostPort(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  if (i < 0) throw new Error(`web.http "${address}" must be host:port`);
+  const host = address.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0';
+  const port = Number(address.slice(i + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`web.http "${address}" has an invalid port`);
+  return { host, port };
+}
+
+export async function startIssuer(options: StartIssuerOptions): Promise<RunningIssuer> {
+  const { config } = options;
+  const logger = options.logger ?? (await issuerLogger(config));
+  const issuer = new URL(config.issuer);
+  const basePath = issuer.pathname.replace(/\/+$/, '');
+  const callbackURL = `${config.issuer.replace(/\/+$/, '')}/callback`;
+  const ownsStore = options.store === undefined;
+  const store = options.store ?? (await openIssuerStore(config, options.baseDir ?? process.cwd()));
+  const cleanups: Array<() => Promise<void> | void> = [];
+  if (ownsStore) cleanups.push(() => store.close());
+
+  try {
+    // Connectors: the password DB (`local`) when enabled, then the configured ones.
+    const registry = createRegistry(options.connectorFactories ?? []);
+    const configs: ConnectorConfig[] = [];
+    if (config.enablePasswordDB) {
+      configs.push({ type: 'local', id: LOCAL_CONNECTOR_ID, name: LOCAL_CONNECTOR_NAME, config: { staticPasswords: config.staticPasswords } });
+    }
+    configs.push(...config.connectors);
+    const opened = await registry.openConnectors(configs, { logger, issuerURL: config.issuer, callbackURL, store });
+    const connectors = new Map<string, IssuerConnector>(opened.map((o) => [o.id, o]));
+    cleanups.push(async () => {
+      await Promise.allSettled(opened.map((o) => o.connector.close?.()));
+    });
+
+    const clients = new ClientDirectory(config, store.clients, { grantTypes: grantTypesOffered(config) });
+    await clients.start();
+    cleanups.push(() => clients.stop());
+
+    const keys = new KeyManager({
+      store: store.keys,
+      algorithms: config.signer.algorithms.length > 0 ? config.signer.algorithms : ['RS256'],
+      rotationPeriod: config.expiry.signingKeys,
+      verificationPeriod: config.expiry.idTokens,
+    });
+    await keys.refresh();
+
+    const { metrics, prom } = issuerMetrics();
+    const grants = new GrantIdentities(store);
+    const pages = { frontend: config.frontend, basePath };
+    const throttle = new LoginThrottle(options.throttle);
+    const providerDeps = { config, store, keys, clients, grants, connectors, metrics, logger, pages, basePath };
+    const build = (): Provider => {
+      const p = buildProvider(providerDeps);
+      p.proxy = config.web.trustedProxies.length > 0;
+      if (config.oauth2.passwordConnector) registerPasswordGrant(p, { ...providerDeps, connectorId: config.oauth2.passwordConnector, throttle });
+      return p;
+    };
+    const slot = new ProviderSlot(build());
+
+    const app = createApp({
+      slot,
+      keys,
+      store,
+      config,
+      connectors,
+      clients,
+      grants,
+      metrics,
+      throttle,
+      pages,
+      basePath,
+      callbackURL,
+      logger,
+    });
+
+    // Key changes (ours or another replica's) reach the provider by rebuilding it.
+    let keyCheck: Promise<void> = Promise.resolve();
+    const reloadKeys = (rotate: boolean): Promise<void> => {
+      keyCheck = keyCheck.then(async () => {
+        const changed = rotate ? await keys.rotate() : await keys.refresh();
+        if (changed) {
+          slot.swap(build());
+          logger.info({ version: keys.version }, 'signing keys changed; provider reloaded');
+        }
+      });
+      return keyCheck;
+    };
+    const keyTimer = setInterval(() => {
+      reloadKeys(false).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'signing key check failed'));
+    }, (options.keyCheckInterval ?? 30) * 1000);
+    keyTimer.unref();
+    cleanups.push(() => clearInterval(keyTimer));
+
+    // Expired records are removed every 5 minutes (Dex's GC frequency).
+    const gcTimer = setInterval(() => {
+      store.gc().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'garbage collection failed'));
+    }, 5 * 60_000);
+    gcTimer.unref();
+    cleanups.push(() => clearInterval(gcTimer));
+
+    const { host, port } = splitHostPort(config.web.http ?? '127.0.0.1:5556');
+    const server: Server = createServer(app.callback());
+    server.headersTimeout = 20_000;
+    server.requestTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
+    const addr = server.address() as AddressInfo;
+    const listenHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    const url = `http://${listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost}:${addr.port}`;
+
+    let telemetryURL: string | undefined;
+    if (config.telemetry.http) {
+      const telemetry = await openTelemetry(config.telemetry.http, () => store.ping(), prom, logger);
+      telemetryURL = telemetry.url;
+      cleanups.push(() => telemetry.close());
+    }
+    logger.info({ issuer: config.issuer, url, storage: store.type, connectors: [...connectors.keys()] }, 'issuer started');
+
+    let closed: Promise<void> | undefined;
+    const running: RunningIssuer = {
+      issuerURL: config.issuer,
+      url,
+      ...(telemetryURL !== undefined ? { telemetryURL } : {}),
+      store,
+      get provider() {
+        return slot.provider;
+      },
+      rotateKeys: () => reloadKeys(true),
+      close() {
+        closed ??= (async () => {
+          await keyCheck.catch(() => undefined);
+          for (const c of cleanups.reverse()) await c();
+        })();
+        return closed;
+      },
+    };
+    return running;
+  } catch (err) {
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,279 @@
+/**
+ * `@gatehouse/issuer/testing`: a real issuer for other packages' tests, and a tiny browser.
+ *
+ * ```ts
+ * const issuer = await startTestIssuer({ staticClients: [{ ...TEST_CLIENT, redirectURIs: [myCallback] }] });
+ * const jar = new CookieJar();
+ * const done = await login(jar, authorizationURL, { stopAt: myCallback });   // mockCallback: no form
+ * // done.location = `${myCallback}?code=…&state=…&iss=…`
+ * await issuer.close();
+ * ```
+ */
+import pino from 'pino';
+import type { ConnectorFactory } from '@gatehouse/connector-kit';
+import { MemoryStore, type Store } from '@gatehouse/storage';
+import { getFreePort } from '@gatehouse/testkit/ports';
+import type { ConnectorConfig, IssuerConfig, StaticClient } from '../config/types.ts';
+import { startIssuer, type RunningIssuer } from '../server/start.ts';
+
+/** The default confidential client of a test issuer. */
+export const TEST_CLIENT: StaticClient = {
+  id: 'test-client',
+  secret: 'test-client-secret-that-is-long-enough',
+  redirectURIs: ['http://127.0.0.1:9/callback'],
+  postLogoutRedirectURIs: ['http://127.0.0.1:9/logged-out'],
+  trustedPeers: [],
+  public: false,
+  name: 'Test Client',
+};
+
+/** The default connector: Dex's `mockCallback` (always Kilgore Trout, no UI). */
+export const MOCK_CONNECTOR: ConnectorConfig = { type: 'mockCallback', id: 'mock', name: 'Mock', config: {} };
+
+export interface StartTestIssuerOptions {
+  /** Default: `[MOCK_CONNECTOR]`. */
+  connectors?: ConnectorConfig[];
+  /** Default: `[TEST_CLIENT]`. */
+  staticClients?: StaticClient[];
+  /** Default: a fresh `MemoryStore` (closed with the issuer). A store you pass is not closed. */
+  store?: Store;
+  connectorFactories?: ConnectorFactory[];
+  /** Deep-merged one level into the config (e.g. `{ oauth2: { skipApprovalScreen: false } }`). */
+  overrides?: Partial<IssuerConfig>;
+  logger?: pino.Logger;
+}
+
+/** A complete, valid issuer config for tests (memory storage, approval screen skipped). */
+export function testIssuerConfig(port: number, options: StartTestIssuerOptions = {}): IssuerConfig {
+  const base: IssuerConfig = {
+    issuer: `http://127.0.0.1:${port}/dex`,
+    storage: { type: 'memory', config: {} },
+    web: { http: `127.0.0.1:${port}`, headers: {}, allowedOrigins: [], trustedProxies: [] },
+    telemetry: {},
+    frontend: { issuer: 'Gatehouse', theme: 'light', extra: {} },
+    expiry: {
+      signingKeys: 6 * 3600,
+      idTokens: 24 * 3600,
+      authRequests: 3600,
+      deviceRequests: 300,
+      authCodes: 600,
+      refreshTokens: { disableRotation: false, reuseInterval: 3, absoluteLifetime: 90 * 86400, validIfNotUsedFor: 30 * 86400 },
+    },
+    oauth2: {
+      grantTypes: ['authorization_code', 'refresh_token'],
+      responseTypes: ['code'],
+      skipApprovalScreen: true,
+      alwaysShowLoginScreen: false,
+      pkce: { enforce: false, codeChallengeMethodsSupported: ['S256'] },
+    },
+    signer: { algorithms: ['RS256'] },
+    staticClients: options.staticClients ?? [TEST_CLIENT],
+    connectors: options.connectors ?? [MOCK_CONNECTOR],
+    enablePasswordDB: false,
+    staticPasswords: [],
+    logger: { level: 'error', format: 'json' },
+  };
+  const merged: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(options.overrides ?? {})) {
+    const current = merged[k];
+    merged[k] =
+      v !== null && typeof v === 'object' && !Array.isArray(v) && current !== null && typeof current === 'object' && !Array.isArray(current)
+        ? { ...(current as object), ...(v as object) }
+        : v;
+  }
+  return merged as unknown as IssuerConfig;
+}
+
+/** Starts an issuer on a free loopback port. `issuer.issuerURL` is `http://127.0.0.1:<port>/dex`. */
+export async function startTestIssuer(options: StartTestIssuerOptions = {}): Promise<RunningIssuer> {
+  const logger = options.logger ?? pino({ level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' });
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await getFreePort();
+    const store = options.store ?? new MemoryStore();
+    try {
+      const running = await startIssuer({
+        config: testIssuerConfig(port, options),
+        logger,
+        store,
+        ...(options.connectorFactories ? { connectorFactories: options.connectorFactories } : {}),
+        throttle: { windowMs: 60_000 },
+      });
+      if (options.store) return running;
+      // We made the store: close it with the issuer.
+      const close = running.close.bind(running);
+      return Object.defineProperties(running, {
+        close: { value: async () => { await close(); await store.close(); } },
+      });
+    } catch (err) {
+      if (!options.store) await store.close().catch(() => undefined);
+      lastError = err;
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    }
+  }
+  throw lastError;
+}
+
+interface StoredCookie {
+  name: string;
+  value: string;
+  path: string;
+  host: string;
+  expires: number | undefined;
+}
+
+/** Cookies by host and path, as a browser keeps them (enough for loopback HTTP tests). */
+export class CookieJar {
+  readonly #cookies = new Map<string, StoredCookie>();
+
+  /** Takes the `Set-Cookie` headers of a response to `url`. */
+  store(url: string | URL, response: Response): void {
+    const u = new URL(url);
+    for (const line of response.headers.getSetCookie()) {
+      const [pair = '', ...attrs] = line.split(';');
+      const eq = pair.indexOf('=');
+      if (eq <= 0) continue;
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      let path = u.pathname.replace(/\/[^/]*$/, '') || '/';
+      let expires: number | undefined;
+      for (const a of attrs) {
+        const [k = '', v = ''] = a.split('=');
+        const key = k.trim().toLowerCase();
+        if (key === 'path') path = v.trim() || '/';
+        if (key === 'max-age') expires = Date.now() + Number(v) * 1000;
+        if (key === 'expires' && expires === undefined) expires = Date.parse(v);
+      }
+      const id = `${u.host}|${path}|${name}`;
+      if (expires !== undefined && expires <= Date.now()) this.#cookies.delete(id);
+      else this.#cookies.set(id, { name, value, path, host: u.host, expires });
+    }
+  }
+
+  /** The `Cookie` header a browser would send to `url`. */
+  header(url: string | URL): string {
+    const u = new URL(url);
+    const now = Date.now();
+    return [...this.#cookies.values()]
+      .filter((c) => c.host === u.host && (c.expires === undefined || c.expires > now))
+      .filter((c) => u.pathname === c.path || u.pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`))
+      .sort((a, b) => b.path.length - a.path.length)
+      .map((c) => `${c.name}=${c.value}`)
+      .join('; ');
+  }
+
+  /** A cookie's value for `url`, if the jar would send it. */
+  get(url: string | URL, name: string): string | undefined {
+    const pair = this.header(url)
+      .split('; ')
+      .find((p) => p.startsWith(`${name}=`));
+    return pair?.slice(name.length + 1);
+  }
+}
+
+export interface BrowseOptions {
+  method?: 'GET' | 'POST';
+  /** Urlencoded form body (POST). */
+  form?: Record<string, string>;
+  headers?: Record<string, string>;
+  /** Stop (without requesting it) at a redirect whose location starts with this, e.g. the client's redirect_uri. */
+  stopAt?: string;
+  /** Default 20. */
+  maxRedirects?: number;
+}
+
+export interface BrowseResult {
+  /** The last response received. */
+  response: Response;
+  /** URL of the last response. */
+  url: string;
+  /** Its body (text). */
+  body: string;
+  status: number;
+  /** When stopped at `stopAt`: the redirect location (absolute). */
+  location?: string;
+  /** Every URL requested, in order. */
+  visited: string[];
+}
+
+/**
+ * Requests `url` like a browser without JavaScript: sends the jar's cookies, stores new ones,
+ * follows redirects by hand (303/302/301 → GET, 307/308 keep the method), and stops at the
+ * first non-redirect response or at a location starting with `stopAt`.
+ */
+export async function browse(jar: CookieJar, url: string, options: BrowseOptions = {}): Promise<BrowseResult> {
+  let current = url;
+  let method = options.method ?? (options.form ? 'POST' : 'GET');
+  let body: string | undefined = options.form ? new URLSearchParams(options.form).toString() : undefined;
+  const visited: string[] = [];
+  for (let hop = 0; hop <= (options.maxRedirects ?? 20); hop++) {
+    visited.push(current);
+    const headers: Record<string, string> = { accept: 'text/html', ...options.headers };
+    const cookie = jar.header(current);
+    if (cookie) headers.cookie = cookie;
+    if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
+    const response = await fetch(current, { method, headers, redirect: 'manual', ...(body !== undefined ? { body } : {}) });
+    jar.store(current, response);
+    const loc = response.headers.get('location');
+    if (response.status >= 300 && response.status < 400 && loc) {
+      await response.arrayBuffer();
+      const next = new URL(loc, current).toString();
+      if (options.stopAt && next.startsWith(options.stopAt)) {
+        return { response, url: current, body: '', status: response.status, location: next, visited };
+      }
+      if (response.status !== 307 && response.status !== 308) {
+        method = 'GET';
+        body = undefined;
+      }
+      current = next;
+      continue;
+    }
+    return { response, url: current, body: await response.text(), status: response.status, visited };
+  }
+  throw new Error(`too many redirects from ${url}`);
+}
+
+/** The `action` of the first form on a page, absolute. */
+export function formAction(page: BrowseResult): string {
+  const m = /<form[^>]*\saction="([^"]+)"/.exec(page.body);
+  if (!m?.[1]) throw new Error(`no form on ${page.url} (status ${page.status})`);
+  return new URL(m[1].replace(/&amp;/g, '&'), page.url).toString();
+}
+
+export interface LoginOptions {
+  /** Where the client's redirect_uri starts: the flow stops there. */
+  stopAt: string;
+  /** For a password connector. */
+  username?: string;
+  password?: string;
+  /** On the connector choice page, the connector to click (its id). Default: the first. */
+  connectorId?: string;
+  /** On the approval page: approve (default) or deny. */
+  approve?: boolean;
+}
+
+/**
+ * Drives a whole login from an authorization URL: connector choice, password form, approval.
+ * Returns the stop at the client's redirect_uri (`location` carries `code` and `state`), or the
+ * page where it got stuck (an error page, the password form with an error, ...).
+ */
+export async function login(jar: CookieJar, authorizationURL: string, o: LoginOptions): Promise<BrowseResult> {
+  let page = await browse(jar, authorizationURL, { stopAt: o.stopAt });
+  for (let step = 0; step < 5 && page.location === undefined && page.status === 200; step++) {
+    if (page.body.includes('name="password"')) {
+      if (o.username === undefined || o.password === undefined) return page;
+      page = await browse(jar, formAction(page), { form: { login: o.username, password: o.password }, stopAt: o.stopAt });
+      if (page.body.includes('name="password"')) return page;
+    } else if (page.body.includes('name="approval"')) {
+      page = await browse(jar, formAction(page), { form: { approval: o.approve === false ? 'deny' : 'approve' }, stopAt: o.stopAt });
+    } else if (page.body.includes('/connector/')) {
+      const links = [...page.body.matchAll(/href="([^"]*\/connector\/([^"/]+))"/g)];
+      const pick = links.find((l) => decodeURIComponent(l[2] ?? '') === o.connectorId) ?? links[0];
+      if (!pick?.[1]) return page;
+      page = await browse(jar, new URL(pick[1].replace(/&amp;/g, '&'), page.url).toString(), { stopAt: o.stopAt });
+    } else {
+      return page;
+    }
+  }
+  return page;
+}

@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as client from 'openid-client';
+import { decodeJwt } from 'jose';
+import { CookieJar, login, startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
+import type { RunningIssuer } from '../src/index.ts';
+import { decodeSubject } from '../src/server/subject.ts';
+
+const REDIRECT = TEST_CLIENT.redirectURIs[0]!;
+
+describe('authorization code flow through mockCallback', () => {
+  let issuer: RunningIssuer;
+  let config: client.Configuration;
+
+  beforeAll(async () => {
+    issuer = await startTestIssuer();
+    config = await client.discovery(new URL(issuer.issuerURL), TEST_CLIENT.id, TEST_CLIENT.secret, undefined, {
+      execute: [client.allowInsecureRequests],
+    });
+  });
+  afterAll(async () => {
+    await issuer?.close();
+  });
+
+  async function authorize(scope: string) {
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const nonce = client.randomNonce();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT,
+      scope,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    });
+    const done = await login(new CookieJar(), url.toString(), { stopAt: REDIRECT });
+    expect(done.location, done.body).toBeDefined();
+    return { callback: new URL(done.location!), verifier, state, nonce };
+  }
+
+  it('issues Dex-like ID tokens with PKCE, state and nonce', async () => {
+    const a = await authorize('openid email profile groups federated:id');
+    const tokens = await client.authorizationCodeGrant(config, a.callback, {
+      pkceCodeVerifier: a.verifier,
+      expectedState: a.state,
+      expectedNonce: a.nonce,
+      idTokenExpected: true,
+    });
+    const claims = tokens.claims()!;
+    expect(claims.iss).toBe(issuer.issuerURL);
+    expect(claims.aud).toBe(TEST_CLIENT.id);
+    expect(claims.email).toBe('kilgore@kilgore.trout');
+    expect(claims.email_verified).toBe(true);
+    expect(claims.name).toBe('Kilgore Trout');
+    expect(claims.groups).toEqual(['authors']);
+    expect(claims.federated_claims).toEqual({ connector_id: 'mock', user_id: '0-385-28089-0' });
+    expect(decodeSubject(claims.sub)).toEqual({ userId: '0-385-28089-0', connectorId: 'mock' });
+    expect(tokens.refresh_token).toBeUndefined();
+    const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+    expect(info.email).toBe('kilgore@kilgore.trout');
+    expect(decodeJwt(tokens.id_token!).exp! - decodeJwt(tokens.id_token!).iat!).toBe(24 * 3600);
+  });
+
+  it('gives a refresh token for offline_access without a consent prompt', async () => {
+    const a = await authorize('openid offline_access');
+    const tokens = await client.authorizationCodeGrant(config, a.callback, {
+      pkceCodeVerifier: a.verifier,
+      expectedState: a.state,
+      expectedNonce: a.nonce,
+    });
+    expect(tokens.refresh_token).toBeTruthy();
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
+    expect(refreshed.access_token).toBeTruthy();
+    expect(refreshed.refresh_token).toBeTruthy();
+    expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
+  });
+});
