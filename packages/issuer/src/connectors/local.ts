@@ -92,10 +92,12 @@ export function openLocalConnector(config: LocalConfig, store: LocalConnectorCon
     kind: 'password',
     prompt: 'Email Address',
     async login(_scopes: Scopes, username: string, password: string): Promise<PasswordLoginResult> {
+      // An empty password is refused before any lookup (it says nothing about the account).
+      if (password === '') return { ok: false };
       const user = await find(username);
       // Always run one bcrypt comparison so timing does not reveal whether the account exists.
       const ok = await bcrypt.compare(password, user?.hash ?? DUMMY_HASH);
-      if (user === undefined || !ok || password === '') return { ok: false };
+      if (user === undefined || !ok) return { ok: false };
       return { ok: true, identity: user.identity };
     },
     async refresh(_scopes: Scopes, identity: Identity): Promise<Identity> {
