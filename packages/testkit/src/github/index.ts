@@ -106,6 +106,8 @@ export interface FakeGitHub {
   removeFromOrg(org: string, login: string): void;
   addToOrg(org: string, login: string, teams?: string[]): void;
   setEmails(login: string, emails: FakeGitHubEmail[]): void;
+  /** Register (or replace) an OAuth app, e.g. once the relying party's callback URL is known. */
+  registerClient(client: FakeGitHubClient): void;
   setFault(fault: FakeGitHubFault | undefined): void;
   close(): Promise<void>;
 }
@@ -265,6 +267,9 @@ export async function startFakeGitHub(options: FakeGitHubOptions): Promise<FakeG
       const u = state.user(login);
       if (!u) throw new Error(`fake GitHub: no user ${login}`);
       u.emails = structuredClone(emails);
+    },
+    registerClient: (client) => {
+      state.clients.set(client.clientId, { ...client });
     },
     setFault: (f) => {
       fault = f === undefined ? undefined : { ...f, left: f.times ?? Number.POSITIVE_INFINITY };

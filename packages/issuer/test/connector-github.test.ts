@@ -1,0 +1,221 @@
+/**
+ * The GitHub connector through the real issuer: an openid-client relying party, the issuer on
+ * loopback, and the fake GitHub (github.com mode over HTTP, GitHub Enterprise mode over HTTPS).
+ */
+import { get as httpsGet } from 'node:https';
+import { startFakeGitHub } from '@gatehouse/testkit/github';
+import type { FakeGitHub, FakeGitHubOptions } from '@gatehouse/testkit/github';
+import * as client from 'openid-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningIssuer } from '../src/index.ts';
+import { CookieJar, login, startTestIssuer } from '../src/testing/index.ts';
+import { REDIRECT, discover, redeem } from './helpers.ts';
+import type { Authorization } from './helpers.ts';
+
+const GH_CLIENT = { clientId: 'gatehouse-github-app', clientSecret: 'gatehouse-github-app-secret' };
+
+function world(https: boolean): FakeGitHubOptions {
+  return {
+    https,
+    users: [
+      { id: 501, login: 'alice', name: 'Alice', emails: [{ email: 'alice@acme.example', verified: true, primary: true }] },
+      { id: 502, login: 'mallory', name: 'Mallory', emails: [{ email: 'mallory@evil.example', verified: true, primary: true }] },
+    ],
+    orgs: [
+      { login: 'acme', members: ['alice'] },
+      { login: 'evil', members: ['mallory'] },
+    ],
+    teams: [
+      { org: 'acme', name: 'Platform', members: ['alice'] },
+      { org: 'acme', name: 'SRE', members: ['alice'] },
+    ],
+    // Registered once the issuer's callback URL is known.
+    clients: [],
+  };
+}
+
+async function authorizeAs(gh: FakeGitHub, config: client.Configuration, who: string, scope: string): Promise<Authorization | { status: number; body: string }> {
+  gh.signIn(who);
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT,
+    scope,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+  });
+  const done = await login(new CookieJar(), url.toString(), { stopAt: REDIRECT });
+  if (!done.location) return { status: done.status, body: done.body };
+  return { callback: new URL(done.location), verifier, state, nonce };
+}
+
+function isAuthorization(a: Authorization | { status: number }): a is Authorization {
+  return 'callback' in a;
+}
+
+describe('github connector through the issuer (github.com mode)', () => {
+  let gh: FakeGitHub;
+  let issuer: RunningIssuer;
+  let rp: client.Configuration;
+
+  beforeAll(async () => {
+    gh = await startFakeGitHub(world(false));
+    issuer = await startTestIssuer({
+      connectors: [
+        {
+          type: 'github',
+          id: 'github',
+          name: 'GitHub',
+          config: {
+            clientID: GH_CLIENT.clientId,
+            clientSecret: GH_CLIENT.clientSecret,
+            apiURL: gh.apiURL,
+            oauthURL: gh.url,
+            orgs: [{ name: 'acme' }],
+            requestTimeout: '3s',
+          },
+        },
+      ],
+    });
+    gh.registerClient({ ...GH_CLIENT, callbackURL: `${issuer.issuerURL}/callback` });
+    rp = await discover(issuer);
+  });
+  afterAll(async () => {
+    await issuer?.close();
+    await gh?.close();
+  });
+
+  it('logs alice in: ID token with her verified email and org:team groups', async () => {
+    const a = await authorizeAs(gh, rp, 'alice', 'openid email profile groups federated:id');
+    if (!isAuthorization(a)) throw new Error(`login stopped at ${a.status}: ${a.body.slice(0, 300)}`);
+    const tokens = await redeem(rp, a);
+    const claims = tokens.claims();
+    expect(claims).toMatchObject({
+      email: 'alice@acme.example',
+      email_verified: true,
+      name: 'Alice',
+      preferred_username: 'alice',
+      federated_claims: { connector_id: 'github', user_id: '501' },
+    });
+    expect((claims?.['groups'] as string[]).sort()).toEqual(['acme:Platform', 'acme:SRE']);
+    // The issuer's state and a PKCE challenge went to GitHub; the verifier came back at the token endpoint.
+    const authorize = gh.requests.find((r) => r.path === '/login/oauth/authorize');
+    expect(authorize?.query['state']).toBeTruthy();
+    expect(authorize?.query['code_challenge_method']).toBe('S256');
+    const exchange = gh.requests.filter((r) => r.path === '/login/oauth/access_token').at(-1);
+    expect(exchange?.fields?.['code_verifier']).toBeTruthy();
+    expect(exchange?.accept).toBe('application/json');
+  });
+
+  it('answers a user outside the allowed organisations with a 403 page, and no code reaches the client', async () => {
+    const a = await authorizeAs(gh, rp, 'mallory', 'openid email groups');
+    expect(isAuthorization(a)).toBe(false);
+    if (isAuthorization(a)) return;
+    expect(a.status).toBe(403);
+    expect(a.body).toMatch(/organi[sz]ation or team/);
+    expect(a.body).not.toContain(GH_CLIENT.clientSecret);
+  });
+
+  it('refreshes while alice is a member, and refuses the refresh token once she is removed from the org', async () => {
+    const a = await authorizeAs(gh, rp, 'alice', 'openid email groups offline_access');
+    if (!isAuthorization(a)) throw new Error(`login stopped at ${a.status}`);
+    const tokens = await redeem(rp, a);
+    expect(tokens.refresh_token).toBeTruthy();
+    const refreshed = await client.refreshTokenGrant(rp, tokens.refresh_token!);
+    expect(refreshed.access_token).toBeTruthy();
+    gh.removeFromOrg('acme', 'alice');
+    try {
+      const failure = await client.refreshTokenGrant(rp, refreshed.refresh_token!).catch((e: unknown) => e);
+      expect(failure).toBeInstanceOf(client.ResponseBodyError);
+      expect((failure as client.ResponseBodyError).error).toBe('invalid_grant');
+    } finally {
+      gh.addToOrg('acme', 'alice', ['Platform', 'SRE']);
+    }
+  });
+
+  it('refuses the refresh token once the GitHub token is revoked', async () => {
+    const a = await authorizeAs(gh, rp, 'alice', 'openid offline_access');
+    if (!isAuthorization(a)) throw new Error(`login stopped at ${a.status}`);
+    const tokens = await redeem(rp, a);
+    gh.revokeTokensOf('alice');
+    const failure = await client.refreshTokenGrant(rp, tokens.refresh_token!).catch((e: unknown) => e);
+    expect((failure as client.ResponseBodyError).error).toBe('invalid_grant');
+  });
+
+  it('shows a retry page (502) when GitHub is rate limiting', async () => {
+    gh.setFault({ kind: 'rateLimit', seconds: 60 });
+    try {
+      const a = await authorizeAs(gh, rp, 'alice', 'openid email');
+      expect(isAuthorization(a)).toBe(false);
+      if (!isAuthorization(a)) expect(a.status).toBe(502);
+    } finally {
+      gh.setFault(undefined);
+    }
+  });
+});
+
+describe('github connector through the issuer (GitHub Enterprise over HTTPS with a custom CA)', () => {
+  let gh: FakeGitHub;
+  let issuer: RunningIssuer;
+  let rp: client.Configuration;
+
+  beforeAll(async () => {
+    gh = await startFakeGitHub(world(true));
+    issuer = await startTestIssuer({
+      connectors: [
+        {
+          type: 'github',
+          id: 'ghe',
+          name: 'GitHub Enterprise',
+          config: {
+            clientID: GH_CLIENT.clientId,
+            clientSecret: GH_CLIENT.clientSecret,
+            hostName: gh.hostName,
+            rootCA: gh.caFile,
+            orgs: [{ name: 'acme', teams: ['sre'] }],
+            teamNameField: 'slug',
+          },
+        },
+      ],
+    });
+    gh.registerClient({ ...GH_CLIENT, callbackURL: `${issuer.issuerURL}/callback` });
+    rp = await discover(issuer);
+  });
+  afterAll(async () => {
+    await issuer?.close();
+    await gh?.close();
+  });
+
+  it('logs alice in through https://{hostName} trusting rootCA', async () => {
+    // The test's browser (global fetch) does not trust the fake's CA: play the GitHub hop by hand.
+    gh.signIn('alice');
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const nonce = client.randomNonce();
+    const url = client.buildAuthorizationUrl(rp, {
+      redirect_uri: REDIRECT,
+      scope: 'openid email groups',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    });
+    const jar = new CookieJar();
+    const toGitHub = await login(jar, url.toString(), { stopAt: `https://${gh.hostName}/` });
+    expect(toGitHub.location?.startsWith(`https://${gh.hostName}/login/oauth/authorize?`)).toBe(true);
+    const back = await new Promise<string>((resolve, reject) => {
+      httpsGet(toGitHub.location!, { ca: gh.caCert }, (res) => {
+        res.resume();
+        resolve(res.headers.location ?? '');
+      }).on('error', reject);
+    });
+    expect(back.startsWith(`${issuer.issuerURL}/callback?`)).toBe(true);
+    const done = await login(jar, back, { stopAt: REDIRECT });
+    expect(done.location, done.body.slice(0, 300)).toBeDefined();
+    const tokens = await redeem(rp, { callback: new URL(done.location!), verifier, state, nonce });
+    expect(tokens.claims()).toMatchObject({ email: 'alice@acme.example', groups: ['acme:sre'] });
+  });
+});
