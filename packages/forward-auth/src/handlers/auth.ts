@@ -44,11 +44,11 @@ export class AuthHandler {
     const cookie = req.headers.cookie;
     const host = ctx.forwarded.origin(req).host;
     const settled = Refresher.settled(loaded.entry);
-    if (settled?.kind === 'revoked') return this.#unauthorized(req, res, ctx.sessions.clear(host, cookie, loaded.value));
+    if (settled?.kind === 'revoked') return this.#unauthorized(req, res, ctx.sessions.clear(host, cookie));
     if (settled?.kind === 'refreshed') return this.#answer(req, res, settled.entry, query, settled.setCookie);
     if (Date.now() < loaded.entry.refreshAt) return this.#answer(req, res, loaded.entry, query, undefined);
     const outcome = await ctx.refresher.refresh(loaded, host, cookie);
-    if (outcome.kind === 'revoked') return this.#unauthorized(req, res, ctx.sessions.clear(host, cookie, loaded.value));
+    if (outcome.kind === 'revoked') return this.#unauthorized(req, res, ctx.sessions.clear(host, cookie));
     if (outcome.kind === 'refreshed') return this.#answer(req, res, outcome.entry, query, outcome.setCookie);
     return this.#answer(req, res, outcome.entry, query, undefined);
   }

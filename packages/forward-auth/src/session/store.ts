@@ -163,9 +163,11 @@ export class SessionManager {
     return { value, setCookie, entry };
   }
 
-  /** Set-Cookie headers deleting the session cookie and every chunk the request carries. */
-  clear(host: string | undefined, cookieHeader: string | undefined, value?: string): string[] {
-    if (value !== undefined) this.#cache.delete(value);
+  /**
+   * Set-Cookie headers deleting the session cookie and every chunk the request carries. A revoked entry stays
+   * cached (with its fate) so a replayed cookie is refused without decrypting or asking the issuer again.
+   */
+  clear(host: string | undefined, cookieHeader: string | undefined): string[] {
     const names = new Set(presentChunkNames(parseCookies(cookieHeader), this.#name));
     names.add(this.#name);
     const attrs = this.attributes(host, 0);
