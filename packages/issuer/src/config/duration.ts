@@ -18,9 +18,10 @@ const PART = /([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)/y;
 
 /** Seconds, or undefined when `text` is not a Go duration. */
 export function parseDuration(text: string): number | undefined {
-  const s = text.trim();
+  const trimmed = text.trim();
+  const s = trimmed.startsWith('+') ? trimmed.slice(1) : trimmed;
   if (s === '0') return 0;
-  if (s === '' || s.startsWith('-') || s.startsWith('+')) return undefined;
+  if (s === '' || s.startsWith('-')) return undefined;
   let total = 0;
   PART.lastIndex = 0;
   let pos = 0;
