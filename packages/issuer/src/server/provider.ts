@@ -65,11 +65,11 @@ function scopePolicy(deps: ProviderDeps) {
         throw new errors.InvalidScope('client is not a trusted peer of the requested audience', s.slice(0, 200));
       }
     }
+    // oidc-provider drops scopes it does not know (the audience ones) and offline_access without
+    // prompt=consent; put back what passed the policy so the interaction sees it.
     const params = ctx.oidc.params as Record<string, unknown>;
-    const current = typeof params.scope === 'string' ? params.scope.split(' ') : [];
-    if (requested.includes('offline_access') && !current.includes('offline_access') && client.grantTypeAllowed('refresh_token')) {
-      params.scope = [...current, 'offline_access'].join(' ');
-    }
+    const allowed = requested.filter((s) => s !== 'offline_access' || client.grantTypeAllowed('refresh_token'));
+    params.scope = [...new Set(allowed)].join(' ') || undefined;
     const connectorId = rawParam(ctx, 'connector_id');
     if (connectorId !== undefined && !deps.connectors.has(connectorId)) {
       throw new errors.InvalidRequest('unknown connector_id');
@@ -166,7 +166,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
           return peers?.includes(client.clientId) ?? false;
         },
       },
-      revocation: { enabled: true },
+      // A client revokes only its own tokens.
+      revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       userinfo: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
