@@ -72,10 +72,11 @@ export class GitHubHttp {
         dispatcher: this.#agent,
         signal: AbortSignal.timeout(this.timeoutMs),
       });
-      const text = await res.text();
+      const text = await readBounded(res.body, req.what);
       this.#logger.debug({ request: req.what, status: res.status, ms: Date.now() - started }, 'github request');
       return { status: res.status, headers: res.headers as unknown as Headers, text };
     } catch (error) {
+      if (error instanceof ConnectorError) throw error;
       throw this.#transportError(req, error, Date.now() - started);
     }
   }
@@ -108,6 +109,26 @@ export class GitHubHttp {
       cause: error,
     });
   }
+}
+
+/** Largest answer accepted (10 000 teams are well under 1 MiB per 100-entry page). */
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+async function readBounded(body: ReadableStream<Uint8Array> | null, what: string): Promise<string> {
+  if (body === null) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      // Leaving the loop cancels the stream.
+      throw new ConnectorError('upstream_error', `GitHub's answer to ${what} exceeds ${MAX_BODY_BYTES} bytes`, {
+        userMessage: 'GitHub sent an answer that could not be understood.',
+      });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Seconds to wait before retrying, from GitHub's rate-limit headers (at least 1). */
