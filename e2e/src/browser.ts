@@ -1,0 +1,123 @@
+/**
+ * Headless Debian Chromium driven by playwright-core (no downloaded browser). Test host names resolve to
+ * loopback through `--host-resolver-rules`; test certificates are trusted by their public-key hash
+ * (`--ignore-certificate-errors-spki-list`), so every other certificate error still fails the page.
+ */
+import { createHash, X509Certificate } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+export interface BrowserOptions {
+  /** Host names mapped to 127.0.0.1 (e.g. `gatehouse.test`). */
+  hosts: string[];
+  /** Server (leaf) certificates, PEM, whose keys Chromium accepts. */
+  trustedCerts: string[];
+  /** Extra Chromium flags (e.g. a fake's own `chromiumArgs`). */
+  extraArgs?: string[];
+}
+
+export interface TestBrowser {
+  browser: Browser;
+  /** A fresh context (own cookie jar). */
+  newContext(): Promise<BrowserContext>;
+  close(): Promise<void>;
+}
+
+/** base64(SHA-256(SubjectPublicKeyInfo)), the form `--ignore-certificate-errors-spki-list` takes. */
+export function spkiHash(certPem: string): string {
+  const spki = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('base64');
+}
+
+export function chromiumAvailable(): boolean {
+  return existsSync(CHROMIUM);
+}
+
+export async function launchBrowser(options: BrowserOptions): Promise<TestBrowser> {
+  const rules = options.hosts.map((h) => `MAP ${h} 127.0.0.1`).join(',');
+  const spkis = options.trustedCerts.map(spkiHash);
+  const extra = options.extraArgs ?? [];
+  // Fold every --ignore-certificate-errors-spki-list into one flag: Chromium keeps only the last one given.
+  const extraSpkis = extra.filter((a) => a.startsWith('--ignore-certificate-errors-spki-list=')).flatMap((a) => a.split('=')[1]?.split(',') ?? []);
+  const otherExtra = extra.filter((a) => !a.startsWith('--ignore-certificate-errors-spki-list='));
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    timeout: 60_000,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-dev-shm-usage',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable',
+      `--host-resolver-rules=${rules}`,
+      `--ignore-certificate-errors-spki-list=${[...spkis, ...extraSpkis].join(',')}`,
+      ...otherExtra,
+    ],
+  });
+  return {
+    browser,
+    newContext: () => browser.newContext({ viewport: { width: 1100, height: 760 } }),
+    close: () => browser.close(),
+  };
+}
+
+/** One HTTP exchange the page made, as the browser saw it. Query values are kept: tests assert on them. */
+export interface Exchange {
+  method: string;
+  url: URL;
+  status: number;
+  location: URL | undefined;
+  setCookies: string[];
+  /** Request start (ms since the recorder started) and duration to the end of the response headers. */
+  startMs: number;
+  ms: number;
+}
+
+/** Records every request/response of a page, including each redirect hop, in order. */
+export class TrafficRecorder {
+  readonly exchanges: Exchange[] = [];
+  readonly #t0 = Date.now();
+  readonly #pending: Promise<void>[] = [];
+
+  constructor(page: Page) {
+    page.on('response', (response) => {
+      const request = response.request();
+      const started = Date.now();
+      this.#pending.push(
+        response.headersArray().then((headers) => {
+          const timing = request.timing();
+          const location = headers.find((h) => h.name.toLowerCase() === 'location')?.value;
+          const url = new URL(request.url());
+          const startMs = timing.startTime > 0 ? Math.round(timing.startTime - this.#t0) : started - this.#t0;
+          this.exchanges.push({
+            method: request.method(),
+            url,
+            status: response.status(),
+            location: location === undefined ? undefined : new URL(location, url),
+            setCookies: headers.filter((h) => h.name.toLowerCase() === 'set-cookie').map((h) => h.value),
+            startMs,
+            ms: timing.responseStart >= 0 ? Math.round(timing.responseStart) : -1,
+          });
+        }),
+      );
+    });
+  }
+
+  /** Waits for the headers of every response seen so far, then returns the exchanges sorted by start. */
+  async settled(): Promise<Exchange[]> {
+    await Promise.all(this.#pending);
+    return [...this.exchanges].sort((a, b) => a.startMs - b.startMs);
+  }
+
+  clear(): void {
+    this.exchanges.length = 0;
+    this.#pending.length = 0;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The ingress of the e2e stack: a test CA, a certificate for the public test host name, and nginx running
+ * `deploy/nginx/gatehouse.conf.template` in front of forward-auth, the issuer and the sample app.
+ */
+import { fileURLToPath } from 'node:url';
+import { startNginx, type Nginx } from '@gatehouse/testkit/nginx';
+import { createTestCA } from '@gatehouse/testkit/tls';
+import { getFreePort } from '@gatehouse/testkit/ports';
+
+/** The public host name of the stack (Chromium maps it to 127.0.0.1). */
+export const PUBLIC_HOST = 'gatehouse.test';
+
+export const NGINX_TEMPLATE = fileURLToPath(new URL('../../deploy/nginx/gatehouse.conf.template', import.meta.url));
+
+export interface EdgeTLS {
+  caCert: string;
+  cert: string;
+  key: string;
+}
+
+/** A CA and a server certificate for PUBLIC_HOST, made before nginx starts (the issuer URL needs the port). */
+export async function makeEdgeTLS(): Promise<EdgeTLS> {
+  const ca = await createTestCA('Gatehouse e2e CA');
+  const leaf = await ca.issue([PUBLIC_HOST]);
+  return { caCert: ca.caCert, cert: leaf.cert, key: leaf.key };
+}
+
+export interface EdgeOptions {
+  tls: EdgeTLS;
+  /** Port to listen on (reserve it first when the issuer URL must name it). Default: a free one. */
+  httpsPort?: number;
+  forwardAuthAddr: string;
+  issuerAddr: string;
+  appAddr: string;
+  appProxySecret: string;
+}
+
+export interface Edge {
+  nginx: Nginx;
+  /** `https://gatehouse.test:<port>`. */
+  origin: string;
+  /** Lines of the auth subrequest log (one per `auth_request` made). */
+  authSubrequests(): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+export async function startEdge(options: EdgeOptions): Promise<Edge> {
+  const httpsPort = options.httpsPort ?? (await getFreePort());
+  const nginx = await startNginx({
+    confTemplate: NGINX_TEMPLATE,
+    files: { 'tls/server.crt': options.tls.cert, 'tls/server.key': options.tls.key },
+    vars: {
+      HTTPS_PORT: httpsPort,
+      SERVER_NAME: PUBLIC_HOST,
+      TLS_CERT: 'tls/server.crt',
+      TLS_KEY: 'tls/server.key',
+      FORWARD_AUTH_ADDR: options.forwardAuthAddr,
+      ISSUER_ADDR: options.issuerAddr,
+      APP_ADDR: options.appAddr,
+      APP_PROXY_SECRET: options.appProxySecret,
+    },
+  });
+  return {
+    nginx,
+    origin: `https://${PUBLIC_HOST}:${httpsPort}`,
+    async authSubrequests() {
+      return (await nginx.readLog('auth.log')).split('\n').filter((l) => l !== '');
+    },
+    stop: () => nginx.stop(),
+  };
+}
