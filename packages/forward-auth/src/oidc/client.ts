@@ -159,12 +159,14 @@ export class OidcClient {
   async verifyJWT(token: string, audiences: readonly string[], nonce?: string): Promise<JWTPayload> {
     await this.discover();
     const jwks = this.#jwks as ReturnType<typeof createRemoteJWKSet>;
+    const options = { issuer: this.#config?.serverMetadata().issuer ?? this.#cfg.oidc_issuer_url, audience: [...audiences], clockTolerance: 30 };
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, jwks, {
-        issuer: this.#config?.serverMetadata().issuer ?? this.#cfg.oidc_issuer_url,
-        audience: [...audiences],
-        clockTolerance: 30,
+      ({ payload } = await jwtVerify(token, jwks, options).catch(async (err: unknown) => {
+        // A kid we have not seen right after a fetch (key rotation): jose refetches once its cooldown is over.
+        if ((err as { code?: string }).code !== 'ERR_JWKS_NO_MATCHING_KEY' || !jwks.coolingDown) throw err;
+        await new Promise((r) => setTimeout(r, JWKS_COOLDOWN_MS));
+        return jwtVerify(token, jwks, options);
       }));
     } catch (err) {
       throw new IssuerError(IssuerErrorCode.InvalidToken, `token rejected: ${(err as Error).message}`);
