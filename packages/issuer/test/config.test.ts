@@ -72,11 +72,7 @@ describe('loadConfig: a valid Dex config', () => {
     });
     expect(config.signer.algorithms).toEqual(['RS256']);
     expect(config.oauth2.responseTypes).toEqual(['code']);
-    expect(config.oauth2.grantTypes).toEqual([
-      'authorization_code',
-      'refresh_token',
-      'urn:ietf:params:oauth:grant-type:device_code',
-    ]);
+    expect(config.oauth2.grantTypes).toEqual(['authorization_code', 'refresh_token']);
     expect(config.oauth2.pkce).toEqual({ enforce: false, codeChallengeMethodsSupported: ['S256'] });
     expect(config.staticClients).toEqual([
       {
@@ -363,14 +359,37 @@ staticPasswords:
   it('refuses "plain"-only PKCE, "token" alone and unknown response types', async () => {
     const { errors, warnings } = await fail(`${BASE}
 oauth2:
-  responseTypes: [code, token, bogus]
+  responseTypes: [code, token, bogus, id_token]
   pkce:
     codeChallengeMethodsSupported: [plain]
 `);
     expect(messageAt(errors, 'oauth2.responseTypes[1]')).toContain('alone');
     expect(messageAt(errors, 'oauth2.responseTypes[2]')).toContain('unsupported');
+    expect(messageAt(warnings, 'oauth2.responseTypes[3]')).toContain('authorization-code flow');
     expect(messageAt(errors, 'oauth2.pkce.codeChallengeMethodsSupported')).toContain('S256');
     expect(messageAt(warnings, 'oauth2.pkce.codeChallengeMethodsSupported[0]')).toContain('plain');
+  });
+
+  it('keeps the grant types Gatehouse offers and warns about the Dex ones it does not', async () => {
+    const { config, warnings } = await ok(`${BASE}
+oauth2:
+  grantTypes:
+    - authorization_code
+    - refresh_token
+    - urn:ietf:params:oauth:grant-type:device_code
+    - urn:ietf:params:oauth:grant-type:token-exchange
+    - implicit
+    - password
+    - client_credentials
+  responseTypes: [code, "token id_token"]
+`);
+    expect(config.oauth2.grantTypes).toEqual(['authorization_code', 'refresh_token', 'client_credentials']);
+    expect(config.oauth2.responseTypes).toEqual(['code']);
+    expect(messageAt(warnings, 'oauth2.grantTypes[2]')).toContain('device flow');
+    expect(messageAt(warnings, 'oauth2.grantTypes[3]')).toContain('token exchange');
+    expect(messageAt(warnings, 'oauth2.grantTypes[4]')).toContain('authorization-code flow');
+    expect(messageAt(warnings, 'oauth2.grantTypes[5]')).toContain('passwordConnector');
+    expect(messageAt(warnings, 'oauth2.responseTypes[1]')).toContain('"id_token token" is ignored');
   });
 
   it('never quotes secrets in messages', async () => {

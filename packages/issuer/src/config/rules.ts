@@ -239,6 +239,13 @@ function checkSigner(data: Obj, ctx: RuleContext, d: Derived): void {
   }
 }
 
+/** Dex grant types Gatehouse does not offer, with the reason given in the warning. */
+const NOT_IMPLEMENTED_GRANTS: Record<string, string> = {
+  [GRANT_TYPES.tokenExchange]: 'token exchange is not implemented by Gatehouse',
+  [GRANT_TYPES.deviceCode]: 'the device flow is not implemented by Gatehouse',
+  [GRANT_TYPES.implicit]: 'Gatehouse offers only the authorization-code flow (implicit puts tokens in the browser\'s URL)',
+};
+
 const RESPONSE_TYPE_ORDER = ['code', 'id_token', 'token'];
 function canonicalResponseType(s: string): string {
   return s
@@ -262,20 +269,25 @@ function checkOAuth2(data: Obj, ctx: RuleContext, d: Derived, connectorIds: Set<
     });
   }
 
-  const responseTypes: string[] = [];
   const rawResponse = oauth2?.['responseTypes'];
   if (Array.isArray(rawResponse) && rawResponse.length > 0) {
     rawResponse.forEach((t, i) => {
       if (typeof t !== 'string') return;
       const c = canonicalResponseType(t);
       if (c === 'token') {
-        ctx.errors.push({ path: `oauth2.responseTypes[${i}]`, message: '"token" cannot be used alone; use "id_token token"' });
+        ctx.errors.push({ path: `oauth2.responseTypes[${i}]`, message: '"token" cannot be used alone (Dex refuses it too); use code' });
       } else if (!(RESPONSE_TYPES as readonly string[]).includes(c)) {
-        ctx.errors.push({ path: `oauth2.responseTypes[${i}]`, message: `unsupported response type "${t}"; use ${RESPONSE_TYPES.join(', ')}` });
-      } else if (!responseTypes.includes(c)) responseTypes.push(c);
+        ctx.errors.push({ path: `oauth2.responseTypes[${i}]`, message: `unsupported response type "${t}"; use code` });
+      } else if (c !== 'code') {
+        ctx.warnings.push({
+          path: `oauth2.responseTypes[${i}]`,
+          message: `"${c}" is ignored: Gatehouse offers only the authorization-code flow (implicit and hybrid flows put tokens in the browser's URL)`,
+        });
+      }
     });
-  } else responseTypes.push('code');
-  d.responseTypes = responseTypes;
+  }
+  // Dex's other response types are accepted for compatibility but never offered.
+  d.responseTypes = ['code'];
 
   const known = Object.values(GRANT_TYPES) as string[];
   const rawGrants = oauth2?.['grantTypes'];
@@ -288,19 +300,16 @@ function checkOAuth2(data: Obj, ctx: RuleContext, d: Derived, connectorIds: Set<
       if (!known.includes(g)) {
         const s = closest(g, known);
         ctx.errors.push({ path: p, message: `unknown grant type "${g}"${s === undefined ? '' : ` (did you mean "${s}"?)`}` });
-      } else if (g === GRANT_TYPES.tokenExchange) {
-        ctx.warnings.push({ path: p, message: 'token exchange is not supported by Gatehouse and is ignored' });
+      } else if (NOT_IMPLEMENTED_GRANTS[g] !== undefined) {
+        ctx.warnings.push({ path: p, message: `ignored: ${NOT_IMPLEMENTED_GRANTS[g]}` });
       } else if (g === GRANT_TYPES.password && passwordConnector === undefined) {
         ctx.warnings.push({ path: p, message: 'the password grant needs oauth2.passwordConnector; it stays off' });
-      } else if (g === GRANT_TYPES.implicit && !responseTypes.some((t) => t !== 'code')) {
-        ctx.warnings.push({ path: p, message: 'implicit needs an oauth2.responseTypes entry other than "code"; it stays off' });
       } else if (!grants.includes(g)) grants.push(g);
     });
   } else {
-    // Dex's default list, limited to what the rest of the config makes possible.
-    grants = [GRANT_TYPES.authorizationCode, GRANT_TYPES.refreshToken, GRANT_TYPES.deviceCode];
+    // Dex's default list, limited to what Gatehouse implements and the config makes possible.
+    grants = [GRANT_TYPES.authorizationCode, GRANT_TYPES.refreshToken];
     if (passwordConnector !== undefined) grants.push(GRANT_TYPES.password);
-    if (responseTypes.some((t) => t !== 'code')) grants.push(GRANT_TYPES.implicit);
   }
   d.grantTypes = grants;
 
