@@ -126,6 +126,9 @@ export async function startFakeEntra(options: FakeEntraOptions): Promise<FakeEnt
       if (!user) throw new Error(`no user ${oid}`);
       user.groups = [...groupIds];
     },
+    registerClient(client) {
+      directory.clients.set(client.clientId, { ...client, redirectUris: [...client.redirectUris] });
+    },
     addGroups(groups) {
       directory.addGroups(groups);
     },

@@ -104,6 +104,8 @@ export interface FakeEntra {
   removeUser(oid: string): () => void;
   /** Replaces the user's direct group memberships. */
   setUserGroups(oid: string, groupIds: string[]): void;
+  /** Registers (or replaces) an app registration, e.g. once the issuer's callback URL is known. */
+  registerClient(client: FakeEntraClient): void;
   /** Adds groups to the directory. */
   addGroups(groups: FakeEntraGroup[]): void;
   /** Requests received so far (no secrets). */
