@@ -95,8 +95,11 @@ function b64url(value: string): string {
 export function createHandler(o: HandlerOptions) {
   const { directory } = o;
 
-  const takeFault = (endpoint: FakeEntraEndpoint): (FakeEntraFault & { remaining: number }) | undefined => {
-    const f = o.faults.find((x) => (x.where === endpoint || x.where === 'all') && x.remaining > 0);
+  /** The first live fault for this request. OAuth-error faults wait for the request that can carry them. */
+  const takeFault = (endpoint: FakeEntraEndpoint, carriesOAuthError: boolean): (FakeEntraFault & { remaining: number }) | undefined => {
+    const f = o.faults.find(
+      (x) => (x.where === endpoint || x.where === 'all') && x.remaining > 0 && (carriesOAuthError || x.oauthError === undefined),
+    );
     if (f) f.remaining -= 1;
     return f;
   };
@@ -349,8 +352,8 @@ export function createHandler(o: HandlerOptions) {
   const skipOf = (query: URLSearchParams): number | undefined => {
     const token = query.get('$skiptoken');
     if (token === null) return 0;
-    const n = Number(Buffer.from(token, 'base64url').toString());
-    return Number.isInteger(n) && n >= 0 ? n : undefined;
+    const decoded = /^[A-Za-z0-9_-]+$/.test(token) ? Buffer.from(token, 'base64url').toString() : '';
+    return /^\d{1,9}$/.test(decoded) ? Number(decoded) : undefined;
   };
 
   const parseJSON = (body: string): Record<string, unknown> | undefined => {
@@ -433,7 +436,8 @@ export function createHandler(o: HandlerOptions) {
     try {
       let body = '';
       if (req.method === 'POST') body = await readBody(req);
-      const fault = endpoint ? takeFault(endpoint) : undefined;
+      const carriesOAuthError = req.method === 'POST' && (path.endsWith('/login') || path.endsWith('/oauth2/v2.0/token'));
+      const fault = endpoint ? takeFault(endpoint, carriesOAuthError) : undefined;
       if (endpoint && (await applyFault(fault, endpoint, res))) return;
 
       if (endpoint === 'graph') return await graph(req, res, path, parsedURL.searchParams, body, record);
