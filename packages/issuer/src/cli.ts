@@ -1,22 +1,31 @@
 #!/usr/bin/env node
 /**
- * `gatehouse serve CONFIG` (like `dex serve`), `gatehouse version`, `gatehouse --help`.
+ * `gatehouse serve [--web-http-addr ADDR ...] CONFIG` (like `dex serve`), `gatehouse check CONFIG`,
+ * `gatehouse version`, `gatehouse --help`.
  * Exit codes: 0 clean shutdown, 1 start-up or run-time failure, 2 usage or config errors.
  */
 import { readFileSync } from 'node:fs';
 import { loadConfigFile } from './config/load.ts';
-import type { ConfigIssue } from './config/types.ts';
+import type { ConfigOverrides } from './config/load.ts';
+import type { ConfigIssue, IssuerConfig } from './config/types.ts';
 import { createLogger } from './logging.ts';
 import type { Logger } from './logging.ts';
 
 const USAGE = `Usage: gatehouse <command>
 
 Commands:
-  serve CONFIG   Load the YAML config file (Dex's format) and run the issuer.
-  version        Print the version.
+  serve [flags] CONFIG   Load the YAML config file (Dex's format) and run the issuer.
+  check CONFIG           Validate the config file and exit (0 valid, 2 errors).
+  version                Print the version.
+
+Flags of serve (as Dex's; they replace the file's values):
+  --web-http-addr ADDR   web.http, e.g. 0.0.0.0:5556
+  --web-https-addr ADDR  web.https
+  --telemetry-addr ADDR  telemetry.http
+  --grpc-addr ADDR       accepted and ignored (Gatehouse has no gRPC API)
 
 Options:
-  -h, --help     Show this help.
+  -h, --help             Show this help.
 
 Every config problem is printed as "error: <key path>: <message>" and the
 process exits with status 2. GATEHOUSE_EXPAND_ENV=false (or DEX_EXPAND_ENV=false)
@@ -39,15 +48,62 @@ function printIssues(kind: 'error' | 'warning', issues: readonly ConfigIssue[]):
   for (const i of issues) process.stderr.write(`${kind}: ${i.path === '' ? '' : `${i.path}: `}${i.message}\n`);
 }
 
-async function serve(file: string): Promise<number> {
-  const result = await loadConfigFile(file);
+const FLAG_TO_OVERRIDE: Record<string, keyof ConfigOverrides | 'ignored'> = {
+  '--web-http-addr': 'webHTTP',
+  '--web-https-addr': 'webHTTPS',
+  '--telemetry-addr': 'telemetryHTTP',
+  '--grpc-addr': 'ignored',
+};
+
+type ParsedServeArgs = { ok: true; file: string; overrides: ConfigOverrides; ignored: string[] } | { ok: false; message: string };
+
+/** `--flag value` and `--flag=value`, as cobra accepts them; exactly one positional CONFIG. */
+export function parseServeArgs(args: readonly string[], withFlags: boolean): ParsedServeArgs {
+  const overrides: ConfigOverrides = {};
+  const ignored: string[] = [];
+  const files: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    if (!arg.startsWith('-') || arg === '-') {
+      files.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg : arg.slice(0, eq);
+    const target = withFlags ? FLAG_TO_OVERRIDE[name] : undefined;
+    if (target === undefined) return { ok: false, message: `unknown option ${name}` };
+    let value: string | undefined;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else {
+      value = args[i + 1];
+      i += 1;
+    }
+    if (value === undefined || value === '') return { ok: false, message: `${name} needs an address` };
+    if (target === 'ignored') ignored.push(name);
+    else overrides[target] = value;
+  }
+  if (files.length !== 1 || files[0] === undefined) return { ok: false, message: 'expected exactly one CONFIG file' };
+  return { ok: true, file: files[0], overrides, ignored };
+}
+
+async function load(file: string, overrides: ConfigOverrides): Promise<IssuerConfig | undefined> {
+  const result = await loadConfigFile(file, { overrides });
   printIssues('warning', result.warnings);
   if (!result.ok) {
     printIssues('error', result.errors);
-    process.stderr.write(`${file}: ${result.errors.length} config error${result.errors.length === 1 ? '' : 's'}; not started\n`);
+    process.stderr.write(`${file}: ${result.errors.length} config error${result.errors.length === 1 ? '' : 's'}\n`);
+    return undefined;
+  }
+  return result.config;
+}
+
+async function serve(file: string, overrides: ConfigOverrides, ignored: readonly string[]): Promise<number> {
+  for (const flag of ignored) process.stderr.write(`warning: ${flag} is ignored: Gatehouse has no gRPC API\n`);
+  const config = await load(file, overrides);
+  if (config === undefined) {
+    process.stderr.write('not started\n');
     return 2;
   }
-  const { config } = result;
   const logger: Logger = createLogger(config.logger);
   let issuer: { issuerURL: string; close(): Promise<void> };
   try {
@@ -107,21 +163,21 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`gatehouse ${version()} (node ${process.versions.node})\n`);
     return 0;
   }
-  if (command === 'serve') {
+  if (command === 'serve' || command === 'check') {
     if (rest.includes('-h') || rest.includes('--help')) {
       process.stdout.write(USAGE);
       return 0;
     }
-    const unknownFlag = rest.find((a) => a.startsWith('-'));
-    if (unknownFlag !== undefined) {
-      process.stderr.write(`gatehouse serve: unknown option ${unknownFlag}\n\n${USAGE}`);
+    const parsed = parseServeArgs(rest, command === 'serve');
+    if (!parsed.ok) {
+      process.stderr.write(`gatehouse ${command}: ${parsed.message}\n\n${USAGE}`);
       return 2;
     }
-    if (rest.length !== 1 || rest[0] === undefined) {
-      process.stderr.write(`gatehouse serve: expected exactly one CONFIG file\n\n${USAGE}`);
-      return 2;
-    }
-    return serve(rest[0]);
+    if (command === 'serve') return serve(parsed.file, parsed.overrides, parsed.ignored);
+    const config = await load(parsed.file, parsed.overrides);
+    if (config === undefined) return 2;
+    process.stdout.write(`${parsed.file}: valid (issuer ${config.issuer})\n`);
+    return 0;
   }
   process.stderr.write(`gatehouse: unknown command "${command}"\n\n${USAGE}`);
   return 2;

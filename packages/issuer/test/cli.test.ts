@@ -52,7 +52,8 @@ describe('gatehouse CLI', () => {
     expect(v.stdout).toMatch(/^gatehouse \d+\.\d+\.\d+ \(node 24\./);
     const h = await cli(['--help']);
     expect(h.code).toBe(0);
-    expect(h.stdout).toContain('serve CONFIG');
+    expect(h.stdout).toContain('serve [flags] CONFIG');
+    expect(h.stdout).toContain('--web-http-addr');
   });
 
   it('exits 2 on usage errors', async () => {
@@ -106,8 +107,37 @@ expiry:
     ]) {
       expect(r.stderr, p).toMatch(new RegExp(`^error: ${p.replace(/[[\].]/g, '\\$&')}: `, 'm'));
     }
-    expect(r.stderr).toContain('5 config errors; not started');
+    expect(r.stderr).toContain('5 config errors');
+    expect(r.stderr).toContain('not started');
+    const check = await cli(['check', file]);
+    expect(check.code).toBe(2);
+    expect(check.stderr.match(/^error: /gm)).toHaveLength(5);
     expect(r.stdout).toBe('');
+  });
+
+  it('check: validates a file, with Dex\'s listen-address flags only on serve', async () => {
+    const file = writeConfig(
+      'check.yaml',
+      `issuer: http://127.0.0.1:5556/dex
+storage: { type: memory }
+web: { http: 127.0.0.1:5556 }
+connectors: [{ type: mockCallback, id: mock, name: Example }]
+`,
+    );
+    const ok = await cli(['check', file]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('valid (issuer http://127.0.0.1:5556/dex)');
+    expect(ok.stderr).toMatch(/^warning: storage.type: memory storage/m);
+    const flag = await cli(['check', '--web-http-addr', '127.0.0.1:1', file]);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain('unknown option --web-http-addr');
+    const bad = await cli(['serve', '--web-http-addr=not-an-address', '--grpc-addr', '127.0.0.1:5557', file]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^warning: --grpc-addr is ignored/m);
+    expect(bad.stderr).toMatch(/^error: web\.http: /m);
+    const missing = await cli(['serve', file, '--telemetry-addr']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('--telemetry-addr needs an address');
   });
 
   it('exits 2 when the config file cannot be read', async () => {
@@ -125,7 +155,7 @@ expiry:
 storage:
   type: memory
 web:
-  http: 127.0.0.1:${port}
+  http: 127.0.0.1:1
 telemetry:
   http: 127.0.0.1:${telemetry}
 grpc:
@@ -142,7 +172,8 @@ connectors:
     );
     let discovery: Record<string, unknown> | undefined;
     let ready = 0;
-    const r = await cli(['serve', file], {
+    // The listen address comes from the flag (as Dex's Helm chart passes it), not the file.
+    const r = await cli(['serve', '--web-http-addr', `127.0.0.1:${port}`, file], {
       env: { EXAMPLE_SECRET: 'a-secret-of-sufficient-length' },
       onStart: (child) => {
         void (async () => {

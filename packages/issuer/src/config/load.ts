@@ -22,6 +22,26 @@ export interface LoadConfigOptions {
   baseDir?: string;
   /** Resolves connector types to validate their configs. Default `createRegistry()`. */
   registry?: ConnectorRegistry;
+  /** Listen addresses that replace the file's (Dex's `serve --web-http-addr ...` flags), validated like it. */
+  overrides?: ConfigOverrides;
+}
+
+export interface ConfigOverrides {
+  webHTTP?: string;
+  webHTTPS?: string;
+  telemetryHTTP?: string;
+}
+
+function applyOverrides(data: Record<string, unknown>, o: ConfigOverrides): void {
+  const section = (key: string): Record<string, unknown> => {
+    const current = data[key];
+    const next = isRecord(current) ? current : {};
+    data[key] = next;
+    return next;
+  };
+  if (o.webHTTP !== undefined) section('web')['http'] = o.webHTTP;
+  if (o.webHTTPS !== undefined) section('web')['https'] = o.webHTTPS;
+  if (o.telemetryHTTP !== undefined) section('telemetry')['http'] = o.telemetryHTTP;
 }
 
 function isRecord(x: unknown): x is Record<string, unknown> {
@@ -88,6 +108,7 @@ export async function loadConfig(text: string, options: LoadConfigOptions = {}):
   }
 
   const data = checkKeys(raw, configSchema, errors, warnings) as Record<string, unknown>;
+  if (options.overrides !== undefined) applyOverrides(data, options.overrides);
   if (expandEnvEnabled(env)) expandEnv(data, env, warnings);
 
   const parsed = configSchema.safeParse(data);
