@@ -154,7 +154,6 @@ export function createLogger(config: LoggerConfig, destination?: DestinationStre
       level: config.level,
       // `redact` already shaped errors (formatters.log runs first); keep pino from re-wrapping them.
       serializers: { err: (e: unknown) => e },
-      base: undefined,
       messageKey: 'msg',
       formatters: {
         log: (obj) => redact(obj) as Record<string, unknown>,
