@@ -6,12 +6,13 @@ import { verifyIdToken } from './id-token.ts';
 import type { KeySet } from './id-token.ts';
 
 const API = 'https://login.microsoftonline.com';
+type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 const TID = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const OTHER_TID = '0e1c1c3a-1111-4222-8333-944444444444';
 const CLIENT = 'client-id-1';
 
-let signingKey: CryptoKeyPair['privateKey'];
-let otherKey: CryptoKeyPair['privateKey'];
+let signingKey: PrivateKey;
+let otherKey: PrivateKey;
 let keys: KeySet;
 let publicJwk: JWK;
 
@@ -25,7 +26,7 @@ beforeAll(async () => {
 
 const config = (extra: Record<string, unknown> = {}) => configSchema.parse({ clientID: CLIENT, clientSecret: 's', tenant: TID, ...extra });
 
-function token(claims: Record<string, unknown> = {}, opts: { key?: CryptoKeyPair['privateKey']; exp?: number } = {}) {
+function token(claims: Record<string, unknown> = {}, opts: { key?: PrivateKey; exp?: number } = {}) {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ oid: 'oid-1', tid: TID, nonce: 'n-1', ...claims })
     .setProtectedHeader({ alg: 'RS256', kid: 'k1' })

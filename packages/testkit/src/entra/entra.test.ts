@@ -35,11 +35,15 @@ function authorizeURL(extra: Record<string, string> = {}, tenant = fake.tenantId
 }
 
 async function code(verifier?: string): Promise<string> {
-  const challenge = verifier ? { code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256' } : {};
+  const challenge: Record<string, string> = verifier ? { code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256' } : {};
   const back = await fake.signIn(authorizeURL(challenge), { username: 'ada@contoso.test', password: 'pw-ada' });
   expect(back.searchParams.get('state')).toBe('st');
   return back.searchParams.get('code') ?? '';
 }
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- wire JSON in assertions
+type Wire = any;
+const json = async (r: Response | Promise<Response>): Promise<Wire> => (await r).json();
 
 const tokenURL = () => `${fake.url}/${fake.tenantId}/oauth2/v2.0/token`;
 const redeem = (c: string, extra: Record<string, string> = {}) =>
@@ -47,11 +51,11 @@ const redeem = (c: string, extra: Record<string, string> = {}) =>
 
 describe('discovery and keys', () => {
   it('serves tenant metadata, with a {tenantid} issuer for common', async () => {
-    const t = await (await fetch(`${fake.url}/${fake.tenantId}/v2.0/.well-known/openid-configuration`)).json();
+    const t = await json(fetch(`${fake.url}/${fake.tenantId}/v2.0/.well-known/openid-configuration`));
     expect(t).toMatchObject({ issuer: fake.issuerFor(fake.tenantId), jwks_uri: `${fake.authority}/discovery/v2.0/keys`, token_endpoint: `${fake.authority}/oauth2/v2.0/token` });
-    const c = await (await fetch(`${fake.url}/common/v2.0/.well-known/openid-configuration`)).json();
+    const c = await json(fetch(`${fake.url}/common/v2.0/.well-known/openid-configuration`));
     expect(c.issuer).toBe(`${fake.url}/{tenantid}/v2.0`);
-    const keys = await (await fetch(`${fake.authority}/discovery/v2.0/keys`)).json();
+    const keys = await json(fetch(`${fake.authority}/discovery/v2.0/keys`));
     expect(keys.keys[0]).toMatchObject({ kty: 'RSA', alg: 'RS256', use: 'sig' });
     expect(keys.keys[0].d).toBeUndefined();
   });
@@ -59,7 +63,7 @@ describe('discovery and keys', () => {
   it('refuses an unknown tenant with AADSTS90002', async () => {
     const r = await fetch(`${fake.url}/nope/v2.0/.well-known/openid-configuration`);
     expect(r.status).toBe(400);
-    expect((await r.json()).error_codes).toEqual([90002]);
+    expect((await json(r)).error_codes).toEqual([90002]);
   });
 });
 
@@ -116,16 +120,16 @@ describe('token endpoint', () => {
     const verifier = randomBytes(32).toString('base64url');
     const r = await redeem(await code(verifier), { code_verifier: verifier });
     expect(r.status).toBe(200);
-    const body = await r.json();
+    const body: Wire = await r.json();
     expect(body).toMatchObject({ token_type: 'Bearer', access_token: expect.any(String), refresh_token: expect.any(String) });
     expect(JSON.parse(Buffer.from(body.client_info, 'base64url').toString())).toEqual({ uid: fake.oidOf('ada@contoso.test'), utid: fake.tenantId });
-    const keys = createLocalJWKSet(await (await fetch(`${fake.authority}/discovery/v2.0/keys`)).json());
+    const keys = createLocalJWKSet(await json(fetch(`${fake.authority}/discovery/v2.0/keys`)));
     const { payload } = await jwtVerify(body.id_token, keys, { issuer: fake.issuerFor(fake.tenantId), audience: CLIENT.clientId, algorithms: ['RS256'] });
     expect(payload).toMatchObject({ oid: fake.oidOf('ada@contoso.test'), tid: fake.tenantId, nonce: 'no', preferred_username: 'ada@contoso.test' });
   });
 
   it('refuses wrong client credentials, reuse, a wrong verifier and a wrong redirect_uri with AADSTS codes', async () => {
-    const errorCode = async (r: Response) => ((await r.json()) as { error_codes: number[] }).error_codes[0];
+    const errorCode = async (r: Response) => ((await json(r)) as { error_codes: number[] }).error_codes[0];
     const bad = await redeem('x', { client_secret: 'wrong' });
     expect(bad.status).toBe(401);
     expect(await errorCode(bad)).toBe(7000215);
@@ -139,35 +143,35 @@ describe('token endpoint', () => {
     expect(await errorCode(await redeem(once))).toBe(54005);
     const unsupported = await fetch(tokenURL(), form({ grant_type: 'password', client_id: CLIENT.clientId, client_secret: CLIENT.clientSecret }));
     expect(await errorCode(unsupported)).toBe(70003);
-    const json = await fetch(tokenURL(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-    expect(json.status).toBe(400);
+    const notForm = await fetch(tokenURL(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(notForm.status).toBe(400);
   });
 
   it('refreshes, and refuses after revocation (50173) or user removal (50034)', async () => {
-    const body = await (await redeem(await code())).json();
+    const body = await json(redeem(await code()));
     const refresh = (rt: string) => fetch(tokenURL(), form({ grant_type: 'refresh_token', refresh_token: rt, client_id: CLIENT.clientId, client_secret: CLIENT.clientSecret }));
     const ok = await refresh(body.refresh_token);
     expect(ok.status).toBe(200);
     const oid = fake.oidOf('ada@contoso.test');
     const restore = fake.removeUser(oid);
-    expect((await (await refresh(body.refresh_token)).json()).error_codes).toEqual([50034]);
+    expect((await json(refresh(body.refresh_token))).error_codes).toEqual([50034]);
     restore();
     fake.revokeTokens(oid);
-    expect((await (await refresh(body.refresh_token)).json()).error_codes).toEqual([50173]);
-    expect((await (await refresh('unknown')).json()).error).toBe('invalid_grant');
+    expect((await json(refresh(body.refresh_token))).error_codes).toEqual([50173]);
+    expect((await json(refresh('unknown'))).error).toBe('invalid_grant');
   });
 });
 
 describe('Graph', () => {
   let token = '';
   beforeAll(async () => {
-    token = (await (await redeem(await code())).json()).access_token;
+    token = (await json(redeem(await code()))).access_token;
   });
   const graph = (path: string, init: RequestInit = {}) =>
     fetch(`${fake.graphURL}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers as object) } });
 
   it('answers /me with $select, and 401 without a valid token', async () => {
-    const me = await (await graph('/v1.0/me?$select=id,mail')).json();
+    const me = await json(graph('/v1.0/me?$select=id,mail'));
     expect(me).toMatchObject({ id: fake.oidOf('ada@contoso.test'), mail: 'ada@contoso.test' });
     expect(me.displayName).toBeUndefined();
     expect((await graph('/v1.0/me?$select=nope')).status).toBe(400);
@@ -176,12 +180,12 @@ describe('Graph', () => {
   });
 
   it('pages getMemberGroups (transitive) with @odata.nextLink and checks the body', async () => {
-    const first = await (await graph('/v1.0/me/getMemberGroups', { method: 'POST', body: JSON.stringify({ securityEnabledOnly: false }) })).json();
+    const first = await json(graph('/v1.0/me/getMemberGroups', { method: 'POST', body: JSON.stringify({ securityEnabledOnly: false }) }));
     expect(first.value).toHaveLength(1);
     expect(first['@odata.nextLink']).toMatch(/\$skiptoken=/);
-    const second = await (await graph(new URL(first['@odata.nextLink']).pathname + new URL(first['@odata.nextLink']).search, { method: 'POST', body: JSON.stringify({ securityEnabledOnly: false }) })).json();
+    const second = await json(graph(new URL(first['@odata.nextLink']).pathname + new URL(first['@odata.nextLink']).search, { method: 'POST', body: JSON.stringify({ securityEnabledOnly: false }) }));
     expect([...first.value, ...second.value].sort()).toEqual(['g1', 'g2']);
-    const secure = await (await graph('/v1.0/me/getMemberGroups', { method: 'POST', body: JSON.stringify({ securityEnabledOnly: true }) })).json();
+    const secure = await json(graph('/v1.0/me/getMemberGroups', { method: 'POST', body: JSON.stringify({ securityEnabledOnly: true }) }));
     expect(secure.value).toEqual(['g1']);
     expect((await graph('/v1.0/me/getMemberGroups', { method: 'POST', body: '{}' })).status).toBe(400);
     expect((await graph('/v1.0/me/getMemberGroups', { method: 'POST', body: 'not json' })).status).toBe(400);
@@ -189,7 +193,7 @@ describe('Graph', () => {
   });
 
   it('resolves names with getByIds and refuses more than 1000 ids or an empty list', async () => {
-    const r = await (await graph('/v1.0/directoryObjects/getByIds', { method: 'POST', body: JSON.stringify({ ids: ['g1'], types: ['group'] }) })).json();
+    const r = await json(graph('/v1.0/directoryObjects/getByIds', { method: 'POST', body: JSON.stringify({ ids: ['g1'], types: ['group'] }) }));
     expect(r.value[0]).toMatchObject({ '@odata.type': '#microsoft.graph.group', id: 'g1', displayName: 'One' });
     const many = Array.from({ length: 1001 }, (_, i) => `x${i}`);
     expect((await graph('/v1.0/directoryObjects/getByIds', { method: 'POST', body: JSON.stringify({ ids: many }) })).status).toBe(400);
