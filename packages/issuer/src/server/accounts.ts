@@ -56,24 +56,51 @@ const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 export class GrantIdentities {
   readonly #store: Store;
+  /** Per-request memo (keyed by the koa ctx) so one token request reads a grant once. */
+  readonly #memo = new WeakMap<object, Map<string, GrantIdentity | undefined>>();
+
   constructor(store: Store) {
     this.#store = store;
   }
 
-  async load(grantId: string): Promise<GrantIdentity | undefined> {
+  async load(grantId: string, ctx?: object): Promise<GrantIdentity | undefined> {
+    const memo = ctx ? this.#memo.get(ctx) : undefined;
+    if (memo?.has(grantId)) return memo.get(grantId);
     const payload = await this.#store.model('Grant').find(grantId);
-    const ext = payload?.[GRANT_EXTENSION];
-    return ext && typeof ext === 'object' ? (ext as GrantIdentity) : undefined;
+    const raw = payload?.[GRANT_EXTENSION];
+    const ext = raw && typeof raw === 'object' ? (raw as GrantIdentity) : undefined;
+    if (ctx) this.#remember(ctx, grantId, ext);
+    return ext;
   }
 
-  /** Adds our field to a Grant oidc-provider just saved, keeping its expiry. */
-  async attach(grantId: string, ext: GrantIdentity): Promise<void> {
+  #remember(ctx: object, grantId: string, ext: GrantIdentity | undefined): void {
+    let memo = this.#memo.get(ctx);
+    if (!memo) this.#memo.set(ctx, (memo = new Map()));
+    memo.set(grantId, ext);
+  }
+
+  /**
+   * Adds our field to a Grant oidc-provider just saved. `ttl` (seconds) replaces the grant's
+   * lifetime: oidc-provider gives every grant one `ttl.Grant`, but only offline grants need to
+   * outlive their ID and access tokens.
+   */
+  async attach(grantId: string, ext: GrantIdentity, options: { ttl?: number; ctx?: object } = {}): Promise<void> {
     const model = this.#store.model('Grant');
     const payload = await model.find(grantId);
     if (!payload) throw new Error('grant vanished before its identity was attached');
-    const expiresIn = typeof payload.exp === 'number' ? payload.exp - nowSeconds() : undefined;
-    await model.upsert(grantId, { ...payload, [GRANT_EXTENSION]: ext }, expiresIn);
+    const now = nowSeconds();
+    const exp = options.ttl !== undefined ? now + options.ttl : typeof payload.exp === 'number' ? payload.exp : undefined;
+    const next = { ...payload, [GRANT_EXTENSION]: ext, ...(exp !== undefined ? { exp } : {}) };
+    await model.upsert(grantId, next, exp !== undefined ? exp - now : undefined);
+    if (options.ctx) this.#remember(options.ctx, grantId, ext);
   }
+}
+
+/** How long a new grant lives: offline grants as long as their refresh tokens may, others as
+ * long as the tokens issued from them. */
+export function grantTTL(expiry: ExpiryConfig, offline: boolean): number {
+  const absolute = expiry.refreshTokens.absoluteLifetime;
+  return offline ? Math.max(expiry.idTokens, absolute > 0 ? absolute : 365 * 86400) : expiry.idTokens + expiry.authCodes;
 }
 
 /** Claims for a scope string, Dex's set: sub; email/email_verified; name/preferred_username;
@@ -156,11 +183,11 @@ export function createFindAccount(deps: FindAccountDeps) {
       // Session checks during /auth: only the subject is needed (every login runs an interaction).
       return { accountId: sub, claims: () => ({ sub }) };
     }
-    let ext = await deps.grants.load(t.grantId);
+    let ext = await deps.grants.load(t.grantId, ctx);
     if (!ext) return undefined;
     if (t.kind === 'RefreshToken' && ctx.oidc?.route === 'token' && !t.consumed) {
       ext = await refreshUpstream(deps, ext, t);
-      await deps.grants.attach(t.grantId, ext);
+      await deps.grants.attach(t.grantId, ext, { ctx });
     }
     const found = ext;
     return { accountId: sub, claims: () => claimsFor(sub, found) };

@@ -7,9 +7,11 @@
 import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { canRefresh, isConnectorError, isPasswordConnector } from '@gatehouse/connector-kit';
 import type { Store } from '@gatehouse/storage';
+import type { ExpiryConfig } from '../config/types.ts';
 import {
   claimsFor,
   connectorScopes,
+  grantTTL,
   publicIdentity,
   subjectFor,
   type GrantIdentities,
@@ -25,6 +27,7 @@ export interface PasswordGrantDeps {
   connectors: Map<string, IssuerConnector>;
   metrics: IssuerMetrics;
   connectorId: string;
+  expiry: ExpiryConfig;
   throttle?: LoginThrottle;
 }
 
@@ -72,7 +75,7 @@ export function registerPasswordGrant(provider: Provider, deps: PasswordGrantDep
     const grantId = await grant.save();
     const now = Math.floor(Date.now() / 1000);
     const ext = { connectorId: opened.id, identity: publicIdentity(identity), audience: [], createdAt: now, lastUsed: now };
-    await deps.grants.attach(grantId, ext);
+    await deps.grants.attach(grantId, ext, { ttl: grantTTL(deps.expiry, scopes.includes('offline_access')), ctx });
     ctx.oidc.entity('Grant', grant);
     const account = { accountId: sub, claims: () => claimsFor(sub, ext) };
     ctx.oidc.entity('Account', account as never);

@@ -10,6 +10,7 @@ import { createAdapterFactory } from './adapter.ts';
 import {
   AUDIENCE_PREFIX,
   createFindAccount,
+  grantTTL,
   type GrantIdentities,
   type IssuerConnector,
 } from './accounts.ts';
@@ -203,8 +204,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
       Interaction: expiry.authRequests,
       DeviceCode: expiry.deviceRequests,
       Session: expiry.idTokens,
-      // A grant lives as long as its longest refresh token may.
-      Grant: Math.max(expiry.idTokens, refresh.absoluteLifetime > 0 ? refresh.absoluteLifetime : 365 * 86400),
+      // An offline grant lives as long as its refresh tokens may; others as long as their tokens.
+      Grant: (_ctx, grant) => grantTTL(expiry, grant.getOIDCScope().split(' ').includes('offline_access')),
       // Each (rotated) refresh token lives for the idle window, never past the absolute lifetime
       // counted from the first issue (`iiat`).
       RefreshToken: (_ctx, token) => {
@@ -222,7 +223,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     issueRefreshToken: async (_ctx, client, code) => {
       if (!client.grantTypeAllowed('refresh_token') || !code.scopes.has('offline_access')) return false;
       const grantId = (code as { grantId?: string }).grantId;
-      const ext = grantId ? await deps.grants.load(grantId) : undefined;
+      const ext = grantId ? await deps.grants.load(grantId, _ctx) : undefined;
       const opened = ext ? deps.connectors.get(ext.connectorId) : undefined;
       return opened !== undefined && canRefresh(opened.connector);
     },
@@ -295,7 +296,7 @@ function patchAudience(provider: Provider, grants: GrantIdentities): void {
   IdToken.prototype.issue = async function (this: IdTokenThis, opts?: { use?: string }) {
     const grantId = this.ctx?.oidc?.entities?.Grant?.jti;
     if (opts?.use === 'idtoken' && grantId) {
-      const ext = await grants.load(grantId);
+      const ext = await grants.load(grantId, this.ctx);
       const client = this.client;
       const peers = (ext?.audience ?? []).filter((a) => a !== client.clientId);
       if (peers.length > 0) {

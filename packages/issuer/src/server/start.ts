@@ -104,7 +104,7 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
     const build = (): Provider => {
       const p = buildProvider(providerDeps);
       p.proxy = config.web.trustedProxies.length > 0;
-      if (config.oauth2.passwordConnector) registerPasswordGrant(p, { ...providerDeps, connectorId: config.oauth2.passwordConnector, throttle });
+      if (config.oauth2.passwordConnector) registerPasswordGrant(p, { ...providerDeps, expiry: config.expiry, connectorId: config.oauth2.passwordConnector, throttle });
       return p;
     };
     const slot = new ProviderSlot(build());

@@ -23,6 +23,7 @@ import type { IssuerConfig } from '../../config/types.ts';
 import {
   AUDIENCE_PREFIX,
   connectorScopes,
+  grantTTL,
   publicIdentity,
   subjectFor,
   type GrantIdentities,
@@ -124,13 +125,17 @@ export function interactionRouter(deps: InteractionDeps): Router {
     if (known.length > 0) grant.addOIDCScope(known.join(' '));
     const grantId = await grant.save();
     const now = Math.floor(Date.now() / 1000);
-    await deps.grants.attach(grantId, {
-      connectorId,
-      identity: publicIdentity(identity),
-      audience: scopes.filter((s) => s.startsWith(AUDIENCE_PREFIX)).map((s) => s.slice(AUDIENCE_PREFIX.length)),
-      createdAt: now,
-      lastUsed: now,
-    });
+    await deps.grants.attach(
+      grantId,
+      {
+        connectorId,
+        identity: publicIdentity(identity),
+        audience: scopes.filter((s) => s.startsWith(AUDIENCE_PREFIX)).map((s) => s.slice(AUDIENCE_PREFIX.length)),
+        createdAt: now,
+        lastUsed: now,
+      },
+      { ttl: grantTTL(deps.config.expiry, scopes.includes('offline_access')) },
+    );
     if (scopes.includes('offline_access') && identity.connectorData !== undefined) {
       await deps.store.offlineSessions.upsert({
         userId: identity.userId,

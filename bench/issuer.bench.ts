@@ -1,0 +1,153 @@
+// Issuer throughput, each figure next to a baseline measured in the same run:
+// - refresh_token grants per second (RS256 and ES256 ID tokens) vs raw jose signatures per second
+//   with the same algorithm (the signing ceiling);
+// - authorization-code exchanges per second on the SQLite store vs the memory store.
+// Load is generated in-process with fetch at a fixed concurrency and a bounded number of requests.
+// Run: ./pnpmw bench issuer   (BENCH_REQUESTS, BENCH_CONCURRENCY to tune)
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKeyPair, SignJWT } from 'jose';
+import { MemoryStore, SqliteStore, type Store } from '@gatehouse/storage';
+import { startIssuer, type RunningIssuer } from '@gatehouse/issuer';
+import { browse, CookieJar, testIssuerConfig, TEST_CLIENT } from '@gatehouse/issuer/testing';
+import { getFreePort } from '@gatehouse/testkit/ports';
+
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1200);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const CODES = Number(process.env.BENCH_CODES ?? 480);
+const REDIRECT = TEST_CLIENT.redirectURIs[0]!;
+const VERIFIER = 'bench-verifier-0123456789-0123456789-0123456789';
+const CHALLENGE = Buffer.from(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(VERIFIER))).toString('base64url');
+const BASIC = `Basic ${Buffer.from(`${TEST_CLIENT.id}:${TEST_CLIENT.secret}`).toString('base64')}`;
+
+type Alg = 'RS256' | 'ES256';
+
+async function start(alg: Alg, store: Store): Promise<RunningIssuer> {
+  const port = await getFreePort();
+  return startIssuer({
+    config: testIssuerConfig(port, { overrides: { signer: { algorithms: [alg] } } }),
+    store,
+  });
+}
+
+/** `n` tasks, `concurrency` at a time; returns ops/s over the whole run. */
+async function pool(n: number, concurrency: number, task: (i: number, worker: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      for (;;) {
+        const i = next++;
+        if (i >= n) return;
+        await task(i, worker);
+      }
+    }),
+  );
+  return (n / (performance.now() - t0)) * 1000;
+}
+
+async function code(issuer: RunningIssuer, scope: string): Promise<string> {
+  const q = new URLSearchParams({
+    client_id: TEST_CLIENT.id,
+    response_type: 'code',
+    scope,
+    redirect_uri: REDIRECT,
+    state: 'bench-state',
+    nonce: 'bench-nonce',
+    code_challenge: CHALLENGE,
+    code_challenge_method: 'S256',
+  });
+  const r = await browse(new CookieJar(), `${issuer.issuerURL}/auth?${q}`, { stopAt: REDIRECT });
+  const c = r.location ? new URL(r.location).searchParams.get('code') : null;
+  if (!c) throw new Error(`login failed: ${r.status}`);
+  return c;
+}
+
+async function token(issuer: RunningIssuer, form: Record<string, string>): Promise<Record<string, string>> {
+  const res = await fetch(`${issuer.issuerURL}/token`, {
+    method: 'POST',
+    headers: { authorization: BASIC, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form).toString(),
+  });
+  const body = (await res.json()) as Record<string, string>;
+  if (res.status !== 200) throw new Error(`token endpoint ${res.status}: ${body.error}`);
+  return body;
+}
+
+const exchange = (issuer: RunningIssuer, c: string) =>
+  token(issuer, { grant_type: 'authorization_code', code: c, redirect_uri: REDIRECT, code_verifier: VERIFIER });
+
+async function refreshRate(alg: Alg): Promise<number> {
+  const store = new MemoryStore();
+  const issuer = await start(alg, store);
+  try {
+    // One refresh-token chain per worker (rotation is on: each grant returns the next token).
+    const chains: string[] = [];
+    for (let w = 0; w < CONCURRENCY; w++) chains.push((await exchange(issuer, await code(issuer, 'openid email offline_access'))).refresh_token!);
+    const step = async (_i: number, w: number) => {
+      const r = await token(issuer, { grant_type: 'refresh_token', refresh_token: chains[w]! });
+      chains[w] = r.refresh_token!;
+    };
+    await pool(CONCURRENCY * 2, CONCURRENCY, step); // warm-up
+    return await pool(REQUESTS, CONCURRENCY, step);
+  } finally {
+    await issuer.close();
+    await store.close();
+  }
+}
+
+async function signRate(alg: Alg): Promise<number> {
+  const { privateKey } = await generateKeyPair(alg);
+  const sign = async () => {
+    await new SignJWT({ sub: 'CgVhbGljZRIEbG9jYWw', email: 'alice@example.com', email_verified: true, name: 'alice', nonce: 'n' })
+      .setProtectedHeader({ alg, kid: 'k' })
+      .setIssuer('http://127.0.0.1/dex')
+      .setAudience('test-client')
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(privateKey);
+  };
+  await pool(CONCURRENCY * 2, CONCURRENCY, sign);
+  return pool(REQUESTS, CONCURRENCY, sign);
+}
+
+async function exchangeRate(store: Store): Promise<number> {
+  const issuer = await start('ES256', store);
+  try {
+    const codes: string[] = [];
+    await pool(CODES + CONCURRENCY, 8, async () => {
+      codes.push(await code(issuer, 'openid email'));
+    });
+    const warm = codes.splice(0, CONCURRENCY);
+    await pool(warm.length, CONCURRENCY, (i) => exchange(issuer, warm[i]!).then(() => undefined));
+    return await pool(codes.length, CONCURRENCY, (i) => exchange(issuer, codes[i]!).then(() => undefined));
+  } finally {
+    await issuer.close();
+  }
+}
+
+const rows: Array<[string, number, string]> = [];
+for (const alg of ['RS256', 'ES256'] as const) {
+  const signs = await signRate(alg);
+  const refreshes = await refreshRate(alg);
+  rows.push([`jose ${alg} JWT signatures (baseline)`, signs, '1.00']);
+  rows.push([`refresh_token grants, ${alg} ID token`, refreshes, (refreshes / signs).toFixed(3)]);
+}
+const memory = await exchangeRate(new MemoryStore());
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+let sqlite: number;
+const sqliteStore = new SqliteStore(join(dir, 'issuer.db'));
+try {
+  sqlite = await exchangeRate(sqliteStore);
+} finally {
+  await sqliteStore.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+rows.push(['code exchanges, memory store (baseline)', memory, '1.00']);
+rows.push(['code exchanges, SQLite store', sqlite, (sqlite / memory).toFixed(3)]);
+
+console.log(`requests per measurement: ${REQUESTS} (code exchanges: ${CODES}), concurrency ${CONCURRENCY}, in-process load, Node ${process.versions.node}`);
+console.log(`| ${'measurement'.padEnd(42)} | ${'ops/s'.padStart(8)} | ratio to baseline |`);
+console.log(`| ${'-'.repeat(42)} | ${'-'.repeat(8)} | ----------------- |`);
+for (const [name, rate, ratio] of rows) console.log(`| ${name.padEnd(42)} | ${rate.toFixed(0).padStart(8)} | ${ratio.padStart(17)} |`);
