@@ -1,0 +1,151 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import * as client from 'openid-client';
+import { z } from 'zod';
+import { CONNECTOR_KIT_VERSION, ConnectorError, type Connector, type ConnectorFactory } from '@gatehouse/connector-kit';
+import { MemoryStore, SqliteStore, type Store } from '@gatehouse/storage';
+import { startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
+import { authorize, discover, postForm, redeem, REDIRECT } from './helpers.ts';
+
+const cleanup: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  for (const c of cleanup.reverse()) await c();
+});
+
+describe.each([
+  ['memory (watch)', () => new MemoryStore() as Store],
+  ['sqlite (read per lookup)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-clients-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    return new SqliteStore(join(dir, 'db.sqlite')) as Store;
+  }],
+])('clients managed at run time, %s', (_name, makeStore) => {
+  it('a client applied at run time works at once, a deleted one stops, static ones win', async () => {
+    const store = makeStore();
+    const issuer = await startTestIssuer({ store });
+    cleanup.push(async () => {
+      await issuer.close();
+      await store.close();
+    });
+    await store.clients.upsert({ id: 'runtime-app', secret: 'runtime-app-secret-long-enough', redirectURIs: [REDIRECT], name: 'Runtime' });
+    // Same id as the static client, different secret: the static one wins.
+    await store.clients.upsert({ id: TEST_CLIENT.id, secret: 'hijacked-secret-long-enough', redirectURIs: ['https://evil.example/cb'] });
+    const config = await discover(issuer, 'runtime-app', 'runtime-app-secret-long-enough');
+    const tokens = await redeem(config, await authorize(config, 'openid email'));
+    expect(tokens.claims()!.aud).toBe('runtime-app');
+    const hijack = await postForm(`${issuer.issuerURL}/token`, { grant_type: 'authorization_code', code: 'x', redirect_uri: REDIRECT }, [TEST_CLIENT.id, 'hijacked-secret-long-enough']);
+    expect(hijack.json?.error).toBe('invalid_client');
+
+    await store.clients.delete('runtime-app');
+    const gone = await postForm(
+      `${issuer.issuerURL}/token`,
+      { grant_type: 'authorization_code', code: 'x', redirect_uri: REDIRECT },
+      ['runtime-app', 'runtime-app-secret-long-enough'],
+    );
+    expect([gone.status, gone.json?.error]).toEqual([401, 'invalid_client']);
+  });
+});
+
+/** A callback connector whose upstream refresh can be switched off. */
+function switchableFactory(state: { refreshOK: boolean }): ConnectorFactory {
+  return {
+    type: 'switchable',
+    kitVersion: CONNECTOR_KIT_VERSION,
+    configSchema: z.strictObject({}),
+    open(): Connector {
+      return {
+        kind: 'callback',
+        async loginURL(_s, callbackURL, st) {
+          const u = new URL(callbackURL);
+          u.searchParams.set('state', st);
+          return { url: u.toString(), keep: { st } };
+        },
+        async handleCallback() {
+          return { userId: 'u-1', username: 'user one', email: 'one@example.com', emailVerified: true, connectorData: { upstream: 'rt-1' } };
+        },
+        async refresh(_s, identity) {
+          if (!state.refreshOK) throw new ConnectorError('refresh_failed', 'upstream revoked');
+          const prev = (identity.connectorData as { upstream: string }).upstream;
+          return { ...identity, email: 'one+refreshed@example.com', connectorData: { upstream: `${prev}+` } };
+        },
+      };
+    },
+  } as ConnectorFactory;
+}
+
+describe('refresh goes upstream', () => {
+  it('re-checks the user with the connector; a connector failure is invalid_grant', async () => {
+    const state = { refreshOK: true };
+    const store = new MemoryStore();
+    const issuer = await startTestIssuer({
+      store,
+      connectors: [{ type: 'switchable', id: 'sw', name: 'Switchable', config: {} }],
+      connectorFactories: [switchableFactory(state)],
+    });
+    cleanup.push(async () => {
+      await issuer.close();
+      await store.close();
+    });
+    const config = await discover(issuer);
+    const tokens = await redeem(config, await authorize(config, 'openid email offline_access'));
+    expect(tokens.claims()!.email).toBe('one@example.com');
+    expect((await store.offlineSessions.get('u-1', 'sw'))?.connectorData).toEqual({ upstream: 'rt-1' });
+    const r1 = await client.refreshTokenGrant(config, tokens.refresh_token!);
+    expect(r1.claims()!.email).toBe('one+refreshed@example.com');
+    expect((await store.offlineSessions.get('u-1', 'sw'))?.connectorData).toEqual({ upstream: 'rt-1+' });
+    const info = await client.fetchUserInfo(config, r1.access_token, r1.claims()!.sub);
+    expect(info.email).toBe('one+refreshed@example.com');
+    state.refreshOK = false;
+    await expect(client.refreshTokenGrant(config, r1.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('no refresh token when the connector cannot refresh', async () => {
+    const noRefresh: ConnectorFactory = {
+      ...switchableFactory({ refreshOK: true }),
+      type: 'norefresh',
+      open: async (id, cfg, ctx) => {
+        const c = await switchableFactory({ refreshOK: true }).open(id, cfg, ctx);
+        delete (c as { refresh?: unknown }).refresh;
+        return c;
+      },
+    };
+    const issuer = await startTestIssuer({
+      connectors: [{ type: 'norefresh', id: 'nr', name: 'No refresh', config: {} }],
+      connectorFactories: [noRefresh],
+    });
+    cleanup.push(() => issuer.close());
+    const config = await discover(issuer);
+    const tokens = await redeem(config, await authorize(config, 'openid offline_access'));
+    expect(tokens.refresh_token).toBeUndefined();
+  });
+});
+
+describe('telemetry, headers and proxies', () => {
+  it('counts logins and issued tokens on the telemetry listener', async () => {
+    const issuer = await startTestIssuer({ overrides: { telemetry: { http: '127.0.0.1:0' } } });
+    cleanup.push(() => issuer.close());
+    expect(issuer.telemetryURL).toBeDefined();
+    const config = await discover(issuer);
+    await redeem(config, await authorize(config, 'openid'));
+    const metrics = await (await fetch(`${issuer.telemetryURL}/metrics`)).text();
+    expect(metrics).toMatch(/gatehouse_logins_total\{connector="mock",result="success"\} 1/);
+    expect(metrics).toMatch(/gatehouse_tokens_issued_total\{grant_type="authorization_code"\} 1/);
+    expect((await fetch(`${issuer.telemetryURL}/readyz`)).status).toBe(200);
+  });
+
+  it('sends configured headers, and trusts X-Forwarded-* only from trusted proxies', async () => {
+    const untrusted = await startTestIssuer({ overrides: { web: { headers: { 'Strict-Transport-Security': 'max-age=31536000' } } } as never });
+    cleanup.push(() => untrusted.close());
+    const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'login.example.com' };
+    const plain = await fetch(`${untrusted.issuerURL}/.well-known/openid-configuration`, { headers: forwarded });
+    expect(plain.headers.get('strict-transport-security')).toBe('max-age=31536000');
+    expect(((await plain.json()) as { token_endpoint: string }).token_endpoint).toBe(`${untrusted.issuerURL}/token`);
+
+    const trusted = await startTestIssuer({ overrides: { web: { trustedProxies: ['127.0.0.0/8'] } } as never });
+    cleanup.push(() => trusted.close());
+    const viaProxy = await fetch(`${trusted.issuerURL}/.well-known/openid-configuration`, { headers: forwarded });
+    expect(((await viaProxy.json()) as { token_endpoint: string }).token_endpoint).toBe('https://login.example.com/dex/token');
+  });
+});
