@@ -246,6 +246,14 @@ describe('upstream errors', () => {
     expect((await c.loginURL(allScopes, CALLBACK, 's')).url).toContain('/oauth2/v2.0/authorize');
   });
 
+  it('never follows a Graph nextLink to another host (the bearer token would leak)', async () => {
+    fake.setNextLinkOrigin('https://graph.evil.test');
+    const before = fake.requests.length;
+    const err = await login(await open(baseConfig(fake)), fake, 'many@contoso.test', 'Passw0rd!many').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'upstream_error' });
+    expect(fake.requests.slice(before).filter((r) => r.path === '/v1.0/me/getMemberGroups')).toHaveLength(1);
+  });
+
   it('a missing Graph permission for groups is an upstream_error that says so', async () => {
     const c = await open(baseConfig(fake, { scopes: ['User.Read', 'https://graph.microsoft.com/.default'] }));
     const err = await ada(c).catch((e: unknown) => e);

@@ -17,6 +17,8 @@ export interface HandlerOptions {
   requests: RecordedRequest[];
   graphPageSize: number;
   accessTokenSeconds: number;
+  /** When set, `@odata.nextLink` points at this origin instead of the fake (a hostile Graph). */
+  nextLinkOrigin: { value: string | undefined };
 }
 
 type Res = ServerResponse;
@@ -345,7 +347,7 @@ export function createHandler(o: HandlerOptions) {
 
   const page = <T>(res: Res, path: string, items: T[], skip: number, context: string): void => {
     const slice = items.slice(skip, skip + o.graphPageSize);
-    const next = skip + o.graphPageSize < items.length ? `${o.baseURL()}${path}?$skiptoken=${b64url(String(skip + o.graphPageSize))}` : undefined;
+    const next = skip + o.graphPageSize < items.length ? `${o.nextLinkOrigin.value ?? o.baseURL()}${path}?$skiptoken=${b64url(String(skip + o.graphPageSize))}` : undefined;
     json(res, 200, { '@odata.context': context, value: slice, ...(next ? { '@odata.nextLink': next } : {}) });
   };
 

@@ -33,6 +33,7 @@ export async function startFakeEntra(options: FakeEntraOptions): Promise<FakeEnt
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
   let url = '';
+  const nextLinkOrigin: { value: string | undefined } = { value: undefined };
 
   const handler = createHandler({
     directory,
@@ -44,6 +45,7 @@ export async function startFakeEntra(options: FakeEntraOptions): Promise<FakeEnt
     requests,
     graphPageSize: options.graphPageSize ?? 100,
     accessTokenSeconds: options.accessTokenSeconds ?? 3600,
+    nextLinkOrigin,
   });
 
   let server: Server = createServer({ cert: leaf.cert, key: leaf.key });
@@ -103,6 +105,10 @@ export async function startFakeEntra(options: FakeEntraOptions): Promise<FakeEnt
     },
     clearFaults() {
       faults.length = 0;
+      nextLinkOrigin.value = undefined;
+    },
+    setNextLinkOrigin(origin) {
+      nextLinkOrigin.value = origin;
     },
     async setDown(down) {
       if (down) return stopListening();

@@ -95,7 +95,10 @@ export interface FakeEntra {
   /** The oid of a user by `userPrincipalName`. */
   oidOf(userPrincipalName: string): string;
   setFault(fault: FakeEntraFault): void;
+  /** Clears faults (and `setNextLinkOrigin`). */
   clearFaults(): void;
+  /** Makes Graph's `@odata.nextLink` point at another origin (a hostile or broken Graph). */
+  setNextLinkOrigin(origin: string | undefined): void;
   /** Stop listening (connection refused) or listen again on the same port. */
   setDown(down: boolean): Promise<void>;
   /** Invalidates every refresh and access token of the user (AADSTS50173 on refresh). */
