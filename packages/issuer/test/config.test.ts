@@ -349,6 +349,10 @@ staticPasswords:
     expect(errors[0]?.message).toMatch(/YAML line \d+/);
     const dup = await fail('issuer: a\nissuer: b\n');
     expect(dup.errors[0]?.message).toContain('YAML');
+    // A templated (non-YAML) file gives a handful of located errors, not hundreds.
+    const template = await fail(Array.from({ length: 20 }, (_, i) => `{{- if getenv "X${i}" }}\nkey${i}: 1\n{{- end }}`).join('\n'));
+    expect(template.errors.length).toBe(6);
+    expect(template.errors[5]?.message).toMatch(/^YAML: \d+ more syntax errors after these$/);
   });
 
   it('refuses an empty file and a non-mapping', async () => {
@@ -471,14 +475,18 @@ sessions:
   });
 
   it('warns about per-client and per-connector Dex-only fields', async () => {
-    const { warnings } = await ok(
-      BASE.replace('    name: Example App', '    name: Example App\n    allowedConnectors: [mock]').replace(
+    const { config, warnings } = await ok(
+      BASE.replace('    name: Example App', '    name: Example App\n    allowedConnectors: [mock]')
+        .replace("redirectURIs: ['http://127.0.0.1:5555/callback']", "redirectURIs: ['http://127.0.0.1:5555/callback', /dex/device/callback]")
+        .replace(
         '    name: Example\n',
         '    name: Example\n    grantTypes: [authorization_code]\n',
       ),
     );
     expect(messageAt(warnings, 'staticClients[0].allowedConnectors')).toContain('not implemented');
     expect(messageAt(warnings, 'connectors[0].grantTypes')).toContain('oauth2.grantTypes');
+    expect(messageAt(warnings, 'staticClients[0].redirectURIs[1]')).toContain('device flow');
+    expect(config.staticClients[0]?.redirectURIs).toEqual(['http://127.0.0.1:5555/callback']);
   });
 
   it('reads a key spelled with other case, with a warning', async () => {

@@ -44,6 +44,8 @@ function applyOverrides(data: Record<string, unknown>, o: ConfigOverrides): void
   if (o.telemetryHTTP !== undefined) section('telemetry')['http'] = o.telemetryHTTP;
 }
 
+const MAX_YAML_ERRORS = 5;
+
 function isRecord(x: unknown): x is Record<string, unknown> {
   return x !== null && typeof x === 'object' && !Array.isArray(x);
 }
@@ -86,12 +88,16 @@ export async function loadConfig(text: string, options: LoadConfigOptions = {}):
 
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter });
-  for (const e of doc.errors) {
+  // One syntax slip can cascade into hundreds of parser errors: the first few locate it.
+  for (const e of doc.errors.slice(0, MAX_YAML_ERRORS)) {
     const at = lineCounter.linePos(e.pos[0]);
     errors.push({
       path: '',
       message: `YAML line ${at.line}, column ${at.col}: ${e.message.split('\n')[0] ?? ''}`,
     });
+  }
+  if (doc.errors.length > MAX_YAML_ERRORS) {
+    errors.push({ path: '', message: `YAML: ${doc.errors.length - MAX_YAML_ERRORS} more syntax errors after these` });
   }
   if (errors.length > 0) return { ok: false, errors, warnings };
   let raw: unknown;

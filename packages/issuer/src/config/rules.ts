@@ -381,6 +381,14 @@ function checkClients(data: Obj, ctx: RuleContext, d: Derived): void {
       if (first !== undefined) ctx.errors.push({ path: `${base}.id`, message: `duplicate client id (also staticClients[${first}])` });
       else seen.set(out.id, i);
     }
+    arr(c, 'redirectURIs').forEach((u, j) => {
+      if (typeof u === 'string' && u.startsWith('/')) {
+        ctx.warnings.push({
+          path: `${base}.redirectURIs[${j}]`,
+          message: 'ignored: a path is Dex\'s device-flow callback, and Gatehouse does not implement the device flow',
+        });
+      }
+    });
     if (arr(c, 'redirectURIs').length === 0 && !isPublic) {
       ctx.warnings.push({ path: `${base}.redirectURIs`, message: 'no redirect URIs: this client cannot use the authorization-code flow' });
     }
@@ -564,7 +572,7 @@ function assemble(p: RawConfig, d: Derived): IssuerConfig {
     const id = d.clients[i]?.id ?? '';
     const out: StaticClient = {
       id,
-      redirectURIs: c.redirectURIs,
+      redirectURIs: c.redirectURIs.filter((u) => !u.startsWith('/')),
       postLogoutRedirectURIs: c.postLogoutRedirectURIs,
       trustedPeers: c.trustedPeers,
       public: c.public,

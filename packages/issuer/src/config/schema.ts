@@ -184,12 +184,17 @@ export const signerSchema = z.object({
   algorithms: z.array(z.enum(['RS256', 'ES256', 'EdDSA'])).min(1).optional(),
 });
 
+/** Dex registers its device-flow callback as a path (`/dex/device/callback`); rules.ts drops it with a warning. */
+const clientRedirectURI = z.union([redirectURI, z.string().regex(/^\/[^#]*$/)], {
+  error: 'expected an absolute URI without a fragment',
+});
+
 export const staticClientSchema = z.object({
   id: clientId.optional(),
   idEnv: envName.optional(),
   secret: z.string().min(1).optional(),
   secretEnv: envName.optional(),
-  redirectURIs: z.array(redirectURI).default([]),
+  redirectURIs: z.array(clientRedirectURI).default([]),
   postLogoutRedirectURIs: z.array(redirectURI).default([]),
   trustedPeers: z.array(z.string().min(1)).default([]),
   public: z.boolean().default(false),
