@@ -1,0 +1,66 @@
+/** Every Kubernetes manifest under deploy/ is accepted by a real API server (server-side dry run). */
+import { readdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { KubeCluster } from '@gatehouse/testkit/kube';
+import { renderCrdFiles } from '../src/crd-files.ts';
+import { CRD_DIR } from './kube-global-setup.ts';
+import { kubeAvailable, testKube } from './kube-env.ts';
+
+const KUSTOMIZE_DIR = fileURLToPath(new URL('../../../deploy/kustomize/', import.meta.url));
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile() && /\.ya?ml$/.test(e.name)).map((e) => `${e.parentPath}/${e.name}`.replace('//', '/'));
+}
+
+describe('deploy/crds', () => {
+  it('matches what src/crds.ts generates (run src/generate-crds.ts after changing it)', async () => {
+    const rendered = renderCrdFiles();
+    const onDisk = (await readdir(CRD_DIR)).filter((f) => f.endsWith('.yaml')).sort();
+    expect(onDisk).toEqual(rendered.map((f) => f.file).sort());
+    for (const { file, text } of rendered) expect(await readFile(`${CRD_DIR}${file}`, 'utf8'), file).toBe(text);
+  });
+});
+
+describe.skipIf(!kubeAvailable)('kubectl apply --dry-run=server', () => {
+  let kube: KubeCluster;
+
+  beforeAll(async () => {
+    kube = await testKube();
+    // Namespaced objects can only be dry-run into a namespace that exists.
+    await kube.kubectl(['create', 'namespace', 'gatehouse']);
+  });
+
+  it('accepts every CRD file (CRDs first)', async () => {
+    const files = await filesUnder(CRD_DIR);
+    expect(files.length).toBe(19);
+    for (const file of files) {
+      const res = await kube.kubectl(['apply', '--dry-run=server', '-f', file]);
+      expect(res.code, `${file}: ${res.stderr}`).toBe(0);
+    }
+  });
+
+  it('accepts the kustomize base and the example overlay, and each base file on its own', async () => {
+    for (const dir of ['base', 'overlays/example']) {
+      const res = await kube.kubectl(['apply', '--dry-run=server', '-k', `${KUSTOMIZE_DIR}${dir}`]);
+      expect(res.code, `${dir}: ${res.stderr}`).toBe(0);
+      expect(res.stdout).toMatch(/deployment\.apps\/gatehouse-issuer (created|configured|unchanged) \(server dry run\)/);
+      expect(res.stdout).toMatch(/ingress\.networking\.k8s\.io\/protected-app .*\(server dry run\)/);
+    }
+    const baseFiles = (await filesUnder(`${KUSTOMIZE_DIR}base`)).filter((f) => !f.endsWith('kustomization.yaml'));
+    for (const file of baseFiles) {
+      const res = await kube.kubectl(['apply', '--dry-run=server', '-n', 'gatehouse', '-f', file]);
+      expect(res.code, `${file}: ${res.stderr}`).toBe(0);
+    }
+  });
+
+  it('the protected Ingress carries the three nginx auth annotations', async () => {
+    const res = await kube.kubectl(['kustomize', `${KUSTOMIZE_DIR}overlays/example`]);
+    expect(res.code).toBe(0);
+    for (const key of ['auth-url', 'auth-signin', 'auth-response-headers']) {
+      expect(res.stdout).toContain(`nginx.ingress.kubernetes.io/${key}:`);
+    }
+    expect(res.stdout).toContain('gatehouse-forward-auth.gatehouse.svc.cluster.local:4180/oauth2/auth');
+  });
+});
