@@ -158,7 +158,6 @@ function checkCIDR(value: string): boolean {
 
 function checkWeb(data: Obj, ctx: RuleContext, d: Derived): void {
   const web = rec(data, 'web');
-  const http = str(web, 'http');
   const https = str(web, 'https');
   if (web?.['http'] === undefined && web?.['https'] === undefined) {
     ctx.errors.push({ path: 'web', message: 'must supply a HTTP/HTTPS address to listen on (web.http or web.https)' });
@@ -178,9 +177,6 @@ function checkWeb(data: Obj, ctx: RuleContext, d: Derived): void {
       d[key] = file;
       if (https === undefined) ctx.warnings.push({ path: `web.${key}`, message: 'ignored: web.https is not set' });
     }
-  }
-  if (http !== undefined && https !== undefined) {
-    ctx.warnings.push({ path: 'web.http', message: 'both web.http and web.https are set: both listeners are started' });
   }
   arr(web, 'trustedProxies').forEach((p, i) => {
     if (typeof p === 'string' && !checkCIDR(p)) {
