@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { contentSecurityPolicy, isTrustedProxy, originOf } from './security.ts';
+import { escapeHTML, html, raw } from './views/html.ts';
+import { stylesheet } from './views/theme.ts';
+
+describe('security helpers', () => {
+  it('builds the strict CSP with form targets', () => {
+    expect(contentSecurityPolicy(['self', 'https://app.example.com'])).toBe(
+      "default-src 'none'; style-src 'self'; img-src 'self' data: https:; form-action 'self' https://app.example.com; frame-ancestors 'none'; base-uri 'none'",
+    );
+    expect(contentSecurityPolicy([])).toContain("form-action 'self';");
+  });
+
+  it('takes only http(s) origins for CSP', () => {
+    expect(originOf('https://app.example.com/cb?x=1')).toBe('https://app.example.com');
+    expect(originOf('javascript:alert(1)')).toBeUndefined();
+    expect(originOf('not a url')).toBeUndefined();
+  });
+
+  it('matches trusted proxies by IP and IPv4 CIDR', () => {
+    expect(isTrustedProxy('10.1.2.3', ['10.0.0.0/8'])).toBe(true);
+    expect(isTrustedProxy('::ffff:10.1.2.3', ['10.0.0.0/8'])).toBe(true);
+    expect(isTrustedProxy('11.1.2.3', ['10.0.0.0/8'])).toBe(false);
+    expect(isTrustedProxy('192.168.1.1', ['192.168.1.1'])).toBe(true);
+    expect(isTrustedProxy('::1', ['::1'])).toBe(true);
+    expect(isTrustedProxy('127.0.0.1', [])).toBe(false);
+    expect(isTrustedProxy(undefined, ['0.0.0.0/0'])).toBe(false);
+    expect(isTrustedProxy('8.8.8.8', ['0.0.0.0/0'])).toBe(true);
+  });
+
+  it('escapes everything interpolated unless marked raw', () => {
+    expect(escapeHTML(`<a href="x" onclick='y'>&\``)).toBe('&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&#96;');
+    expect(html`<p>${'<b>'}</p>${raw('<i>ok</i>')}${['<x>', raw('<y>')]}`.html).toBe('<p>&lt;b&gt;</p><i>ok</i>&lt;x&gt;<y>');
+  });
+
+  it('only lets plain colour tokens into the stylesheet', () => {
+    const css = stylesheet({ issuer: 'X', theme: 'light', extra: {}, colors: { primary: 'red;}body{display:none', background: '#123456' } });
+    expect(css).not.toContain('display:none');
+    expect(css).toContain('--bg:#123456');
+  });
+});
