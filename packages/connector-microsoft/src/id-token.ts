@@ -3,7 +3,7 @@ import type { JWTPayload } from 'jose';
 import { ConnectorError } from '@gatehouse/connector-kit';
 import { CONSUMERS_TENANT_ID, isMultiTenant } from './config.ts';
 import type { MicrosoftConfig } from './config.ts';
-import { httpRequest } from './http.ts';
+import { httpRequest, statusError } from './http.ts';
 
 export interface EntraClaims extends JWTPayload {
   oid: string;
@@ -25,9 +25,11 @@ export function tenantKeys(jwksURI: string, config: MicrosoftConfig): KeySet {
     timeoutDuration: timeoutMs,
     cooldownDuration: 30_000,
     cacheMaxAge: 24 * 60 * 60 * 1000,
-    [customFetch]: async (url: string, init: RequestInit) => {
-      const response = await httpRequest(url, { method: 'GET', headers: { accept: 'application/json' }, timeoutMs, what: 'Entra ID signing keys' });
-      return new Response(response.text, { status: response.status, headers: response.headers });
+    [customFetch]: async (url: string) => {
+      const what = 'Entra ID signing keys';
+      const response = await httpRequest(url, { method: 'GET', headers: { accept: 'application/json' }, timeoutMs, what });
+      if (response.status !== 200) throw statusError(what, response.status, response.headers);
+      return new Response(response.text, { status: 200, headers: response.headers });
     },
   });
 }

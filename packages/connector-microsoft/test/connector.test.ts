@@ -254,6 +254,20 @@ describe('upstream errors', () => {
     expect(fake.requests.slice(before).filter((r) => r.path === '/v1.0/me/getMemberGroups')).toHaveLength(1);
   });
 
+  it('maps failures of the signing-key endpoint: 503 and a hang → upstream_unavailable, 500 → upstream_error', async () => {
+    for (const [fault, code] of [
+      [{ where: 'keys', status: 503 }, 'upstream_unavailable'],
+      [{ where: 'keys', hang: true }, 'upstream_unavailable'],
+      [{ where: 'keys', status: 500 }, 'upstream_error'],
+    ] as const) {
+      const c = await open(baseConfig(fake, { timeoutSeconds: 0.5 }));
+      fake.setFault(fault);
+      await expectConnectorError(ada(c), code);
+      fake.clearFaults();
+      expect((await ada(c)).userId).toBe(fake.oidOf('ada@contoso.test'));
+    }
+  });
+
   it('a missing Graph permission for groups is an upstream_error that says so', async () => {
     const c = await open(baseConfig(fake, { scopes: ['User.Read', 'https://graph.microsoft.com/.default'] }));
     const err = await ada(c).catch((e: unknown) => e);
