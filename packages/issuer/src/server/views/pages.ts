@@ -99,3 +99,48 @@ ${raw(o.form)}
 export function loggedOutPage(c: PageContext, o: { clientName?: string }): string {
   return page(c, 'Logged out', html`<p>You have been logged out${o.clientName ? html` of ${o.clientName}` : raw('')}.</p>`);
 }
+
+/** Pulls the action and xsrf token out of one of oidc-provider's device forms, so the page can
+ * render its own accessible form (oidc-provider's has no label and an inline handler). */
+export function parseProviderForm(form: string): { action: string; xsrf: string } {
+  const action = /action="([^"]*)"/.exec(form)?.[1] ?? '';
+  const xsrf = /name="xsrf" value="([^"]*)"/.exec(form)?.[1] ?? '';
+  return { action, xsrf };
+}
+
+export function deviceCodePage(c: PageContext, o: { form: string; error?: string; code?: string }): string {
+  const { action, xsrf } = parseProviderForm(o.form);
+  const error = o.error ? html`<p class="error" role="alert" id="code-error">${o.error}</p>` : html`<p>Enter the code shown on your device.</p>`;
+  return page(
+    c,
+    'Connect a device',
+    html`${error}<form method="post" action="${action}">
+<input type="hidden" name="xsrf" value="${xsrf}">
+<label for="user_code">Code</label>
+<input type="text" id="user_code" name="user_code" value="${o.code ?? ''}" autocomplete="off" autocapitalize="characters" spellcheck="false" required autofocus${o.error ? raw(' aria-describedby="code-error"') : raw('')}>
+<div class="actions"><button type="submit">Continue</button></div>
+</form>`,
+  );
+}
+
+export function deviceConfirmPage(c: PageContext, o: { form: string; clientName: string; userCode: string }): string {
+  const { action, xsrf } = parseProviderForm(o.form);
+  return page(
+    c,
+    'Confirm the device',
+    html`<p><strong>${o.clientName}</strong> on a device showing the code <code>${o.userCode}</code> wants to log in as you.</p>
+<p class="muted">If you did not start this, or the code does not match, cancel.</p>
+<form method="post" action="${action}">
+<input type="hidden" name="xsrf" value="${xsrf}">
+<input type="hidden" name="user_code" value="${o.userCode}">
+<div class="actions">
+<button type="submit" name="confirm" value="yes" autofocus>Continue</button>
+<button type="submit" name="abort" value="yes" class="secondary">Cancel</button>
+</div>
+</form>`,
+  );
+}
+
+export function deviceDonePage(c: PageContext, o: { clientName?: string }): string {
+  return page(c, 'Device connected', html`<p>You are logged in${o.clientName ? html` to ${o.clientName}` : raw('')}. You can close this window and return to your device.</p>`);
+}
