@@ -1,0 +1,156 @@
+// The CRD store on a real kube-apiserver + etcd (started here, like the tests): API round-trips
+// per authorization-code exchange, and exchanges per second next to the memory and SQLite
+// stores measured in the same run. Run: ./pnpmw bench kubernetes
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MemoryStore, SqliteStore, type ModelPayload, type Store } from '@gatehouse/storage';
+import { openKubernetesStore, type KubernetesStore } from '@gatehouse/storage-kubernetes';
+import { KubeToolMissingError, startKubeApiServer, type KubeCluster } from '@gatehouse/testkit/kube';
+
+const MIN_MS = Number(process.env.BENCH_MIN_MS ?? 3000);
+const CONCURRENCY = 8;
+const CRD_DIR = fileURLToPath(new URL('../deploy/crds/', import.meta.url));
+
+const id = (): string => randomBytes(32).toString('base64url');
+const nowS = (): number => Math.floor(Date.now() / 1000);
+
+function codePayload(jti: string, grantId: string): ModelPayload {
+  const iat = nowS();
+  return {
+    accountId: 'CgVhbGljZRIEbGRhcA', acr: 'urn:mace:incommon:iap:silver', amr: ['pwd'], authTime: iat,
+    clientId: 'example-app', codeChallenge: randomBytes(32).toString('base64url'), codeChallengeMethod: 'S256',
+    exp: iat + 60, grantId, iat, jti, kind: 'AuthorizationCode', nonce: randomBytes(16).toString('hex'),
+    redirectUri: 'https://app.example.com/oauth2/callback', scope: 'openid email profile groups offline_access', sessionUid: id(),
+  };
+}
+function tokenPayload(kind: string, jti: string, grantId: string): ModelPayload {
+  const iat = nowS();
+  return {
+    accountId: 'CgVhbGljZRIEbGRhcA', clientId: 'example-app', exp: iat + 3600, extra: {}, grantId, gty: 'authorization_code',
+    iat, jti, kind, scope: 'openid email profile groups offline_access', sessionUid: id(),
+  };
+}
+
+interface Sequence {
+  name: string;
+  run(store: Store, code: string, grantId: string): Promise<void>;
+}
+
+/** What oidc-provider's token endpoint does with the store for one code (without offline_access). */
+const minimal: Sequence = {
+  name: 'find code, consume, AccessToken.upsert',
+  async run(store, code, grantId) {
+    await store.model('AuthorizationCode').find(code);
+    if (!(await store.model('AuthorizationCode').consume(code))) throw new Error('consume lost with no contender');
+    const at = id();
+    await store.model('AccessToken').upsert(at, tokenPayload('AccessToken', at, grantId), 3600);
+  },
+};
+/** The same sequence as bench/storage.bench.ts (with the Grant read and a refresh token). */
+const full: Sequence = {
+  name: '+ Grant.find, RefreshToken.upsert',
+  async run(store, code, grantId) {
+    await store.model('AuthorizationCode').find(code);
+    await store.model('Grant').find(grantId);
+    if (!(await store.model('AuthorizationCode').consume(code))) throw new Error('consume lost with no contender');
+    const at = id();
+    await store.model('AccessToken').upsert(at, tokenPayload('AccessToken', at, grantId), 3600);
+    const rt = id();
+    await store.model('RefreshToken').upsert(rt, tokenPayload('RefreshToken', rt, grantId), 86400);
+  },
+};
+
+/** Exchanges per second with `concurrency` in flight, measured for at least MIN_MS. */
+async function throughput(store: Store, seq: Sequence, concurrency: number, batch: number): Promise<number> {
+  const grantId = id();
+  await store.model('Grant').upsert(grantId, { jti: grantId, accountId: 'a', clientId: 'example-app' }, 86400);
+  let ops = 0;
+  let ms = 0;
+  for (let round = 0; ms < MIN_MS || round < 2; round++) {
+    const codes = Array.from({ length: batch }, () => id());
+    for (let i = 0; i < codes.length; i += 50) {
+      await Promise.all(codes.slice(i, i + 50).map((c) => store.model('AuthorizationCode').upsert(c, codePayload(c, grantId), 600)));
+    }
+    let next = 0;
+    const start = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < codes.length) await seq.run(store, codes[next++]!, grantId);
+      }),
+    );
+    if (round > 0) {
+      // round 0 is the warm-up
+      ms += Number(process.hrtime.bigint() - start) / 1e6;
+      ops += codes.length;
+    }
+  }
+  return (ops / ms) * 1000;
+}
+
+async function roundTrips(store: KubernetesStore, seq: Sequence, coldConsume: boolean): Promise<number> {
+  const grantId = id();
+  await store.model('Grant').upsert(grantId, { jti: grantId }, 86400);
+  const code = id();
+  await store.model('AuthorizationCode').upsert(code, codePayload(code, grantId), 600);
+  // A cold cache: the code was written by another replica.
+  const reader = coldConsume ? await openKubernetesStore({ inCluster: false, kubeConfigFile: kube!.kubeconfigPath }) : store;
+  const before = reader.requestCount;
+  await seq.run(reader, code, grantId);
+  const count = reader.requestCount - before;
+  if (reader !== store) await reader.close();
+  return count;
+}
+
+let kube: KubeCluster | undefined;
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-kube-'));
+try {
+  try {
+    kube = await startKubeApiServer({ log: (line) => console.log(`[kube] ${line}`) });
+  } catch (error) {
+    if (error instanceof KubeToolMissingError) {
+      console.log(`kubernetes bench skipped: ${error.message}`);
+      process.exit(0);
+    }
+    throw error;
+  }
+  const applied = await kube.kubectl(['apply', '-f', CRD_DIR]);
+  if (applied.code !== 0) throw new Error(applied.stderr);
+  await kube.kubectl(['wait', '--for=condition=Established', '--timeout=60s', '-f', CRD_DIR]);
+  const k8s = await openKubernetesStore({ inCluster: false, kubeConfigFile: kube.kubeconfigPath });
+
+  console.log('API requests per code exchange (Kubernetes store; counted on the client):');
+  for (const seq of [minimal, full]) {
+    const warm = await roundTrips(k8s, seq, false);
+    const cold = await roundTrips(k8s, seq, true);
+    console.log(`  ${seq.name.padEnd(42)} ${warm} (code read by this replica) / ${cold} (written by another replica)`);
+  }
+
+  const memory = new MemoryStore();
+  const sqlite = new SqliteStore(join(dir, 'bench.db'));
+  const stores: Array<[string, Store, number]> = [
+    ['memory', memory, 1000],
+    ['sqlite', sqlite, 1000],
+    ['kubernetes', k8s, 100],
+  ];
+  const fmt = (n: number): string => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
+  console.log(`\nCode exchanges per second (each >= ${MIN_MS} ms after a warm-up round; one process)`);
+  console.log(`${'sequence'.padEnd(50)} ${'memory'.padStart(10)} ${'sqlite'.padStart(10)} ${'kubernetes'.padStart(11)} ${'k8s/sqlite'.padStart(11)}`);
+  for (const seq of [minimal, full]) {
+    for (const concurrency of [1, CONCURRENCY]) {
+      const figures: number[] = [];
+      for (const [, store, batch] of stores) figures.push(await throughput(store, seq, concurrency, batch));
+      const [m, s, k] = figures as [number, number, number];
+      const label = `${seq.name} (${concurrency} in flight)`;
+      console.log(`${label.padEnd(50)} ${fmt(m).padStart(10)} ${fmt(s).padStart(10)} ${fmt(k).padStart(11)} ${(k / s).toFixed(4).padStart(11)}`);
+    }
+  }
+  await memory.close();
+  await sqlite.close();
+  await k8s.close();
+} finally {
+  await kube?.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
