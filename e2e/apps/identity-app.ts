@@ -65,7 +65,7 @@ function escapeHTML(s: string): string {
 
 function page(answer: AppAnswer): string {
   const who = answer.identity?.email ?? answer.identity?.user ?? 'nobody';
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>gemini-rl sample app</title>
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>gemini-rl sample app</title><link rel="icon" href="data:,">
 <style>body{font:16px system-ui,sans-serif;margin:3rem;color:#1b1f23}h1{font-size:1.6rem}
 pre{background:#f3f4f6;padding:1rem;border-radius:6px}</style></head>
 <body><h1>Hello, ${escapeHTML(who)}</h1><p>Path <code>${escapeHTML(answer.path)}</code>, reached ${

@@ -40,8 +40,9 @@ export async function launchBrowser(options: BrowserOptions): Promise<TestBrowse
   const spkis = options.trustedCerts.map(spkiHash);
   const extra = options.extraArgs ?? [];
   // Fold every --ignore-certificate-errors-spki-list into one flag: Chromium keeps only the last one given.
-  const extraSpkis = extra.filter((a) => a.startsWith('--ignore-certificate-errors-spki-list=')).flatMap((a) => a.split('=')[1]?.split(',') ?? []);
-  const otherExtra = extra.filter((a) => !a.startsWith('--ignore-certificate-errors-spki-list='));
+  const spkiFlag = '--ignore-certificate-errors-spki-list=';
+  const extraSpkis = extra.filter((a) => a.startsWith(spkiFlag)).flatMap((a) => a.slice(spkiFlag.length).split(','));
+  const otherExtra = extra.filter((a) => !a.startsWith(spkiFlag));
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -57,7 +58,7 @@ export async function launchBrowser(options: BrowserOptions): Promise<TestBrowse
       '--disable-sync',
       '--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable',
       `--host-resolver-rules=${rules}`,
-      `--ignore-certificate-errors-spki-list=${[...spkis, ...extraSpkis].join(',')}`,
+      `${spkiFlag}${[...spkis, ...extraSpkis].join(',')}`,
       ...otherExtra,
     ],
   });

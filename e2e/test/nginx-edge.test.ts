@@ -142,7 +142,7 @@ describe('nginx template (deploy/nginx/gatehouse.conf.template)', () => {
     await get('/gemini-rl?code=secret-code', { cookie: 'session=ok' });
     const lines = await edge.authSubrequests();
     expect(lines.length).toBe(before + 1);
-    expect(lines.at(-1)).toMatch(/"GET \/_gatehouse_auth" auth=202/);
+    expect(lines.at(-1)).toMatch(/"GET \/_gatehouse_auth" for="\/gemini-rl" auth=202/);
     const all = (await edge.nginx.readLog('access.log')) + lines.join('\n');
     expect(all).not.toContain('secret-code');
   });

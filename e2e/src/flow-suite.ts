@@ -1,0 +1,234 @@
+// The reference flow (seed scenarios 1 and 2, header spoofing, sign-out) as one suite, run once per store.
+import type { BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppAnswer } from '../apps/identity-app.ts';
+import { launchBrowser, TrafficRecorder, type Exchange, type TestBrowser } from './browser.ts';
+import { appAnswer, formatTrace, loginWithEntra, screenshot, setCookieAttributes, step, type LoginResult } from './journey.ts';
+import { CLIENT_ID, ENTRA_USER, startStack, type Stack, type StackOptions } from './stack.ts';
+import { PUBLIC_HOST } from './edge.ts';
+
+export interface FlowSuiteOptions {
+  name: string;
+  /** Stack options, resolved in beforeAll (a Kubernetes store needs its API server first). */
+  stack: () => Promise<StackOptions>;
+  /** Runs with the issuer's code outstanding (before the browser follows the 302 to /oauth2/callback). */
+  atCallback?: (callbackURL: URL) => Promise<void>;
+  /** Extra checks after the first login (e.g. what kubectl saw). */
+  afterFirstLogin?: () => void;
+  afterAllExtra?: () => Promise<void>;
+  /** The LDAP connector through the browser (adds the issuer's connector-choice page). */
+  ldap: boolean;
+}
+
+function printLatencies(title: string, exchanges: Exchange[]): void {
+  console.log(`[e2e] ${title}: step latencies (request start -> response headers, as Chromium measured)\n${formatTrace(exchanges)}`);
+}
+
+export function defineFlowSuite(o: FlowSuiteOptions): void {
+  describe(`reference flow through nginx and Chromium (${o.name})`, () => {
+    let stack: Stack;
+    let browser: TestBrowser;
+    let context: BrowserContext;
+    let first: LoginResult;
+
+    beforeAll(async () => {
+      stack = await startStack(await o.stack());
+      browser = await launchBrowser({ hosts: [PUBLIC_HOST], trustedCerts: stack.browserTrust.certs, extraArgs: stack.browserTrust.args });
+      context = await browser.newContext();
+    }, 180_000);
+
+    afterAll(async () => {
+      await browser?.close();
+      await stack?.stop();
+      await o.afterAllExtra?.();
+    }, 60_000);
+
+    it('scenario 1: first-time user, steps 1-20', async () => {
+      const page = await context.newPage();
+      const t0 = Date.now();
+      first = await loginWithEntra(page, stack, { choice: o.ldap, shots: o.name, ...(o.atCallback ? { atCallback: o.atCallback } : {}) });
+      console.log(`[e2e] ${o.name}: first login took ${Date.now() - t0} ms in total`);
+      printLatencies(`${o.name} scenario 1`, first.exchanges);
+      const ex = first.exchanges;
+      const { origin, entra } = stack;
+
+      // Steps 1-5: the protected URL; the auth subrequest answers 401; nginx sends the browser to /oauth2/start.
+      const s1 = step(ex, 0, 'GET /gemini-rl -> 302 /oauth2/start', (e) => e.url.href === `${origin}/gemini-rl`);
+      expect(s1.exchange.status).toBe(302);
+      expect(s1.exchange.location?.href).toBe(`${origin}/oauth2/start?rd=/gemini-rl`);
+      const authLog = await stack.edge.authSubrequests();
+      expect(authLog[0]).toMatch(/"GET \/_gatehouse_auth" for="\/gemini-rl" auth=401/);
+
+      // Steps 6-7: forward-auth starts the OIDC flow: state, PKCE, nonce.
+      const s6 = step(ex, s1.index + 1, '/oauth2/start -> /dex/auth', (e) => e.url.pathname === '/oauth2/start');
+      expect(s6.exchange.status).toBe(302);
+      const dexAuth = s6.exchange.location;
+      expect(dexAuth?.origin + (dexAuth?.pathname ?? '')).toBe(`${origin}/dex/auth`);
+      const q = dexAuth?.searchParams ?? new URLSearchParams();
+      expect(q.get('client_id')).toBe(CLIENT_ID);
+      expect(q.get('response_type')).toBe('code');
+      expect(q.get('redirect_uri')).toBe(`${origin}/oauth2/callback`);
+      expect(q.get('scope')?.split(' ')).toEqual(expect.arrayContaining(['openid', 'email', 'profile']));
+      expect(q.get('state')?.length).toBeGreaterThanOrEqual(22);
+      expect(q.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(q.get('code_challenge_method')).toBe('S256');
+      expect(q.get('nonce')?.length).toBeGreaterThanOrEqual(22);
+
+      // Steps 8-10: the issuer checks the client and sends the browser to Entra's authorize endpoint.
+      const s8 = step(ex, s6.index + 1, 'GET /dex/auth', (e) => e.url.origin === origin && e.url.pathname === '/dex/auth');
+      expect([302, 303]).toContain(s8.exchange.status);
+      const s10 = step(ex, s8.index, '302 to Entra authorize', (e) => e.location?.origin === entra.url);
+      const authorize = s10.exchange.location as URL;
+      expect(authorize.pathname).toBe(`/${entra.tenantId}/oauth2/v2.0/authorize`);
+      expect(authorize.searchParams.get('redirect_uri')).toBe(`${origin}/dex/callback`);
+      expect(authorize.searchParams.get('response_type')).toBe('code');
+      expect(authorize.searchParams.get('state')).toBeTruthy();
+      expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
+      expect(authorize.searchParams.get('nonce')).toBeTruthy();
+      expect(authorize.searchParams.get('scope')?.split(' ')).toContain('openid');
+
+      // Step 11: the Entra form (filled in the browser) returns to /dex/callback with code and state.
+      const s11 = step(ex, s10.index + 1, 'Entra sign-in -> /dex/callback', (e) => e.url.origin === entra.url && e.location?.pathname === '/dex/callback');
+      expect(s11.exchange.method).toBe('POST');
+      expect(s11.exchange.location?.searchParams.get('code')).toBeTruthy();
+      expect(s11.exchange.location?.searchParams.get('state')).toBe(authorize.searchParams.get('state'));
+
+      // Steps 12-13: the issuer redeems the Entra code and redirects to /oauth2/callback with its own code.
+      const s12 = step(ex, s11.index + 1, 'GET /dex/callback', (e) => e.url.origin === origin && e.url.pathname === '/dex/callback');
+      expect(s12.exchange.status).toBeLessThan(400);
+      const s13 = step(ex, s12.index, '302 to /oauth2/callback', (e) => e.location?.origin === origin && e.location.pathname === '/oauth2/callback');
+      const cb = (s13.exchange.location as URL).searchParams;
+      expect(cb.get('code')).toBeTruthy();
+      expect(cb.get('state')).toBe(q.get('state'));
+
+      // Steps 14-15: forward-auth redeems the code, sets the session cookie and goes back to /gemini-rl.
+      const s14 = step(ex, s13.index + 1, 'GET /oauth2/callback', (e) => e.url.origin === origin && e.url.pathname === '/oauth2/callback');
+      expect(s14.exchange.status).toBe(302);
+      expect(s14.exchange.location?.href).toBe(`${origin}/gemini-rl`);
+      const session = s14.exchange.setCookies.map(setCookieAttributes).find((c) => c.name.startsWith('_oauth2_proxy') && !c.name.endsWith('_csrf') && c.value !== '');
+      expect(session, `Set-Cookie: ${s14.exchange.setCookies.join(' | ')}`).toBeDefined();
+      expect(session?.attrs.has('secure')).toBe(true);
+      expect(session?.attrs.has('httponly')).toBe(true);
+      expect(session?.attrs.get('samesite')?.toLowerCase()).toBe('lax');
+      expect(session?.attrs.get('path')).toBe('/');
+      expect(session?.attrs.get('domain')?.replace(/^\./, '')).toBe(PUBLIC_HOST);
+
+      // Steps 16-20: with the cookie, the check answers 202 and the app sees the identity headers.
+      const s16 = step(ex, s14.index + 1, 'GET /gemini-rl -> 200', (e) => e.url.href === `${origin}/gemini-rl`);
+      expect(s16.exchange.status).toBe(200);
+      expect((await stack.edge.authSubrequests()).at(-1)).toMatch(/auth=202/);
+      const identity = first.answer.identity;
+      expect(first.answer.viaProxy).toBe(true);
+      expect(first.answer.user).toBe(ENTRA_USER.mail);
+      expect(identity?.email).toBe(ENTRA_USER.mail);
+      expect(identity?.preferredUsername).toBe(ENTRA_USER.mailNickname);
+      expect(identity?.user).toBeTruthy();
+      expect(stack.app.requests.filter((r) => r.identity !== null).length).toBe(1);
+      await page.close();
+    }, 90_000);
+
+    it('scenario 2: a returning browser reaches the app with no redirect and one auth subrequest', async () => {
+      expect(first).toBeDefined();
+      const page = await context.newPage();
+      const recorder = new TrafficRecorder(page);
+      const before = (await stack.edge.authSubrequests()).length;
+      const response = await page.goto(`${stack.origin}/helloworld`);
+      const exchanges = await recorder.settled();
+      printLatencies(`${o.name} scenario 2`, exchanges);
+      expect(response?.status()).toBe(200);
+      expect(response?.request().redirectedFrom()).toBeNull();
+      expect(exchanges.map((e) => `${e.method} ${e.url.pathname} ${e.status}`)).toEqual(['GET /helloworld 200']);
+      const lines = (await stack.edge.authSubrequests()).slice(before);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/for="\/helloworld" auth=202/);
+      const answer = await appAnswer(page);
+      expect(answer.path).toBe('/helloworld');
+      expect(answer.identity?.email).toBe(ENTRA_USER.mail);
+      await page.close();
+    });
+
+    it('client-sent X-Auth-Request-* never reaches the app as identity; the app trusts nothing around nginx', async () => {
+      const forged = { 'X-Auth-Request-Email': 'mallory@evil.test', 'X-Auth-Request-User': 'mallory', 'X-Auth-Request-Preferred-Username': 'mallory' };
+      // Signed in: nginx replaces the forged values with forward-auth's.
+      const page = await context.newPage();
+      await page.setExtraHTTPHeaders(forged);
+      await page.goto(`${stack.origin}/gemini-rl`);
+      const answer: AppAnswer = await appAnswer(page);
+      expect(answer.identity?.email).toBe(ENTRA_USER.mail);
+      expect(answer.identity?.user).not.toBe('mallory');
+      expect(stack.app.requests.at(-1)?.emailHeader).toBe(ENTRA_USER.mail);
+      await page.close();
+
+      // Not signed in: the forged headers get a login redirect, and the app is never called.
+      const stranger = await browser.newContext();
+      try {
+        const p2 = await stranger.newPage();
+        await p2.setExtraHTTPHeaders(forged);
+        const appCalls = stack.app.requests.length;
+        await p2.goto(`${stack.origin}/gemini-rl`);
+        expect(new URL(p2.url()).origin).not.toBe(stack.origin + '/gemini-rl');
+        expect(p2.url()).not.toBe(`${stack.origin}/gemini-rl`);
+        expect(stack.app.requests.length).toBe(appCalls);
+      } finally {
+        await stranger.close();
+      }
+
+      // Around nginx (straight to the app's port): no identity, whatever the headers say.
+      const direct = await fetch(`${stack.app.url}/gemini-rl`, { headers: forged });
+      expect((await direct.json()) as AppAnswer).toMatchObject({ user: null, viaProxy: false, identity: null });
+    });
+
+    it('sign-out ends the session; the next request goes through login again', async () => {
+      const page = await context.newPage();
+      const recorder = new TrafficRecorder(page);
+      await page.goto(`${stack.origin}/oauth2/sign_out?rd=/gemini-rl`);
+      // The issuer asks to confirm its own logout (RP-initiated logout), then returns to /gemini-rl.
+      const confirm = page.getByRole('button', { name: 'Yes, log out' });
+      if (await confirm.isVisible()) await confirm.click();
+      await page.waitForURL((u) => u.origin === stack.entra.url || (u.origin === stack.origin && u.pathname.startsWith('/dex/interaction')));
+      const exchanges = await recorder.settled();
+      printLatencies(`${o.name} sign-out`, exchanges);
+      const signOut = step(exchanges, 0, '/oauth2/sign_out', (e) => e.url.pathname === '/oauth2/sign_out');
+      const cleared = signOut.exchange.setCookies.map(setCookieAttributes).find((c) => c.name === '_oauth2_proxy');
+      expect(cleared?.value).toBe('');
+      expect((await context.cookies(stack.origin)).find((c) => c.name === '_oauth2_proxy')).toBeUndefined();
+      const again = step(exchanges, signOut.index + 1, 'GET /gemini-rl -> /oauth2/start', (e) => e.url.pathname === '/gemini-rl');
+      expect(again.exchange.status).toBe(302);
+      expect(again.exchange.location?.pathname).toBe('/oauth2/start');
+      expect((await stack.edge.authSubrequests()).at(-1)).toMatch(/auth=401/);
+      await page.close();
+
+      // And the login works again end to end.
+      const relog = await loginWithEntra(await context.newPage(), stack, { choice: o.ldap });
+      expect(relog.answer.identity?.email).toBe(ENTRA_USER.mail);
+    }, 90_000);
+
+    it.runIf(o.ldap)('LDAP: the password form through the browser', async () => {
+      const ldapContext = await browser.newContext();
+      try {
+        const page = await ldapContext.newPage();
+        const recorder = new TrafficRecorder(page);
+        const jane = stack.slapd?.seed.users.jane;
+        if (!jane) throw new Error('no slapd');
+        await page.goto(`${stack.origin}/gemini-rl`);
+        await page.getByRole('link', { name: 'Log in with Corporate LDAP' }).click();
+        await page.locator('input[name="login"]').fill(jane.uid);
+        await page.locator('input[name="password"]').fill('wrong-password');
+        await page.locator('button[type="submit"]').click();
+        await expect.poll(async () => (await page.content()).toLowerCase()).toContain('invalid');
+        await page.locator('input[name="login"]').fill(jane.uid);
+        await page.locator('input[name="password"]').fill(jane.password);
+        if (o.name) await screenshot(page, `${o.name}-4-ldap-form`);
+        await page.locator('button[type="submit"]').click();
+        await page.waitForURL(`${stack.origin}/gemini-rl`);
+        const answer = await appAnswer(page);
+        printLatencies(`${o.name} LDAP login`, await recorder.settled());
+        expect(answer.identity?.email).toBe(jane.mail);
+        expect(answer.identity?.preferredUsername).toBe(jane.uid);
+        expect(answer.identity?.groups).toEqual(expect.arrayContaining(['developers']));
+      } finally {
+        await ldapContext.close();
+      }
+    }, 60_000);
+  });
+}
