@@ -214,6 +214,13 @@ describe('upstream errors', () => {
     expect(err).toMatchObject({ code: 'upstream_error', userMessage: expect.stringContaining('AADSTS7000215') });
   });
 
+  it('maps unauthorized_client (AADSTS700016) from the token endpoint to upstream_error', async () => {
+    fake.setFault({ where: 'token', oauthError: { error: 'unauthorized_client', code: 700016, description: "Application with identifier 'x' was not found." } });
+    const err = await ada(await open(baseConfig(fake))).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'upstream_error', userMessage: expect.stringContaining('AADSTS700016') });
+    expect((err as { userMessage: string }).userMessage).not.toContain('was not found');
+  });
+
   it('maps an unknown application (AADSTS700016) shown at the authorize page', async () => {
     const c = await open(baseConfig(fake, { clientID: 'unknown-app' }));
     const r = await c.loginURL(allScopes, CALLBACK, 's');

@@ -224,6 +224,11 @@ describe('faults', () => {
     expect(r.status).toBe(413);
   });
 
+  it('writes its CA to caFile for child processes', async () => {
+    const { readFile } = await import('node:fs/promises');
+    expect(await readFile(fake.caFile, 'utf8')).toBe(fake.caCert);
+  });
+
   it('records requests without query strings', () => {
     expect(fake.requests.length).toBeGreaterThan(0);
     expect(fake.requests.every((r) => !r.path.includes('?'))).toBe(true);

@@ -8,6 +8,9 @@
  * `caCert` to a file for `NODE_EXTRA_CA_CERTS` (child processes); Chromium takes `chromiumArgs`.
  */
 import { createHash, X509Certificate } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:https';
 import type { Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -25,6 +28,9 @@ export async function startFakeEntra(options: FakeEntraOptions): Promise<FakeEnt
   const directory = new Directory(options);
   const ca = await createTestCA('Fake Entra Test CA');
   const leaf = await ca.issue(['127.0.0.1', 'localhost']);
+  const caDir = await mkdtemp(join(tmpdir(), 'fake-entra-'));
+  const caFile = join(caDir, 'ca.pem');
+  await writeFile(caFile, ca.caCert);
   const { privateKey, publicKey } = await generateKeyPair('RS256');
   const kid = createHash('sha256').update(String(Date.now() + Math.random())).digest('base64url').slice(0, 16);
   const publicJwk = { ...(await exportJWK(publicKey)), kid, use: 'sig', alg: 'RS256' };
@@ -88,6 +94,7 @@ export async function startFakeEntra(options: FakeEntraOptions): Promise<FakeEnt
     graphURL: url,
     tenantId: directory.tenantId,
     caCert: ca.caCert,
+    caFile,
     chromiumArgs: [`--ignore-certificate-errors-spki-list=${spkiHash}`],
     requests,
     issuerFor: (tid) => `${url}/${tid}/v2.0`,
@@ -139,7 +146,10 @@ export async function startFakeEntra(options: FakeEntraOptions): Promise<FakeEnt
       directory.addGroups(groups);
     },
     signIn: (loginURL, credentials) => signIn(loginURL, credentials),
-    close: stopListening,
+    async close() {
+      await stopListening();
+      await rm(caDir, { recursive: true, force: true });
+    },
   };
   return fake;
 }

@@ -86,6 +86,8 @@ export interface FakeEntra {
   tenantId: string;
   /** The fake's CA certificate (PEM): trust it (`trustInThisProcess`, `NODE_EXTRA_CA_CERTS`). */
   caCert: string;
+  /** `caCert` written to a file (removed by `close`), for `NODE_EXTRA_CA_CERTS` of a child process. */
+  caFile: string;
   /** Chromium flags that make the browser trust this fake's certificate only. */
   chromiumArgs: string[];
   /** `${url}/${tid}/v2.0`: the `iss` of id tokens for users of tenant `tid`. */
