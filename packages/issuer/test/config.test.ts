@@ -72,7 +72,11 @@ describe('loadConfig: a valid Dex config', () => {
     });
     expect(config.signer.algorithms).toEqual(['RS256']);
     expect(config.oauth2.responseTypes).toEqual(['code']);
-    expect(config.oauth2.grantTypes).toEqual(['authorization_code', 'refresh_token']);
+    expect(config.oauth2.grantTypes).toEqual([
+      'authorization_code',
+      'refresh_token',
+      'urn:ietf:params:oauth:grant-type:device_code',
+    ]);
     expect(config.oauth2.pkce).toEqual({ enforce: false, codeChallengeMethodsSupported: ['S256'] });
     expect(config.staticClients).toEqual([
       {
@@ -387,9 +391,14 @@ oauth2:
     - client_credentials
   responseTypes: [code, "token id_token"]
 `);
-    expect(config.oauth2.grantTypes).toEqual(['authorization_code', 'refresh_token', 'client_credentials']);
+    expect(config.oauth2.grantTypes).toEqual([
+      'authorization_code',
+      'refresh_token',
+      'urn:ietf:params:oauth:grant-type:device_code',
+      'client_credentials',
+    ]);
     expect(config.oauth2.responseTypes).toEqual(['code']);
-    expect(messageAt(warnings, 'oauth2.grantTypes[2]')).toContain('device flow');
+    expect(warnings.map((w) => w.path)).not.toContain('oauth2.grantTypes[2]');
     expect(messageAt(warnings, 'oauth2.grantTypes[3]')).toContain('token exchange');
     expect(messageAt(warnings, 'oauth2.grantTypes[4]')).toContain('authorization-code flow');
     expect(messageAt(warnings, 'oauth2.grantTypes[5]')).toContain('passwordConnector');
@@ -485,7 +494,7 @@ sessions:
     );
     expect(messageAt(warnings, 'staticClients[0].allowedConnectors')).toContain('not implemented');
     expect(messageAt(warnings, 'connectors[0].grantTypes')).toContain('oauth2.grantTypes');
-    expect(messageAt(warnings, 'staticClients[0].redirectURIs[1]')).toContain('device flow');
+    expect(messageAt(warnings, 'staticClients[0].redirectURIs[1]')).toContain('needs no redirect URI');
     expect(config.staticClients[0]?.redirectURIs).toEqual(['http://127.0.0.1:5555/callback']);
   });
 

@@ -238,7 +238,6 @@ function checkSigner(data: Obj, ctx: RuleContext, d: Derived): void {
 /** Dex grant types Gatehouse does not offer, with the reason given in the warning. */
 const NOT_IMPLEMENTED_GRANTS: Record<string, string> = {
   [GRANT_TYPES.tokenExchange]: 'token exchange is not implemented by Gatehouse',
-  [GRANT_TYPES.deviceCode]: 'the device flow is not implemented by Gatehouse',
   [GRANT_TYPES.implicit]: 'Gatehouse offers only the authorization-code flow (implicit puts tokens in the browser\'s URL)',
 };
 
@@ -304,7 +303,7 @@ function checkOAuth2(data: Obj, ctx: RuleContext, d: Derived, connectorIds: Set<
     });
   } else {
     // Dex's default list, limited to what Gatehouse implements and the config makes possible.
-    grants = [GRANT_TYPES.authorizationCode, GRANT_TYPES.refreshToken];
+    grants = [GRANT_TYPES.authorizationCode, GRANT_TYPES.refreshToken, GRANT_TYPES.deviceCode];
     if (passwordConnector !== undefined) grants.push(GRANT_TYPES.password);
   }
   d.grantTypes = grants;
@@ -381,7 +380,7 @@ function checkClients(data: Obj, ctx: RuleContext, d: Derived): void {
       if (typeof u === 'string' && u.startsWith('/')) {
         ctx.warnings.push({
           path: `${base}.redirectURIs[${j}]`,
-          message: 'ignored: a path is Dex\'s device-flow callback, and Gatehouse does not implement the device flow',
+          message: 'ignored: a path is Dex\'s device-flow callback; Gatehouse\'s device flow (RFC 8628) needs no redirect URI',
         });
       }
     });
