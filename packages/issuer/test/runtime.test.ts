@@ -149,3 +149,54 @@ describe('telemetry, headers and proxies', () => {
     expect(((await viaProxy.json()) as { token_endpoint: string }).token_endpoint).toBe('https://login.example.com/dex/token');
   });
 });
+
+describe('TLS listener', () => {
+  it('serves over web.https with the configured certificate, with Secure cookies', async () => {
+    const { createTestCA } = await import('@gatehouse/testkit/tls');
+    const { writeFileSync } = await import('node:fs');
+    const https = await import('node:https');
+    const { getFreePort } = await import('@gatehouse/testkit/ports');
+    const { startIssuer } = await import('../src/index.ts');
+    const { testIssuerConfig } = await import('../src/testing/index.ts');
+    const pino = (await import('pino')).default;
+    const ca = await createTestCA();
+    const leaf = await ca.issue(['127.0.0.1']);
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-tls-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'tls.crt'), leaf.cert);
+    writeFileSync(join(dir, 'tls.key'), leaf.key);
+    const port = await getFreePort();
+    const base = testIssuerConfig(port);
+    const issuer = await startIssuer({
+      config: {
+        ...base,
+        issuer: `https://127.0.0.1:${port}/dex`,
+        web: { ...base.web, http: undefined, https: `127.0.0.1:${port}`, tlsCert: 'tls.crt', tlsKey: 'tls.key' },
+      },
+      baseDir: dir,
+      logger: pino({ level: 'silent' }),
+    });
+    cleanup.push(() => issuer.close());
+    expect(issuer.url).toBe(`https://127.0.0.1:${port}`);
+    const get = (path: string) =>
+      new Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
+        https
+          .get(`${issuer.issuerURL}${path}`, { ca: ca.caCert, headers: { accept: 'text/html' } }, (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+          })
+          .on('error', reject);
+      });
+    const discovery = await get('/.well-known/openid-configuration');
+    expect(discovery.status).toBe(200);
+    expect(JSON.parse(discovery.body).token_endpoint).toBe(`${issuer.issuerURL}/token`);
+    const auth = await get(
+      `/auth?client_id=${TEST_CLIENT.id}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(REDIRECT)}&state=s&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256`,
+    );
+    expect(auth.status).toBe(303);
+    const cookies = auth.headers['set-cookie'] as string[];
+    expect(cookies.length).toBeGreaterThan(0);
+    for (const c of cookies) expect(c.toLowerCase()).toContain('secure');
+  });
+});

@@ -54,6 +54,8 @@ export function createApp(deps: AppDeps): Koa {
   const trusted = config.web.trustedProxies;
   // Only then does koa (and oidc-provider's app) read X-Forwarded-*; from anyone else they are dropped.
   app.proxy = trusted.length > 0;
+  // The client address is the one our (trusted) proxy appended, not what the client wrote.
+  app.maxIpsCount = 1;
   const css = stylesheet(config.frontend);
   const inBase = (path: string) => basePath === '' || path === basePath || path.startsWith(`${basePath}/`);
 

@@ -2,7 +2,10 @@
  * `startIssuer`: opens the store, connectors and keys, builds oidc-provider and the koa app,
  * listens on `web.http`, and starts telemetry and the garbage collector.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { resolve as resolvePath } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import type Provider from 'oidc-provider';
@@ -40,6 +43,8 @@ export interface RunningIssuer {
   issuerURL: string;
   /** Base URL of the listener, e.g. `http://127.0.0.1:5556`. */
   url: string;
+  /** Base URL of the TLS listener when `web.https` is set (`url` is the plain one if both are). */
+  httpsURL?: string;
   /** Base URL of the telemetry listener when `telemetry.http` is set. */
   telemetryURL?: string;
   store: Store;
@@ -150,27 +155,42 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
     gcTimer.unref();
     cleanups.push(() => clearInterval(gcTimer));
 
-    const { host, port } = splitHostPort(config.web.http ?? '127.0.0.1:5556');
-    const server: Server = createServer(app.callback());
-    server.headersTimeout = 20_000;
-    server.requestTimeout = 30_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
+    const handler = app.callback();
+    const listeners: Array<{ scheme: 'http' | 'https'; server: Server }> = [];
+    if (config.web.http || !config.web.https) listeners.push({ scheme: 'http', server: createServer(handler) });
+    if (config.web.https) {
+      const baseDir = options.baseDir ?? process.cwd();
+      const read = (file: string | undefined, key: string) => {
+        if (!file) throw new Error(`web.https needs web.${key}`);
+        return readFileSync(resolvePath(baseDir, file));
+      };
+      listeners.push({ scheme: 'https', server: createHttpsServer({ cert: read(config.web.tlsCert, 'tlsCert'), key: read(config.web.tlsKey, 'tlsKey') }, handler) });
+    }
+    const urls: Partial<Record<'http' | 'https', string>> = {};
+    for (const { scheme, server } of listeners) {
+      const address = scheme === 'http' ? (config.web.http ?? '127.0.0.1:5556') : (config.web.https as string);
+      const { host, port } = splitHostPort(address);
+      server.headersTimeout = 20_000;
+      server.requestTimeout = 30_000;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
-    });
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        }),
-    );
-    const addr = server.address() as AddressInfo;
-    const listenHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    const url = `http://${listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost}:${addr.port}`;
+      cleanups.push(
+        () =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      );
+      const addr = server.address() as AddressInfo;
+      const shown = addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address === '::' ? '::1' : addr.address;
+      urls[scheme] = `${scheme}://${addr.family === 'IPv6' ? `[${shown}]` : shown}:${addr.port}`;
+    }
+    const url = (urls.http ?? urls.https) as string;
 
     let telemetryURL: string | undefined;
     if (config.telemetry.http) {
@@ -184,6 +204,7 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
     const running: RunningIssuer = {
       issuerURL: config.issuer,
       url,
+      ...(urls.https !== undefined ? { httpsURL: urls.https } : {}),
       ...(telemetryURL !== undefined ? { telemetryURL } : {}),
       store,
       get provider() {
