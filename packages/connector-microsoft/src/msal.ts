@@ -123,7 +123,8 @@ function aadsts(error: AuthError): number | undefined {
 
 /** User-facing text for an AADSTS code; never the upstream's own description (it may be attacker-supplied). */
 export function describeAadsts(code: number | undefined, error: string): { code: ConnectorErrorCode; userMessage: string } {
-  const tag = code === undefined ? error : `AADSTS${code}`;
+  // `error` may come from a forged callback URL: only a plain OAuth error token is echoed.
+  const tag = code !== undefined ? `AADSTS${code}` : /^[a-z_]{1,40}$/.test(error) ? error : 'unknown error';
   switch (code) {
     case 50105:
       return { code: 'access_denied', userMessage: `Your account is not assigned to this application. Ask an administrator for access. (${tag})` };

@@ -15,6 +15,7 @@ beforeAll(async () => {
       { userPrincipalName: 'ada@contoso.test', password: 'Passw0rd!ada', displayName: 'Ada Lovelace', mail: 'Ada.Lovelace@Contoso.test', groups: [groups.devs.id, groups.mailing.id] },
       { userPrincipalName: 'bob@contoso.test', password: 'Passw0rd!bob', displayName: 'Bob', mail: null, groups: [] },
       { userPrincipalName: 'eve@fabrikam.test', password: 'Passw0rd!eve', displayName: 'Eve', mail: 'eve@fabrikam.test', tid: OTHER_TENANT, groups: [groups.admins.id] },
+      { userPrincipalName: 'vic@fabrikam.test', password: 'Passw0rd!vic', displayName: 'Vic', mail: 'vic@fabrikam.test', tid: OTHER_TENANT, emailDomainOwnerVerified: true },
       { userPrincipalName: 'many@contoso.test', password: 'Passw0rd!many', displayName: 'Many Groups', mail: 'many@contoso.test', groups: [] },
     ],
   });
@@ -180,6 +181,8 @@ describe('tenants', () => {
     const eve = await login(c, fake, 'eve@fabrikam.test', 'Passw0rd!eve');
     expect((eve.connectorData as { tid: string }).tid).toBe(OTHER_TENANT);
     expect(eve.emailVerified).toBe(false);
+    const vic = await login(c, fake, 'vic@fabrikam.test', 'Passw0rd!vic');
+    expect(vic).toMatchObject({ email: 'vic@fabrikam.test', emailVerified: true });
   });
 
   it('allowedTenants refuses other tenants with access_denied', async () => {

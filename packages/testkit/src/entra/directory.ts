@@ -2,7 +2,8 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import type { FakeEntraClient, FakeEntraGroup, FakeEntraOptions, FakeEntraUser } from './types.ts';
 
 /** A user with every default filled in. */
-export interface DirectoryUser extends Required<Omit<FakeEntraUser, 'mail' | 'mailNickname' | 'onPremisesSamAccountName'>> {
+export interface DirectoryUser extends Required<Omit<FakeEntraUser, 'mail' | 'mailNickname' | 'onPremisesSamAccountName' | 'emailDomainOwnerVerified'>> {
+  emailDomainOwnerVerified: boolean;
   mail: string | null;
   mailNickname?: string;
   onPremisesSamAccountName?: string;
@@ -78,6 +79,7 @@ export class Directory {
       displayName: u.displayName,
       mail: u.mail ?? null,
       groups: [...(u.groups ?? [])],
+      emailDomainOwnerVerified: u.emailDomainOwnerVerified ?? false,
       ...(u.mailNickname !== undefined ? { mailNickname: u.mailNickname } : {}),
       ...(u.onPremisesSamAccountName !== undefined ? { onPremisesSamAccountName: u.onPremisesSamAccountName } : {}),
     };

@@ -244,6 +244,7 @@ export function createHandler(o: HandlerOptions) {
       name: user.displayName,
       preferred_username: user.userPrincipalName,
       ...(user.mail ? { email: user.mail } : {}),
+      ...(user.emailDomainOwnerVerified ? { xms_edov: true } : {}),
       ...(nonce !== undefined ? { nonce } : {}),
       uti: randomUUID().replace(/-/g, '').slice(0, 22),
       rh: '0.fake.',

@@ -15,6 +15,8 @@ export interface FakeEntraUser {
   onPremisesSamAccountName?: string;
   /** Ids of the groups the user is a direct member of. */
   groups?: string[];
+  /** Emit the optional claim `xms_edov: true` (email domain verified by its owner). */
+  emailDomainOwnerVerified?: boolean;
 }
 
 export interface FakeEntraGroup {
