@@ -50,6 +50,10 @@ describe('warnings', () => {
   it('is quiet for a plain single-tenant setup', () => {
     expect(warnings(configSchema.parse({ ...base, tenant: 'contoso.onmicrosoft.com', groups: ['A'] }))).toEqual([]);
   });
+  it('warns that required groups cannot be read with a /.default scope unless granted', () => {
+    const w = warnings(configSchema.parse({ ...base, tenant: 'contoso.onmicrosoft.com', groups: ['A'], scopes: ['https://graph.microsoft.com/.default'] }));
+    expect(w.join()).toMatch(/every sign-in will be refused/);
+  });
   it('warns about allowedTenants with a single tenant', () => {
     expect(warnings(configSchema.parse({ ...base, tenant: 'contoso.onmicrosoft.com', allowedTenants: ['72f988bf-86f1-41af-91ab-2d7cd011db47'] })).join()).toMatch(/allowedTenants/);
   });

@@ -82,7 +82,11 @@ export function warnings(config: MicrosoftConfig): string[] {
       out.push('scopes: none of them lets Graph /me be read (User.Read); every sign-in will fail.');
     }
     if (config.groups.length > 0 && !lower.some((s) => GROUP_READ_SCOPES.includes(s))) {
-      out.push('scopes: Directory.Read.All is added to the configured scopes because groups are required; the app registration needs that permission (admin consent).');
+      out.push(
+        lower.some((s) => s.endsWith('/.default'))
+          ? 'scopes: with a /.default scope nothing can be added: unless the app registration has Directory.Read.All granted, groups cannot be read and every sign-in will be refused.'
+          : 'scopes: Directory.Read.All is added to the configured scopes because groups are required; the app registration needs that permission (admin consent).',
+      );
     }
   }
   return out;
