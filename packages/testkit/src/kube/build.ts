@@ -63,7 +63,11 @@ export async function buildKubeApiServer(options: { log?: (line: string) => void
     return { binary: prebuilt, ms: 0 };
   }
   const go = await findGo();
-  if (!go) throw new KubeToolMissingError('Go is not installed (needed to build kube-apiserver from k8s.io/kubernetes)');
+  if (!go) {
+    // A binary built earlier still serves (e.g. Go removed since); otherwise the suites cannot run.
+    if (await isExecutable(KUBE_APISERVER_BINARY)) return { binary: KUBE_APISERVER_BINARY, ms: 0 };
+    throw new KubeToolMissingError('Go is not installed (needed to build kube-apiserver from k8s.io/kubernetes)');
+  }
   await mkdir(KUBE_CACHE_DIR, { recursive: true });
   const started = Date.now();
   options.log?.(`building kube-apiserver with ${go} (a cold build takes many minutes)`);
