@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
-import { CookieJar, login, startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
+import { browse, CookieJar, login, startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
 import type { RunningIssuer } from '../src/index.ts';
 import { decodeSubject } from '../src/server/subject.ts';
 
@@ -73,5 +73,59 @@ describe('authorization code flow through mockCallback', () => {
     expect(refreshed.access_token).toBeTruthy();
     expect(refreshed.refresh_token).toBeTruthy();
     expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
+  });
+});
+
+describe('discovery and login screen options', () => {
+  it('serves RFC 8414 metadata at the root with the issuer path appended', async () => {
+    const issuer = await startTestIssuer();
+    try {
+      const config = await client.discovery(new URL(issuer.issuerURL), TEST_CLIENT.id, TEST_CLIENT.secret, undefined, {
+        execute: [client.allowInsecureRequests],
+        algorithm: 'oauth2',
+      });
+      expect(config.serverMetadata().issuer).toBe(issuer.issuerURL);
+      expect(config.serverMetadata().token_endpoint).toBe(`${issuer.issuerURL}/token`);
+    } finally {
+      await issuer.close();
+    }
+  });
+
+  it('alwaysShowLoginScreen shows the choice even with one connector', async () => {
+    const issuer = await startTestIssuer({
+      overrides: {
+        oauth2: {
+          grantTypes: ['authorization_code'],
+          responseTypes: ['code'],
+          skipApprovalScreen: true,
+          alwaysShowLoginScreen: true,
+          pkce: { enforce: true, codeChallengeMethodsSupported: ['S256'] },
+        },
+        frontend: { issuer: 'Acme Login', theme: 'dark', extra: {}, logoURL: 'https://acme.example/logo.png' },
+      },
+    });
+    try {
+      const q = new URLSearchParams({
+        client_id: TEST_CLIENT.id,
+        response_type: 'code',
+        scope: 'openid',
+        redirect_uri: REDIRECT,
+        state: 's',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        code_challenge_method: 'S256',
+      });
+      const page = await browse(new CookieJar(), `${issuer.issuerURL}/auth?${q}`);
+      expect(page.status).toBe(200);
+      expect(page.body).toContain('Log in with Mock');
+      expect(page.body).toContain('<img class="logo" src="https://acme.example/logo.png" alt="Acme Login">');
+      expect(page.body).toContain('class="theme-dark"');
+      // pkce.enforce: a confidential client without a challenge is refused.
+      q.delete('code_challenge');
+      q.delete('code_challenge_method');
+      const refused = await browse(new CookieJar(), `${issuer.issuerURL}/auth?${q}`, { stopAt: REDIRECT });
+      expect(new URL(refused.location!).searchParams.get('error')).toBe('invalid_request');
+    } finally {
+      await issuer.close();
+    }
   });
 });

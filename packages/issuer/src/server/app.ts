@@ -119,7 +119,11 @@ export function createApp(deps: AppDeps): Koa {
 
   // Everything else under the issuer path is oidc-provider's.
   app.use(async (ctx: Context) => {
-    if (!inBase(ctx.path)) {
+    // RFC 8414 metadata for an issuer with a path lives at the root with the path appended.
+    const rfc8414 = `/.well-known/oauth-authorization-server${basePath}`;
+    if (basePath !== '' && ctx.path === rfc8414 && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
+      ctx.req.url = `${basePath}/.well-known/openid-configuration`;
+    } else if (!inBase(ctx.path)) {
       ctx.status = 404;
       ctx.type = 'text/plain';
       ctx.body = 'not found';
