@@ -1,8 +1,6 @@
 /** Opens the Store named by the issuer's `storage` config section (Dex's `storage: {type, config}`). */
 import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { MemoryStore } from './memory.ts';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite.ts';
 import { StoreError, type Store } from './types.ts';
@@ -64,31 +62,18 @@ function sqliteFile(file: string, baseDir: string | undefined): string {
 }
 
 /**
- * storage-kubernetes is optional and not a dependency of this package, so it may only be
- * resolvable from the application (the issuer's CLI) or the working directory: try each.
+ * storage-kubernetes is optional and not a dependency of this package: the application that wants
+ * it (the issuer) depends on it and passes `loadKubernetes`; this default only works where the
+ * package happens to be resolvable from here.
  */
 async function loadKubernetesPackage(): Promise<KubernetesStoreModule> {
   const specifier: string = KUBERNETES_PACKAGE;
   try {
     return (await import(specifier)) as KubernetesStoreModule;
-  } catch (first) {
-    if ((first as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') {
-      throw new StoreError('unavailable', `cannot load ${KUBERNETES_PACKAGE}: ${(first as Error).message}`, { cause: first });
+  } catch (cause) {
+    if ((cause as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND') {
+      throw new StoreError('unavailable', `storage type kubernetes needs the ${KUBERNETES_PACKAGE} package installed`, { cause });
     }
-    const bases = [process.argv[1], join(process.cwd(), 'package.json')].filter((b): b is string => !!b);
-    for (const base of bases) {
-      let resolved: string;
-      try {
-        resolved = createRequire(base).resolve(specifier);
-      } catch {
-        continue;
-      }
-      try {
-        return (await import(pathToFileURL(resolved).href)) as KubernetesStoreModule;
-      } catch (cause) {
-        throw new StoreError('unavailable', `cannot load ${KUBERNETES_PACKAGE}: ${(cause as Error).message}`, { cause });
-      }
-    }
-    throw new StoreError('unavailable', `storage type kubernetes needs the ${KUBERNETES_PACKAGE} package installed`, { cause: first });
+    throw new StoreError('unavailable', `cannot load ${KUBERNETES_PACKAGE}: ${(cause as Error).message}`, { cause });
   }
 }

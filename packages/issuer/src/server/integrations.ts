@@ -6,7 +6,11 @@ import { createMetrics, startTelemetryServer, type IssuerMetrics as PromMetrics 
 import type { IssuerMetrics } from './metrics.ts';
 
 export async function openIssuerStore(config: IssuerConfig, baseDir: string): Promise<Store> {
-  return openStore(config.storage as never, { baseDir });
+  // The Kubernetes backend is a dependency of the issuer, not of @gatehouse/storage.
+  return openStore(config.storage as never, {
+    baseDir,
+    loadKubernetes: () => import('@gatehouse/storage-kubernetes'),
+  });
 }
 
 export async function issuerLogger(config: IssuerConfig): Promise<Logger> {
