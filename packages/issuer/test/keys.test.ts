@@ -31,6 +31,8 @@ describe('signing keys', () => {
   it('rotation signs with a new key and keeps the old kid published', async () => {
     const issuer = await startTestIssuer();
     cleanup.push(() => issuer.close());
+    const grants: string[] = [];
+    issuer.provider.on('grant.success', () => grants.push('x'));
     const config = await discover(issuer);
     const before = await redeem(config, await authorize(config, 'openid'));
     const oldKid = decodeProtectedHeader(before.id_token!).kid!;
@@ -41,6 +43,8 @@ describe('signing keys', () => {
     const newKid = decodeProtectedHeader(after.id_token!).kid!;
     expect(newKid).not.toBe(oldKid);
     expect(await jwks(issuer)).toEqual([oldKid, newKid].sort());
+    // Listeners added to the provider follow it across the rebuild.
+    expect(grants).toHaveLength(2);
     // Both tokens verify against the published set.
     const set = createRemoteJWKSet(new URL(`${issuer.issuerURL}/keys`));
     await jwtVerify(before.id_token!, set, { issuer: issuer.issuerURL, audience: TEST_CLIENT.id });

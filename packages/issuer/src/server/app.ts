@@ -7,6 +7,7 @@
  * Provider instance answers is read per request from a `ProviderSlot`, so a key rotation swaps in
  * a rebuilt provider atomically (see keys.ts).
  */
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Koa, { type Context } from 'koa';
 import type Provider from 'oidc-provider';
@@ -15,6 +16,7 @@ import type { IssuerConfig } from '../config/types.ts';
 import { PageError } from './interactions/errors.ts';
 import { interactionRouter, sendPage, type InteractionDeps } from './interactions/routes.ts';
 import type { KeyManager } from './keys.ts';
+import { INTERNAL_LISTENERS } from './provider.ts';
 import { contentSecurityPolicy, isTrustedProxy } from './security.ts';
 import { errorPage } from './views/pages.ts';
 import { stylesheet } from './views/theme.ts';
@@ -34,6 +36,14 @@ export class ProviderSlot {
   }
   swap(provider: Provider): void {
     const handler = provider.callback() as never;
+    // Event listeners added from outside (tests, metrics) follow the provider.
+    const from = this.#provider as unknown as EventEmitter;
+    const to = provider as unknown as EventEmitter;
+    for (const event of from.eventNames()) {
+      for (const listener of from.listeners(event)) {
+        if (!INTERNAL_LISTENERS.has(listener as never)) to.on(event, listener as (...args: unknown[]) => void);
+      }
+    }
     this.#provider = provider;
     this.#handler = handler;
   }

@@ -109,6 +109,10 @@ export function grantTypesOffered(config: IssuerConfig): string[] {
   return config.oauth2.grantTypes.filter((g) => implemented.has(g));
 }
 
+/** Listeners `buildProvider` adds itself; anything else on a provider was added by a user of
+ * `RunningIssuer.provider` and moves to the rebuilt provider after a key rotation. */
+export const INTERNAL_LISTENERS = new WeakSet<(...args: never[]) => unknown>();
+
 export function buildProvider(deps: ProviderDeps): Provider {
   const { config, keys } = deps;
   const expiry = config.expiry;
@@ -296,13 +300,17 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(config.issuer, configuration);
   patchAudience(provider, deps.grants);
 
-  provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
+  const onGrant = (ctx: KoaContextWithOIDC) => {
     const gt = (ctx.oidc.params as { grant_type?: unknown } | undefined)?.grant_type;
     if (typeof gt === 'string') deps.metrics.tokenIssued(gt);
-  });
-  provider.on('server_error', (_ctx: unknown, err: Error) => {
+  };
+  const onServerError = (_ctx: unknown, err: Error) => {
     deps.logger.error({ err: { message: err.message, name: err.name } }, 'oidc-provider server error');
-  });
+  };
+  INTERNAL_LISTENERS.add(onGrant);
+  INTERNAL_LISTENERS.add(onServerError);
+  provider.on('grant.success', onGrant);
+  provider.on('server_error', onServerError);
   return provider;
 }
 
