@@ -1,0 +1,172 @@
+/**
+ * Two issuer replicas on one API server, each with its own KubernetesStore, behind a tiny
+ * round-robin load balancer (one issuer URL): a login crosses replicas on every request, a code
+ * raced through both replicas is redeemed once, and a rotation on one reaches the other.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, request, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { startIssuer, type RunningIssuer } from '@gatehouse/issuer';
+import { CookieJar, login, TEST_CLIENT, testIssuerConfig } from '@gatehouse/issuer/testing';
+import { getFreePort } from '@gatehouse/testkit/ports';
+import type { KubeCluster } from '@gatehouse/testkit/kube';
+import type { KubernetesStore } from '../src/index.ts';
+import { freshNamespace, kubeAvailable, openTestStore, testKube } from './kube-env.ts';
+
+const REDIRECT = TEST_CLIENT.redirectURIs[0]!;
+const b64url = (b: Buffer): string => b.toString('base64url');
+
+/** Forwards each request to the next backend in turn (counts which backend served what). */
+function roundRobin(ports: number[]): { server: Server; served: number[] } {
+  const served = ports.map(() => 0);
+  let next = 0;
+  const server = createServer((req, res) => {
+    const i = next++ % ports.length;
+    served[i]!++;
+    const upstream = request(
+      { host: '127.0.0.1', port: ports[i], method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', () => {
+      res.writeHead(502).end();
+    });
+    req.pipe(upstream);
+  });
+  return { server, served };
+}
+
+describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes store', () => {
+  let kube: KubeCluster;
+  let namespace: string;
+  const stores: KubernetesStore[] = [];
+  const issuers: RunningIssuer[] = [];
+  let lb: { server: Server; served: number[] };
+  let issuerURL: string;
+
+  beforeAll(async () => {
+    kube = await testKube();
+    namespace = await freshNamespace(kube, 'issuer');
+    const lbPort = await getFreePort();
+    issuerURL = `http://127.0.0.1:${lbPort}/dex`;
+    const ports: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const store = await openTestStore(kube, namespace);
+      stores.push(store);
+      const port = await getFreePort();
+      ports.push(port);
+      issuers.push(
+        await startIssuer({
+          config: testIssuerConfig(port, { overrides: { issuer: issuerURL } }),
+          store,
+          logger: pino({ level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' }),
+          keyCheckInterval: 1,
+        }),
+      );
+    }
+    lb = roundRobin(ports);
+    await new Promise<void>((resolve) => lb.server.listen(lbPort, '127.0.0.1', resolve));
+  }, 120_000);
+
+  afterAll(async () => {
+    lb?.server.closeAllConnections();
+    await new Promise((r) => lb?.server.close(r));
+    for (const issuer of issuers) await issuer.close();
+    for (const store of stores) await store.close();
+    await kube?.kubectl(['delete', 'namespace', namespace, '--wait=false']);
+  });
+
+  /** A full login through the load balancer (every request may hit the other replica). */
+  async function loginForCode(): Promise<{ code: string; verifier: string }> {
+    const verifier = b64url(randomBytes(32));
+    const state = b64url(randomBytes(16));
+    const auth = new URL(`${issuerURL}/auth`);
+    auth.search = new URLSearchParams({
+      client_id: TEST_CLIENT.id,
+      redirect_uri: REDIRECT,
+      response_type: 'code',
+      scope: 'openid email profile',
+      state,
+      nonce: b64url(randomBytes(16)),
+      code_challenge: b64url(createHash('sha256').update(verifier).digest()),
+      code_challenge_method: 'S256',
+    }).toString();
+    const done = await login(new CookieJar(), auth.toString(), { stopAt: REDIRECT });
+    expect(done.location, `stuck at ${done.url} (${done.status}): ${done.body.slice(0, 300)}`).toBeDefined();
+    const back = new URL(done.location!);
+    expect(back.searchParams.get('state')).toBe(state);
+    const code = back.searchParams.get('code');
+    expect(code).toBeTruthy();
+    return { code: code!, verifier };
+  }
+
+  function redeem(baseURL: string, code: string, verifier: string): Promise<Response> {
+    return fetch(`${baseURL}/dex/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${TEST_CLIENT.id}:${TEST_CLIENT.secret}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }),
+    });
+  }
+
+  it('a login begun on one replica completes on the other, and the code is redeemed on either', async () => {
+    const before = [...lb.served];
+    const { code, verifier } = await loginForCode();
+    // Both replicas served parts of this one login.
+    expect(lb.served[0]! - before[0]!).toBeGreaterThan(0);
+    expect(lb.served[1]! - before[1]!).toBeGreaterThan(0);
+    const res = await redeem(issuers[1]!.url, code, verifier);
+    expect(res.status).toBe(200);
+    const tokens = (await res.json()) as { id_token?: string; access_token?: string };
+    expect(tokens.id_token).toBeTruthy();
+    // The authorization code the replicas shared is a custom resource, stored under its hash.
+    const codes = await kube.kubectl(['get', 'authcodes', '-n', namespace, '-o', 'json']);
+    expect(codes.stdout).not.toContain(code);
+  });
+
+  it('one code redeemed concurrently through both replicas: exactly one success in each of 100 trials', async () => {
+    const trials = Number(process.env.GATEHOUSE_RACE_TRIALS ?? 100);
+    for (let t = 0; t < trials; t++) {
+      const { code, verifier } = await loginForCode();
+      const responses = await Promise.all([redeem(issuers[0]!.url, code, verifier), redeem(issuers[1]!.url, code, verifier)]);
+      const statuses = responses.map((r) => r.status).sort();
+      const bodies = await Promise.all(responses.map((r) => r.json() as Promise<{ error?: string }>));
+      expect(statuses, `trial ${t}`).toEqual([200, 400]);
+      expect(bodies.find((b) => b.error)?.error, `trial ${t}`).toBe('invalid_grant');
+    }
+  }, 600_000);
+
+  it('after a forced rotation on one replica both publish the same signing key', async () => {
+    const jwks = async (issuer: RunningIssuer): Promise<string[]> => {
+      const res = await fetch(`${issuer.url}/dex/keys`);
+      const body = (await res.json()) as { keys: Array<{ kid: string }> };
+      return body.keys.map((k) => k.kid).sort();
+    };
+    const before = await jwks(issuers[0]!);
+    await issuers[0]!.rotateKeys();
+    const after = await jwks(issuers[0]!);
+    expect(after).not.toEqual(before);
+    const deadline = Date.now() + 15_000;
+    let other = await jwks(issuers[1]!);
+    while (JSON.stringify(other) !== JSON.stringify(after) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      other = await jwks(issuers[1]!);
+    }
+    expect(other).toEqual(after);
+    // Both sign with the new key: an id_token from either replica carries the same kid.
+    const kids: string[] = [];
+    for (const issuer of issuers) {
+      const { code, verifier } = await loginForCode();
+      const res = await redeem(issuer.url, code, verifier);
+      const { id_token } = (await res.json()) as { id_token: string };
+      kids.push((JSON.parse(Buffer.from(id_token.split('.')[0]!, 'base64url').toString()) as { kid: string }).kid);
+    }
+    expect(kids[0]).toBe(kids[1]);
+    expect(after).toContain(kids[0]);
+  });
+});
