@@ -124,6 +124,19 @@ describe('bad input never yields a 5xx', () => {
     expect(res.status).toBeLessThan(500);
   });
 
+  it('a 100 KB POST to /auth and to /callback is refused with a 4xx', async () => {
+    for (const path of ['/auth', '/callback']) {
+      const res = await fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+        body: new URLSearchParams({ client_id: TEST_CLIENT.id, state: 's'.repeat(100_000) }).toString(),
+        redirect: 'manual',
+      });
+      expect(res.status, path).toBeGreaterThanOrEqual(400);
+      expect(res.status, path).toBeLessThan(500);
+    }
+  });
+
   it('token endpoint: unknown client, wrong secret, unknown grant type, malformed and oversized bodies', async () => {
     const token = `${base}/token`;
     const unknown = await postForm(token, { grant_type: 'authorization_code', code: 'x', redirect_uri: REDIRECT }, ['nobody', 'x']);

@@ -307,3 +307,35 @@ describe('password grant', () => {
     }
   });
 });
+
+describe('client credentials', () => {
+  it('is offered only when listed in oauth2.grantTypes, and only to confidential clients', async () => {
+    const issuer = await startTestIssuer({
+      overrides: {
+        oauth2: {
+          grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
+          responseTypes: ['code'],
+          skipApprovalScreen: true,
+          alwaysShowLoginScreen: false,
+          pkce: { enforce: false, codeChallengeMethodsSupported: ['S256'] },
+        },
+      },
+    });
+    try {
+      const basic: [string, string] = [TEST_CLIENT.id, TEST_CLIENT.secret!];
+      const ok = await postForm(`${issuer.issuerURL}/token`, { grant_type: 'client_credentials' }, basic);
+      expect(ok.status).toBe(200);
+      const intro = await postForm(`${issuer.issuerURL}/token/introspect`, { token: String(ok.json?.access_token) }, basic);
+      expect(intro.json).toMatchObject({ active: true, client_id: TEST_CLIENT.id });
+    } finally {
+      await issuer.close();
+    }
+    const off = await startTestIssuer();
+    try {
+      const r = await postForm(`${off.issuerURL}/token`, { grant_type: 'client_credentials' }, [TEST_CLIENT.id, TEST_CLIENT.secret!]);
+      expect([r.status, r.json?.error]).toEqual([400, 'unsupported_grant_type']);
+    } finally {
+      await off.close();
+    }
+  });
+});
