@@ -113,6 +113,34 @@ describe('bad input never yields a 5xx', () => {
     expect(new URL(page.location!).searchParams.get('error')).toBe('invalid_request');
   });
 
+  it('a public client without redirect URIs may use any http loopback URL (Dex), nothing else', async () => {
+    const cli = await startTestIssuer({ staticClients: [{ ...PUBLIC_CLIENT, id: 'kubelogin', redirectURIs: [] }] });
+    try {
+      const q = (redirect: string) =>
+        `${cli.issuerURL}/auth?${new URLSearchParams({
+          client_id: 'kubelogin',
+          response_type: 'code',
+          scope: 'openid',
+          redirect_uri: redirect,
+          state: 'st',
+          code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+          code_challenge_method: 'S256',
+        })}`;
+      for (const ok of ['http://127.0.0.1:18000/callback', 'http://localhost:8000', 'http://[::1]:5555/x']) {
+        const page = await browse(new CookieJar(), q(ok), { stopAt: ok.replace(/\/?$/, '') });
+        expect(page.location, ok).toBeDefined();
+        expect(new URL(page.location!).searchParams.get('code'), ok).toBeTruthy();
+      }
+      for (const bad of ['https://127.0.0.1:18000/callback', 'http://evil.example:8000/', 'http://127.0.0.1.evil.example/']) {
+        const res = await fetch(q(bad), { headers: html, redirect: 'manual' });
+        expect(res.status, bad).toBe(400);
+        expect(res.headers.get('location'), bad).toBeNull();
+      }
+    } finally {
+      await cli.close();
+    }
+  });
+
   it('plain PKCE is refused', async () => {
     const page = await browse(new CookieJar(), authQuery({ code_challenge_method: 'plain' }), { stopAt: REDIRECT });
     expect(new URL(page.location!).searchParams.get('error')).toBe('invalid_request');

@@ -10,6 +10,15 @@ import type { IssuerConfig, StaticClient } from '../config/types.ts';
 /** oidc-provider client metadata (snake_case). */
 export type ClientMetadata = Record<string, unknown> & { client_id: string };
 
+/** Extra client metadata marking Dex's "public client without redirect URIs" rule. */
+export const ANY_LOOPBACK = 'gatehouse_any_loopback';
+
+/** `http://localhost|127.0.0.1|[::1][:port][/path]`, as Dex allows for such clients. */
+export function isLoopbackRedirect(value: string): boolean {
+  const u = URL.parse(value);
+  return u !== null && u.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname) && u.hash === '' && u.username === '' && u.password === '';
+}
+
 export interface ClientPolicy {
   /** Grant types the issuer offers (`oauth2.grantTypes` ∩ what is implemented). */
   grantTypes: string[];
@@ -29,6 +38,14 @@ export function toClientMetadata(client: AnyClient, policy: ClientPolicy): Clien
     // Public clients (CLIs, SPAs) cannot keep a secret: no client auth, PKCE required instead.
     token_endpoint_auth_method: isPublic ? 'none' : 'client_secret_basic',
   };
+  if (isPublic && client.redirectURIs.length === 0) {
+    // Dex: a public client with no registered redirect URIs may use any http loopback URL
+    // (CLIs on a random port). oidc-provider needs one URI; `redirectUriAllowed` is widened
+    // for clients carrying ANY_LOOPBACK (see provider.ts).
+    metadata.application_type = 'native';
+    metadata.redirect_uris = ['http://127.0.0.1/'];
+    metadata[ANY_LOOPBACK] = true;
+  }
   if (!isPublic && client.secret) metadata.client_secret = client.secret;
   if (client.name) metadata.client_name = client.name;
   if (client.logoURL) metadata.logo_uri = client.logoURL;

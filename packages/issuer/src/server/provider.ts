@@ -14,7 +14,7 @@ import {
   type GrantIdentities,
   type IssuerConnector,
 } from './accounts.ts';
-import type { ClientDirectory } from './clients.ts';
+import { ANY_LOOPBACK, isLoopbackRedirect, type ClientDirectory } from './clients.ts';
 import type { KeyManager } from './keys.ts';
 import type { IssuerMetrics } from './metrics.ts';
 import { contentSecurityPolicy } from './security.ts';
@@ -164,6 +164,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // Exact redirect_uri matching always, even for single-URI clients.
     allowOmittingSingleRegisteredRedirectUri: false,
     extraParams: { connector_id: scopePolicy(deps) as never },
+    extraClientMetadata: { properties: [ANY_LOOPBACK] },
     // S256 only (oidc-provider 9 has no `plain`); required for public clients always.
     pkce: {
       required: (_ctx, client) => config.oauth2.pkce.enforce || client.clientAuthMethod === 'none',
@@ -299,6 +300,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
 
   const provider = new Provider(config.issuer, configuration);
   patchAudience(provider, deps.grants);
+  patchLoopbackRedirects(provider);
 
   const onGrant = (ctx: KoaContextWithOIDC) => {
     const gt = (ctx.oidc.params as { grant_type?: unknown } | undefined)?.grant_type;
@@ -368,4 +370,14 @@ function withClientId<T extends object>(client: T, clientId: unknown): T {
       return typeof v === 'function' ? v.bind(target) : v;
     },
   });
+}
+
+/** Dex's loopback rule for public clients registered without redirect URIs (see clients.ts). */
+function patchLoopbackRedirects(provider: Provider): void {
+  const proto = provider.Client.prototype as unknown as { redirectUriAllowed(this: Record<string, unknown>, value: string): boolean };
+  const original = proto.redirectUriAllowed;
+  proto.redirectUriAllowed = function (this: Record<string, unknown>, value: string) {
+    if (original.call(this, value)) return true;
+    return this[ANY_LOOPBACK] === true && typeof value === 'string' && isLoopbackRedirect(value);
+  };
 }
