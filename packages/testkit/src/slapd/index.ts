@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getFreePort, waitForPort } from '../ports.ts';
 import { createTestCA, type TestCA } from '../tls.ts';
-import { seedDirectory, type SeedDirectory } from './seed.ts';
+import { escapeRdnValue, seedDirectory, type SeedDirectory } from './seed.ts';
 
 export { escapeRdnValue, sshaHash, type SeedDirectory, type SeedUser } from './seed.ts';
 
@@ -48,6 +48,10 @@ export interface Slapd {
   dir: string;
   /** Applies LDIF change records (changetype: modify/add/delete) as the admin. */
   modify(ldif: string): Promise<void>;
+  /** Adds `memberDN` to the `member` list of `cn=<group>` under the seeded groups OU. */
+  addToGroup(group: string, memberDN: string): Promise<void>;
+  /** Removes `memberDN` from `cn=<group>` (groupOfNames must keep at least one member). */
+  removeFromGroup(group: string, memberDN: string): Promise<void>;
   /** slapd's `stats` log so far (connections, BIND/SRCH operations and results). */
   log(): string;
   /** SIGSTOP: slapd keeps its sockets but answers nothing (a hung server). */
@@ -180,6 +184,12 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
       dir,
       async modify(ldif: string): Promise<void> {
         await run(LDAPMODIFY, ['-x', '-H', url, '-D', adminDN, '-w', adminPW], ldif);
+      },
+      addToGroup(group: string, memberDN: string): Promise<void> {
+        return this.modify(`dn: cn=${escapeRdnValue(group)},${seed.groupsDN}\nchangetype: modify\nadd: member\nmember: ${memberDN}\n`);
+      },
+      removeFromGroup(group: string, memberDN: string): Promise<void> {
+        return this.modify(`dn: cn=${escapeRdnValue(group)},${seed.groupsDN}\nchangetype: modify\ndelete: member\nmember: ${memberDN}\n`);
       },
       log: () => logText,
       freeze: () => {

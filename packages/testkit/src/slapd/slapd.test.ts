@@ -41,11 +41,16 @@ describe('startSlapd', () => {
   it('applies modifications and restarts on the same ports with its data', async () => {
     const { service, users: { jane } } = slapd.seed;
     await slapd.modify(`dn: ${jane.dn}\nchangetype: modify\nreplace: mail\nmail: jane.doe@example.org\n`);
+    await slapd.addToGroup('admins', jane.dn);
+    await slapd.removeFromGroup('loop-a', jane.dn); // groupOfNames needs one member left: loop-a keeps loop-b
     await slapd.pause();
     await expect(search(slapd, ['-x', '-H', slapd.url, '-o', 'nettimeout=2', '-b', slapd.baseDN, '(uid=jane)'])).rejects.toThrow();
     await slapd.start();
     const out = await search(slapd, ['-x', '-H', slapd.url, '-D', service.dn, '-w', service.password, '-b', slapd.baseDN, '(uid=jane)', 'mail']);
     expect(out).toContain('mail: jane.doe@example.org');
+    const groups = await search(slapd, ['-x', '-H', slapd.url, '-D', service.dn, '-w', service.password, '-b', slapd.seed.groupsDN, `(member=${jane.dn})`, 'cn']);
+    expect(groups).toContain('cn: admins');
+    expect(groups).not.toContain('cn: loop-a');
     expect(slapd.log()).toMatch(/BIND dn=/);
   });
 });
