@@ -170,6 +170,10 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
 
     await start();
 
+    const modify = async (ldif: string): Promise<void> => {
+      await run(LDAPMODIFY, ['-x', '-H', url, '-D', adminDN, '-w', adminPW], ldif);
+    };
+
     return {
       url,
       ldapsURL,
@@ -182,14 +186,12 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
       adminPW,
       seed,
       dir,
-      async modify(ldif: string): Promise<void> {
-        await run(LDAPMODIFY, ['-x', '-H', url, '-D', adminDN, '-w', adminPW], ldif);
-      },
+      modify,
       addToGroup(group: string, memberDN: string): Promise<void> {
-        return this.modify(`dn: cn=${escapeRdnValue(group)},${seed.groupsDN}\nchangetype: modify\nadd: member\nmember: ${memberDN}\n`);
+        return modify(`dn: cn=${escapeRdnValue(group)},${seed.groupsDN}\nchangetype: modify\nadd: member\nmember: ${memberDN}\n`);
       },
       removeFromGroup(group: string, memberDN: string): Promise<void> {
-        return this.modify(`dn: cn=${escapeRdnValue(group)},${seed.groupsDN}\nchangetype: modify\ndelete: member\nmember: ${memberDN}\n`);
+        return modify(`dn: cn=${escapeRdnValue(group)},${seed.groupsDN}\nchangetype: modify\ndelete: member\nmember: ${memberDN}\n`);
       },
       log: () => logText,
       freeze: () => {
