@@ -1,11 +1,11 @@
 /** Every Kubernetes manifest under deploy/ is accepted by a real API server (server-side dry run). */
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeCluster } from '@gatehouse/testkit/kube';
 import { renderCrdFiles } from '../src/crd-files.ts';
 import { CRD_DIR } from './kube-global-setup.ts';
-import { kubeAvailable, testKube } from './kube-env.ts';
+import { freshNamespace, kubeAvailable, testKube } from './kube-env.ts';
 
 const KUSTOMIZE_DIR = fileURLToPath(new URL('../../../deploy/kustomize/', import.meta.url));
 
@@ -25,12 +25,20 @@ describe('deploy/crds', () => {
 
 describe.skipIf(!kubeAvailable)('kubectl apply --dry-run=server', () => {
   let kube: KubeCluster;
+  let namespace: string;
 
   beforeAll(async () => {
     kube = await testKube();
-    // Namespaced objects can only be dry-run into a namespace that exists.
-    await kube.kubectl(['create', 'namespace', 'gatehouse']);
+    // Namespaced objects can only be dry-run into a namespace that exists: the manifests'
+    // `gatehouse` namespace is swapped for a throw-away one (nothing is created in a user's cluster).
+    namespace = await freshNamespace(kube, 'deploy');
   });
+
+  afterAll(async () => {
+    await kube?.kubectl(['delete', 'namespace', namespace, '--wait=false']);
+  });
+
+  const intoTestNamespace = (yaml: string): string => yaml.replaceAll(/namespace: gatehouse$/gm, `namespace: ${namespace}`);
 
   it('accepts every CRD file (CRDs first)', async () => {
     const files = await filesUnder(CRD_DIR);
@@ -43,14 +51,21 @@ describe.skipIf(!kubeAvailable)('kubectl apply --dry-run=server', () => {
 
   it('accepts the kustomize base and the example overlay, and each base file on its own', async () => {
     for (const dir of ['base', 'overlays/example']) {
-      const res = await kube.kubectl(['apply', '--dry-run=server', '-k', `${KUSTOMIZE_DIR}${dir}`]);
+      const rendered = await kube.kubectl(['kustomize', `${KUSTOMIZE_DIR}${dir}`]);
+      expect(rendered.code, `${dir}: ${rendered.stderr}`).toBe(0);
+      expect(rendered.stdout).toContain('namespace: gatehouse');
+      const res = await kube.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: intoTestNamespace(rendered.stdout) });
       expect(res.code, `${dir}: ${res.stderr}`).toBe(0);
       expect(res.stdout).toMatch(/deployment\.apps\/gatehouse-issuer (created|configured|unchanged) \(server dry run\)/);
       expect(res.stdout).toMatch(/ingress\.networking\.k8s\.io\/protected-app .*\(server dry run\)/);
+      expect(res.stdout).toMatch(/role\.rbac\.authorization\.k8s\.io\/gatehouse-issuer .*\(server dry run\)/);
     }
     const baseFiles = (await filesUnder(`${KUSTOMIZE_DIR}base`)).filter((f) => !f.endsWith('kustomization.yaml'));
+    expect(baseFiles.length).toBeGreaterThanOrEqual(7);
     for (const file of baseFiles) {
-      const res = await kube.kubectl(['apply', '--dry-run=server', '-n', 'gatehouse', '-f', file]);
+      const res = await kube.kubectl(['apply', '--dry-run=server', '-n', namespace, '-f', '-'], {
+        input: intoTestNamespace(await readFile(file, 'utf8')),
+      });
       expect(res.code, `${file}: ${res.stderr}`).toBe(0);
     }
   });

@@ -49,10 +49,28 @@ export interface StartKubeOptions {
 }
 
 const children = new Set<ChildProcess>();
-// A test runner that dies must not leave etcd/kube-apiserver behind.
-process.once('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
+let reaperInstalled = false;
+
+/** A test runner that exits or is interrupted must not leave etcd/kube-apiserver behind. */
+function installReaper(): void {
+  if (reaperInstalled) return;
+  reaperInstalled = true;
+  const killAll = (): void => {
+    for (const child of children) child.kill('SIGKILL');
+  };
+  process.once('exit', killAll);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      killAll();
+      // Nobody else handles it: keep the default behaviour (terminate) by re-raising.
+      if (process.listenerCount(signal) === 1) {
+        process.removeListener(signal, onSignal);
+        process.kill(process.pid, signal);
+      }
+    };
+    process.on(signal, onSignal);
+  }
+}
 
 export async function kubectlPath(): Promise<string> {
   const found = await findOnPath('kubectl');
@@ -83,6 +101,7 @@ export function runKubectl(
 
 function spawnLogged(cmd: string, args: string[], logFile: string): ChildProcess {
   const out = createWriteStream(logFile, { flags: 'a' });
+  installReaper();
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
