@@ -61,6 +61,26 @@ describe('authorization code flow through mockCallback', () => {
     expect(decodeJwt(tokens.id_token!).exp! - decodeJwt(tokens.id_token!).iat!).toBe(24 * 3600);
   });
 
+  it('response_mode=form_post answers with an auto-submitting form whose script hash is in the CSP', async () => {
+    const verifier = client.randomPKCECodeVerifier();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT,
+      scope: 'openid',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 'fp-state',
+      response_mode: 'form_post',
+    });
+    const page = await browse(new CookieJar(), url.toString(), { stopAt: REDIRECT });
+    expect(page.status).toBe(200);
+    expect(page.body).toContain(`action="${REDIRECT}"`);
+    expect(page.body).toContain('name="state" value="fp-state"');
+    const csp = page.response.headers.get('content-security-policy')!;
+    expect(csp).toMatch(/script-src 'self' 'sha256-[A-Za-z0-9+/=]+'/);
+    expect(csp).not.toContain('form-action');
+    expect(page.response.headers.get('x-frame-options')).toBe('DENY');
+  });
+
   it('gives a refresh token for offline_access without a consent prompt', async () => {
     const a = await authorize('openid offline_access');
     const tokens = await client.authorizationCodeGrant(config, a.callback, {

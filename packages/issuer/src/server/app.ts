@@ -17,7 +17,7 @@ import { PageError } from './interactions/errors.ts';
 import { interactionRouter, sendPage, type InteractionDeps } from './interactions/routes.ts';
 import type { KeyManager } from './keys.ts';
 import { INTERNAL_LISTENERS } from './provider.ts';
-import { contentSecurityPolicy, isTrustedProxy } from './security.ts';
+import { isTrustedProxy, providerContentSecurityPolicy } from './security.ts';
 import { errorPage } from './views/pages.ts';
 import { stylesheet } from './views/theme.ts';
 
@@ -139,7 +139,7 @@ export function createApp(deps: AppDeps): Koa {
       ctx.body = 'not found';
       return;
     }
-    ctx.set('Content-Security-Policy', contentSecurityPolicy([]));
+    ctx.set('Content-Security-Policy', providerContentSecurityPolicy());
     ctx.respond = false;
     const req = ctx.req as IncomingMessage & { originalUrl?: string };
     const full = req.url ?? '/';

@@ -19,6 +19,23 @@ export function contentSecurityPolicy(formTargets: string[]): string {
   ].join('; ');
 }
 
+/**
+ * The CSP on responses oidc-provider renders itself. Its only page with a script or a form is the
+ * `form_post` response (an auto-submitting form to the client's redirect_uri): oidc-provider adds
+ * that script's hash to `script-src`, and the form's target is the client, so there is no
+ * form-action here. Pages we render (errors, logout, device) replace this with the strict one.
+ */
+export function providerContentSecurityPolicy(): string {
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: https:",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join('; ');
+}
+
 /** The origin of a URL for a CSP source list, or undefined for anything odd. */
 export function originOf(url: string): string | undefined {
   try {
