@@ -17,7 +17,7 @@ import {
 import { ANY_LOOPBACK, isLoopbackRedirect, type ClientDirectory } from './clients.ts';
 import type { KeyManager } from './keys.ts';
 import type { IssuerMetrics } from './metrics.ts';
-import { contentSecurityPolicy } from './security.ts';
+import { contentSecurityPolicy, originOf } from './security.ts';
 import {
   deviceCodePage,
   deviceConfirmPage,
@@ -188,7 +188,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
-          ctx.set('Content-Security-Policy', contentSecurityPolicy(['self']));
+          // The confirmation ends in a redirect to the client's post_logout_redirect_uri.
+          const targets = (ctx.oidc.client?.postLogoutRedirectUris ?? []).map(originOf).filter((o): o is string => o !== undefined);
+          ctx.set('Content-Security-Policy', contentSecurityPolicy(['self', ...targets]));
           ctx.type = 'html';
           const client = ctx.oidc.client;
           ctx.body = logoutPage(deps.pages, { form, clientName: client?.clientName ?? client?.clientId });
@@ -218,7 +220,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
           ctx.body = deviceCodePage(deps.pages, { form, ...(error ? { error } : {}) });
         },
         userCodeConfirmSource: async (ctx, form, client, _deviceInfo, userCode) => {
-          ctx.set('Content-Security-Policy', contentSecurityPolicy([]));
+          // Confirming starts the login, which may redirect to any upstream IdP (https).
+          ctx.set('Content-Security-Policy', contentSecurityPolicy(['self', 'https:']));
           ctx.type = 'html';
           ctx.body = deviceConfirmPage(deps.pages, { form, clientName: client.clientName ?? client.clientId, userCode });
         },
