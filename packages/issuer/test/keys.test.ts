@@ -119,3 +119,54 @@ describe('signing keys', () => {
     expect(((await intro.json()) as { active: boolean }).active).toBe(true);
   });
 });
+
+describe('replicas behind one issuer URL', () => {
+  it('a login started on one replica finishes on another, and the code is redeemed on either', async () => {
+    const store = new MemoryStore();
+    const logger = pino({ level: 'silent' });
+    const portA = await getFreePort();
+    const portB = await getFreePort();
+    const config = testIssuerConfig(portA);
+    const a = await startIssuer({ config, store, logger });
+    const b = await startIssuer({ config: { ...config, web: { ...config.web, http: `127.0.0.1:${portB}` } }, store, logger });
+    try {
+      const { CookieJar } = await import('../src/testing/index.ts');
+      const client = await import('openid-client');
+      const rp = await discover(a);
+      const verifier = client.randomPKCECodeVerifier();
+      const url = client.buildAuthorizationUrl(rp, {
+        redirect_uri: TEST_CLIENT.redirectURIs[0]!,
+        scope: 'openid',
+        code_challenge: await client.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        state: 'xr',
+      });
+      const jar = new CookieJar();
+      // Replica a answers /auth and sets the interaction cookies...
+      const first = await fetch(url, { redirect: 'manual' });
+      jar.store(url.toString(), first);
+      const interaction = new URL(first.headers.get('location')!, url);
+      expect(interaction.port).toBe(String(portA));
+      // ...the browser's next requests land on replica b (same cookies: a load balancer).
+      const onB = (u: string) => u.replace(`:${portA}/`, `:${portB}/`);
+      const fwd = async (u: string): Promise<string> => {
+        const target = onB(u);
+        const res = await fetch(target, { redirect: 'manual', headers: { cookie: jar.header(u) } });
+        jar.store(u, res);
+        const loc = res.headers.get('location');
+        if (!loc) throw new Error(`stopped at ${target}: ${res.status} ${await res.text()}`);
+        return new URL(loc, u).toString().replace(`:${portB}/`, `:${portA}/`);
+      };
+      let next = interaction.toString();
+      while (!next.startsWith(TEST_CLIENT.redirectURIs[0]!)) next = await fwd(next);
+      const code = new URL(next).searchParams.get('code');
+      expect(code).toBeTruthy();
+      const tokens = await client.authorizationCodeGrant(rp, new URL(next), { pkceCodeVerifier: verifier, expectedState: 'xr' });
+      expect(tokens.claims()?.iss).toBe(a.issuerURL);
+    } finally {
+      await a.close();
+      await b.close();
+      await store.close();
+    }
+  });
+});
