@@ -102,7 +102,9 @@ export function runKubectl(
 function spawnLogged(cmd: string, args: string[], logFile: string): ChildProcess {
   const out = createWriteStream(logFile, { flags: 'a' });
   installReaper();
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The Go side exits when this process is gone, even after a SIGKILL that skips our reaper.
+  const env = { ...process.env, GATEHOUSE_PARENT_PID: String(process.pid) };
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
   children.add(child);
@@ -190,9 +192,13 @@ export async function startKubeApiServer(options: StartKubeOptions = {}): Promis
     const [etcdPort, peerPort, apiPort] = [await getFreePort(), await getFreePort(), await getFreePort()];
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
     const peerUrl = `http://127.0.0.1:${peerPort}`;
+    // etcd runs under the Go binary's `gatehouse-run`, which stops it if we disappear.
     etcd = spawnLogged(
-      etcdBin,
+      binary,
       [
+        'gatehouse-run',
+        '--',
+        etcdBin,
         '--name=default',
         `--data-dir=${join(dir, 'etcd')}`,
         `--listen-client-urls=${etcdUrl}`,
