@@ -200,3 +200,42 @@ describe('TLS listener', () => {
     for (const c of cookies) expect(c.toLowerCase()).toContain('secure');
   });
 });
+
+describe('connectors managed at run time', () => {
+  it('a connector applied to the store is usable at once; a deleted one is gone; configured ones win', async () => {
+    const store = new MemoryStore();
+    await store.connectors.upsert({ id: 'early', type: 'mockCallback', name: 'Early', config: {} });
+    const issuer = await startTestIssuer({ store });
+    cleanup.push(async () => {
+      await issuer.close();
+      await store.close();
+    });
+    const config = await discover(issuer);
+    const { browse, CookieJar } = await import('../src/testing/index.ts');
+    const outcome = async (connectorId: string) => {
+      const url = client.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT,
+        scope: 'openid federated:id',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        code_challenge_method: 'S256',
+        state: 's',
+        connector_id: connectorId,
+      });
+      const page = await browse(new CookieJar(), url.toString(), { stopAt: REDIRECT });
+      const params = new URL(page.location!).searchParams;
+      return params.get('error') ?? 'code';
+    };
+    const eventually = async (connectorId: string, expected: string) => {
+      for (let i = 0; i < 50 && (await outcome(connectorId)) !== expected; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(await outcome(connectorId)).toBe(expected);
+    };
+    expect(await outcome('early')).toBe('code');
+    await store.connectors.upsert({ id: 'late', type: 'mockCallback', name: 'Late', config: {} });
+    await eventually('late', 'code');
+    await store.connectors.delete('late');
+    await eventually('late', 'invalid_request');
+    // A run-time record cannot replace the configured `mock` connector.
+    await store.connectors.upsert({ id: 'mock', type: 'no-such-type', name: 'Hijack', config: {} });
+    expect(await outcome('mock')).toBe('code');
+  });
+});

@@ -21,6 +21,7 @@ import { LoginThrottle, type ThrottleOptions } from './interactions/throttle.ts'
 import { KeyManager } from './keys.ts';
 import { buildProvider, grantTypesOffered } from './provider.ts';
 import { registerPasswordGrant } from './password-grant.ts';
+import { RuntimeConnectors } from './runtime-connectors.ts';
 import { openIssuerStore, openTelemetry, issuerMetrics, issuerLogger } from './integrations.ts';
 
 export interface StartIssuerOptions {
@@ -83,11 +84,15 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
       configs.push({ type: 'local', id: LOCAL_CONNECTOR_ID, name: LOCAL_CONNECTOR_NAME, config: { staticPasswords: config.staticPasswords } });
     }
     configs.push(...config.connectors);
-    const opened = await registry.openConnectors(configs, { logger, issuerURL: config.issuer, callbackURL, store });
+    const connectorContext = { logger, issuerURL: config.issuer, callbackURL, store };
+    const opened = await registry.openConnectors(configs, connectorContext);
     const connectors = new Map<string, IssuerConnector>(opened.map((o) => [o.id, o]));
     cleanups.push(async () => {
       await Promise.allSettled(opened.map((o) => o.connector.close?.()));
     });
+    const runtimeConnectors = new RuntimeConnectors({ registry, records: store.connectors, context: connectorContext, connectors, logger });
+    await runtimeConnectors.start();
+    cleanups.push(() => runtimeConnectors.close());
 
     const clients = new ClientDirectory(config, store.clients, { grantTypes: grantTypesOffered(config) });
     await clients.start();
@@ -133,7 +138,7 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
     // Key changes (ours or another replica's) reach the provider by rebuilding it.
     let keyCheck: Promise<void> = Promise.resolve();
     const reloadKeys = (rotate: boolean): Promise<void> => {
-      keyCheck = keyCheck.then(async () => {
+      keyCheck = keyCheck.catch(() => undefined).then(async () => {
         const changed = rotate ? await keys.rotate() : await keys.refresh();
         if (changed) {
           slot.swap(build());
