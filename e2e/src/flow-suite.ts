@@ -124,6 +124,7 @@ export function defineFlowSuite(o: FlowSuiteOptions): void {
       expect(identity?.preferredUsername).toBe(ENTRA_USER.mailNickname);
       expect(identity?.user).toBeTruthy();
       expect(stack.app.requests.filter((r) => r.identity !== null).length).toBe(1);
+      o.afterFirstLogin?.();
       await page.close();
     }, 90_000);
 
@@ -181,27 +182,47 @@ export function defineFlowSuite(o: FlowSuiteOptions): void {
     it('sign-out ends the session; the next request goes through login again', async () => {
       const page = await context.newPage();
       const recorder = new TrafficRecorder(page);
-      await page.goto(`${stack.origin}/oauth2/sign_out?rd=/gemini-rl`);
-      // The issuer asks to confirm its own logout (RP-initiated logout), then returns to /gemini-rl.
-      const confirm = page.getByRole('button', { name: 'Yes, log out' });
-      if (await confirm.isVisible()) await confirm.click();
-      await page.waitForURL((u) => u.origin === stack.entra.url || (u.origin === stack.origin && u.pathname.startsWith('/dex/interaction')));
+      await page.goto(`${stack.origin}/oauth2/sign_out`);
+      // forward-auth clears its cookie and ends the issuer session (RP-initiated logout, confirmed by the user).
+      await page.getByRole('button', { name: 'Yes, log out' }).click();
+      await page.waitForURL((u) => u.pathname.startsWith('/dex/logout') && !u.searchParams.has('id_token_hint'));
       const exchanges = await recorder.settled();
       printLatencies(`${o.name} sign-out`, exchanges);
       const signOut = step(exchanges, 0, '/oauth2/sign_out', (e) => e.url.pathname === '/oauth2/sign_out');
+      expect(signOut.exchange.location?.pathname).toBe('/dex/logout');
       const cleared = signOut.exchange.setCookies.map(setCookieAttributes).find((c) => c.name === '_oauth2_proxy');
       expect(cleared?.value).toBe('');
       expect((await context.cookies(stack.origin)).find((c) => c.name === '_oauth2_proxy')).toBeUndefined();
-      const again = step(exchanges, signOut.index + 1, 'GET /gemini-rl -> /oauth2/start', (e) => e.url.pathname === '/gemini-rl');
-      expect(again.exchange.status).toBe(302);
-      expect(again.exchange.location?.pathname).toBe('/oauth2/start');
-      expect((await stack.edge.authSubrequests()).at(-1)).toMatch(/auth=401/);
       await page.close();
 
-      // And the login works again end to end.
+      // The next request goes through login again (the issuer session is gone too: Entra's form is shown).
+      const before = (await stack.edge.authSubrequests()).length;
       const relog = await loginWithEntra(await context.newPage(), stack, { choice: o.ldap });
+      const first401 = (await stack.edge.authSubrequests())[before];
+      expect(first401).toMatch(/for="\/gemini-rl" auth=401/);
+      step(relog.exchanges, 0, 'the Entra form again', (e) => e.url.origin === stack.entra.url && e.method === 'POST');
       expect(relog.answer.identity?.email).toBe(ENTRA_USER.mail);
     }, 90_000);
+
+    // Known issuer bug (reported): the logout confirmation page sends `form-action 'self'`, and Chromium applies
+    // form-action to every redirect after the submission. When the post-logout redirect leads on to the upstream
+    // IdP (one connector: /gemini-rl -> /oauth2/start -> /dex/auth -> Entra), Chromium blocks the navigation.
+    // With a connector choice page the chain stays on the same origin and works. When the issuer is fixed,
+    // this test fails on the single-connector stack: drop `.fails` there.
+    const blockedByCsp = !o.ldap;
+    (blockedByCsp ? it.fails : it)('sign-out with rd: the post-logout redirect leads back to a login', async () => {
+      const page = await context.newPage();
+      try {
+        await page.goto(`${stack.origin}/oauth2/sign_out?rd=/gemini-rl`);
+        await page.getByRole('button', { name: 'Yes, log out' }).click();
+        await page.waitForURL((u) => u.origin === stack.entra.url || (u.origin === stack.origin && u.pathname.startsWith('/dex/interaction')), {
+          timeout: 8_000,
+        });
+        expect((await stack.edge.authSubrequests()).at(-1)).toMatch(/for="\/gemini-rl" auth=401/);
+      } finally {
+        await page.close();
+      }
+    }, 30_000);
 
     it.runIf(o.ldap)('LDAP: the password form through the browser', async () => {
       const ldapContext = await browser.newContext();

@@ -43,14 +43,7 @@ const isEdge = (stack: Stack, u: URL, path: string) => u.origin === stack.origin
 export async function loginWithEntra(page: Page, stack: Stack, options: LoginOptions): Promise<LoginResult> {
   const path = options.path ?? '/gemini-rl';
   const recorder = new TrafficRecorder(page);
-  const callbackRoute = (u: URL) => isEdge(stack, u, '/oauth2/callback');
-  if (options.atCallback) {
-    const hook = options.atCallback;
-    await page.route(callbackRoute, async (route) => {
-      await hook(new URL(route.request().url()));
-      await route.continue();
-    });
-  }
+  const pause = options.atCallback ? await pauseBeforeRedirectTo(page, `${stack.origin}/oauth2/callback`, options.atCallback) : undefined;
   try {
     await page.goto(`${stack.origin}${path}`);
     if (options.choice) {
@@ -66,14 +59,53 @@ export async function loginWithEntra(page: Page, stack: Stack, options: LoginOpt
     await page.waitForURL((u) => isEdge(stack, u, path), { timeout: 30_000 });
     await page.locator('#identity').waitFor();
     if (options.shots) await screenshot(page, `${options.shots}-3-app-page`);
+    if (pause && !pause.fired()) throw new Error('the redirect to /oauth2/callback was never paused');
     return { exchanges: await recorder.settled(), answer: await appAnswer(page) };
   } catch (err) {
     const text = (await page.locator('body').textContent({ timeout: 2_000 }).catch(() => '')) ?? '';
     await screenshot(page, `failure-${options.shots ?? 'login'}`).catch(() => undefined);
     throw new Error(`login stopped at ${page.url()} ("${text.replace(/\s+/g, ' ').trim().slice(0, 300)}"):\n${formatTrace(await recorder.settled())}`, { cause: err });
   } finally {
-    if (options.atCallback) await page.unroute(callbackRoute);
+    await pause?.stop();
   }
+  if (pause?.error) throw pause.error;
+}
+
+/**
+ * Holds every redirect whose Location starts with `target` until `hook` has run (CDP Fetch at the response
+ * stage: Playwright's page.route does not see redirect hops). The browser then follows it as usual.
+ */
+async function pauseBeforeRedirectTo(
+  page: Page,
+  target: string,
+  hook: (location: URL) => Promise<void>,
+): Promise<{ fired(): boolean; error: unknown; stop(): Promise<void> }> {
+  const cdp = await page.context().newCDPSession(page);
+  const state = { count: 0, error: undefined as unknown };
+  cdp.on('Fetch.requestPaused', (event) => {
+    const location = event.responseHeaders?.find((h) => h.name.toLowerCase() === 'location')?.value;
+    const run = async () => {
+      if (location !== undefined && location.startsWith(target)) {
+        state.count++;
+        await hook(new URL(location));
+      }
+    };
+    run()
+      .catch((err: unknown) => (state.error ??= err))
+      .finally(() => cdp.send('Fetch.continueRequest', { requestId: event.requestId }).catch(() => undefined));
+  });
+  // Only the issuer's answers can carry that redirect.
+  await cdp.send('Fetch.enable', { patterns: [{ urlPattern: `${new URL(target).origin}/dex/*`, requestStage: 'Response' }] });
+  return {
+    fired: () => state.count > 0,
+    get error() {
+      return state.error;
+    },
+    async stop() {
+      await cdp.send('Fetch.disable').catch(() => undefined);
+      await cdp.detach().catch(() => undefined);
+    },
+  };
 }
 
 /** Finds the first exchange at or after `from` matching `pred`; fails with the whole trace otherwise. */

@@ -1,0 +1,59 @@
+// The reference flow on the Kubernetes store (CRDs on a real kube-apiserver + etcd), as the seed deploys it:
+// while the browser holds the issuer's redirect to /oauth2/callback, `kubectl get authcodes` sees the code.
+import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { nameFor, openKubernetesStore, type KubernetesStore } from '@gatehouse/storage-kubernetes';
+import { findGo, startKubeApiServer, type KubeCluster } from '@gatehouse/testkit/kube';
+import { describe, it } from 'vitest';
+import { defineFlowSuite } from '../src/flow-suite.ts';
+
+const CRD_DIR = fileURLToPath(new URL('../../deploy/crds/', import.meta.url));
+const NAMESPACE = 'gatehouse-e2e';
+const haveGo = (await findGo()) !== undefined;
+
+interface AuthCodeList {
+  items: Array<{ metadata: { name: string } }>;
+}
+
+if (!haveGo && process.env.CI !== 'true') {
+  describe('reference flow (kubernetes)', () => {
+    it.skip('skipped: no Go toolchain to build kube-apiserver (install Go >= 1.24, etcd-server and kubectl)', () => {});
+  });
+} else {
+  let kube: KubeCluster | undefined;
+  let store: KubernetesStore | undefined;
+  const seen: Array<{ code: string; names: string[] }> = [];
+
+  defineFlowSuite({
+    name: 'kubernetes',
+    ldap: false,
+    async stack() {
+      kube = await startKubeApiServer({ namespace: NAMESPACE });
+      const applied = await kube.kubectl(['apply', '-f', CRD_DIR]);
+      if (applied.code !== 0) throw new Error(`kubectl apply -f deploy/crds: ${applied.stderr}`);
+      const ready = await kube.kubectl(['wait', '--for=condition=Established', '--timeout=90s', '-f', CRD_DIR]);
+      if (ready.code !== 0) throw new Error(`CRDs not established: ${ready.stderr}`);
+      store = await openKubernetesStore({ inCluster: false, kubeConfigFile: kube.kubeconfigPath, namespace: NAMESPACE });
+      return { storage: { kind: 'kubernetes', kubeconfigPath: kube.kubeconfigPath, namespace: NAMESPACE, store } };
+    },
+    async atCallback(callbackURL) {
+      if (!kube || seen.length > 0) return;
+      const res = await kube.kubectl(['get', 'authcodes', '-n', NAMESPACE, '-o', 'json']);
+      if (res.code !== 0) throw new Error(`kubectl get authcodes: ${res.stderr}`);
+      const table = await kube.kubectl(['get', 'authcodes', '-n', NAMESPACE]);
+      console.log(`[e2e] kubectl get authcodes (browser paused before /oauth2/callback):\n${table.stdout}`);
+      const list = JSON.parse(res.stdout) as AuthCodeList;
+      seen.push({ code: callbackURL.searchParams.get('code') ?? '', names: list.items.map((i) => i.metadata.name) });
+    },
+    afterFirstLogin() {
+      expect(seen).toHaveLength(1);
+      const [first] = seen;
+      expect(first?.names.length).toBeGreaterThanOrEqual(1);
+      expect(first?.names).toContain(nameFor(first?.code ?? ''));
+    },
+    async afterAllExtra() {
+      await store?.close();
+      await kube?.stop();
+    },
+  });
+}
