@@ -59,7 +59,10 @@ export async function loginWithEntra(page: Page, stack: Stack, options: LoginOpt
     await page.waitForURL((u) => isEdge(stack, u, path), { timeout: 30_000 });
     await page.locator('#identity').waitFor();
     if (options.shots) await screenshot(page, `${options.shots}-3-app-page`);
-    if (pause && !pause.fired()) throw new Error('the redirect to /oauth2/callback was never paused');
+    if (pause !== undefined) {
+      if (!pause.fired()) throw new Error('the redirect to /oauth2/callback was never paused');
+      if (pause.error !== undefined) throw pause.error;
+    }
     return { exchanges: await recorder.settled(), answer: await appAnswer(page) };
   } catch (err) {
     const text = (await page.locator('body').textContent({ timeout: 2_000 }).catch(() => '')) ?? '';
@@ -68,7 +71,6 @@ export async function loginWithEntra(page: Page, stack: Stack, options: LoginOpt
   } finally {
     await pause?.stop();
   }
-  if (pause?.error) throw pause.error;
 }
 
 /**
