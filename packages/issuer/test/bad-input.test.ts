@@ -296,6 +296,20 @@ describe('bad input never yields a 5xx', () => {
     expect(res.headers.get('location')).toBeNull();
   });
 
+  it('malformed percent-encoding, path tricks and a garbage Basic header are 4xx', async () => {
+    for (const p of ['/interaction/%E0%A4%A', '/interaction/abc/connector/%ZZ', '/callback?state=%E0%A4%A', '/auth?client_id=%ZZ', '/keys/../token', '/%2e%2e/etc', '/token?x=%']) {
+      const res = await fetch(`${base}${p}`, { redirect: 'manual', headers: html });
+      expect(res.status, p).toBeGreaterThanOrEqual(400);
+      expect(res.status, p).toBeLessThan(500);
+    }
+    const res = await fetch(`${base}/token`, {
+      method: 'POST',
+      headers: { authorization: 'Basic !!!notbase64', 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=refresh_token&refresh_token=x',
+    });
+    expect(res.status).toBe(400);
+  });
+
   it('health endpoints and unknown paths', async () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);

@@ -14,6 +14,7 @@ import type { ConnectorFactory } from '@gatehouse/connector-kit';
 import { MemoryStore, type Store } from '@gatehouse/storage';
 import { getFreePort } from '@gatehouse/testkit/ports';
 import type { ConnectorConfig, IssuerConfig, StaticClient } from '../config/types.ts';
+import type { ThrottleOptions } from '../server/interactions/throttle.ts';
 import { startIssuer, type RunningIssuer } from '../server/start.ts';
 
 /** The default confidential client of a test issuer. */
@@ -41,6 +42,8 @@ export interface StartTestIssuerOptions {
   /** Deep-merged one level into the config (e.g. `{ oauth2: { skipApprovalScreen: false } }`). */
   overrides?: Partial<IssuerConfig>;
   logger?: pino.Logger;
+  /** Password-form throttling; default: 5 failures per username, 30 per address, per minute. */
+  throttle?: Partial<ThrottleOptions>;
 }
 
 /** A complete, valid issuer config for tests (memory storage, approval screen skipped). */
@@ -97,7 +100,7 @@ export async function startTestIssuer(options: StartTestIssuerOptions = {}): Pro
         logger,
         store,
         ...(options.connectorFactories ? { connectorFactories: options.connectorFactories } : {}),
-        throttle: { windowMs: 60_000 },
+        throttle: { windowMs: 60_000, ...options.throttle },
       });
       if (options.store) return running;
       // We made the store: close it with the issuer.
