@@ -27,6 +27,9 @@ export const ENTRA_USER = {
   mailNickname: 'john.doe',
 } as const;
 
+/** An Entra security group of that user (the connector reads it from Graph; forward-auth passes it on). */
+export const ENTRA_GROUP = { id: 'a8c4f0e2-5d7b-4c1e-9f3a-2b6d8e0c1f47', displayName: 'gemini-users' } as const;
+
 export const CLIENT_ID = 'oauth2-proxy';
 
 export type StorageChoice = { kind: 'sqlite' } | { kind: 'kubernetes'; kubeconfigPath: string; namespace: string; store: Store };
@@ -137,7 +140,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     const azureClientId = '11111111-2222-4333-8444-555555555555';
     const entra = await startFakeEntra({
-      users: [{ ...ENTRA_USER }],
+      users: [{ ...ENTRA_USER, groups: [ENTRA_GROUP.id] }],
+      groups: [{ ...ENTRA_GROUP }],
       clients: [{ clientId: azureClientId, clientSecret: secrets.azure, redirectUris: [`${origin}/dex/callback`] }],
     });
     cleanups.push(() => entra.close());
