@@ -1,6 +1,6 @@
 // Bearer JWTs (skip_jwt_bearer_tokens): from our issuer for client_id / oidc_extra_audiences, or from an
 // extra_jwt_issuers entry `issuer=audience`. Verified tokens are cached until their expiry.
-import { createRemoteJWKSet, customFetch as joseFetch, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, decodeJwt, customFetch as joseFetch, jwtVerify, type JWTPayload } from 'jose';
 import { identityFromClaims } from './claims.ts';
 import type { ForwardAuthConfig } from './config/schema.ts';
 import type { FetchLike, OidcClient } from './oidc/client.ts';
@@ -52,7 +52,16 @@ export class BearerVerifier {
       this.#cache.delete(token);
       return undefined;
     }
-    const payload = (await this.#fromIssuer(token)) ?? (await this.#fromExtras(token));
+    // Route by the (unverified) `iss` to the one verifier that can accept it; the signature decides.
+    let iss: unknown;
+    try {
+      iss = decodeJwt(token).iss;
+    } catch {
+      return undefined;
+    }
+    if (typeof iss !== 'string') return undefined;
+    const own = this.#oidc.discovered?.serverMetadata().issuer ?? this.#cfg.oidc_issuer_url;
+    const payload = iss === own ? await this.#fromIssuer(token) : await this.#fromExtras(token, iss);
     if (payload === undefined || typeof payload.exp !== 'number') return undefined;
     const r = identityFromClaims(payload, {
       emailClaim: this.#cfg.oidc_email_claim,
@@ -73,8 +82,9 @@ export class BearerVerifier {
     }
   }
 
-  async #fromExtras(token: string): Promise<JWTPayload | undefined> {
+  async #fromExtras(token: string, iss: string): Promise<JWTPayload | undefined> {
     for (const extra of this.#extras) {
+      if (extra.issuer !== iss) continue;
       try {
         const jwks = await (extra.jwks ??= this.#jwksFor(extra.issuer).catch((err: unknown) => {
           extra.jwks = undefined;

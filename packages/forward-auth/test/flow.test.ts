@@ -168,6 +168,34 @@ describe('cookies from the real flow', () => {
     expect((await fetch(`${otherAudience.url}/oauth2/auth`, { headers: { authorization: `Bearer ${idToken}` } })).status).toBe(401);
   });
 
+  it('an expired session (inside the payload, whatever the cookie says) → 401', async () => {
+    const jar = new CookieJar();
+    await signIn(h, jar);
+    const session = h.fa.handler.context.sessions.load(jar.header(`${h.fa.url}/app`))?.entry.session;
+    expect(session).toBeDefined();
+    const sealed = h.fa.handler.context.sessions.seal({ ...session!, expiresAt: Date.now() - 1000 }, undefined, undefined);
+    expect((await authCheck(h, sealed.setCookie.map((c) => c.split(';')[0]).join('; '))).status).toBe(401);
+  });
+
+  it('bearer tokens from an extra_jwt_issuers entry are verified against that issuer', async () => {
+    const other = await startHarness();
+    try {
+      const jar = new CookieJar();
+      await signIn(other, jar);
+      const idToken = other.fa.handler.context.sessions.load(jar.header(`${other.fa.url}/app`))?.entry.session.idToken as string;
+      const withExtra = await h.another({ skip_jwt_bearer_tokens: true, extra_jwt_issuers: [`${other.issuer.issuerURL}=oauth2-proxy`] });
+      const ok = await fetch(`${withExtra.url}/oauth2/auth`, { headers: { authorization: `Bearer ${idToken}` } });
+      expect(ok.status).toBe(202);
+      expect(ok.headers.get('x-auth-request-email')).toBe('kilgore@kilgore.trout');
+      const wrongAudience = await h.another({ skip_jwt_bearer_tokens: true, extra_jwt_issuers: [`${other.issuer.issuerURL}=another-client`] });
+      expect((await fetch(`${wrongAudience.url}/oauth2/auth`, { headers: { authorization: `Bearer ${idToken}` } })).status).toBe(401);
+      const without = await h.another({ skip_jwt_bearer_tokens: true });
+      expect((await fetch(`${without.url}/oauth2/auth`, { headers: { authorization: `Bearer ${idToken}` } })).status).toBe(401);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('a login after the issuer rotates its keys verifies with the new key', async () => {
     await h.issuer.rotateKeys();
     const jar = new CookieJar();
