@@ -18,6 +18,8 @@ export interface FlowSuiteOptions {
   afterAllExtra?: () => Promise<void>;
   /** The LDAP connector through the browser (adds the issuer's connector-choice page). */
   ldap: boolean;
+  /** forward-auth cookie_refresh in ms (the stack must be started with the same value): tests refresh via nginx. */
+  cookieRefreshMs?: number;
 }
 
 function printLatencies(title: string, exchanges: Exchange[]): void {
@@ -178,6 +180,37 @@ export function defineFlowSuite(o: FlowSuiteOptions): void {
       // Around nginx (straight to the app's port): no identity, whatever the headers say.
       const direct = await fetch(`${stack.app.url}/gemini-rl`, { headers: forged });
       expect((await direct.json()) as AppAnswer).toMatchObject({ user: null, viaProxy: false, identity: null });
+    });
+
+    it.runIf(o.cookieRefreshMs !== undefined)('a session due for refresh is renewed during the check; nginx passes the new cookie', async () => {
+      const refreshed = async (): Promise<number> => {
+        const text = await (await fetch(`${stack.forwardAuth.url}/metrics`)).text();
+        return Number(/gatehouse_forward_auth_session_refreshes_total\{outcome="refreshed"\} (\d+)/.exec(text)?.[1] ?? 0);
+      };
+      const before = (await context.cookies(stack.origin)).find((c) => c.name === '_oauth2_proxy');
+      expect(before).toBeDefined();
+      const refreshesBefore = await refreshed();
+      // Bounded wait: the session must become older than cookie_refresh.
+      await new Promise((r) => setTimeout(r, (o.cookieRefreshMs ?? 0) + 250));
+      const page = await context.newPage();
+      const recorder = new TrafficRecorder(page);
+      const response = await page.goto(`${stack.origin}/gemini-rl`);
+      expect(response?.status()).toBe(200);
+      const [doc] = await recorder.settled();
+      printLatencies(`${o.name} refresh during the check`, doc ? [doc] : []);
+      const renewed = doc?.setCookies.map(setCookieAttributes).find((c) => c.name === '_oauth2_proxy');
+      expect(renewed, `Set-Cookie on the app response: ${doc?.setCookies.join(' | ')}`).toBeDefined();
+      expect(renewed?.value).not.toBe(before?.value);
+      expect(await refreshed()).toBe(refreshesBefore + 1); // a refresh_token grant at the issuer, through nginx
+      expect(renewed?.attrs.has('secure') && renewed.attrs.has('httponly')).toBe(true);
+      const after = (await context.cookies(stack.origin)).find((c) => c.name === '_oauth2_proxy');
+      expect(after?.value).toBe(renewed?.value);
+      expect((await appAnswer(page)).identity?.email).toBe(ENTRA_USER.mail);
+      // The renewed cookie is a valid session on its own.
+      const again = await page.goto(`${stack.origin}/gemini-rl`);
+      expect(again?.status()).toBe(200);
+      expect(again?.request().redirectedFrom()).toBeNull();
+      await page.close();
     });
 
     it('sign-out ends the session; the next request goes through login again', async () => {

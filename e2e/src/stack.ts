@@ -38,6 +38,8 @@ export interface StackOptions {
   storage: StorageChoice;
   /** Add the LDAP connector (a real slapd): the issuer then shows its connector choice page. */
   withLdap?: boolean;
+  /** forward-auth `cookie_refresh` (e.g. '3s'): sessions are refreshed with the refresh token during the check. */
+  cookieRefresh?: string;
 }
 
 export interface Stack {
@@ -183,6 +185,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     cleanups.push(() => issuer.close());
 
     const faPort = await getFreePort();
+    // nginx first (it needs only the upstream addresses), so forward-auth's first discovery through it succeeds.
+    const edge = await startEdge({
+      tls,
+      httpsPort,
+      forwardAuthAddr: `127.0.0.1:${faPort}`,
+      issuerAddr: `127.0.0.1:${issuerPort}`,
+      appAddr: app.addr,
+      appProxySecret: secrets.appProxy,
+    });
+    cleanups.push(() => edge.stop());
     const forwardAuth = await startForwardAuth({
       config: {
         provider: 'oidc',
@@ -198,22 +210,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         set_xauthrequest: true,
         reverse_proxy: true,
         trusted_proxy_ips: ['127.0.0.1'],
-        scope: 'openid email profile groups',
+        scope: options.cookieRefresh ? 'openid email profile groups offline_access' : 'openid email profile groups',
+        ...(options.cookieRefresh ? { cookie_refresh: options.cookieRefresh } : {}),
       },
       logger: logger.child({ component: 'forward-auth' }),
       fetch: edgeFetch(origin, tls.caCert),
     });
     cleanups.push(() => forwardAuth.close());
 
-    const edge = await startEdge({
-      tls,
-      httpsPort,
-      forwardAuthAddr: `127.0.0.1:${faPort}`,
-      issuerAddr: `127.0.0.1:${issuerPort}`,
-      appAddr: app.addr,
-      appProxySecret: secrets.appProxy,
-    });
-    cleanups.push(() => edge.stop());
 
     return {
       origin,

@@ -49,6 +49,7 @@ describe('nginx template (deploy/nginx/gatehouse.conf.template)', () => {
       const cookie = req.headers.cookie ?? '';
       if (req.url?.startsWith('/oauth2/start')) return { status: 200, body: `start ${req.url}` };
       if (req.url !== '/oauth2/auth') return { status: 200, body: `forward-auth ${req.url}` };
+      if (cookie.includes('session=denied')) return { status: 403 };
       if (!cookie.includes('session=ok')) return { status: 401 };
       const headers: Record<string, string | string[]> = {
         'X-Auth-Request-User': 'u-1',
@@ -118,6 +119,14 @@ describe('nginx template (deploy/nginx/gatehouse.conf.template)', () => {
       identity: { user: 'u-1', email: 'ada@example.com', preferredUsername: 'ada', groups: ['eng', 'ops'] },
     });
     expect(app.requests.at(-1)?.emailHeader).toBe('ada@example.com');
+  });
+
+  it('answers a 403 from the check (signed in, not allowed) with 403, not a login loop', async () => {
+    const before = app.requests.length;
+    const res = await get('/gemini-rl', { cookie: 'session=denied' });
+    expect(res.status).toBe(403);
+    expect(res.headers.location).toBeUndefined();
+    expect(app.requests.length).toBe(before);
   });
 
   it('passes a Set-Cookie from the check (a refreshed session) to the browser', async () => {
