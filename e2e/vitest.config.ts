@@ -4,7 +4,9 @@ export default defineConfig({
   test: {
     name: 'e2e',
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    testTimeout: 20_000,
-    hookTimeout: 60_000,
+    // Real nginx, Chromium, slapd and (for one file) kube-apiserver + etcd on a shared 2-core machine:
+    // generous bounds; nothing waits for them unless something is wrong.
+    testTimeout: 60_000,
+    hookTimeout: 240_000,
   },
 });

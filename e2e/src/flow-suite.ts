@@ -37,7 +37,7 @@ export function defineFlowSuite(o: FlowSuiteOptions): void {
       stack = await startStack(await o.stack());
       browser = await launchBrowser({ hosts: [PUBLIC_HOST], trustedCerts: stack.browserTrust.certs, extraArgs: stack.browserTrust.args });
       context = await browser.newContext();
-    }, 180_000);
+    }, 240_000);
 
     afterAll(async () => {
       await browser?.close();
