@@ -63,5 +63,8 @@ describe('forwarded headers', () => {
     expect(o).toMatchObject({ host: 'app.example.com', uri: '/x', proto: 'https', clientIP: '1.2.3.4', trusted: true });
     const { 'x-real-ip': _r, ...noReal } = fwd;
     expect(new ForwardedHeaders(true, ['127.0.0.1']).origin(req('127.0.0.1', noReal)).clientIP).toBe('10.0.0.7');
+    // ingress-nginx sends X-Original-URL / X-Original-Method.
+    const ingress = new ForwardedHeaders(true, ['127.0.0.1']).origin(req('127.0.0.1', { 'x-original-url': 'https://app.example.com/p/q?x=1', 'x-original-method': 'post' }));
+    expect(ingress).toMatchObject({ uri: '/p/q?x=1', method: 'POST' });
   });
 });

@@ -60,11 +60,23 @@ export class ForwardedHeaders {
     return {
       proto: proto === 'https' || proto === 'http' ? proto : ownProto,
       host: first(h['x-forwarded-host']) ?? h.host,
-      uri: first(h['x-forwarded-uri']) ?? req.url ?? '/',
-      method: first(h['x-forwarded-method'])?.toUpperCase() ?? req.method ?? 'GET',
+      uri: first(h['x-forwarded-uri']) ?? originalURI(h['x-original-url']) ?? req.url ?? '/',
+      method: (first(h['x-forwarded-method']) ?? first(h['x-original-method']))?.toUpperCase() ?? req.method ?? 'GET',
       clientIP: first(h['x-real-ip']) ?? lastHop(h['x-forwarded-for']) ?? req.socket.remoteAddress,
       trusted,
     };
+  }
+}
+
+/** Path and query of ingress-nginx's `X-Original-URL` (an absolute URL), when there is no X-Forwarded-Uri. */
+function originalURI(v: string | string[] | undefined): string | undefined {
+  const s = Array.isArray(v) ? v[0] : v;
+  if (s === undefined) return undefined;
+  try {
+    const u = new URL(s);
+    return `${u.pathname}${u.search}`;
+  } catch {
+    return undefined;
   }
 }
 

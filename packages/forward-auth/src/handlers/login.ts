@@ -61,7 +61,7 @@ export async function handleCallback(ctx: AppContext, req: IncomingMessage, res:
     const detail = /^[\w.-]{1,64}$/.test(upstreamError) ? upstreamError : 'unknown error';
     return sendErrorPage(res, 403, 'Login failed', `The identity provider returned an error: ${detail}.`, {
       retryURL,
-      setCookie: clearFlow(taken.ok ? taken.cookieName : taken.cookieName),
+      setCookie: clearFlow(taken.cookieName),
     });
   }
   const code = params.get('code');
