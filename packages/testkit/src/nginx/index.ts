@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { getFreePort, waitForPort } from '../ports.ts';
+import { getFreePort } from '../ports.ts';
 import { fillTemplate } from './template.ts';
 
 export { fillTemplate, placeholdersOf, TemplateError } from './template.ts';
@@ -39,6 +39,8 @@ export interface Nginx {
   prefix: string;
   /** Path of the filled configuration file. */
   confPath: string;
+  /** The master's pid (also its process group: the workers belong to it). */
+  pid: number;
   /** A log file under `{{PREFIX}}/logs/` (e.g. `error.log`, `access.log`), '' if it does not exist yet. */
   readLog(name: string): Promise<string>;
   /** Stops nginx (fast shutdown, then SIGKILL of its process group if needed) and removes the prefix. */
@@ -56,6 +58,18 @@ function exitOf(child: ChildProcess): Promise<number | null> {
     if (child.exitCode !== null || child.signalCode !== null) res(child.exitCode);
     else child.once('exit', (code) => res(code));
   });
+}
+
+/** True once nginx wrote its pid; false if it exited first; throws after `timeoutMs`. */
+async function waitForPidFile(path: string, proc: ChildProcess, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await readFile(path, 'utf8').catch(() => '');
+    if (text.trim() === String(proc.pid)) return true;
+    if (proc.exitCode !== null || proc.signalCode !== null) return false;
+    if (Date.now() > deadline) throw new Error(`nginx did not start within ${timeoutMs} ms (no pid file)`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** Starts nginx with the filled template; rejects with nginx's own message if it cannot start. */
@@ -91,8 +105,16 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
     const confPath = join(prefix, 'nginx.conf');
     await writeFile(confPath, fillTemplate(template, vars));
 
+    // nginx writes its pid file only once the configuration is loaded and every socket is bound: that, not an
+    // open port (which could belong to someone else), says it started.
+    const pidDirective = /^\s*pid\s+([^;]+);/m.exec(template)?.[1]?.trim();
+    if (pidDirective !== undefined && pidDirective !== '{{PREFIX}}/nginx.pid') {
+      throw new Error(`the template's pid directive must be "pid {{PREFIX}}/nginx.pid;" (or absent), not "${pidDirective}"`);
+    }
+    const pidFile = join(prefix, 'nginx.pid');
+    const globals = pidDirective === undefined ? `daemon off; pid ${pidFile};` : 'daemon off;';
     // detached: nginx gets its own process group, so a last-resort kill reaches the workers too.
-    const proc = spawn(NGINX, ['-p', prefix, '-c', confPath, '-e', join(prefix, 'logs', 'error.log'), '-g', 'daemon off;'], {
+    const proc = spawn(NGINX, ['-p', prefix, '-c', confPath, '-e', join(prefix, 'logs', 'error.log'), '-g', globals], {
       stdio: ['ignore', 'ignore', 'pipe'],
       detached: true,
     });
@@ -105,10 +127,8 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
     });
     const exited = exitOf(proc);
 
-    const started = await Promise.race([
-      waitForPort(httpsPort, '127.0.0.1', options.startTimeoutMs ?? 20_000).then(() => true),
-      exited.then(() => false),
-    ]);
+    const started = await waitForPidFile(pidFile, proc, options.startTimeoutMs ?? 20_000);
+    if (!started) await exited;
     if (!started) {
       const log = await readFile(join(prefix, 'logs', 'error.log'), 'utf8').catch(() => '');
       throw new Error(`nginx exited during start-up (code ${proc.exitCode}): ${(stderr + log).trim().slice(0, 4000)}`);
@@ -119,6 +139,7 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
       httpsPort,
       prefix,
       confPath,
+      pid: proc.pid ?? -1,
       async readLog(name: string): Promise<string> {
         const path = join(prefix, 'logs', name);
         if (!path.startsWith(join(prefix, 'logs') + '/') || !existsSync(path)) return '';
