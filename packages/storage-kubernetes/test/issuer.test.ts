@@ -80,13 +80,13 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
   });
 
   /** A full login through the load balancer (every request may hit the other replica). */
-  async function loginForCode(): Promise<{ code: string; verifier: string }> {
+  async function loginForCode(client: { id: string; redirect: string } = { id: TEST_CLIENT.id, redirect: REDIRECT }): Promise<{ code: string; verifier: string }> {
     const verifier = b64url(randomBytes(32));
     const state = b64url(randomBytes(16));
     const auth = new URL(`${issuerURL}/auth`);
     auth.search = new URLSearchParams({
-      client_id: TEST_CLIENT.id,
-      redirect_uri: REDIRECT,
+      client_id: client.id,
+      redirect_uri: client.redirect,
       response_type: 'code',
       scope: 'openid email profile',
       state,
@@ -94,7 +94,7 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
       code_challenge: b64url(createHash('sha256').update(verifier).digest()),
       code_challenge_method: 'S256',
     }).toString();
-    const done = await login(new CookieJar(), auth.toString(), { stopAt: REDIRECT });
+    const done = await login(new CookieJar(), auth.toString(), { stopAt: client.redirect });
     expect(done.location, `stuck at ${done.url} (${done.status}): ${done.body.slice(0, 300)}`).toBeDefined();
     const back = new URL(done.location!);
     expect(back.searchParams.get('state')).toBe(state);
@@ -103,14 +103,19 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
     return { code: code!, verifier };
   }
 
-  function redeem(baseURL: string, code: string, verifier: string): Promise<Response> {
+  function redeem(
+    baseURL: string,
+    code: string,
+    verifier: string,
+    client: { id: string; secret: string; redirect: string } = { id: TEST_CLIENT.id, secret: TEST_CLIENT.secret!, redirect: REDIRECT },
+  ): Promise<Response> {
     return fetch(`${baseURL}/dex/token`, {
       method: 'POST',
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`${TEST_CLIENT.id}:${TEST_CLIENT.secret}`).toString('base64')}`,
+        authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`,
       },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }),
+      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirect, code_verifier: verifier }),
     });
   }
 
@@ -168,5 +173,42 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
     }
     expect(kids[0]).toBe(kids[1]);
     expect(after).toContain(kids[0]);
+  });
+
+  it('a client applied with kubectl can log in on both replicas within 2 s; deleted, it is refused', async () => {
+    const client = { id: `kubectl-${randomBytes(3).toString('hex')}`, secret: b64url(randomBytes(24)), redirect: 'http://127.0.0.1:9/kubectl-app/cb' };
+    const manifest = {
+      apiVersion: 'gatehouse.dev/v1',
+      kind: 'OAuth2Client',
+      metadata: { name: client.id, namespace },
+      spec: { id: client.id, secret: client.secret, redirectURIs: [client.redirect], name: 'Applied with kubectl' },
+    };
+    expect((await kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify(manifest) })).code).toBe(0);
+    const appliedAt = Date.now();
+    // Each replica learns it from its own watch.
+    for (const issuer of issuers) {
+      for (;;) {
+        const res = await fetch(`${issuer.url}/dex/auth?client_id=${client.id}&redirect_uri=${encodeURIComponent(client.redirect)}&response_type=code&scope=openid`, { redirect: 'manual' });
+        await res.arrayBuffer();
+        if (res.status === 303 || res.status === 302) break;
+        expect(Date.now() - appliedAt, `replica ${issuer.url} never saw the client`).toBeLessThan(2000);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    const { code, verifier } = await loginForCode(client);
+    const res = await redeem(issuers[0]!.url, code, verifier, client);
+    expect(res.status).toBe(200);
+
+    expect((await kube.kubectl(['delete', 'oauth2client', client.id, '-n', namespace])).code).toBe(0);
+    const deletedAt = Date.now();
+    for (const issuer of issuers) {
+      for (;;) {
+        const res = await fetch(`${issuer.url}/dex/auth?client_id=${client.id}&redirect_uri=${encodeURIComponent(client.redirect)}&response_type=code&scope=openid`, { redirect: 'manual' });
+        await res.arrayBuffer();
+        if (res.status >= 400) break;
+        expect(Date.now() - deletedAt, `replica ${issuer.url} still serves a deleted client`).toBeLessThan(2000);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
   });
 });
