@@ -137,6 +137,18 @@ describe('/oauth2/auth', () => {
     for (const c of small.setCookie.slice(1)) expect(c).toContain('Max-Age=0');
   });
 
+  it('keeps the Domain a session was issued with for refreshes and clears from another Host', () => {
+    const sealed = h.context.sessions.seal(sessionFor(h), 'app.example.com', undefined);
+    expect(sealed.setCookie[0]).toContain('; Domain=example.com;');
+    const loaded = h.context.sessions.load(cookieHeaderOf(sealed.setCookie));
+    expect(loaded?.entry.session.cookieDomain).toBe('example.com');
+    // nginx's auth subrequest may carry the service's own Host: the cookie must stay the same cookie.
+    const again = h.context.sessions.seal(loaded!.entry.session, 'forward-auth.default.svc', undefined);
+    expect(again.setCookie[0]).toContain('; Domain=example.com;');
+    expect(h.context.sessions.clear('forward-auth.default.svc', undefined, loaded!.entry.session)[0]).toContain('; Domain=example.com;');
+    expect(h.context.sessions.seal(sessionFor(h), 'other.org', undefined).setCookie[0]).not.toContain('Domain=');
+  });
+
   it('enforces the per-Ingress query policy with 403', async () => {
     const cookie = seal(h);
     const cases: Array<[string, number]> = [

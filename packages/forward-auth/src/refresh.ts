@@ -75,7 +75,7 @@ export class Refresher {
         idToken: tokens.idToken ?? old.idToken,
         accessToken: tokens.accessToken ?? old.accessToken,
         refreshToken: tokens.refreshToken ?? refreshToken,
-      });
+      }, old.cookieDomain);
       const sealed = this.#sessions.seal(session, host, cookieHeader);
       if (!sealed.entry.authorized) return this.#revoke(entry, 'no longer authorized');
       entry.fate = { kind: 'refreshed', entry: sealed.entry, setCookie: sealed.setCookie, until: Date.now() + GRACE_MS };

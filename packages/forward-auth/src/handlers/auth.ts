@@ -44,11 +44,11 @@ export class AuthHandler {
     const cookie = req.headers.cookie;
     const host = ctx.forwarded.origin(req).host;
     const settled = Refresher.settled(loaded.entry);
-    if (settled?.kind === 'revoked') return this.#unauthorized(req, res, ctx.sessions.clear(host, cookie));
+    if (settled?.kind === 'revoked') return this.#unauthorized(req, res, ctx.sessions.clear(host, cookie, loaded.entry.session));
     if (settled?.kind === 'refreshed') return this.#answer(req, res, settled.entry, query, settled.setCookie);
     if (Date.now() < loaded.entry.refreshAt) return this.#answer(req, res, loaded.entry, query, undefined);
     const outcome = await ctx.refresher.refresh(loaded, host, cookie);
-    if (outcome.kind === 'revoked') return this.#unauthorized(req, res, ctx.sessions.clear(host, cookie));
+    if (outcome.kind === 'revoked') return this.#unauthorized(req, res, ctx.sessions.clear(host, cookie, loaded.entry.session));
     if (outcome.kind === 'refreshed') return this.#answer(req, res, outcome.entry, query, outcome.setCookie);
     return this.#answer(req, res, outcome.entry, query, undefined);
   }
@@ -57,7 +57,7 @@ export class AuthHandler {
     if (!entry.authorized) {
       const ctx = this.#ctx;
       if (this.#allowedRoute(req)) return this.#accept(res, ['Content-Length', '0'], undefined);
-      return this.#unauthorized(req, res, ctx.sessions.clear(ctx.forwarded.origin(req).host, req.headers.cookie));
+      return this.#unauthorized(req, res, ctx.sessions.clear(ctx.forwarded.origin(req).host, req.headers.cookie, entry.session));
     }
     if (query !== '') {
       const policy = queryPolicy(query);

@@ -100,7 +100,7 @@ export async function handleCallback(ctx: AppContext, req: IncomingMessage, res:
     allowUnverifiedEmail: ctx.cfg.insecure_oidc_allow_unverified_email,
   });
   if (!r.ok) return sendErrorPage(res, 403, 'Access denied', `${r.reason[0]?.toUpperCase()}${r.reason.slice(1)}.`, { retryURL, setCookie: cleared });
-  const session = ctx.sessions.create(r.identity, tokens);
+  const session = ctx.sessions.create(r.identity, tokens, ctx.sessions.domainFor(host));
   if (!ctx.sessions.entryFor(session).authorized) {
     ctx.log.info({ user: r.identity.user }, 'login denied by email_domains / allowed_groups');
     return sendErrorPage(res, 403, 'Access denied', 'Your account is not allowed to use this application.', { setCookie: cleared });

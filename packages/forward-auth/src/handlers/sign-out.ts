@@ -13,7 +13,7 @@ export async function handleSignOut(ctx: AppContext, req: IncomingMessage, res: 
   const loaded = ctx.sessions.load(cookie);
   const clearAttrs = ctx.sessions.attributes(host, 0);
   const setCookie = [
-    ...ctx.sessions.clear(host, cookie),
+    ...ctx.sessions.clear(host, cookie, loaded?.entry.session),
     ...ctx.csrf.present(cookie).map((n) => serializeCookie(n, '', clearAttrs)),
   ];
   // This replica refuses the old cookie from now on even if it is replayed.

@@ -13,10 +13,12 @@ export interface Session {
   readonly idToken?: string;
   readonly accessToken?: string;
   readonly refreshToken?: string;
+  /** The Domain attribute the cookie was set with, so a refresh or a clear writes the same cookie. */
+  readonly cookieDomain?: string;
 }
 
 // Short keys keep the cookie small: c created (s), e expires (s), u user, m email, p preferred username,
-// g groups, i id_token, a access token, r refresh token.
+// g groups, i id_token, a access token, r refresh token, d cookie domain.
 interface Wire {
   v: 1;
   c: number;
@@ -28,6 +30,7 @@ interface Wire {
   i?: string;
   a?: string;
   r?: string;
+  d?: string;
 }
 
 export function encodeSession(s: Session): Buffer {
@@ -38,6 +41,7 @@ export function encodeSession(s: Session): Buffer {
   if (s.idToken !== undefined) w.i = s.idToken;
   if (s.accessToken !== undefined) w.a = s.accessToken;
   if (s.refreshToken !== undefined) w.r = s.refreshToken;
+  if (s.cookieDomain !== undefined) w.d = s.cookieDomain;
   return Buffer.from(JSON.stringify(w), 'utf8');
 }
 
@@ -53,7 +57,7 @@ export function decodeSession(bytes: Buffer): Session | undefined {
   }
   if (typeof w !== 'object' || w === null || w.v !== 1) return undefined;
   if (typeof w.c !== 'number' || typeof w.e !== 'number' || typeof w.u !== 'string') return undefined;
-  if (!optString(w.m) || !optString(w.p) || !optString(w.i) || !optString(w.a) || !optString(w.r)) return undefined;
+  if (!optString(w.m) || !optString(w.p) || !optString(w.i) || !optString(w.a) || !optString(w.r) || !optString(w.d)) return undefined;
   if (w.g !== undefined && !(Array.isArray(w.g) && w.g.every((g) => typeof g === 'string'))) return undefined;
   return {
     user: w.u,
@@ -65,5 +69,6 @@ export function decodeSession(bytes: Buffer): Session | undefined {
     ...(w.i === undefined ? {} : { idToken: w.i }),
     ...(w.a === undefined ? {} : { accessToken: w.a }),
     ...(w.r === undefined ? {} : { refreshToken: w.r }),
+    ...(w.d === undefined ? {} : { cookieDomain: w.d }),
   };
 }

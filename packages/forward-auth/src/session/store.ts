@@ -116,9 +116,15 @@ export class SessionManager {
   }
 
   /** A new session for an identity and its tokens, keeping only the tokens the configuration needs. */
-  create(identity: Identity, tokens: { idToken?: string | undefined; accessToken?: string | undefined; refreshToken?: string | undefined }, now = Date.now()): Session {
+  create(
+    identity: Identity,
+    tokens: { idToken?: string | undefined; accessToken?: string | undefined; refreshToken?: string | undefined },
+    cookieDomain: string | undefined,
+    now = Date.now(),
+  ): Session {
     const c = this.#cfg;
     return {
+      ...(cookieDomain === undefined ? {} : { cookieDomain }),
       user: identity.user,
       groups: identity.groups,
       createdAt: now,
@@ -131,8 +137,16 @@ export class SessionManager {
     };
   }
 
+  /** The cookie_domains entry for a request host (label boundary, longest wins), or undefined: host-only. */
+  domainFor(host: string | undefined): string | undefined {
+    return chooseCookieDomain(host, this.#cfg.cookie_domains);
+  }
+
   attributes(host: string | undefined, maxAgeSeconds: number): CookieAttributes {
-    const domain = chooseCookieDomain(host, this.#cfg.cookie_domains);
+    return this.attributesFor(this.domainFor(host), maxAgeSeconds);
+  }
+
+  attributesFor(domain: string | undefined, maxAgeSeconds: number): CookieAttributes {
     return {
       path: this.#cfg.cookie_path,
       ...(domain === undefined ? {} : { domain }),
@@ -148,13 +162,15 @@ export class SessionManager {
    * other layout and stale extra chunks the request still carries. Caches the entry under the new value.
    */
   seal(session: Session, host: string | undefined, cookieHeader: string | undefined, now = Date.now()): { value: string; setCookie: string[]; entry: SessionEntry } {
+    const domain = session.cookieDomain ?? this.domainFor(host);
+    if (session.cookieDomain === undefined && domain !== undefined) session = { ...session, cookieDomain: domain };
     const value = this.#cipher.seal(encodeSession(session), this.#name);
-    const attrs = this.attributes(host, Math.max(1, Math.floor((session.expiresAt - now) / 1000)));
+    const attrs = this.attributesFor(domain, Math.max(1, Math.floor((session.expiresAt - now) / 1000)));
     const chunks = splitValue(this.#name, value, attrs);
     const written =
       chunks.length === 1 ? [this.#name] : chunks.map((_, i) => `${this.#name}_${i}`);
     const setCookie = chunks.map((chunk, i) => serializeCookie(written[i] as string, chunk, attrs));
-    const clear = this.attributes(host, 0);
+    const clear = this.attributesFor(domain, 0);
     for (const stale of presentChunkNames(parseCookies(cookieHeader), this.#name)) {
       if (!written.includes(stale)) setCookie.push(serializeCookie(stale, '', clear));
     }
@@ -167,10 +183,10 @@ export class SessionManager {
    * Set-Cookie headers deleting the session cookie and every chunk the request carries. A revoked entry stays
    * cached (with its fate) so a replayed cookie is refused without decrypting or asking the issuer again.
    */
-  clear(host: string | undefined, cookieHeader: string | undefined): string[] {
+  clear(host: string | undefined, cookieHeader: string | undefined, session?: Session): string[] {
     const names = new Set(presentChunkNames(parseCookies(cookieHeader), this.#name));
     names.add(this.#name);
-    const attrs = this.attributes(host, 0);
+    const attrs = this.attributesFor(session?.cookieDomain ?? this.domainFor(host), 0);
     return [...names].map((n) => serializeCookie(n, '', attrs));
   }
 }
