@@ -9,6 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { MemoryStore, SqliteStore, type ModelPayload, type Store } from '@gatehouse/storage';
 import { openKubernetesStore, type KubernetesStore } from '@gatehouse/storage-kubernetes';
 import { KubeToolMissingError, startKubeApiServer, type KubeCluster } from '@gatehouse/testkit/kube';
+import { getFreePort } from '@gatehouse/testkit/ports';
+import { startIssuer } from '@gatehouse/issuer';
+import { CookieJar, login, TEST_CLIENT, testIssuerConfig } from '@gatehouse/issuer/testing';
+import { createHash } from 'node:crypto';
 
 const MIN_MS = Number(process.env.BENCH_MIN_MS ?? 3000);
 const CONCURRENCY = 8;
@@ -104,6 +108,37 @@ async function roundTrips(store: KubernetesStore, seq: Sequence, coldConsume: bo
   return count;
 }
 
+/** API requests the real issuer makes for one login and one /token call (authorization_code). */
+async function issuerRoundTrips(store: KubernetesStore): Promise<{ login: number; token: number }> {
+  const port = await getFreePort();
+  const issuer = await startIssuer({ config: testIssuerConfig(port), store, keyCheckInterval: 3600 });
+  try {
+    const redirect = TEST_CLIENT.redirectURIs[0]!;
+    const verifier = randomBytes(32).toString('base64url');
+    const auth = new URL(`${issuer.issuerURL}/auth`);
+    auth.search = new URLSearchParams({
+      client_id: TEST_CLIENT.id, redirect_uri: redirect, response_type: 'code', scope: 'openid email', state: id(), nonce: id(),
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
+    }).toString();
+    const before = store.requestCount;
+    const done = await login(new CookieJar(), auth.toString(), { stopAt: redirect });
+    const code = new URL(done.location!).searchParams.get('code')!;
+    const afterLogin = store.requestCount;
+    const res = await fetch(`${issuer.url}/dex/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${TEST_CLIENT.id}:${TEST_CLIENT.secret}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirect, code_verifier: verifier }),
+    });
+    if (res.status !== 200) throw new Error(`token endpoint answered ${res.status}`);
+    return { login: afterLogin - before, token: store.requestCount - afterLogin };
+  } finally {
+    await issuer.close();
+  }
+}
+
 let kube: KubeCluster | undefined;
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-kube-'));
 try {
@@ -127,6 +162,8 @@ try {
     const cold = await roundTrips(k8s, seq, true);
     console.log(`  ${seq.name.padEnd(42)} ${warm} (code read by this replica) / ${cold} (written by another replica)`);
   }
+  const real = await issuerRoundTrips(k8s);
+  console.log(`  the issuer (oidc-provider), mockCallback login: ${real.login} requests; POST /token: ${real.token} requests`);
 
   const memory = new MemoryStore();
   const sqlite = new SqliteStore(join(dir, 'bench.db'));
