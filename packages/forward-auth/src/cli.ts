@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // gatehouse-forward-auth: oauth2-proxy's options from --config (TOML), GATEHOUSE_FA_* / OAUTH2_PROXY_* and flags.
 import { pino } from 'pino';
-import { ForwardAuthConfigError, loadForwardAuthConfig } from './config/load.ts';
+import { ForwardAuthConfigError, loadForwardAuthConfig, validateForwardAuthConfig } from './config/load.ts';
 import { startForwardAuth } from './server.ts';
 
 const USAGE = `usage: gatehouse-forward-auth [--config file.toml] [--option-name=value ...] [--config-test]
@@ -25,7 +25,9 @@ async function main(): Promise<number> {
     return 0;
   }
   const logger = pino({ level: loaded.config.log_level, base: { component: 'forward-auth' } });
-  for (const w of loaded.warnings) logger.warn(w);
+  // startForwardAuth logs the warnings that follow from the final config; log the loader's own ones here.
+  const again = new Set(validateForwardAuthConfig(loaded.config).warnings);
+  for (const w of loaded.warnings) if (!again.has(w) || loaded.configTest) logger.warn(w);
   if (loaded.configTest) {
     console.log('configuration OK');
     return 0;

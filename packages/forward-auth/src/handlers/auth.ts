@@ -117,7 +117,8 @@ export class AuthHandler {
     const accept = req.headers.accept;
     if (accept !== undefined && accept.split(',').some((a) => a.trim() === 'application/json')) return true;
     if (ctx.apiRoutes.length === 0) return false;
-    const uri = ctx.forwarded.origin(req).uri;
-    return ctx.apiRoutes.some((r) => r.test(uri));
+    // The original request's URI comes only from a trusted proxy; our own /oauth2/auth URL says nothing.
+    const origin = ctx.forwarded.origin(req);
+    return origin.trusted && ctx.apiRoutes.some((r) => r.test(origin.uri));
   }
 }
