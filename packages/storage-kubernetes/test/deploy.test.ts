@@ -2,6 +2,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { loadConfig } from '@gatehouse/issuer';
 import type { KubeCluster } from '@gatehouse/testkit/kube';
 import { renderCrdFiles } from '../src/crd-files.ts';
 import { CRD_DIR } from './kube-global-setup.ts';
@@ -20,6 +22,18 @@ describe('deploy/crds', () => {
     const onDisk = (await readdir(CRD_DIR)).filter((f) => f.endsWith('.yaml')).sort();
     expect(onDisk).toEqual(rendered.map((f) => f.file).sort());
     for (const { file, text } of rendered) expect(await readFile(`${CRD_DIR}${file}`, 'utf8'), file).toBe(text);
+  });
+});
+
+describe('deploy/kustomize issuer config', () => {
+  it.each(['base/issuer-config.yaml', 'overlays/example/issuer-config.yaml'])('%s is a valid issuer config', async (file) => {
+    const docs = parseAllDocuments(await readFile(`${KUSTOMIZE_DIR}${file}`, 'utf8')).map((d) => d.toJS() as { data?: Record<string, string> });
+    const text = docs[0]?.data?.['config.yaml'];
+    expect(text).toBeTruthy();
+    const env = { AZURE_CLIENT_ID: 'id', AZURE_CLIENT_SECRET: 'secret', AZURE_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47', OAUTH2_PROXY_CLIENT_SECRET: 'client-secret' };
+    const result = await loadConfig(text!, { env });
+    expect(result.ok ? [] : result.errors).toEqual([]);
+    if (result.ok) expect(result.config.storage).toEqual({ type: 'kubernetes', config: { inCluster: true } });
   });
 });
 
