@@ -41,6 +41,11 @@ export interface Edge {
   origin: string;
   /** Lines of the auth subrequest log (one per `auth_request` made). */
   authSubrequests(): Promise<string[]>;
+  /**
+   * The auth log lines after the first `skip` lines, once at least `count` of them are about `path`
+   * (nginx writes a line in its log phase, just after the response left: a line can trail the response).
+   */
+  authChecksAfter(skip: number, path: string, count?: number): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -60,11 +65,18 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       APP_PROXY_SECRET: options.appProxySecret,
     },
   });
+  const authSubrequests = async (): Promise<string[]> => (await nginx.readLog('auth.log')).split('\n').filter((l) => l !== '');
   return {
     nginx,
     origin: `https://${PUBLIC_HOST}:${httpsPort}`,
-    async authSubrequests() {
-      return (await nginx.readLog('auth.log')).split('\n').filter((l) => l !== '');
+    authSubrequests,
+    async authChecksAfter(skip, path, count = 1) {
+      const deadline = Date.now() + 5_000;
+      for (;;) {
+        const lines = (await authSubrequests()).slice(skip);
+        if (lines.filter((l) => l.includes(`for="${path}"`)).length >= count || Date.now() > deadline) return lines;
+        await new Promise((r) => setTimeout(r, 25));
+      }
     },
     stop: () => nginx.stop(),
   };

@@ -58,7 +58,7 @@ export function defineFlowSuite(o: FlowSuiteOptions): void {
       const s1 = step(ex, 0, 'GET /gemini-rl -> 302 /oauth2/start', (e) => e.url.href === `${origin}/gemini-rl`);
       expect(s1.exchange.status).toBe(302);
       expect(s1.exchange.location?.href).toBe(`${origin}/oauth2/start?rd=/gemini-rl`);
-      const authLog = await stack.edge.authSubrequests();
+      const authLog = await stack.edge.authChecksAfter(0, '/gemini-rl');
       expect(authLog[0]).toMatch(/"GET \/_gatehouse_auth" for="\/gemini-rl" auth=401/);
 
       // Steps 6-7: forward-auth starts the OIDC flow: state, PKCE, nonce.
@@ -118,7 +118,8 @@ export function defineFlowSuite(o: FlowSuiteOptions): void {
       // Steps 16-20: with the cookie, the check answers 202 and the app sees the identity headers.
       const s16 = step(ex, s14.index + 1, 'GET /gemini-rl -> 200', (e) => e.url.href === `${origin}/gemini-rl`);
       expect(s16.exchange.status).toBe(200);
-      expect((await stack.edge.authSubrequests()).filter((l) => l.includes('for="/gemini-rl"')).at(-1)).toMatch(/auth=202/);
+      const checks = (await stack.edge.authChecksAfter(0, '/gemini-rl', 2)).filter((l) => l.includes('for="/gemini-rl"'));
+      expect(checks.map((l) => /auth=(\d+)/.exec(l)?.[1])).toEqual(['401', '202']);
       const identity = first.answer.identity;
       expect(first.answer.viaProxy).toBe(true);
       expect(first.answer.user).toBe(ENTRA_USER.mail);
@@ -142,7 +143,7 @@ export function defineFlowSuite(o: FlowSuiteOptions): void {
       expect(response?.status()).toBe(200);
       expect(response?.request().redirectedFrom()).toBeNull();
       expect(exchanges.map((e) => `${e.method} ${e.url.pathname} ${e.status}`)).toEqual(['GET /helloworld 200']);
-      const lines = (await stack.edge.authSubrequests()).slice(before).filter((l) => !l.includes('for="/favicon.ico"'));
+      const lines = (await stack.edge.authChecksAfter(before, '/helloworld')).filter((l) => !l.includes('for="/favicon.ico"'));
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/for="\/helloworld" auth=202/);
       const answer = await appAnswer(page);
@@ -233,7 +234,7 @@ export function defineFlowSuite(o: FlowSuiteOptions): void {
       const before = (await stack.edge.authSubrequests()).length;
       const relog = await loginWithEntra(await context.newPage(), stack, { choice: o.ldap });
       // (Chromium's /favicon.ico requests from the issuer's pages are checked too: look for /gemini-rl.)
-      const checks = (await stack.edge.authSubrequests()).slice(before).filter((l) => l.includes('for="/gemini-rl"'));
+      const checks = (await stack.edge.authChecksAfter(before, '/gemini-rl')).filter((l) => l.includes('for="/gemini-rl"'));
       expect(checks[0]).toMatch(/auth=401/);
       step(relog.exchanges, 0, 'the Entra form again', (e) => e.url.origin === stack.entra.url && e.method === 'POST');
       expect(relog.answer.identity?.email).toBe(ENTRA_USER.mail);
@@ -254,7 +255,7 @@ export function defineFlowSuite(o: FlowSuiteOptions): void {
         await page.waitForURL((u) => u.origin === stack.entra.url || (u.origin === stack.origin && u.pathname.startsWith('/dex/interaction')), {
           timeout: 8_000,
         });
-        const checks = (await stack.edge.authSubrequests()).slice(before).filter((l) => l.includes('for="/gemini-rl"'));
+        const checks = (await stack.edge.authChecksAfter(before, '/gemini-rl')).filter((l) => l.includes('for="/gemini-rl"'));
         expect(checks).toHaveLength(1);
         expect(checks[0]).toMatch(/auth=401/);
       } finally {

@@ -136,23 +136,26 @@ describe('nginx template (deploy/nginx/gatehouse.conf.template)', () => {
   });
 
   it('routes /oauth2/ and /dex/ without a check; the internal check location is not reachable', async () => {
-    const lines = (await edge.authSubrequests()).length;
+    const before = (await edge.authSubrequests()).length;
     const start = await get('/oauth2/start?rd=/gemini-rl');
     expect(start.body).toBe('start /oauth2/start?rd=/gemini-rl');
     const dex = await get('/dex/.well-known/openid-configuration');
     expect(dex.body).toBe('issuer /dex/.well-known/openid-configuration');
-    expect((await edge.authSubrequests()).length).toBe(lines);
+    await get('/marker', { cookie: 'session=ok' }); // an app path: its check line follows the others
+    const lines = await edge.authChecksAfter(before, '/marker');
+    expect(lines.filter((l) => /for="\/(oauth2|dex)\//.test(l))).toEqual([]);
+    expect(lines.some((l) => l.includes('for="/marker" auth=202'))).toBe(true);
     expect((await get('/_gatehouse_auth')).status).toBe(404); // internal: nginx alone may use it
     expect(issuerSeen.at(-1)?.headers['x-forwarded-proto']).toBe('https');
   });
 
   it('logs one line per auth subrequest, without query strings', async () => {
     const before = (await edge.authSubrequests()).length;
-    await get('/gemini-rl?code=secret-code', { cookie: 'session=ok' });
-    const lines = await edge.authSubrequests();
-    expect(lines.length).toBe(before + 1);
-    expect(lines.at(-1)).toMatch(/"GET \/_gatehouse_auth" for="\/gemini-rl" auth=202/);
-    const all = (await edge.nginx.readLog('access.log')) + lines.join('\n');
+    await get('/log-check?code=secret-code', { cookie: 'session=ok' });
+    const lines = (await edge.authChecksAfter(before, '/log-check')).filter((l) => l.includes('for="/log-check"'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/"GET \/_gatehouse_auth" for="\/log-check" auth=202/);
+    const all = (await edge.nginx.readLog('access.log')) + (await edge.authSubrequests()).join('\n');
     expect(all).not.toContain('secret-code');
   });
 
