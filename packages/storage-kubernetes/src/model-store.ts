@@ -190,15 +190,29 @@ export class KubernetesModelStore implements ModelStore {
 
   /**
    * Deletes expired records, following continue tokens until the last page (Dex stops after the
-   * first 500). Each delete carries the listed resourceVersion, so a record renewed meanwhile stays.
+   * first 500). Two label-selector lists, so live records are (nearly) never fetched: every day
+   * bucket before today except the next FUTURE_DAYS (all expired, unless a record lives longer
+   * than that: such ones are checked and kept), then today's bucket, checked record by record.
+   * Each delete carries the listed resourceVersion, so a record renewed meanwhile stays.
    */
   async gc(nowMs: number, pageSize = 500, concurrency = 16): Promise<number> {
+    const today = dayOf(nowMs);
+    const coming = Array.from({ length: FUTURE_DAYS + 1 }, (_, i) => dayOf(nowMs + i * DAY_MS));
+    const pastDays = `${LABELS.expiryDay},${LABELS.expiryDay} notin (${coming.join(',')})`;
+    let removed = 0;
+    for (const selector of [pastDays, `${LABELS.expiryDay}=${today}`]) {
+      removed += await this.#gcList(selector, nowMs, pageSize, concurrency);
+    }
+    return removed;
+  }
+
+  async #gcList(labelSelector: string, nowMs: number, pageSize: number, concurrency: number): Promise<number> {
     let removed = 0;
     for (let restart = 0; ; restart++) {
       try {
         let token: string | undefined;
         do {
-          const page = await this.resource.list({ labelSelector: `${LABELS.expires}=true`, limit: pageSize, continue: token });
+          const page = await this.resource.list({ labelSelector, limit: pageSize, continue: token });
           token = page.metadata.continue || undefined;
           const expired = page.items.filter((o) => isExpired(o, nowMs));
           for (let i = 0; i < expired.length; i += concurrency) {
@@ -215,6 +229,10 @@ export class KubernetesModelStore implements ModelStore {
     }
   }
 }
+
+const DAY_MS = 86_400_000;
+/** Day buckets after today that gc excludes by label (longer-lived records are listed and kept). */
+const FUTURE_DAYS = 400;
 
 function expiryMs(object: KubeObject<ModelSpec>): number | undefined {
   const at = object.spec.expiresAt;

@@ -126,12 +126,34 @@ describe.skipIf(!kubeAvailable)('kubernetes store on a real API server', () => {
       }
       const before = gcStore.requestCount;
       expect(await gcStore.gc()).toBe(2000);
-      // ≥ 7 list pages of 300 for this kind, one request per delete, one list for each other kind.
+      // ≥ 7 list pages of 300 for today's bucket of this kind, one request per delete.
       expect(gcStore.requestCount - before).toBeGreaterThanOrEqual(2000 + 7);
       expect(await gcStore.gc()).toBe(0);
       expect(await codes.find(live)).toBeDefined();
       const left = await kube.kubectl(['get', 'authcodes', '-n', gcNamespace, '-o', 'name']);
       expect(left.stdout.trim().split('\n')).toEqual([`authcode.gatehouse.dev/${nameFor(live)}`]);
+    } finally {
+      await gcStore.close();
+      await kube.kubectl(['delete', 'namespace', gcNamespace, '--wait=false']);
+    }
+  });
+
+  it('gc finds expired records of past days and today by label, and keeps records living beyond its window', async () => {
+    const gcNamespace = await freshNamespace(kube, 'gcdays');
+    const gcStore = await openTestStore(kube, gcNamespace);
+    try {
+      const tokens = gcStore.model('RefreshToken');
+      const [old, older, todayExpired, live, veryLong, forever] = [newId(), newId(), newId(), newId(), newId(), newId()];
+      await tokens.upsert(old, codePayload(old), -2 * 86_400);
+      await tokens.upsert(older, codePayload(older), -900 * 86_400);
+      await tokens.upsert(todayExpired, codePayload(todayExpired), -1);
+      await tokens.upsert(live, codePayload(live), 600);
+      await tokens.upsert(veryLong, codePayload(veryLong), 500 * 86_400); // beyond the 400-day window
+      await tokens.upsert(forever, codePayload(forever));
+      expect(await gcStore.gc()).toBe(3);
+      for (const id of [live, veryLong, forever]) expect(await tokens.find(id)).toBeDefined();
+      const left = await kube.kubectl(['get', 'refreshtokens', '-n', gcNamespace, '-o', 'name']);
+      expect(left.stdout.trim().split('\n').sort()).toEqual([live, veryLong, forever].map((id) => `refreshtoken.gatehouse.dev/${nameFor(id)}`).sort());
     } finally {
       await gcStore.close();
       await kube.kubectl(['delete', 'namespace', gcNamespace, '--wait=false']);
