@@ -38,10 +38,7 @@ export function buildContext(config: ForwardAuthConfig | Readonly<Record<string,
   const metrics = new ForwardAuthMetrics();
   const oidc = new OidcClient(cfg, options.fetch);
   const sessions = new SessionManager(cfg);
-  sessions.onCache = (() => {
-    const children = { hit: metrics.sessionCache.labels('hit'), miss: metrics.sessionCache.labels('miss'), invalid: metrics.sessionCache.labels('invalid') };
-    return (r: 'hit' | 'miss' | 'invalid') => children[r].inc();
-  })();
+  sessions.onCache = (r) => void metrics.hot.cache[r]++;
   return {
     cfg,
     log,

@@ -1,18 +1,47 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** Plain integers the hot path increments; prom-client reads them only when /metrics is scraped. */
+export interface HotCounts {
+  auth: { '202': number; '401': number; '403': number };
+  cache: { hit: number; miss: number; invalid: number };
+}
+
 export class ForwardAuthMetrics {
   readonly registry = new Registry();
+  readonly hot: HotCounts = { auth: { '202': 0, '401': 0, '403': 0 }, cache: { hit: 0, miss: 0, invalid: 0 } };
   readonly requests: Counter<'endpoint' | 'code'>;
+  readonly authAnswers: Counter<'code'>;
   readonly refreshes: Counter<'outcome'>;
   readonly sessionCache: Counter<'result'>;
   readonly issuerLatency: Histogram<'operation'>;
 
   constructor(defaultMetrics = false) {
+    const hot = this.hot;
     this.requests = new Counter({
       name: 'gatehouse_forward_auth_requests_total',
-      help: 'Requests answered, by endpoint and status code',
+      help: 'Requests answered by the login endpoints, by endpoint and status code',
       labelNames: ['endpoint', 'code'],
       registers: [this.registry],
+    });
+    this.authAnswers = new Counter({
+      name: 'gatehouse_forward_auth_checks_total',
+      help: '/oauth2/auth answers, by status code (202 allowed, 401 no session, 403 policy)',
+      labelNames: ['code'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [code, n] of Object.entries(hot.auth)) this.inc({ code }, n);
+      },
+    });
+    this.sessionCache = new Counter({
+      name: 'gatehouse_forward_auth_session_cache_total',
+      help: 'Session cookie lookups, by result (hit: cached, miss: decrypted, invalid: rejected)',
+      labelNames: ['result'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [result, n] of Object.entries(hot.cache)) this.inc({ result }, n);
+      },
     });
     this.refreshes = new Counter({
       name: 'gatehouse_forward_auth_session_refreshes_total',
@@ -20,15 +49,9 @@ export class ForwardAuthMetrics {
       labelNames: ['outcome'],
       registers: [this.registry],
     });
-    this.sessionCache = new Counter({
-      name: 'gatehouse_forward_auth_session_cache_total',
-      help: 'Session cookie lookups, by cache result (hit, miss, invalid)',
-      labelNames: ['result'],
-      registers: [this.registry],
-    });
     this.issuerLatency = new Histogram({
       name: 'gatehouse_forward_auth_issuer_request_seconds',
-      help: 'Time spent in issuer calls (discovery, code, refresh)',
+      help: 'Time spent in issuer calls (code, refresh)',
       labelNames: ['operation'],
       registers: [this.registry],
     });

@@ -10,16 +10,13 @@ import { routeAllows } from '../routes.ts';
 import type { LoadedSession, SessionEntry } from '../session/store.ts';
 import { sendEmpty, sendJSON } from '../http/respond.ts';
 
-type Counter = { inc(): void };
-
 export class AuthHandler {
   readonly #ctx: AppContext;
-  readonly #count: Record<'202' | '401' | '403', Counter>;
+  readonly #count: { '202': number; '401': number; '403': number };
 
   constructor(ctx: AppContext) {
     this.#ctx = ctx;
-    const c = ctx.metrics.requests;
-    this.#count = { '202': c.labels('auth', '202'), '401': c.labels('auth', '401'), '403': c.labels('auth', '403') };
+    this.#count = ctx.metrics.hot.auth;
   }
 
   handle(req: IncomingMessage, res: ServerResponse, query: string): void | Promise<void> {
@@ -97,16 +94,16 @@ export class AuthHandler {
       res.writeHead(202, list);
     }
     res.end();
-    this.#count['202'].inc();
+    this.#count['202']++;
   }
 
   #forbidden(res: ServerResponse): void {
     sendEmpty(res, 403);
-    this.#count['403'].inc();
+    this.#count['403']++;
   }
 
   #unauthorized(req: IncomingMessage, res: ServerResponse, setCookie: readonly string[] | undefined): void {
-    this.#count['401'].inc();
+    this.#count['401']++;
     if (this.#isAPI(req)) return sendJSON(res, 401, { error: 'unauthorized', error_description: 'a valid session is required' }, setCookie);
     sendEmpty(res, 401, setCookie);
   }

@@ -24,6 +24,8 @@ export type SessionFate =
 
 export interface SessionEntry {
   readonly session: Session;
+  /** The sealed cookie value this entry was decrypted from (compared in full on every cache hit). */
+  value: string;
   readonly identity: Identity;
   /** email_domains and allowed_groups hold. */
   readonly authorized: boolean;
@@ -39,6 +41,13 @@ export interface LoadedSession {
   readonly value: string;
   readonly entry: SessionEntry;
 }
+
+/**
+ * Cache key of a sealed value: its first 32 characters (version, key id, the random 96-bit IV and a little
+ * ciphertext). Hashing the whole 1-4 KB value on every lookup costs more than the rest of /oauth2/auth; the full
+ * value is compared on each hit, so a value that shares the prefix is a miss, never someone else's session.
+ */
+const KEY_LENGTH = 32;
 
 export class SessionManager {
   readonly #cfg: ForwardAuthConfig;
@@ -68,21 +77,22 @@ export class SessionManager {
       value = joinedValue(parseCookies(cookieHeader), this.#name);
     }
     if (value === undefined || value === '') return undefined;
-    let entry = this.#cache.get(value);
-    if (entry === undefined) {
+    const key = value.slice(0, KEY_LENGTH);
+    let entry = this.#cache.get(key);
+    if (entry === undefined || entry.value !== value) {
       const session = this.#open(value);
       if (session === undefined) {
         this.onCache?.('invalid');
         return undefined;
       }
-      entry = this.entryFor(session);
-      this.#cache.set(value, entry);
+      entry = this.entryFor(session, value);
+      if (now < session.expiresAt) this.#cache.set(key, entry);
       this.onCache?.('miss');
     } else {
       this.onCache?.('hit');
     }
     if (now >= entry.session.expiresAt) {
-      this.#cache.delete(value);
+      if (this.#cache.get(key) === entry) this.#cache.delete(key);
       return undefined;
     }
     return { value, entry };
@@ -94,7 +104,7 @@ export class SessionManager {
   }
 
   /** Builds the cached view of a session: identity, authorization, 202 headers, refresh deadline. */
-  entryFor(session: Session): SessionEntry {
+  entryFor(session: Session, value = ''): SessionEntry {
     const identity: Identity = {
       user: session.user,
       groups: session.groups,
@@ -104,6 +114,7 @@ export class SessionManager {
     const c = this.#cfg;
     return {
       session,
+      value,
       identity,
       authorized: emailDomainAllowed(identity.email, c.email_domains) && groupsAllowed(identity.groups, c.allowed_groups),
       headers: authResponseHeaders(identity, session.accessToken, {
@@ -174,8 +185,8 @@ export class SessionManager {
     for (const stale of presentChunkNames(parseCookies(cookieHeader), this.#name)) {
       if (!written.includes(stale)) setCookie.push(serializeCookie(stale, '', clear));
     }
-    const entry = this.entryFor(session);
-    this.#cache.set(value, entry);
+    const entry = this.entryFor(session, value);
+    this.#cache.set(value.slice(0, KEY_LENGTH), entry);
     return { value, setCookie, entry };
   }
 
