@@ -14,7 +14,7 @@ export interface FlowSuiteOptions {
   /** Runs with the issuer's code outstanding (before the browser follows the 302 to /oauth2/callback). */
   atCallback?: (callbackURL: URL) => Promise<void>;
   /** Extra checks after the first login (e.g. what kubectl saw). */
-  afterFirstLogin?: () => void;
+  afterFirstLogin?: () => void | Promise<void>;
   afterAllExtra?: () => Promise<void>;
   /** The LDAP connector through the browser (adds the issuer's connector-choice page). */
   ldap: boolean;
@@ -32,6 +32,8 @@ export function defineFlowSuite(o: FlowSuiteOptions): void {
     let browser: TestBrowser;
     let context: BrowserContext;
     let first: LoginResult;
+    /** Callback URLs of the first login (they carry single-use codes): replayed later. */
+    const used: { dexCallback?: string; oauth2Callback?: string } = {};
 
     beforeAll(async () => {
       stack = await startStack(await o.stack());
@@ -104,6 +106,8 @@ export function defineFlowSuite(o: FlowSuiteOptions): void {
       expect(cb.get('state')).toBe(q.get('state'));
 
       // Steps 14-15: forward-auth redeems the code, sets the session cookie and goes back to /gemini-rl.
+      used.dexCallback = s12.exchange.url.href;
+      used.oauth2Callback = (s13.exchange.location as URL).href;
       const s14 = step(ex, s13.index + 1, 'GET /oauth2/callback', (e) => e.url.origin === origin && e.url.pathname === '/oauth2/callback');
       expect(s14.exchange.status).toBe(302);
       expect(s14.exchange.location?.href).toBe(`${origin}/gemini-rl`);
@@ -128,7 +132,7 @@ export function defineFlowSuite(o: FlowSuiteOptions): void {
       expect(identity?.user).toBeTruthy();
       expect(identity?.groups).toEqual([ENTRA_GROUP.displayName]);
       expect(stack.app.requests.filter((r) => r.identity !== null).length).toBe(1);
-      o.afterFirstLogin?.();
+      await o.afterFirstLogin?.();
       await page.close();
     }, 90_000);
 
@@ -212,6 +216,44 @@ export function defineFlowSuite(o: FlowSuiteOptions): void {
       expect(again?.status()).toBe(200);
       expect(again?.request().redirectedFrom()).toBeNull();
       await page.close();
+    });
+
+    it('replayed callbacks (used codes) get a 4xx page, never a session or a 500', async () => {
+      expect(used.dexCallback && used.oauth2Callback).toBeTruthy();
+      const stranger = await browser.newContext();
+      try {
+        const page = await stranger.newPage();
+        // forward-auth: the code was redeemed and this browser has no CSRF cookie for the state.
+        const fa = await page.goto(used.oauth2Callback ?? '');
+        expect(fa?.status()).toBeGreaterThanOrEqual(400);
+        expect(fa?.status()).toBeLessThan(500);
+        expect((await stranger.cookies(stack.origin)).find((c) => c.name === '_oauth2_proxy')).toBeUndefined();
+        // The issuer: the upstream state of that login is spent.
+        const dex = await page.goto(used.dexCallback ?? '');
+        expect(dex?.status()).toBeGreaterThanOrEqual(400);
+        expect(dex?.status()).toBeLessThan(500);
+      } finally {
+        await stranger.close();
+      }
+      // The signed-in browser replaying its own callback does not get a second session either.
+      const page = await context.newPage();
+      const again = await page.goto(used.oauth2Callback ?? '');
+      expect(again?.status()).toBeGreaterThanOrEqual(400);
+      expect(again?.status()).toBeLessThan(500);
+      await page.close();
+    });
+
+    it('a hostile rd never leaves the site: the login ends on the app root', async () => {
+      const hostile = await browser.newContext();
+      try {
+        const page = await hostile.newPage();
+        const result = await loginWithEntra(page, stack, { choice: o.ldap, startAt: '/oauth2/start?rd=https%3A%2F%2Fevil.example%2Fsteal', path: '/' });
+        expect(result.exchanges.some((e) => e.location?.hostname === 'evil.example')).toBe(false);
+        expect(result.answer.path).toBe('/');
+        expect(result.answer.identity?.email).toBe(ENTRA_USER.mail);
+      } finally {
+        await hostile.close();
+      }
     });
 
     it('sign-out ends the session; the next request goes through login again', async () => {

@@ -28,8 +28,10 @@ export interface LoginOptions {
   shots?: string;
   /** Runs while the browser holds the redirect to /oauth2/callback (the issuer's code not yet redeemed). */
   atCallback?: (callbackURL: URL) => Promise<void>;
-  /** Path requested first. Default /gemini-rl. */
+  /** Path requested first, and where the login must end. Default /gemini-rl. */
   path?: string;
+  /** Request this (path and query) first instead of `path`; the login must still end at `path`. */
+  startAt?: string;
 }
 
 export interface LoginResult {
@@ -45,7 +47,7 @@ export async function loginWithEntra(page: Page, stack: Stack, options: LoginOpt
   const recorder = new TrafficRecorder(page);
   const pause = options.atCallback ? await pauseBeforeRedirectTo(page, `${stack.origin}/oauth2/callback`, options.atCallback) : undefined;
   try {
-    await page.goto(`${stack.origin}${path}`);
+    await page.goto(`${stack.origin}${options.startAt ?? path}`);
     if (options.choice) {
       await page.waitForURL((u) => u.origin === stack.origin && u.pathname.startsWith('/dex/'));
       if (options.shots) await screenshot(page, `${options.shots}-1-login-page`);

@@ -12,7 +12,7 @@ const NAMESPACE = 'gatehouse-e2e';
 const haveGo = (await findGo()) !== undefined;
 
 interface AuthCodeList {
-  items: Array<{ metadata: { name: string } }>;
+  items: Array<{ metadata: { name: string }; spec: { consumed?: boolean; clientId?: string } }>;
 }
 
 if (!haveGo && process.env.CI !== 'true') {
@@ -45,11 +45,17 @@ if (!haveGo && process.env.CI !== 'true') {
       const list = JSON.parse(res.stdout) as AuthCodeList;
       seen.push({ code: callbackURL.searchParams.get('code') ?? '', names: list.items.map((i) => i.metadata.name) });
     },
-    afterFirstLogin() {
+    async afterFirstLogin() {
       expect(seen).toHaveLength(1);
       const [first] = seen;
       expect(first?.names.length).toBeGreaterThanOrEqual(1);
-      expect(first?.names).toContain(nameFor(first?.code ?? ''));
+      const name = nameFor(first?.code ?? '');
+      expect(first?.names).toContain(name);
+      // forward-auth redeemed it: the same object is now consumed (or already collected), never redeemable again.
+      const res = await kube?.kubectl(['get', 'authcodes', '-n', NAMESPACE, '-o', 'json']);
+      const after = JSON.parse(res?.stdout ?? '{"items":[]}') as AuthCodeList;
+      const item = after.items.find((i) => i.metadata.name === name);
+      if (item !== undefined) expect(item.spec.consumed).toBe(true);
     },
     async afterAllExtra() {
       await store?.close();
