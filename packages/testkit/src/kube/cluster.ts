@@ -161,8 +161,22 @@ async function waitReady(
   }
 }
 
-/** Builds (if needed) and starts etcd + kube-apiserver. */
+/**
+ * Builds (if needed) and starts etcd + kube-apiserver. A failed start is retried twice on new
+ * ports (another process may take a port between picking it and binding it).
+ */
 export async function startKubeApiServer(options: StartKubeOptions = {}): Promise<KubeCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      if (error instanceof KubeToolMissingError || attempt >= 3) throw error;
+      options.log?.(`start attempt ${attempt} failed, retrying: ${(error as Error).message.split('\n')[0]}`);
+    }
+  }
+}
+
+async function startOnce(options: StartKubeOptions): Promise<KubeCluster> {
   const log = options.log ?? (() => {});
   const timeoutMs = options.startTimeoutMs ?? 120_000;
   const namespace = options.namespace ?? 'gatehouse-test';
@@ -211,7 +225,11 @@ export async function startKubeApiServer(options: StartKubeOptions = {}): Promis
       ],
       join(dir, 'etcd.log'),
     );
-    await waitForPort(etcdPort, '127.0.0.1', timeoutMs);
+    const etcdExited = new Promise<never>((_, reject) => {
+      etcd!.once('exit', async (code) => reject(new Error(`etcd exited (${code}):\n${await tail(join(dir, 'etcd.log'))}`)));
+    });
+    etcdExited.catch(() => {}); // only awaited through the race below
+    await Promise.race([waitForPort(etcdPort, '127.0.0.1', timeoutMs), etcdExited]);
 
     const token = randomBytes(24).toString('hex');
     await writeFile(join(dir, 'tokens.csv'), `${token},gatehouse-admin,gatehouse-admin,"system:masters"\n`, { mode: 0o600 });
