@@ -6,7 +6,8 @@
  *   by N parallel requests would mint N token sets; we throw `InvalidGrant` for every loser.
  * - Refresh tokens get a reuse window: a token rotated out less than `reuseInterval` seconds ago
  *   still looks unconsumed (so a client retrying after a lost response is not treated as a
- *   replay and does not get its whole grant revoked).
+ *   replay and does not get its whole grant revoked). What such a reuse yields (the same
+ *   successor, never a second one) is decided in `refresh-rotation.ts`.
  * Grants carry our own `gatehouse` field (the identity behind the grant); oidc-provider only
  * writes its own fields, so upserts keep ours.
  */
@@ -75,10 +76,6 @@ class StoreAdapter implements Adapter {
 
   async consume(id: string): Promise<void> {
     if (await this.#model.consume(id)) return;
-    if (this.#name === 'RefreshToken') {
-      const payload = await this.#model.find(id);
-      if (payload && this.#inReuseWindow(payload)) return;
-    }
     throw new errors.InvalidGrant('grant request is invalid');
   }
 

@@ -7,6 +7,7 @@ import { canRefresh } from '@gatehouse/connector-kit';
 import type { Store } from '@gatehouse/storage';
 import type { IssuerConfig } from '../config/types.ts';
 import { createAdapterFactory } from './adapter.ts';
+import { patchRefreshRotation } from './refresh-rotation.ts';
 import {
   AUDIENCE_PREFIX,
   createFindAccount,
@@ -304,6 +305,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(config.issuer, configuration);
   patchAudience(provider, deps.grants);
   patchLoopbackRedirects(provider);
+  patchRefreshRotation(provider, { store: deps.store, reuseInterval: refresh.disableRotation ? 0 : refresh.reuseInterval });
 
   const onGrant = (ctx: KoaContextWithOIDC) => {
     const gt = (ctx.oidc.params as { grant_type?: unknown } | undefined)?.grant_type;

@@ -1,0 +1,153 @@
+/**
+ * Refresh-token rotation with Dex's reuse window, as ONE token family.
+ *
+ * oidc-provider rotates a refresh token by consuming it and saving a new one. A client that lost
+ * the response may present the rotated token again within `reuseInterval`; minting a second
+ * successor then would fork the family into two live chains (a thief holding the old token keeps
+ * a chain nobody can detect). Instead:
+ * - the winner of `consume` saves the successor and links it from the predecessor's record;
+ * - a reuse inside the window (sequential or racing) gets that SAME successor (following the
+ *   chain when the successor was itself rotated meanwhile), never a new one;
+ * - outside the window oidc-provider sees the consumed token and revokes the whole grant.
+ *
+ * The link is the successor's value encrypted (AES-256-GCM) under a key derived from the
+ * predecessor's value, so the store (which keeps only hashes of token ids) never holds a
+ * usable token, and only a caller presenting the predecessor can read it.
+ */
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import Provider, { errors } from 'oidc-provider';
+import type { ModelPayload, ModelStore, Store } from '@gatehouse/storage';
+
+export const SUCCESSOR_FIELD = 'gatehouseSuccessor';
+
+export interface RefreshRotationOptions {
+  store: Store;
+  /** Seconds a rotated token still yields its successor. 0 = any reuse is a replay. */
+  reuseInterval: number;
+  /** How long a racing reuse waits for the winner to record the successor (ms). */
+  waitMs?: number;
+  now?: () => number;
+}
+
+type RotationState = { kind: 'rotated'; predecessor: string } | { kind: 'reused'; successor: string };
+
+/** Per request (oidc-provider's koa context), what `consume` decided for `save`. */
+const states = new WeakMap<object, RotationState>();
+
+function linkKey(predecessor: string): Buffer {
+  return createHash('sha256').update('gatehouse refresh successor\0').update(predecessor, 'utf8').digest();
+}
+
+export function sealSuccessor(predecessor: string, successor: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', linkKey(predecessor), iv);
+  const body = Buffer.concat([cipher.update(successor, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+}
+
+export function openSuccessor(predecessor: string, sealed: unknown): string | undefined {
+  if (typeof sealed !== 'string' || sealed.length > 1024) return undefined;
+  try {
+    const raw = Buffer.from(sealed, 'base64url');
+    if (raw.length < 29) return undefined;
+    const decipher = createDecipheriv('aes-256-gcm', linkKey(predecessor), raw.subarray(0, 12));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+class Rotation {
+  readonly #model: ModelStore;
+  readonly #o: RefreshRotationOptions;
+
+  constructor(options: RefreshRotationOptions) {
+    this.#model = options.store.model('RefreshToken');
+    this.#o = options;
+  }
+
+  #nowSeconds(): number {
+    return Math.floor((this.#o.now?.() ?? Date.now()) / 1000);
+  }
+
+  #inWindow(payload: ModelPayload): boolean {
+    const consumed = typeof payload.consumed === 'number' ? payload.consumed : undefined;
+    return this.#o.reuseInterval > 0 && consumed !== undefined && this.#nowSeconds() - consumed <= this.#o.reuseInterval;
+  }
+
+  /** The live successor of a token rotated inside the window, or undefined (→ invalid_grant). */
+  async successorOf(id: string): Promise<string | undefined> {
+    const deadline = Date.now() + (this.#o.waitMs ?? Math.min(3000, this.#o.reuseInterval * 1000));
+    let current = id;
+    // A chain longer than a few hops inside one window is not a client retrying.
+    for (let hop = 0; hop < 8; hop++) {
+      let payload = await this.#model.find(current);
+      // A racing winner may not have recorded its successor yet.
+      while (payload && payload.consumed && payload[SUCCESSOR_FIELD] === undefined && this.#inWindow(payload) && Date.now() < deadline) {
+        await sleep(25);
+        payload = await this.#model.find(current);
+      }
+      if (!payload) return undefined;
+      if (!payload.consumed) return current === id ? undefined : current;
+      if (!this.#inWindow(payload)) return undefined;
+      const next = openSuccessor(current, payload[SUCCESSOR_FIELD]);
+      if (next === undefined) return undefined;
+      current = next;
+    }
+    return undefined;
+  }
+
+  async link(predecessor: string, successor: string): Promise<void> {
+    const payload = await this.#model.find(predecessor);
+    if (!payload) return;
+    const exp = typeof payload.exp === 'number' ? payload.exp - this.#nowSeconds() : undefined;
+    await this.#model.upsert(predecessor, { ...payload, [SUCCESSOR_FIELD]: sealSuccessor(predecessor, successor) }, exp === undefined ? undefined : Math.max(1, exp));
+  }
+
+  async consume(id: string): Promise<RotationState> {
+    if (await this.#model.consume(id)) return { kind: 'rotated', predecessor: id };
+    const successor = this.#o.reuseInterval > 0 ? await this.successorOf(id) : undefined;
+    if (successor === undefined) throw new errors.InvalidGrant('refresh token already used');
+    return { kind: 'reused', successor };
+  }
+}
+
+interface RefreshTokenInstance {
+  jti?: string;
+  emit(event: string): void;
+}
+
+/** Replaces `consume` and `save` of the provider's RefreshToken model (see the module comment). */
+export function patchRefreshRotation(provider: Provider, options: RefreshRotationOptions): void {
+  const rotation = new Rotation(options);
+  const proto = provider.RefreshToken.prototype as unknown as {
+    consume(this: RefreshTokenInstance): Promise<void>;
+    save(this: RefreshTokenInstance, ...args: unknown[]): Promise<string>;
+  };
+  const originalSave = proto.save;
+
+  proto.consume = async function (this: RefreshTokenInstance) {
+    const ctx = Provider.ctx as object | undefined;
+    const state = await rotation.consume(this.jti as string);
+    if (ctx) states.set(ctx, state);
+    if (state.kind === 'rotated') this.emit('consumed');
+  };
+
+  proto.save = async function (this: RefreshTokenInstance, ...args: unknown[]) {
+    const ctx = Provider.ctx as object | undefined;
+    const state = ctx ? states.get(ctx) : undefined;
+    // Only the brand-new token of a rotation in this request is affected.
+    if (!ctx || !state || this.jti !== undefined) return originalSave.apply(this, args);
+    states.delete(ctx);
+    if (state.kind === 'reused') {
+      this.jti = state.successor;
+      return state.successor;
+    }
+    const value = await originalSave.apply(this, args);
+    await rotation.link(state.predecessor, value);
+    return value;
+  };
+}
