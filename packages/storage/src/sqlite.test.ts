@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -181,5 +181,86 @@ describe('SqliteStore specifics', () => {
     await store.close();
     await expect(store.model('Session').findByUid('u')).rejects.toMatchObject({ code: 'unavailable' });
     await expect(store.gc()).rejects.toBeInstanceOf(StoreError);
+  });
+
+  it('stores no bearer token: ids are SHA-256 keys, jti is not in the payload, lookups still work', async () => {
+    const file = join(dir, 'hashed.db');
+    const store = new SqliteStore(file);
+    const token = `secret-refresh-${newId()}`;
+    const code = `secret-code-${newId()}`;
+    await store.model('RefreshToken').upsert(token, { jti: token, kind: 'RefreshToken', grantId: 'g1', exp: 1 }, 600);
+    await store.model('AuthorizationCode').upsert(code, { jti: code, kind: 'AuthorizationCode', grantId: 'g1' }, 600);
+    expect(await store.model('RefreshToken').find(token)).toMatchObject({ jti: token, grantId: 'g1' });
+    expect(await store.model('AuthorizationCode').consume(code)).toBe(true);
+    expect((await store.model('AuthorizationCode').find(code))?.jti).toBe(code);
+    await store.close();
+
+    const raw = new Database(file, { readonly: true });
+    try {
+      const rows = raw.prepare('SELECT id, payload FROM oidc_models').all() as Array<{ id: string; payload: string }>;
+      expect(rows).toHaveLength(2);
+      for (const row of rows) {
+        expect(row.id).toMatch(/^[A-Za-z0-9_-]{43}$/);
+        expect(row.payload).not.toContain(token);
+        expect(row.payload).not.toContain(code);
+      }
+    } finally {
+      raw.close();
+    }
+    const bytes = Buffer.concat([file, `${file}-wal`].filter(existsSync).map((f) => readFileSync(f)));
+    expect(bytes.includes(token)).toBe(false);
+    expect(bytes.includes(code)).toBe(false);
+
+    const again = new SqliteStore(file);
+    await again.model('RefreshToken').destroy(token);
+    expect(await again.model('RefreshToken').find(token)).toBeUndefined();
+    await again.close();
+  });
+
+  it.skipIf(process.platform === 'win32')('creates the database, -wal and -shm files readable by the owner only', async () => {
+    const file = join(dir, 'private.db');
+    const store = new SqliteStore(file);
+    await store.model('AccessToken').upsert('t', { jti: 't' }, 60);
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+      expect(existsSync(f), f).toBe(true);
+      expect(statSync(f).mode & 0o777, f).toBe(0o600);
+    }
+    await store.close();
+    // An existing file readable by others is tightened at open.
+    chmodSync(file, 0o644);
+    await new SqliteStore(file).close();
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it('migrates a version-1 file: ids are rehashed and jti removed, tokens still found', async () => {
+    const file = join(dir, 'v1.db');
+    const raw = new Database(file);
+    raw.exec(`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);
+      CREATE TABLE oidc_models (model TEXT NOT NULL, id TEXT NOT NULL, payload TEXT NOT NULL, grant_id TEXT, uid TEXT,
+        user_code TEXT, expires_at INTEGER, consumed_at INTEGER, PRIMARY KEY (model, id));
+      CREATE TABLE signing_keys (id INTEGER PRIMARY KEY CHECK (id = 1), keys TEXT NOT NULL, version INTEGER NOT NULL);
+      CREATE TABLE clients (id TEXT PRIMARY KEY, record TEXT NOT NULL);
+      CREATE TABLE connectors (id TEXT PRIMARY KEY, record TEXT NOT NULL);
+      CREATE TABLE passwords (email TEXT PRIMARY KEY, record TEXT NOT NULL);
+      CREATE TABLE offline_sessions (user_id TEXT NOT NULL, connector_id TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (user_id, connector_id));`);
+    raw.prepare('INSERT INTO oidc_models (model, id, payload, grant_id, expires_at) VALUES (?, ?, ?, ?, ?)')
+      .run('RefreshToken', 'old-plain-token', JSON.stringify({ jti: 'old-plain-token', grantId: 'g' }), 'g', Date.now() + 60_000);
+    raw.prepare('INSERT INTO oidc_models (model, id, payload, uid, expires_at) VALUES (?, ?, ?, ?, ?)')
+      .run('Session', 'sess-id', JSON.stringify({ jti: 'sess-id', uid: 'u1' }), 'u1', Date.now() + 60_000);
+    raw.close();
+
+    const store = new SqliteStore(file);
+    expect(await store.model('RefreshToken').find('old-plain-token')).toMatchObject({ jti: 'old-plain-token', grantId: 'g' });
+    expect((await store.model('Session').findByUid('u1'))?.jti).toBe('sess-id');
+    await store.close();
+    const check = new Database(file, { readonly: true });
+    try {
+      expect(check.prepare('SELECT version FROM schema_version').get()).toEqual({ version: SQLITE_SCHEMA_VERSION });
+      const row = check.prepare("SELECT id, payload FROM oidc_models WHERE model = 'RefreshToken'").get() as { id: string; payload: string };
+      expect(row.id).not.toBe('old-plain-token');
+      expect(row.payload).not.toContain('old-plain-token');
+    } finally {
+      check.close();
+    }
   });
 });

@@ -2,7 +2,15 @@
  * The embedded Store: one SQLite file (WAL), safe for several processes on one host. Conditional
  * writes (`consume`, key CAS) are single UPDATE statements, so SQLite's write lock makes them
  * atomic across processes. better-sqlite3 is synchronous; the async surface is the contract's.
+ *
+ * Model ids are bearer secrets (access/refresh tokens, codes, session ids): rows are keyed by
+ * their SHA-256 (base64url), and `jti` (= the id) is removed from the payload and restored on read
+ * from the id the caller gave, as storage-kubernetes does. Session and DeviceCode keep `jti`,
+ * because findByUid/findByUserCode must return it without knowing it. The file (and SQLite's
+ * -wal/-shm, which inherit its mode) is owner-only.
  */
+import { createHash } from 'node:crypto';
+import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import {
   MODEL_NAMES,
@@ -39,8 +47,24 @@ export interface SqliteStoreOptions {
   gcPageSize?: number;
 }
 
-/** Ordered schema migrations; index + 1 is the schema version they produce. */
-const MIGRATIONS: readonly string[] = [
+/** The row key of a model id: SHA-256, base64url (43 characters). */
+export function modelKey(id: string): string {
+  return createHash('sha256').update(id, 'utf8').digest('base64url');
+}
+
+/** Models that are looked up by something other than the id and so must keep `jti`. */
+const KEEPS_JTI: ReadonlySet<string> = new Set<ModelName>(['Session', 'DeviceCode']);
+
+/** The payload as stored: without `jti` when it is the (secret) id. */
+function storedPayload(model: string, id: string, payload: ModelPayload): { json: string; jtiIsId: boolean } {
+  if (KEEPS_JTI.has(model) || payload.jti !== id) return { json: encodeJSON(payload, 'payload'), jtiIsId: false };
+  const { jti: _jti, ...rest } = payload;
+  return { json: encodeJSON(rest, 'payload'), jtiIsId: true };
+}
+
+/** Ordered schema migrations; index + 1 is the schema version they produce. A function runs in
+ * the same transaction as the SQL strings. */
+const MIGRATIONS: ReadonlyArray<string | ((db: Db) => void)> = [
   `
   CREATE TABLE oidc_models (
     model       TEXT    NOT NULL,
@@ -73,6 +97,22 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (user_id, connector_id)
   );
   `,
+  // 2: ids become SHA-256 keys and jti leaves the payload (existing rows are rewritten in place).
+  (db: Db) => {
+    db.exec('ALTER TABLE oidc_models ADD COLUMN jti_is_id INTEGER NOT NULL DEFAULT 0');
+    const rows = db.prepare('SELECT rowid, model, id, payload FROM oidc_models').all() as Array<{ rowid: number; model: string; id: string; payload: string }>;
+    const update = db.prepare('UPDATE oidc_models SET id = ?, payload = ?, jti_is_id = ? WHERE rowid = ?');
+    for (const row of rows) {
+      let payload: ModelPayload;
+      try {
+        payload = JSON.parse(row.payload) as ModelPayload;
+      } catch {
+        payload = {};
+      }
+      const { json, jtiIsId } = storedPayload(row.model, row.id, payload);
+      update.run(modelKey(row.id), json, jtiIsId ? 1 : 0, row.rowid);
+    }
+  },
 ];
 
 type Db = Database.Database;
@@ -103,6 +143,17 @@ function guarded<T>(what: string, fn: () => T): T {
 interface ModelRow {
   payload: string;
   consumed_at: number | null;
+  jti_is_id: number;
+}
+
+function decodeRow(row: ModelRow | undefined, id: string | undefined): ModelPayload | undefined {
+  if (!row) return undefined;
+  const payload = decodePayload(row.payload, row.consumed_at);
+  if (row.jti_is_id === 1) {
+    if (id === undefined) return undefined;
+    payload.jti = id;
+  }
+  return payload;
 }
 
 class SqliteModelStore implements ModelStore {
@@ -118,43 +169,46 @@ class SqliteModelStore implements ModelStore {
     const db = this.#db();
     requireId(id, 'id');
     const now = Date.now();
-    const json = encodeJSON(payload, 'payload');
+    const { json, jtiIsId } = storedPayload(this.#model, id, payload);
     const { grantId, uid, userCode } = indexFields(payload);
     guarded(`${this.#model}.upsert`, () =>
-      statements(db).upsert.run(this.#model, id, json, grantId ?? null, uid ?? null, userCode ?? null,
-        expiresAtFrom(expiresIn, now) ?? null, consumedAtFrom(payload, now) ?? null),
+      statements(db).upsert.run(this.#model, modelKey(id), json, grantId ?? null, uid ?? null, userCode ?? null,
+        expiresAtFrom(expiresIn, now) ?? null, consumedAtFrom(payload, now) ?? null, jtiIsId ? 1 : 0),
     );
   }
 
   async find(id: string): Promise<ModelPayload | undefined> {
     const db = this.#db();
-    const row = guarded(`${this.#model}.find`, () => statements(db).find.get(this.#model, id, Date.now()) as ModelRow | undefined);
-    return row && decodePayload(row.payload, row.consumed_at);
+    if (typeof id !== 'string') return undefined;
+    const row = guarded(`${this.#model}.find`, () => statements(db).find.get(this.#model, modelKey(id), Date.now()) as ModelRow | undefined);
+    return decodeRow(row, id);
   }
 
   async findByUid(uid: string): Promise<ModelPayload | undefined> {
     const db = this.#db();
     const row = guarded(`${this.#model}.findByUid`, () => statements(db).findByUid.get(this.#model, uid, Date.now()) as ModelRow | undefined);
-    return row && decodePayload(row.payload, row.consumed_at);
+    return decodeRow(row, undefined);
   }
 
   async findByUserCode(userCode: string): Promise<ModelPayload | undefined> {
     const db = this.#db();
     const row = guarded(`${this.#model}.findByUserCode`, () =>
       statements(db).findByUserCode.get(this.#model, userCode, Date.now()) as ModelRow | undefined);
-    return row && decodePayload(row.payload, row.consumed_at);
+    return decodeRow(row, undefined);
   }
 
   async consume(id: string): Promise<boolean> {
     const db = this.#db();
     const now = Date.now();
-    const result = guarded(`${this.#model}.consume`, () => statements(db).consume.run(now, this.#model, id, now));
+    if (typeof id !== 'string') return false;
+    const result = guarded(`${this.#model}.consume`, () => statements(db).consume.run(now, this.#model, modelKey(id), now));
     return result.changes === 1;
   }
 
   async destroy(id: string): Promise<void> {
     const db = this.#db();
-    guarded(`${this.#model}.destroy`, () => statements(db).destroy.run(this.#model, id));
+    if (typeof id !== 'string') return;
+    guarded(`${this.#model}.destroy`, () => statements(db).destroy.run(this.#model, modelKey(id)));
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
@@ -186,16 +240,17 @@ function statements(db: Db): Statements {
   const live = '(expires_at IS NULL OR expires_at > ?)';
   s = {
     upsert: db.prepare(`
-      INSERT INTO oidc_models (model, id, payload, grant_id, uid, user_code, expires_at, consumed_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      INSERT INTO oidc_models (model, id, payload, grant_id, uid, user_code, expires_at, consumed_at, jti_is_id)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (model, id) DO UPDATE SET
         payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
-        user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = excluded.consumed_at`),
-    find: db.prepare(`SELECT payload, consumed_at FROM oidc_models WHERE model = ? AND id = ? AND ${live}`),
+        user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = excluded.consumed_at,
+        jti_is_id = excluded.jti_is_id`),
+    find: db.prepare(`SELECT payload, consumed_at, jti_is_id FROM oidc_models WHERE model = ? AND id = ? AND ${live}`),
     findByUid: db.prepare(
-      `SELECT payload, consumed_at FROM oidc_models WHERE model = ? AND uid = ? AND ${live} ORDER BY expires_at DESC LIMIT 1`),
+      `SELECT payload, consumed_at, jti_is_id FROM oidc_models WHERE model = ? AND uid = ? AND ${live} ORDER BY expires_at DESC LIMIT 1`),
     findByUserCode: db.prepare(
-      `SELECT payload, consumed_at FROM oidc_models WHERE model = ? AND user_code = ? AND ${live} ORDER BY expires_at DESC LIMIT 1`),
+      `SELECT payload, consumed_at, jti_is_id FROM oidc_models WHERE model = ? AND user_code = ? AND ${live} ORDER BY expires_at DESC LIMIT 1`),
     consume: db.prepare(
       `UPDATE oidc_models SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL AND ${live}`),
     destroy: db.prepare('DELETE FROM oidc_models WHERE model = ? AND id = ?'),
@@ -331,6 +386,8 @@ class SqliteOfflineSessionStore implements OfflineSessionStore {
 /** Creates or upgrades the schema inside one write transaction, so concurrent openers agree. */
 function migrate(db: Db): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+  // Rewritten rows (plain-text ids of schema 1) are zeroed on disk, not left in free pages.
+  db.pragma('secure_delete = ON');
   const run = db.transaction(() => {
     const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
     const current = row?.version ?? 0;
@@ -338,11 +395,35 @@ function migrate(db: Db): void {
       throw new StoreError('invalid',
         `SQLite schema version ${current} is newer than this Gatehouse supports (${MIGRATIONS.length}); upgrade Gatehouse`);
     }
-    for (let version = current + 1; version <= MIGRATIONS.length; version++) db.exec(MIGRATIONS[version - 1]!);
+    for (let version = current + 1; version <= MIGRATIONS.length; version++) {
+      const step = MIGRATIONS[version - 1]!;
+      if (typeof step === 'string') db.exec(step);
+      else step(db);
+    }
     if (row === undefined) db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(MIGRATIONS.length);
     else if (current < MIGRATIONS.length) db.prepare('UPDATE schema_version SET version = ?').run(MIGRATIONS.length);
   });
   run.immediate();
+  db.pragma('secure_delete = OFF');
+}
+
+/** Creates the file owner-only (SQLite gives -wal/-shm the database file's mode) and takes
+ * group/other access away from an existing one. Failures are left to the open to report. */
+function restrictFileMode(file: string): void {
+  if (file === ':memory:' || file === '' || file.startsWith('file:')) return;
+  try {
+    if (!existsSync(file)) closeSync(openSync(file, 'wx', 0o600));
+  } catch {
+    // A missing folder: `new Database` reports it.
+  }
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      const mode = statSync(f).mode;
+      if ((mode & 0o077) !== 0 && (mode & 0o170000) === 0o100000) chmodSync(f, mode & 0o700);
+    } catch {
+      // Absent, or not ours to change: `new Database` reports what matters.
+    }
+  }
 }
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -367,6 +448,7 @@ export class SqliteStore implements Store {
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     let db: Db | undefined;
     try {
+      restrictFileMode(file);
       db = new Database(file, { timeout: busyTimeoutMs });
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
       // journal_mode is the first statement that reads the file: a corrupt file fails here.
