@@ -17,7 +17,7 @@ import { PageError } from './interactions/errors.ts';
 import { interactionRouter, sendPage, type InteractionDeps } from './interactions/routes.ts';
 import type { KeyManager } from './keys.ts';
 import { INTERNAL_LISTENERS } from './provider.ts';
-import { isTrustedProxy, providerContentSecurityPolicy } from './security.ts';
+import { clientAddress, isTrustedProxy, providerContentSecurityPolicy } from './security.ts';
 import { errorPage } from './views/pages.ts';
 import { stylesheet } from './views/theme.ts';
 
@@ -64,7 +64,8 @@ export function createApp(deps: AppDeps): Koa {
   const trusted = config.web.trustedProxies;
   // Only then does koa (and oidc-provider's app) read X-Forwarded-*; from anyone else they are dropped.
   app.proxy = trusted.length > 0;
-  // The client address is the one our (trusted) proxy appended, not what the client wrote.
+  // Only the entry our nearest proxy appended; `ctx.ip` is then set from clientAddress, which
+  // also skips further trusted proxies (the left-most entries are the client's own words).
   app.maxIpsCount = 1;
   const css = stylesheet(config.frontend);
   const inBase = (path: string) => basePath === '' || path === basePath || path.startsWith(`${basePath}/`);
@@ -74,6 +75,7 @@ export function createApp(deps: AppDeps): Koa {
     if (!isTrustedProxy(ctx.req.socket.remoteAddress, trusted)) {
       for (const h of FORWARDED) delete ctx.req.headers[h];
     }
+    ctx.request.ip = clientAddress(ctx.req, trusted);
     for (const [k, v] of Object.entries(config.web.headers)) ctx.set(k, v);
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('Referrer-Policy', 'no-referrer');

@@ -20,6 +20,11 @@ import {
 import type { IssuerMetrics } from './metrics.ts';
 import { KNOWN_SCOPES } from './provider.ts';
 import type { LoginThrottle } from './interactions/throttle.ts';
+import { clientAddress } from './security.ts';
+
+/** The same bounds as the password form. */
+const MAX_USERNAME = 512;
+const MAX_PASSWORD = 1024;
 
 export interface PasswordGrantDeps {
   store: Store;
@@ -29,6 +34,8 @@ export interface PasswordGrantDeps {
   connectorId: string;
   expiry: ExpiryConfig;
   throttle?: LoginThrottle;
+  /** `web.trustedProxies`: whose X-Forwarded-For names the client address. */
+  trustedProxies: string[];
 }
 
 export function registerPasswordGrant(provider: Provider, deps: PasswordGrantDeps): void {
@@ -39,6 +46,7 @@ export function registerPasswordGrant(provider: Provider, deps: PasswordGrantDep
     const username = params.username ?? '';
     const password = params.password ?? '';
     if (username === '' || password === '') throw new errors.InvalidRequest('username and password are required');
+    if (username.length > MAX_USERNAME || password.length > MAX_PASSWORD) throw new errors.InvalidRequest('username or password is too long');
     const scopes = [...new Set((params.scope ?? '').split(' ').filter(Boolean))];
     const unknown = scopes.filter((s) => !(KNOWN_SCOPES as readonly string[]).includes(s));
     if (unknown.length > 0) throw new errors.InvalidScope('unrecognized scope(s)', unknown.join(' ').slice(0, 200));
@@ -46,7 +54,7 @@ export function registerPasswordGrant(provider: Provider, deps: PasswordGrantDep
 
     const opened = deps.connectors.get(deps.connectorId);
     if (!opened || !isPasswordConnector(opened.connector)) throw new errors.UnsupportedGrantType();
-    const address = ctx.ip || 'unknown';
+    const address = clientAddress(ctx.req, deps.trustedProxies);
     if (deps.throttle && deps.throttle.retryAfter(opened.id, username, address) > 0) {
       throw new errors.InvalidGrant('too many failed attempts, try again later');
     }
@@ -65,7 +73,7 @@ export function registerPasswordGrant(provider: Provider, deps: PasswordGrantDep
       deps.metrics.login(opened.id, 'failure');
       throw new errors.InvalidGrant('invalid username or password');
     }
-    deps.throttle?.recordSuccess(opened.id, username);
+    deps.throttle?.recordSuccess(opened.id, username, address);
     deps.metrics.login(opened.id, 'success');
     const identity = result.identity;
     const sub = subjectFor(identity, opened.id);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { contentSecurityPolicy, isTrustedProxy, originOf } from './security.ts';
+import type { IncomingMessage } from 'node:http';
+import { clientAddress, contentSecurityPolicy, isTrustedProxy, originOf } from './security.ts';
 import { escapeHTML, html, raw } from './views/html.ts';
 import { stylesheet } from './views/theme.ts';
 
@@ -37,5 +38,21 @@ describe('security helpers', () => {
     const css = stylesheet({ issuer: 'X', theme: 'light', extra: {}, colors: { primary: 'red;}body{display:none', background: '#123456' } });
     expect(css).not.toContain('display:none');
     expect(css).toContain('--bg:#123456');
+  });
+});
+
+describe('clientAddress', () => {
+  const req = (remoteAddress: string, xff?: string | string[]) =>
+    ({ socket: { remoteAddress }, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } }) as unknown as IncomingMessage;
+  it('is the peer unless the peer is a trusted proxy', () => {
+    expect(clientAddress(req('203.0.113.5', '1.1.1.1'), ['127.0.0.1'])).toBe('203.0.113.5');
+    expect(clientAddress(req('::ffff:127.0.0.1'), ['127.0.0.1'])).toBe('127.0.0.1');
+  });
+  it('is the right-most X-Forwarded-For hop that is not a trusted proxy', () => {
+    const trusted = ['127.0.0.1', '10.0.0.0/8'];
+    expect(clientAddress(req('127.0.0.1', '6.6.6.6, 203.0.113.5'), trusted)).toBe('203.0.113.5');
+    expect(clientAddress(req('127.0.0.1', ['6.6.6.6', '203.0.113.5, 10.2.3.4']), trusted)).toBe('203.0.113.5');
+    expect(clientAddress(req('127.0.0.1', '10.9.9.9, 10.2.3.4'), trusted)).toBe('10.9.9.9');
+    expect(clientAddress(req('127.0.0.1'), trusted)).toBe('127.0.0.1');
   });
 });

@@ -1,4 +1,5 @@
-/** Response hardening shared by every page, and the trusted-proxy filter. */
+/** Response hardening shared by every page, the trusted-proxy filter and the client address. */
+import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 
 /**
@@ -73,4 +74,26 @@ export function isTrustedProxy(address: string | undefined, trusted: string[]): 
     }
   }
   return false;
+}
+
+/**
+ * The client's address: the peer, or, when the peer is a trusted proxy, the right-most
+ * X-Forwarded-For entry that is not a trusted proxy. Entries further left were written by the
+ * client (or by proxies we do not trust) and are ignored, so a client cannot choose its address
+ * (throttling keys on it). Used by the login form and the password grant alike.
+ */
+export function clientAddress(req: IncomingMessage, trusted: string[]): string {
+  const peer = normalise(req.socket.remoteAddress ?? '') || 'unknown';
+  if (!isTrustedProxy(peer, trusted)) return peer;
+  const raw = req.headers['x-forwarded-for'];
+  const hops = (Array.isArray(raw) ? raw.join(',') : (raw ?? ''))
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = normalise(hops[i] as string);
+    if (!isTrustedProxy(hop, trusted)) return hop.slice(0, 64);
+  }
+  // Every hop is a proxy of ours: the left-most one is as close to the client as we can get.
+  return hops[0] !== undefined ? normalise(hops[0]).slice(0, 64) : peer;
 }

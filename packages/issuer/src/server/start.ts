@@ -113,8 +113,19 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
     const providerDeps = { config, store, keys, clients, grants, connectors, metrics, logger, pages, basePath };
     const build = (): Provider => {
       const p = buildProvider(providerDeps);
+      // X-Forwarded-* reach the provider only from trusted proxies (app.ts strips them otherwise);
+      // the client address is never read from the left-most entry (see clientAddress).
       p.proxy = config.web.trustedProxies.length > 0;
-      if (config.oauth2.passwordConnector) registerPasswordGrant(p, { ...providerDeps, expiry: config.expiry, connectorId: config.oauth2.passwordConnector, throttle });
+      p.maxIpsCount = 1;
+      if (config.oauth2.passwordConnector) {
+        registerPasswordGrant(p, {
+          ...providerDeps,
+          expiry: config.expiry,
+          connectorId: config.oauth2.passwordConnector,
+          throttle,
+          trustedProxies: config.web.trustedProxies,
+        });
+      }
       return p;
     };
     const slot = new ProviderSlot(build());

@@ -301,7 +301,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
       sendPage(ctx, 401, passwordForm(d, opened, username, 'Invalid username or password.'), formTargets(d));
       return;
     }
-    deps.throttle.recordSuccess(opened.id, username);
+    deps.throttle.recordSuccess(opened.id, username, address);
     await loggedIn(ctx, d, opened.id, result.identity);
   });
 

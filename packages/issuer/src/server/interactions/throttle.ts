@@ -1,20 +1,28 @@
 /**
- * Brute-force protection for the password form: failed attempts are counted in a sliding
- * window per username (per connector) and per client address. Past the limit the form answers
- * 429 with how long to wait. Held in memory per replica: with N replicas an attacker gets at most
- * N times the budget, which still caps guessing; a shared limiter would need the Store.
+ * Brute-force protection for the password form and the password grant: failed attempts are
+ * counted in a sliding window per client address, per (username, address) and per username.
+ * Past a limit the form answers 429 with how long to wait (the grant: invalid_grant).
+ *
+ * Why three keys: a per-username limit alone lets anyone lock a known user out by failing on
+ * purpose. The tight limit is therefore per (username, address); the per-username limit is a
+ * higher ceiling that only a guessing campaign spread over many addresses reaches (it still caps
+ * distributed guessing, at the price of locking the user out while such a campaign runs).
+ * Held in memory per replica: with N replicas an attacker gets at most N times the budget, which
+ * still caps guessing; a shared limiter would need the Store.
  */
 export interface ThrottleOptions {
   /** Window length, ms. */
   windowMs: number;
-  /** Failures allowed per username within the window. */
+  /** Failures allowed per (username, client address) within the window. */
   maxPerUser: number;
+  /** Failures allowed per username from all addresses within the window (the ceiling). */
+  maxPerUserTotal: number;
   /** Failures allowed per client address within the window. */
   maxPerAddress: number;
   now?: () => number;
 }
 
-export const DEFAULT_THROTTLE: ThrottleOptions = { windowMs: 15 * 60_000, maxPerUser: 5, maxPerAddress: 30 };
+export const DEFAULT_THROTTLE: ThrottleOptions = { windowMs: 15 * 60_000, maxPerUser: 5, maxPerUserTotal: 50, maxPerAddress: 30 };
 
 const MAX_KEYS = 100_000;
 
@@ -39,8 +47,10 @@ export class LoginThrottle {
   }
 
   #keys(connectorId: string, username: string, address: string): Array<[string, number]> {
+    const user = `${connectorId}:${username.trim().toLowerCase()}`;
     return [
-      [`u:${connectorId}:${username.trim().toLowerCase()}`, this.#o.maxPerUser],
+      [`ua:${address}:${user}`, this.#o.maxPerUser],
+      [`u:${user}`, this.#o.maxPerUserTotal],
       [`a:${address}`, this.#o.maxPerAddress],
     ];
   }
@@ -68,8 +78,10 @@ export class LoginThrottle {
   }
 
   /** A successful login clears the username's failures (not the address's). */
-  recordSuccess(connectorId: string, username: string): void {
-    this.#failures.delete(`u:${connectorId}:${username.trim().toLowerCase()}`);
+  recordSuccess(connectorId: string, username: string, address: string): void {
+    const user = `${connectorId}:${username.trim().toLowerCase()}`;
+    this.#failures.delete(`ua:${address}:${user}`);
+    this.#failures.delete(`u:${user}`);
   }
 
   #sweep(): void {
