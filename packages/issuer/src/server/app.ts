@@ -16,7 +16,7 @@ import type { IssuerConfig } from '../config/types.ts';
 import { PageError } from './interactions/errors.ts';
 import { interactionRouter, sendPage, type InteractionDeps } from './interactions/routes.ts';
 import type { KeyManager } from './keys.ts';
-import { INTERNAL_LISTENERS } from './provider.ts';
+import { errorSummary, INTERNAL_LISTENERS } from './provider.ts';
 import { clientAddress, isTrustedProxy, providerContentSecurityPolicy } from './security.ts';
 import { errorPage } from './views/pages.ts';
 import { stylesheet } from './views/theme.ts';
@@ -67,6 +67,10 @@ export function createApp(deps: AppDeps): Koa {
   // Only the entry our nearest proxy appended; `ctx.ip` is then set from clientAddress, which
   // also skips further trusted proxies (the left-most entries are the client's own words).
   app.maxIpsCount = 1;
+  // koa prints errors to stderr unless someone listens: they go to the logger instead.
+  app.on('error', (err: unknown, ctx?: Context) => {
+    deps.logger.error({ err: errorSummary(err), method: ctx?.method, path: ctx?.path }, 'request failed');
+  });
   const css = stylesheet(config.frontend);
   const inBase = (path: string) => basePath === '' || path === basePath || path.startsWith(`${basePath}/`);
 
@@ -93,7 +97,7 @@ export function createApp(deps: AppDeps): Koa {
         sendPage(ctx, status, errorPage(deps.pages, { title: 'Invalid request', message: 'The request could not be understood.' }));
         return;
       }
-      deps.logger.warn({ err: (err as Error)?.message, path: ctx.path }, 'unexpected error');
+      deps.logger.error({ err: errorSummary(err), method: ctx.method, path: ctx.path }, 'unexpected error');
       sendPage(ctx, 500, errorPage(deps.pages, { title: 'Something went wrong', message: 'The server could not complete the request. Please try again.' }));
     }
   });

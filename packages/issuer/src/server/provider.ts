@@ -2,6 +2,7 @@
  * The oidc-provider instance and every configuration choice, each on purpose (see comments).
  * `buildProvider` is called at start and again after a key rotation (see `keys.ts`).
  */
+import type { EventEmitter } from 'node:events';
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { canRefresh } from '@gatehouse/connector-kit';
 import type { Store } from '@gatehouse/storage';
@@ -303,6 +304,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
   };
 
   const provider = new Provider(config.issuer, configuration);
+  patchUnsavedSessions(provider);
+  catchEverything(provider, deps);
   patchAudience(provider, deps.grants);
   patchLoopbackRedirects(provider);
   patchRefreshRotation(provider, { store: deps.store, reuseInterval: refresh.disableRotation ? 0 : refresh.reuseInterval });
@@ -311,14 +314,73 @@ export function buildProvider(deps: ProviderDeps): Provider {
     const gt = (ctx.oidc.params as { grant_type?: unknown } | undefined)?.grant_type;
     if (typeof gt === 'string') deps.metrics.tokenIssued(gt);
   };
-  const onServerError = (_ctx: unknown, err: Error) => {
-    deps.logger.error({ err: { message: err.message, name: err.name } }, 'oidc-provider server error');
+  const onServerError = (ctx: KoaContextWithOIDC | undefined, err: Error) => {
+    deps.logger.error({ err: errorSummary(err), method: ctx?.method, path: ctx?.path }, 'oidc-provider server error');
   };
   INTERNAL_LISTENERS.add(onGrant);
   INTERNAL_LISTENERS.add(onServerError);
   provider.on('grant.success', onGrant);
   provider.on('server_error', onServerError);
   return provider;
+}
+
+/**
+ * oidc-provider re-saves a session its error handler touched (the device pages keep their xsrf
+ * secret in it) with `persist()`, which throws for a session that was never saved: a cookie-less
+ * request to /device/* became a 500. Such a session has no cookie either, so saving it would only
+ * leave an orphan record per request: it is skipped.
+ */
+function patchUnsavedSessions(provider: Provider): void {
+  const proto = provider.Session.prototype as unknown as { persist(this: { exp?: unknown }): Promise<unknown> };
+  const original = proto.persist;
+  proto.persist = async function (this: { exp?: unknown }) {
+    if (typeof this.exp !== 'number') return undefined;
+    return original.call(this);
+  };
+}
+
+/**
+ * The outermost middleware of the provider: whatever escapes its own error handlers becomes our
+ * error page (4xx kept, anything else 500) and a structured log line, never koa's plain-text
+ * page; and koa's `error` event goes to pino (koa prints it to stderr when nobody listens).
+ */
+function catchEverything(provider: Provider, deps: ProviderDeps): void {
+  provider.use(async (ctx, next) => {
+    try {
+      await next();
+      // No route (or method) of the provider matched: our page rather than koa's plain text.
+      if (ctx.body === undefined || ctx.body === null) {
+        if (ctx.status === 404 || ctx.status === 405) {
+          const status = ctx.status;
+          ctx.set('Content-Security-Policy', contentSecurityPolicy([]));
+          ctx.type = 'html';
+          ctx.body = errorPage(deps.pages, { title: 'Not found', message: 'There is nothing at this address.' });
+          ctx.status = status;
+        }
+      }
+    } catch (err) {
+      const status = (err as { status?: unknown }).status;
+      const clientError = typeof status === 'number' && status >= 400 && status < 500;
+      if (!clientError) deps.logger.error({ err: errorSummary(err), method: ctx.method, path: ctx.path }, 'oidc-provider request failed');
+      ctx.status = clientError ? status : 500;
+      ctx.set('Content-Security-Policy', contentSecurityPolicy([]));
+      ctx.type = 'html';
+      ctx.body = clientError
+        ? errorPage(deps.pages, { title: 'Invalid request', message: 'The request could not be understood.' })
+        : errorPage(deps.pages, { title: 'Something went wrong', message: 'The server could not complete the request. Please try again.' });
+    }
+  });
+  const onError = (err: unknown, ctx?: { method?: string; path?: string }) => {
+    deps.logger.error({ err: errorSummary(err), method: ctx?.method, path: ctx?.path }, 'oidc-provider error');
+  };
+  INTERNAL_LISTENERS.add(onError);
+  (provider as unknown as EventEmitter).on('error', onError);
+}
+
+/** What is logged of an error: its kind and message, and the stack (code locations, no data). */
+export function errorSummary(err: unknown): { name: string; message: string; stack?: string } {
+  if (!(err instanceof Error)) return { name: 'Error', message: String(err).slice(0, 200) };
+  return { name: err.name, message: err.message, ...(err.stack ? { stack: err.stack.split('\n').slice(1, 6).join('\n') } : {}) };
 }
 
 function titleForError(code: string): string {

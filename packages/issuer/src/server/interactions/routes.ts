@@ -50,7 +50,7 @@ export interface InteractionDeps {
   pages: PageContext;
   basePath: string;
   callbackURL: string;
-  logger: { warn(obj: object, msg?: string): void; info(obj: object, msg?: string): void };
+  logger: { warn(obj: object, msg?: string): void; info(obj: object, msg?: string): void; error(obj: object, msg?: string): void };
 }
 
 /** What we keep in `interaction.result.gatehouse` between requests. */

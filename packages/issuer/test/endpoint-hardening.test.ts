@@ -1,0 +1,79 @@
+/**
+ * Endpoint hardening found by review: no 500 from cookie-less device requests, nothing printed
+ * raw to stderr, endpoint URLs built from the configured issuer (never the Host header), POST at
+ * the authorization endpoint, and no inline-script pages (logout, form_post).
+ */
+import { request as httpRequest } from 'node:http';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { RunningIssuer } from '../src/index.ts';
+import { startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
+
+const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code';
+const form = { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' };
+
+/** A raw request (fetch cannot set Host). */
+function raw(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+  return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
+    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers ?? {} }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+describe('endpoint hardening', () => {
+  let issuer: RunningIssuer;
+  let base: string;
+  const printed: string[] = [];
+
+  beforeAll(async () => {
+    issuer = await startTestIssuer({
+      overrides: {
+        oauth2: {
+          grantTypes: ['authorization_code', 'refresh_token', DEVICE],
+          responseTypes: ['code'],
+          skipApprovalScreen: true,
+          alwaysShowLoginScreen: false,
+          pkce: { enforce: false, codeChallengeMethodsSupported: ['S256'] },
+        },
+      },
+    });
+    base = issuer.issuerURL;
+    const capture = (...args: unknown[]) => {
+      printed.push(args.map(String).join(' '));
+    };
+    vi.spyOn(console, 'error').mockImplementation(capture);
+    vi.spyOn(console, 'warn').mockImplementation(capture);
+  });
+  afterEach(() => {
+    expect(printed, 'nothing is printed outside the logger').toEqual([]);
+  });
+  afterAll(async () => {
+    vi.restoreAllMocks();
+    await issuer?.close();
+  });
+
+  it('device endpoints without a session cookie answer 4xx with our page, never 500', async () => {
+    const cases: Array<[string, string, string?]> = [
+      ['GET', '/device/code'],
+      ['GET', '/device/anything'],
+      ['HEAD', '/device/x'],
+      ['POST', '/device', 'x=1'],
+      ['POST', '/device', 'xsrf=x&user_code=ABCD-EFGH'],
+      ['POST', '/device/x', 'a=b'],
+    ];
+    for (const [method, path, body] of cases) {
+      const r = await raw(`${base}${path}`, { method, headers: form, ...(body !== undefined ? { body } : {}) });
+      expect(r.status, `${method} ${path}`).toBeGreaterThanOrEqual(400);
+      expect(r.status, `${method} ${path}`).toBeLessThan(500);
+      if (method !== 'HEAD') {
+        expect(r.headers['content-type'], `${method} ${path}`).toMatch(/text\/html/);
+        expect(r.body).not.toMatch(/TypeError|at .*\.js:\d+/);
+      }
+    }
+  });
+});
