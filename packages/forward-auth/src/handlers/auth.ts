@@ -7,6 +7,7 @@ import type { AppContext } from '../context.ts';
 import { authResponseHeaders } from '../headers.ts';
 import { Refresher } from '../refresh.ts';
 import { routeAllows } from '../routes.ts';
+import { requestCookieHeader } from '../session/cookies.ts';
 import type { LoadedSession, SessionEntry } from '../session/store.ts';
 import { sendEmpty, sendJSON } from '../http/respond.ts';
 
@@ -21,8 +22,7 @@ export class AuthHandler {
 
   handle(req: IncomingMessage, res: ServerResponse, query: string): void | Promise<void> {
     const ctx = this.#ctx;
-    const cookie = req.headers.cookie;
-    const loaded = ctx.sessions.load(cookie);
+    const loaded = ctx.sessions.load(requestCookieHeader(req));
     if (loaded !== undefined) {
       const entry = loaded.entry;
       if (entry.fate === undefined && Date.now() < entry.refreshAt) return this.#answer(req, res, entry, query, undefined);

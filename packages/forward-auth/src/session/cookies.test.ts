@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_COOKIE_BYTES, chooseCookieDomain, findCookie, joinedValue, parseCookies, serializeCookie, splitValue } from './cookies.ts';
+import { MAX_COOKIE_BYTES, chooseCookieDomain, findCookie, joinedValue, parseCookies, requestCookieHeader, serializeCookie, splitValue } from './cookies.ts';
 
 const attrs = { path: '/', domain: 'example.com', secure: true, httpOnly: true, sameSite: 'lax', maxAge: 3600 } as const;
 
@@ -15,6 +15,11 @@ describe('cookie helpers', () => {
     expect(findCookie('_oauth2_proxy=v', '_oauth2_proxy')).toBe('v');
     expect(findCookie('a=1;_oauth2_proxy=v;b=2', '_oauth2_proxy')).toBe('v');
     expect(findCookie('', '_oauth2_proxy')).toBeUndefined();
+  });
+
+  it('reads the Cookie header from rawHeaders, joining repeated lines', () => {
+    expect(requestCookieHeader({ rawHeaders: ['Host', 'x', 'COOKIE', 'a=1', 'X-Cookie', 'no', 'cookie', 'b=2'] })).toBe('a=1; b=2');
+    expect(requestCookieHeader({ rawHeaders: ['Host', 'x'] })).toBeUndefined();
   });
 
   it('serialises attributes, and clears with Max-Age=0', () => {

@@ -1,5 +1,20 @@
 // Cookie header parsing, Set-Cookie serialisation, domain choice and chunking of large values.
 
+/**
+ * The Cookie header of a request read from rawHeaders: `req.headers` is built lazily by Node, and building it
+ * (lower-casing every name) costs more than the rest of a cached /oauth2/auth check. Several Cookie lines are
+ * joined with "; " as Node does.
+ */
+export function requestCookieHeader(req: { readonly rawHeaders: readonly string[] }): string | undefined {
+  const raw = req.rawHeaders;
+  let out: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 6 && name.toLowerCase() === 'cookie') out = out === undefined ? raw[i + 1] : `${out}; ${raw[i + 1]}`;
+  }
+  return out;
+}
+
 /** Browsers and proxies commonly cap one cookie at 4096 bytes including attributes; keep a margin. */
 export const MAX_COOKIE_BYTES = 4000;
 
