@@ -83,4 +83,13 @@ describe('password grant behind a trusted proxy', () => {
     expect(r.status).toBe(400);
     expect(r.json.error).toBe('invalid_request');
   });
+
+  it('X-Forwarded-Host/Proto from a trusted proxy do not change endpoint URLs (built from the issuer)', async () => {
+    const res = await fetch(`${issuer.issuerURL}/.well-known/openid-configuration`, {
+      headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https', forwarded: 'host=evil.example;proto=https' },
+    });
+    const meta = (await res.json()) as Record<string, string>;
+    const origin = new URL(issuer.issuerURL).origin;
+    for (const key of ['issuer', 'authorization_endpoint', 'token_endpoint', 'jwks_uri']) expect(new URL(meta[key]!).origin, key).toBe(origin);
+  });
 });

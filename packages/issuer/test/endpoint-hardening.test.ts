@@ -76,4 +76,29 @@ describe('endpoint hardening', () => {
       }
     }
   });
+
+  it('endpoint URLs come from the configured issuer, whatever Host or X-Forwarded-* say', async () => {
+    const issuerURL = new URL(base);
+    for (const headers of [{ host: 'evil.com' }, { host: 'evil.com', 'x-forwarded-host': 'evil.org', 'x-forwarded-proto': 'https' }]) {
+      const r = await raw(`${base}/.well-known/openid-configuration`, { headers: { ...headers, accept: 'application/json' } });
+      expect(r.status).toBe(200);
+      const meta = JSON.parse(r.body) as Record<string, unknown>;
+      for (const key of ['issuer', 'authorization_endpoint', 'token_endpoint', 'jwks_uri', 'userinfo_endpoint', 'device_authorization_endpoint', 'end_session_endpoint']) {
+        expect(new URL(String(meta[key])).origin, key).toBe(issuerURL.origin);
+      }
+    }
+    const device = await raw(`${base}/device/code`, {
+      method: 'POST',
+      headers: {
+        host: 'evil.com',
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${TEST_CLIENT.id}:${TEST_CLIENT.secret}`).toString('base64')}`,
+      },
+      body: 'scope=openid',
+    });
+    expect(device.status).toBe(200);
+    const body = JSON.parse(device.body) as Record<string, unknown>;
+    expect(new URL(String(body.verification_uri)).origin).toBe(issuerURL.origin);
+    expect(new URL(String(body.verification_uri_complete)).origin).toBe(issuerURL.origin);
+  });
 });

@@ -71,6 +71,8 @@ export function createApp(deps: AppDeps): Koa {
   app.on('error', (err: unknown, ctx?: Context) => {
     deps.logger.error({ err: errorSummary(err), method: ctx?.method, path: ctx?.path }, 'request failed');
   });
+  const issuerURL = new URL(config.issuer);
+  const issuerProto = issuerURL.protocol.replace(/:$/, '');
   const css = stylesheet(config.frontend);
   const inBase = (path: string) => basePath === '' || path === basePath || path.startsWith(`${basePath}/`);
 
@@ -148,6 +150,14 @@ export function createApp(deps: AppDeps): Koa {
     ctx.set('Content-Security-Policy', providerContentSecurityPolicy());
     ctx.respond = false;
     const req = ctx.req as IncomingMessage & { originalUrl?: string };
+    // oidc-provider builds every endpoint URL (discovery, device verification_uri, redirects to
+    // our pages) from the request's host and protocol: they are the configured issuer's, never
+    // what the client or a proxy said (probes and in-cluster clients use service names).
+    req.headers.host = issuerURL.host;
+    req.headers['x-forwarded-proto'] = issuerProto;
+    delete req.headers['x-forwarded-host'];
+    delete req.headers['x-forwarded-port'];
+    delete req.headers.forwarded;
     const full = req.url ?? '/';
     req.originalUrl = full;
     const rest = full.slice(basePath.length);

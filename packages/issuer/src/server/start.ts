@@ -113,9 +113,10 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
     const providerDeps = { config, store, keys, clients, grants, connectors, metrics, logger, pages, basePath };
     const build = (): Provider => {
       const p = buildProvider(providerDeps);
-      // X-Forwarded-* reach the provider only from trusted proxies (app.ts strips them otherwise);
-      // the client address is never read from the left-most entry (see clientAddress).
-      p.proxy = config.web.trustedProxies.length > 0;
+      // app.ts hands the provider the issuer's own host and scheme (X-Forwarded-Proto, which is
+      // read only with `proxy`); X-Forwarded-For reaches it only from trusted proxies, and the
+      // client address is never read from the left-most entry (see clientAddress).
+      p.proxy = true;
       p.maxIpsCount = 1;
       if (config.oauth2.passwordConnector) {
         registerPasswordGrant(p, {
