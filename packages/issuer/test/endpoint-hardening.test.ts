@@ -101,4 +101,32 @@ describe('endpoint hardening', () => {
     expect(new URL(String(body.verification_uri)).origin).toBe(issuerURL.origin);
     expect(new URL(String(body.verification_uri_complete)).origin).toBe(issuerURL.origin);
   });
+
+  it('the authorization endpoint accepts POST (OIDC Core 3.1.2.1) with the same checks as GET', async () => {
+    const params = {
+      client_id: TEST_CLIENT.id,
+      redirect_uri: TEST_CLIENT.redirectURIs[0]!,
+      response_type: 'code',
+      scope: 'openid',
+      state: 'post-state',
+      nonce: 'n',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    };
+    const post = (body: Record<string, string>) =>
+      fetch(`${base}/auth`, { method: 'POST', headers: form, body: new URLSearchParams(body).toString(), redirect: 'manual' });
+    const ok = await post(params);
+    expect(ok.status).toBe(303);
+    expect(ok.headers.get('location')).toMatch(/\/interaction\//);
+    // A wrong redirect_uri is an error page, not a redirect; an unknown client too.
+    const bad = await post({ ...params, redirect_uri: 'https://evil.example/cb' });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('location')).toBeNull();
+    // Parameters twice (the body is read like a query) are refused: an error back to the client.
+    const twice = await fetch(`${base}/auth`, { method: 'POST', headers: form, body: `${new URLSearchParams(params).toString()}&scope=openid`, redirect: 'manual' });
+    expect(new URL(twice.headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
+    // Only a urlencoded form.
+    const json = await fetch(`${base}/auth`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(params), redirect: 'manual' });
+    expect(json.status).toBe(415);
+  });
 });

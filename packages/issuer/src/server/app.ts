@@ -14,6 +14,7 @@ import type Provider from 'oidc-provider';
 import type { Store } from '@gatehouse/storage';
 import type { IssuerConfig } from '../config/types.ts';
 import { PageError } from './interactions/errors.ts';
+import { readFormText } from './interactions/form.ts';
 import { interactionRouter, sendPage, type InteractionDeps } from './interactions/routes.ts';
 import type { KeyManager } from './keys.ts';
 import { errorSummary, INTERNAL_LISTENERS } from './provider.ts';
@@ -147,9 +148,21 @@ export function createApp(deps: AppDeps): Koa {
       ctx.body = 'not found';
       return;
     }
+    const req = ctx.req as IncomingMessage & { originalUrl?: string };
+    // OIDC Core 3.1.2.1: the authorization endpoint takes POST too. oidc-provider's own POST
+    // support requires SameSite=None session cookies; the request is the same as a GET with the
+    // form as its query, so it is handed over as that (body parameters only, as the spec says).
+    // The Lax session cookie is not sent on a cross-site POST: harmless, every authorization
+    // logs in through a connector anyway.
+    if (ctx.method === 'POST' && ctx.path === `${basePath}/auth`) {
+      const text = await readFormText(ctx);
+      req.method = 'GET';
+      req.url = `${basePath}/auth?${text}`;
+      delete req.headers['content-type'];
+      delete req.headers['content-length'];
+    }
     ctx.set('Content-Security-Policy', providerContentSecurityPolicy());
     ctx.respond = false;
-    const req = ctx.req as IncomingMessage & { originalUrl?: string };
     // oidc-provider builds every endpoint URL (discovery, device verification_uri, redirects to
     // our pages) from the request's host and protocol: they are the configured issuer's, never
     // what the client or a proxy said (probes and in-cluster clients use service names).

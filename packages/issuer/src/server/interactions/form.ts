@@ -4,7 +4,8 @@ import { PageError } from './errors.ts';
 
 const LIMIT = 32 * 1024;
 
-export async function readForm(ctx: Context): Promise<Record<string, string>> {
+/** The raw urlencoded body (bounded; 415 for another content type, 413 past the limit). */
+export async function readFormText(ctx: Context): Promise<string> {
   if (!ctx.is('application/x-www-form-urlencoded')) {
     throw new PageError(415, 'Invalid request', 'This page only accepts its own form.');
   }
@@ -17,7 +18,11 @@ export async function readForm(ctx: Context): Promise<Record<string, string>> {
     if (size > LIMIT) throw new PageError(413, 'Invalid request', 'The form was too large.');
     chunks.push(chunk as Buffer);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function readForm(ctx: Context): Promise<Record<string, string>> {
+  const text = await readFormText(ctx);
   const out: Record<string, string> = {};
   for (const [k, v] of new URLSearchParams(text)) if (!(k in out)) out[k] = v;
   return out;
