@@ -6,7 +6,7 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunningIssuer } from '../src/index.ts';
-import { startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
+import { browse, CookieJar, formAction, login, startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
 
 const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code';
 const form = { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' };
@@ -128,5 +128,55 @@ describe('endpoint hardening', () => {
     // Only a urlencoded form.
     const json = await fetch(`${base}/auth`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(params), redirect: 'manual' });
     expect(json.status).toBe(415);
+  });
+
+  const noScript = (r: { response: Response; body: string }) => {
+    expect(r.body).not.toMatch(/<script/i);
+    const csp = r.response.headers.get('content-security-policy') ?? '';
+    expect(csp).not.toMatch(/script-src|sha256-/);
+    expect(csp).toMatch(/default-src 'none'/);
+  };
+  const hidden = (body: string) =>
+    Object.fromEntries([...body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1], m[2]!.replace(/&amp;/g, '&')]));
+
+  it('logout without an issuer session: our page with a visible form, no script; it completes the logout', async () => {
+    const jar = new CookieJar();
+    const postLogout = TEST_CLIENT.postLogoutRedirectURIs![0]!;
+    const q = new URLSearchParams({ client_id: TEST_CLIENT.id, post_logout_redirect_uri: postLogout, state: 'bye' });
+    const page = await browse(jar, `${base}/logout?${q}`);
+    expect(page.status).toBe(200);
+    noScript(page);
+    expect(page.body).toMatch(/<button[^>]*type="submit"/);
+    expect(page.response.headers.get('content-security-policy')).toContain(new URL(postLogout).origin);
+    const done = await browse(jar, formAction(page), { form: hidden(page.body), stopAt: postLogout });
+    expect(done.location).toBe(`${postLogout}?state=bye`);
+  });
+
+  it('response_mode=form_post: our page with a visible form to the redirect_uri, no script', async () => {
+    const redirect = TEST_CLIENT.redirectURIs[0]!;
+    const q = new URLSearchParams({
+      client_id: TEST_CLIENT.id,
+      redirect_uri: redirect,
+      response_type: 'code',
+      response_mode: 'form_post',
+      scope: 'openid',
+      state: 'fp-state',
+      nonce: 'n',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    });
+    const page = await login(new CookieJar(), `${base}/auth?${q}`, { stopAt: redirect });
+    expect(page.status).toBe(200);
+    noScript(page);
+    expect(formAction(page)).toBe(redirect);
+    expect(page.response.headers.get('content-security-policy')).toContain(new URL(redirect).origin);
+    const fields = hidden(page.body);
+    expect(fields.state).toBe('fp-state');
+    expect(fields.code).toBeTruthy();
+    expect(fields.iss).toBe(base);
+    // An error is delivered the same way.
+    const denied = await browse(new CookieJar(), `${base}/auth?${new URLSearchParams({ ...Object.fromEntries(q), scope: 'openid bogus' })}`);
+    noScript(denied);
+    expect(hidden(denied.body).error).toBe('invalid_scope');
   });
 });

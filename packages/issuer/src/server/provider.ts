@@ -21,12 +21,14 @@ import type { KeyManager } from './keys.ts';
 import type { IssuerMetrics } from './metrics.ts';
 import { contentSecurityPolicy, originOf } from './security.ts';
 import {
+  continuePage,
   deviceCodePage,
   deviceConfirmPage,
   deviceDonePage,
   errorPage,
   loggedOutPage,
   logoutPage,
+  parseAutoSubmitPage,
   type PageContext,
 } from './views/pages.ts';
 import type pino from 'pino';
@@ -348,6 +350,7 @@ function catchEverything(provider: Provider, deps: ProviderDeps): void {
   provider.use(async (ctx, next) => {
     try {
       await next();
+      if (typeof ctx.body === 'string') replaceAutoSubmit(ctx as KoaContextWithOIDC, deps);
       // No route (or method) of the provider matched: our page rather than koa's plain text.
       if (ctx.body === undefined || ctx.body === null) {
         if (ctx.status === 404 || ctx.status === 405) {
@@ -375,6 +378,33 @@ function catchEverything(provider: Provider, deps: ProviderDeps): void {
   };
   INTERNAL_LISTENERS.add(onError);
   (provider as unknown as EventEmitter).on('error', onError);
+}
+
+/**
+ * oidc-provider answers a `form_post` response (and a logout without an issuer session) with a
+ * page that submits itself through an inline script (whose hash it adds to script-src). We
+ * render the same form visibly with a button instead, so no page needs a script or a hash.
+ */
+function replaceAutoSubmit(ctx: KoaContextWithOIDC, deps: ProviderDeps): void {
+  const parsed = parseAutoSubmitPage(ctx.body as string);
+  if (!parsed) return;
+  const logout = ctx.oidc?.route === 'end_session';
+  const client = ctx.oidc?.client;
+  const name = client?.clientName ?? client?.clientId;
+  const targets = [originOf(parsed.action)];
+  // The logout confirmation redirects to the client's post_logout_redirect_uri (form-action
+  // applies to the redirects after a submission in Chrome).
+  if (logout) targets.push(...(client?.postLogoutRedirectUris ?? []).map(originOf));
+  ctx.set('Content-Security-Policy', contentSecurityPolicy(['self', ...targets.filter((o): o is string => o !== undefined)]));
+  ctx.type = 'html';
+  ctx.body = logout
+    ? continuePage(deps.pages, { title: 'Log out', message: 'Continue to finish logging out.', button: 'Continue', ...parsed })
+    : continuePage(deps.pages, {
+        title: 'Return to the application',
+        message: name ? `Continue to ${name}.` : 'Continue to the application.',
+        button: 'Continue',
+        ...parsed,
+      });
 }
 
 /** What is logged of an error: its kind and message, and the stack (code locations, no data). */

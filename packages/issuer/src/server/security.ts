@@ -21,15 +21,14 @@ export function contentSecurityPolicy(formTargets: string[]): string {
 }
 
 /**
- * The CSP on responses oidc-provider renders itself. Its only page with a script or a form is the
- * `form_post` response (an auto-submitting form to the client's redirect_uri): oidc-provider adds
- * that script's hash to `script-src`, and the form's target is the client, so there is no
- * form-action here. Pages we render (errors, logout, device) replace this with the strict one.
+ * The CSP on responses oidc-provider renders itself (JSON, and pages we replace with our own:
+ * errors, logout, device, and the auto-submitting form_post/logout page, see provider.ts). No
+ * script-src: no page needs a script, and oidc-provider only adds its inline-script hash to an
+ * existing script-src.
  */
 export function providerContentSecurityPolicy(): string {
   return [
     "default-src 'none'",
-    "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' data: https:",
     "frame-ancestors 'none'",
