@@ -89,14 +89,17 @@ describe('nginx template (deploy/nginx/gatehouse.conf.template)', () => {
     expect((await get('/a%20b')).headers.location).toBe(`${edge.origin}/oauth2/start?rd=/`);
   });
 
-  it('sends the check X-Forwarded-Host/Uri/Proto and the cookies, without the body or client identity headers', async () => {
+  it('sends the check X-Forwarded-Host/Uri/Proto/Method and the cookies, without the body or client identity headers', async () => {
     authSeen.length = 0;
-    await get('/upload?x=1', { cookie: 'session=ok; other=1', 'x-auth-request-email': 'mallory@evil.test', 'content-type': 'text/plain' }, 'POST', 'a body that must not reach the check');
+    await get('/upload?x=1', { cookie: 'session=ok; other=1', 'x-auth-request-email': 'mallory@evil.test', 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/public/x', 'content-type': 'text/plain' }, 'POST', 'a body that must not reach the check');
     const check = authSeen.find((s) => s.path === '/oauth2/auth');
     expect(check).toBeDefined();
     expect(check?.headers['x-forwarded-host']).toBe(`${PUBLIC_HOST}:${edge.nginx.httpsPort}`);
     expect(check?.headers['x-forwarded-uri']).toBe('/upload?x=1');
     expect(check?.headers['x-forwarded-proto']).toBe('https');
+    // The subrequest is a GET: the original method goes in both spellings, replacing what the client sent.
+    expect(check?.headers['x-forwarded-method']).toBe('POST');
+    expect(check?.headers['x-original-method']).toBe('POST');
     expect(check?.headers.cookie).toBe('session=ok; other=1');
     expect(check?.headers['x-auth-request-email']).toBeUndefined();
     expect(check?.headers['content-length']).toBeUndefined();

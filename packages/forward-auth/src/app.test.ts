@@ -187,10 +187,36 @@ describe('/oauth2/auth', () => {
     expect((await request(skip).get('/oauth2/auth').set('X-Forwarded-Uri', '/private?next=/public/x')).status).toBe(401);
     expect((await request(skip).get('/oauth2/auth').set('X-Forwarded-Uri', '/private%23/public/x')).status).toBe(401);
     expect((await request(skip).get('/oauth2/auth').set('X-Forwarded-Uri', '/public/x').set('X-Forwarded-Method', 'POST')).status).toBe(401);
+    expect((await request(skip).get('/oauth2/auth').set('X-Forwarded-Uri', '/public/../admin').set('X-Forwarded-Method', 'GET')).status).toBe(401);
     const untrusted = make({ skip_auth_routes: ['^/public/'], reverse_proxy: true, trusted_proxy_ips: ['10.9.9.9'] });
     expect((await request(untrusted).get('/oauth2/auth').set('X-Forwarded-Uri', '/public/x')).status).toBe(401);
     const notProxy = make({ skip_auth_routes: ['^/public/'] });
     expect((await request(notProxy).get('/oauth2/auth').set('X-Forwarded-Uri', '/public/x')).status).toBe(401);
+  });
+
+  it('a method rule needs the original method from the trusted proxy: missing, repeated or contradictory is no match', async () => {
+    const skip = make({ skip_auth_routes: ['GET=^/public/'], reverse_proxy: true });
+    const check = (headers: Record<string, string | string[]>) => {
+      const r = request(skip).get('/oauth2/auth');
+      for (const [k, v] of Object.entries(headers)) r.set(k, v as string);
+      return r.then((res) => res.status);
+    };
+    expect(await check({ 'X-Original-Method': 'GET', 'X-Original-URL': 'https://app.example.com/public/x' })).toBe(202);
+    expect(await check({ 'X-Forwarded-Uri': '/public/x', 'X-Original-Method': 'get' })).toBe(202);
+    // The subrequest itself is a GET: that says nothing about the original method.
+    expect(await check({ 'X-Forwarded-Uri': '/public/x' })).toBe(401);
+    expect(await check({ 'X-Forwarded-Uri': '/public/x', 'X-Forwarded-Method': 'GET', 'X-Original-Method': 'POST' })).toBe(401);
+    expect(await check({ 'X-Forwarded-Uri': '/public/x', 'X-Forwarded-Method': ['GET', 'POST'] })).toBe(401);
+    expect(await check({ 'X-Forwarded-Uri': '/public/x', 'X-Forwarded-Method': 'GET, POST' })).toBe(401);
+    expect(await check({ 'X-Forwarded-Uri': '/public/x', 'X-Forwarded-Method': 'G3T' })).toBe(401);
+    // ingress-nginx sets X-Original-URL and passes a client's X-Forwarded-Uri: they must agree.
+    expect(await check({ 'X-Forwarded-Uri': '/public/x', 'X-Original-URL': 'https://app.example.com/admin', 'X-Original-Method': 'GET' })).toBe(401);
+    expect(await check({ 'X-Forwarded-Uri': '/public/x', 'X-Original-URL': 'https://app.example.com/public/x', 'X-Original-Method': 'GET' })).toBe(202);
+    expect(await check({ 'X-Original-URL': 'https://app.example.com/public/../admin', 'X-Original-Method': 'GET' })).toBe(401);
+    expect(await check({ 'X-Forwarded-Uri': ['/public/x', '/admin'], 'X-Original-Method': 'GET' })).toBe(401);
+    // A trusted proxy that names no URI: our own /oauth2/auth path is not the original request's.
+    const any = make({ skip_auth_routes: ['^/oauth2/'], reverse_proxy: true });
+    expect((await request(any).get('/oauth2/auth')).status).toBe(401);
   });
 
   it('ignores non-JWT or invalid bearer tokens (issuer down) with 401', async () => {

@@ -6,7 +6,7 @@ import { BearerVerifier } from '../bearer.ts';
 import type { AppContext } from '../context.ts';
 import { authResponseHeaders } from '../headers.ts';
 import { Refresher } from '../refresh.ts';
-import { routeAllows } from '../routes.ts';
+import { apiRouteMatches, routeAllows } from '../routes.ts';
 import { requestCookieHeader } from '../session/cookies.ts';
 import type { LoadedSession, SessionEntry } from '../session/store.ts';
 import { sendEmpty, sendJSON } from '../http/respond.ts';
@@ -116,6 +116,6 @@ export class AuthHandler {
     if (ctx.apiRoutes.length === 0) return false;
     // The original request's URI comes only from a trusted proxy; our own /oauth2/auth URL says nothing.
     const origin = ctx.forwarded.origin(req);
-    return origin.trusted && ctx.apiRoutes.some((r) => r.test(origin.uri));
+    return origin.trusted && apiRouteMatches(ctx.apiRoutes, origin.uri);
   }
 }

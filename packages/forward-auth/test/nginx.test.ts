@@ -1,0 +1,157 @@
+// Real nginx running deploy/nginx/gatehouse.conf.template in front of a real forward-auth and a recording app:
+// what skip_auth_routes let through when the check comes from nginx's auth_request (always a GET subrequest).
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNginx, type Nginx } from '@gatehouse/testkit/nginx';
+import { createTestCA } from '@gatehouse/testkit/tls';
+import { startForwardAuth, type RunningForwardAuth } from '../src/index.ts';
+
+const TEMPLATE = fileURLToPath(new URL('../../../deploy/nginx/gatehouse.conf.template', import.meta.url));
+const HOST = 'gatehouse.test';
+
+interface Answer {
+  status: number;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+/** HTTPS to nginx on 127.0.0.1 with SNI/Host = HOST; `path` is sent exactly as given (like curl --path-as-is). */
+function send(port: number, ca: string, method: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      { host: '127.0.0.1', port, servername: HOST, method, path, headers: { host: `${HOST}:${port}`, ...headers }, ca, agent: false, timeout: 15_000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${path}`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function listen(handler: (req: IncomingMessage, res: import('node:http').ServerResponse) => void): Promise<Server> {
+  const server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return server;
+}
+const addr = (s: Server) => `127.0.0.1:${(s.address() as AddressInfo).port}`;
+const close = (s: Server | undefined) =>
+  new Promise<void>((r) => {
+    if (s === undefined) return r();
+    s.close(() => r());
+    s.closeAllConnections();
+  });
+
+describe('skip_auth_routes behind nginx (deploy/nginx/gatehouse.conf.template)', () => {
+  let fa: RunningForwardAuth;
+  let app: Server;
+  let issuer: Server;
+  let nginx: Nginx;
+  let ca: string;
+  const appSaw: { method: string; url: string }[] = [];
+
+  beforeAll(async () => {
+    app = await listen((req, res) => {
+      appSaw.push({ method: req.method ?? '', url: req.url ?? '' });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(`app ${req.method} ${req.url}`);
+    });
+    issuer = await listen((_req, res) => res.writeHead(404).end());
+    fa = await startForwardAuth({
+      config: {
+        http_address: '127.0.0.1:0',
+        oidc_issuer_url: `http://${addr(issuer)}/dex`,
+        client_id: 'oauth2-proxy',
+        client_secret: 'secret',
+        redirect_url: `https://${HOST}/oauth2/callback`,
+        cookie_secret: randomBytes(32).toString('base64'),
+        email_domains: ['*'],
+        reverse_proxy: true,
+        skip_auth_routes: ['GET=^/public/', '^/assets/'],
+      },
+      logger: pino({ level: 'silent' }),
+    });
+    const testCA = await createTestCA('forward-auth nginx test CA');
+    const leaf = await testCA.issue([HOST]);
+    ca = testCA.caCert;
+    nginx = await startNginx({
+      confTemplate: TEMPLATE,
+      files: { 'tls/server.crt': leaf.cert, 'tls/server.key': leaf.key },
+      vars: {
+        SERVER_NAME: HOST,
+        TLS_CERT: 'tls/server.crt',
+        TLS_KEY: 'tls/server.key',
+        FORWARD_AUTH_ADDR: new URL(fa.url).host,
+        ISSUER_ADDR: addr(issuer),
+        APP_ADDR: addr(app),
+        APP_PROXY_SECRET: 'proxy-secret',
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await nginx?.stop();
+    await fa?.close();
+    await close(app);
+    await close(issuer);
+  });
+
+  const go = (method: string, path: string, headers?: Record<string, string>) => send(nginx.httpsPort, ca, method, path, headers);
+
+  it('a GET-only rule lets GET through and sends every other method to sign-in', async () => {
+    expect((await go('GET', '/public/x')).status).toBe(200);
+    expect(appSaw.at(-1)).toEqual({ method: 'GET', url: '/public/x' });
+    const before = appSaw.length;
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+      const r = await go(method, '/public/x');
+      expect(r.status, method).toBe(302);
+      expect(r.headers.location, method).toMatch(/\/oauth2\/start\?rd=/);
+    }
+    expect(appSaw.length).toBe(before);
+  });
+
+  it('a client cannot claim another method with X-Forwarded-Method or X-Original-Method', async () => {
+    const before = appSaw.length;
+    for (const h of ['x-forwarded-method', 'x-original-method']) {
+      expect((await go('POST', '/public/x', { [h]: 'GET' })).status, h).toBe(302);
+    }
+    expect(appSaw.length).toBe(before);
+  });
+
+  it('a rule without a method applies to every method', async () => {
+    expect((await go('POST', '/assets/app.css')).status).toBe(200);
+    expect(appSaw.at(-1)).toEqual({ method: 'POST', url: '/assets/app.css' });
+  });
+
+  it('dot segments, encoded dots and encoded slashes never reach the app unauthenticated', async () => {
+    const before = appSaw.length;
+    const hostile = [
+      '/public/../admin',
+      '/public/%2e%2e/admin',
+      '/public/%2E%2E/admin',
+      '/public/.%2e/admin',
+      '/public/%2e./admin',
+      '/public/..%2fadmin',
+      '/public/x/../../admin',
+      '/public/./../admin',
+      '/public%2f..%2fadmin',
+      '/public/..%5cadmin',
+      '/public/..\\admin',
+      '/public/%252e%252e/admin',
+      '/assets/../admin',
+    ];
+    for (const path of hostile) {
+      const r = await go('GET', path);
+      expect(r.status, path).not.toBe(200);
+    }
+    expect(appSaw.slice(before)).toEqual([]);
+  });
+});
