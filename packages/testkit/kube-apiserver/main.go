@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -56,8 +57,12 @@ func watchParent(onOrphaned func()) {
 }
 
 func runChild(name string, args []string) int {
+	// The child gets SIGKILL when the thread that started it ends; locking keeps that thread for
+	// the life of this process, so "this process died, even by SIGKILL" kills the child too.
+	runtime.LockOSThread()
 	cmd := exec.Command(name, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "gatehouse-run:", err)
 		return 127
