@@ -35,7 +35,7 @@ export interface WatcherOptions<T> {
   logger: Logger;
   keyOf(record: T): string;
   parse(spec: unknown): Parsed<T>;
-  /** Server-side watch timeout; the watch is renewed from the last resourceVersion (default 25 s,
+  /** Server-side watch timeout; the watch is renewed from the last resourceVersion (default 20 s,
    * under client-node's 30 s inactivity bound, so a silently dead connection is noticed). */
   watchTimeoutSeconds?: number;
 }
@@ -134,7 +134,7 @@ export class ResourceWatcher<T> {
       watch
         .watch(
           this.#opts.resource.path(),
-          { resourceVersion: this.#rv, allowWatchBookmarks: true, timeoutSeconds: this.#opts.watchTimeoutSeconds ?? 25 },
+          { resourceVersion: this.#rv, allowWatchBookmarks: true, timeoutSeconds: this.#opts.watchTimeoutSeconds ?? 20 },
           (type: string, object: KubeObject & { code?: number }) => {
             if (type === 'ERROR') {
               if (object?.code === 410) gone = true;
