@@ -63,7 +63,7 @@ export async function loginWithEntra(page: Page, stack: Stack, options: LoginOpt
     if (options.shots) await screenshot(page, `${options.shots}-3-app-page`);
     if (pause !== undefined) {
       if (!pause.fired()) throw new Error('the redirect to /oauth2/callback was never paused');
-      if (pause.error !== undefined) throw pause.error;
+      if (pause.error !== undefined) throw new Error('the atCallback hook failed', { cause: pause.error });
     }
     return { exchanges: await recorder.settled(), answer: await appAnswer(page) };
   } catch (err) {

@@ -19,7 +19,7 @@ import type { GraphMe } from './graph.ts';
 import { tenantKeys, verifyIdToken } from './id-token.ts';
 import type { EntraClaims, KeySet } from './id-token.ts';
 import { createMsal, describeAadsts, fetchTenantMetadata, mapMsalError, refreshTokenOf } from './msal.ts';
-import type { MsalSession, TenantMetadata } from './msal.ts';
+import type { TenantMetadata } from './msal.ts';
 
 /** Per-login data the issuer keeps between `loginURL` and `handleCallback`. */
 const keptSchema = z.object({

@@ -68,7 +68,7 @@ class BoundedNetworkClient implements INetworkModule {
       return { headers: response.headers, status: response.status, body: parseJSONObject(what, response.text) as T };
     } catch (error) {
       this.failure = isConnectorError(error) ? error : new ConnectorError('upstream_error', `${what}: ${String(error)}`);
-      throw new Error(this.failure.message);
+      throw new Error(this.failure.message, { cause: error });
     }
   }
 }

@@ -11,6 +11,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -56,7 +57,10 @@ export async function startFakeEntra(options: FakeEntraOptions): Promise<FakeEnt
 
   let server: Server = createServer({ cert: leaf.cert, key: leaf.key });
   const attach = (s: Server) => {
-    s.on('request', handler);
+    // The handler answers its own errors; a failure while answering one only drops that socket.
+    s.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      handler(req, res).catch(() => res.destroy());
+    });
     s.on('connection', (socket: Socket) => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
