@@ -483,19 +483,38 @@ sessions:
     expect(config.frontend.theme).toBe('light');
   });
 
-  it('warns about per-client and per-connector Dex-only fields', async () => {
+  it('warns about per-client and per-connector Dex-only fields that restrict nothing', async () => {
     const { config, warnings } = await ok(
-      BASE.replace('    name: Example App', '    name: Example App\n    allowedConnectors: [mock]')
-        .replace("redirectURIs: ['http://127.0.0.1:5555/callback']", "redirectURIs: ['http://127.0.0.1:5555/callback', /dex/device/callback]")
-        .replace(
-        '    name: Example\n',
-        '    name: Example\n    grantTypes: [authorization_code]\n',
-      ),
+      BASE.replace('    name: Example App', '    name: Example App\n    ssoSharedWith: [other]')
+        .replace("redirectURIs: ['http://127.0.0.1:5555/callback']", "redirectURIs: ['http://127.0.0.1:5555/callback', /dex/device/callback]"),
     );
-    expect(messageAt(warnings, 'staticClients[0].allowedConnectors')).toContain('not implemented');
-    expect(messageAt(warnings, 'connectors[0].grantTypes')).toContain('oauth2.grantTypes');
+    expect(messageAt(warnings, 'staticClients[0].ssoSharedWith')).toContain('not supported');
     expect(messageAt(warnings, 'staticClients[0].redirectURIs[1]')).toContain('needs no redirect URI');
     expect(config.staticClients[0]?.redirectURIs).toEqual(['http://127.0.0.1:5555/callback']);
+  });
+
+  it('refuses to start on Dex access restrictions it cannot enforce, naming each key', async () => {
+    const { errors } = await fail(
+      `${BASE.replace('    name: Example App', '    name: Example App\n    mfaChain: [totp]\n    refreshTokenLifetime: 1h')
+        .replace('    name: Example\n', '    name: Example\n    grantTypes: [authorization_code]\n')
+        .replace('web:\n  http: 127.0.0.1:5556', 'web:\n  http: 127.0.0.1:5556\n  tlsMinVersion: "1.3"')}
+mfa:
+  authenticators: []
+`,
+    );
+    for (const p of ['mfa', 'staticClients[0].mfaChain', 'staticClients[0].refreshTokenLifetime', 'connectors[0].grantTypes', 'web.tlsMinVersion']) {
+      expect(messageAt(errors, p)).toContain('refusing to start rather than ignore an access restriction');
+    }
+  });
+
+  it('reads staticClients[].allowedConnectors and warns about ids it does not know', async () => {
+    const { config, warnings } = await ok(
+      BASE.replace('    name: Example App', '    name: Example App\n    allowedConnectors: [mock, ldap-later]'),
+    );
+    expect(config.staticClients[0]?.allowedConnectors).toEqual(['mock', 'ldap-later']);
+    expect(messageAt(warnings, 'staticClients[0].allowedConnectors[1]')).toContain('ldap-later');
+    const { config: open } = await ok(BASE);
+    expect(open.staticClients[0]?.allowedConnectors).toBeUndefined();
   });
 
   it('reads a key spelled with other case, with a warning', async () => {

@@ -90,6 +90,8 @@ export interface OAuth2Client {
   public?: boolean;
   name?: string;
   logoURL?: string;
+  /** The connectors this client may log in through (Dex's allowedConnectors); absent or empty: any. */
+  allowedConnectors?: string[];
 }
 
 /** A connector managed at run time (Dex's `connectors[]` shape). */

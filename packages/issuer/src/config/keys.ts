@@ -1,6 +1,7 @@
 /**
  * Finds keys the schema does not know. A key Dex has but Gatehouse does not implement is a
- * warning that says what to use instead; a key nobody has (a typo) is an error with the closest
+ * warning that says what to use instead, or an error when it restricts access (ignoring it would
+ * fail open); a key nobody has (a typo) is an error with the closest
  * known key as a suggestion. A key that differs from a known one only by case (Dex decodes keys
  * case-insensitively) is renamed, with a warning.
  */
@@ -22,7 +23,6 @@ export function formatPath(path: readonly PathPart[]): string {
 export const DEX_ONLY_KEYS: Record<string, string> = {
   grpc: 'the gRPC API is not implemented; manage clients and connectors through the storage (Kubernetes custom resources) instead',
   sessions: 'browser sessions are managed by the OIDC engine and need no configuration',
-  mfa: 'multi-factor authentication is not implemented; enforce it at the upstream identity provider (e.g. Entra ID conditional access)',
   'web.tlsMinVersion': 'Gatehouse always requires TLS 1.2 or later; terminate TLS at the ingress for another policy',
   'web.tlsMaxVersion': 'Gatehouse negotiates up to TLS 1.3; terminate TLS at the ingress for another policy',
   'web.clientRemoteIP': 'use web.trustedProxies (the proxies whose X-Forwarded-For is trusted)',
@@ -31,13 +31,26 @@ export const DEX_ONLY_KEYS: Record<string, string> = {
   'logger.excludeFields': 'secrets are always redacted from logs; other fields cannot be excluded',
   'frontend.dir': 'use frontend.logoURL, frontend.theme (light or dark) and frontend.colors',
   'staticClients[].backchannelLogoutURI': 'back-channel logout is not implemented',
-  'staticClients[].refreshTokenLifetime': 'use expiry.refreshTokens',
-  'staticClients[].allowedConnectors': 'per-client connector lists are not implemented; every connector serves every client',
-  'staticClients[].mfaChain': 'multi-factor authentication is not implemented',
-  'staticClients[].ssoSharedWith': 'SSO sessions are shared by all clients',
+  'staticClients[].ssoSharedWith': 'there is no SSO between clients: every authorization logs in through a connector',
   'staticClients[].clientCredentialsClaims': 'client_credentials tokens carry no extra claims',
-  'connectors[].grantTypes': 'every connector serves every enabled grant type; set oauth2.grantTypes',
 };
+
+/**
+ * Dex keys that restrict access and that Gatehouse cannot enforce: ignoring them would fail
+ * open, so their presence is a start-up error. `unless` exempts values that restrict nothing
+ * Gatehouse does not already enforce.
+ */
+export const DEX_RESTRICTION_KEYS: Record<string, { why: string; unless?: (value: unknown) => boolean }> = {
+  mfa: { why: 'multi-factor authentication is not implemented; enforce it at the upstream identity provider (e.g. Entra ID conditional access)' },
+  'staticClients[].mfaChain': { why: 'multi-factor authentication is not implemented; enforce it at the upstream identity provider' },
+  'staticClients[].refreshTokenLifetime': { why: 'per-client refresh token lifetimes are not implemented; set expiry.refreshTokens' },
+  'connectors[].grantTypes': { why: 'per-connector grant types are not implemented; every connector serves every grant type in oauth2.grantTypes' },
+  'web.tlsMinVersion': {
+    why: 'the TLS listener accepts TLS 1.2 and later; terminate TLS at the ingress to require TLS 1.3',
+    unless: (v) => v === '1.2' || v === 1.2 || v === 'VersionTLS12',
+  },
+};
+const RESTRICTION_MESSAGE = 'not supported; refusing to start rather than ignore an access restriction';
 
 type ZodDef = { type: string; innerType?: ZodType; in?: ZodType; element?: ZodType; shape?: Record<string, ZodType> };
 
@@ -108,10 +121,13 @@ export function checkKeys(
   const shape = d.shape;
   const known = Object.keys(shape);
   const patternPrefix = formatPath(path.map((p) => (typeof p === 'number' ? -1 : p))).replaceAll('[-1]', '[]');
-  const dexOnlyHere = Object.keys(DEX_ONLY_KEYS)
-    .filter((k) => k.startsWith(patternPrefix === '' ? '' : `${patternPrefix}.`) || patternPrefix === '')
-    .map((k) => (patternPrefix === '' ? k : k.slice(patternPrefix.length + 1)))
-    .filter((k) => !k.includes('.') && !k.includes('['));
+  const here = (keys: string[]) =>
+    keys
+      .filter((k) => k.startsWith(patternPrefix === '' ? '' : `${patternPrefix}.`) || patternPrefix === '')
+      .map((k) => (patternPrefix === '' ? k : k.slice(patternPrefix.length + 1)))
+      .filter((k) => !k.includes('.') && !k.includes('['));
+  const dexOnlyHere = here(Object.keys(DEX_ONLY_KEYS));
+  const restrictionsHere = here(Object.keys(DEX_RESTRICTION_KEYS));
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
     const keyPath = formatPath([...path, key]);
@@ -119,6 +135,14 @@ export function checkKeys(
       const child = shape[key];
       out[key] = child === undefined ? v : checkKeys(v, child, errors, warnings, [...path, key]);
       continue;
+    }
+    if (restrictionsHere.includes(key)) {
+      const pattern = patternPrefix === '' ? key : `${patternPrefix}.${key}`;
+      const rule = DEX_RESTRICTION_KEYS[pattern];
+      if (rule && !rule.unless?.(v)) {
+        errors.push({ path: keyPath, message: `${RESTRICTION_MESSAGE}: ${rule.why}` });
+        continue;
+      }
     }
     if (dexOnlyHere.includes(key)) {
       const pattern = patternPrefix === '' ? key : `${patternPrefix}.${key}`;

@@ -388,8 +388,15 @@ function checkClients(data: Obj, ctx: RuleContext, d: Derived): void {
       ctx.warnings.push({ path: `${base}.redirectURIs`, message: 'no redirect URIs: this client cannot use the authorization-code flow' });
     }
   });
+  const connectorIds = new Set(arr(data, 'connectors').map((c) => (isRecord(c) ? c['id'] : undefined)));
+  if (data['enablePasswordDB'] === true) connectorIds.add('local');
   clients.forEach((c, i) => {
     if (!isRecord(c)) return;
+    arr(c, 'allowedConnectors').forEach((id, j) => {
+      if (typeof id === 'string' && !connectorIds.has(id)) {
+        ctx.warnings.push({ path: `staticClients[${i}].allowedConnectors[${j}]`, message: `no connector with id "${id}" in this file (it may be managed in storage)` });
+      }
+    });
     arr(c, 'trustedPeers').forEach((peer, j) => {
       if (typeof peer === 'string' && !seen.has(peer)) {
         ctx.warnings.push({ path: `staticClients[${i}].trustedPeers[${j}]`, message: `no static client with id "${peer}" (it may be managed in storage)` });
@@ -576,6 +583,7 @@ function assemble(p: RawConfig, d: Derived): IssuerConfig {
     const secret = d.clients[i]?.secret;
     if (secret !== undefined) out.secret = secret;
     if (c.logoURL !== undefined) out.logoURL = c.logoURL;
+    if (c.allowedConnectors !== undefined && c.allowedConnectors.length > 0) out.allowedConnectors = [...c.allowedConnectors];
     return out;
   });
 

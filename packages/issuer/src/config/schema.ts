@@ -201,6 +201,8 @@ export const staticClientSchema = z.object({
   /** Optional in Gatehouse (Dex requires it); defaults to the id. */
   name: z.string().min(1).optional(),
   logoURL: httpURL.optional(),
+  /** Dex master: the connectors this client may log in through (absent or empty: any). */
+  allowedConnectors: z.array(z.string().min(1)).optional(),
 });
 
 export const connectorSchema = z.object({

@@ -76,6 +76,8 @@ export interface StaticClient {
   public: boolean;
   name: string;
   logoURL?: string;
+  /** The connectors this client may use, on every grant (Dex's `allowedConnectors`); absent = any. */
+  allowedConnectors?: string[];
 }
 
 export interface ConnectorConfig {

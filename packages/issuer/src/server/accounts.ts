@@ -14,6 +14,7 @@ import { canRefresh } from '@gatehouse/connector-kit';
 import type { Store } from '@gatehouse/storage';
 import type { ExpiryConfig } from '../config/types.ts';
 import { GRANT_EXTENSION } from './adapter.ts';
+import type { ClientDirectory } from './clients.ts';
 import { encodeSubject } from './subject.ts';
 
 /** A connector opened for this issuer (same shape as `OpenedConnector` from `../connectors`). */
@@ -122,6 +123,7 @@ export function claimsFor(sub: string, ext: GrantIdentity): Record<string, unkno
 }
 
 export interface FindAccountDeps {
+  clients: Pick<ClientDirectory, 'connectorAllowed'>;
   grants: GrantIdentities;
   store: Store;
   connectors: Map<string, IssuerConnector>;
@@ -185,6 +187,13 @@ export function createFindAccount(deps: FindAccountDeps) {
     }
     let ext = await deps.grants.load(t.grantId, ctx);
     if (!ext) return undefined;
+    // allowedConnectors holds for grants made before the client's list changed (code, device
+    // code, refresh at the token endpoint; userinfo).
+    const clientId = ctx.oidc?.client?.clientId;
+    if (clientId !== undefined && !(await deps.clients.connectorAllowed(clientId, ext.connectorId))) {
+      if (ctx.oidc?.route === 'token') throw new errors.InvalidGrant('the client may not use the connector of this grant');
+      return undefined;
+    }
     if (t.kind === 'RefreshToken' && ctx.oidc?.route === 'token' && !t.consumed) {
       ext = await refreshUpstream(deps, ext, t);
       await deps.grants.attach(t.grantId, ext, { ctx });

@@ -24,7 +24,16 @@ export interface ClientPolicy {
   grantTypes: string[];
 }
 
-type AnyClient = Pick<OAuth2Client, 'id' | 'secret' | 'redirectURIs' | 'postLogoutRedirectURIs' | 'trustedPeers' | 'public' | 'name' | 'logoURL'>;
+type AnyClient = Pick<
+  OAuth2Client,
+  'id' | 'secret' | 'redirectURIs' | 'postLogoutRedirectURIs' | 'trustedPeers' | 'public' | 'name' | 'logoURL' | 'allowedConnectors'
+>;
+
+/** Dex's allowedConnectors rule: an absent or empty list allows every connector. */
+export function allowsConnector(client: Pick<OAuth2Client, 'allowedConnectors'>, connectorId: string): boolean {
+  const list = client.allowedConnectors;
+  return list === undefined || list.length === 0 || list.includes(connectorId);
+}
 
 export function toClientMetadata(client: AnyClient, policy: ClientPolicy): ClientMetadata {
   const isPublic = client.public === true || !client.secret;
@@ -99,6 +108,12 @@ export class ClientDirectory {
     if (this.#static.has(id)) return undefined;
     const record = await this.get(id);
     return record ? toClientMetadata(record, this.#policy) : undefined;
+  }
+
+  /** Whether `clientId` may log in through `connectorId` (false for an unknown client). */
+  async connectorAllowed(clientId: string, connectorId: string): Promise<boolean> {
+    const c = await this.get(clientId);
+    return c !== undefined && allowsConnector(c, connectorId);
   }
 
   /** `trustedPeers` of a client: who may request `audience:server:client_id:<id>`. */

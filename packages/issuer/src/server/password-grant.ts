@@ -17,6 +17,7 @@ import {
   type GrantIdentities,
   type IssuerConnector,
 } from './accounts.ts';
+import type { ClientDirectory } from './clients.ts';
 import type { IssuerMetrics } from './metrics.ts';
 import { KNOWN_SCOPES } from './provider.ts';
 import type { LoginThrottle } from './interactions/throttle.ts';
@@ -27,6 +28,7 @@ const MAX_USERNAME = 512;
 const MAX_PASSWORD = 1024;
 
 export interface PasswordGrantDeps {
+  clients: Pick<ClientDirectory, 'connectorAllowed'>;
   store: Store;
   grants: GrantIdentities;
   connectors: Map<string, IssuerConnector>;
@@ -54,6 +56,9 @@ export function registerPasswordGrant(provider: Provider, deps: PasswordGrantDep
 
     const opened = deps.connectors.get(deps.connectorId);
     if (!opened || !isPasswordConnector(opened.connector)) throw new errors.UnsupportedGrantType();
+    if (!(await deps.clients.connectorAllowed(client.clientId, opened.id))) {
+      throw new errors.UnauthorizedClient('the client may not use the password connector');
+    }
     const address = clientAddress(ctx.req, deps.trustedProxies);
     if (deps.throttle && deps.throttle.retryAfter(opened.id, username, address) > 0) {
       throw new errors.InvalidGrant('too many failed attempts, try again later');

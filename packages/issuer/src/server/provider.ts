@@ -87,6 +87,9 @@ function scopePolicy(deps: ProviderDeps) {
     if (connectorId !== undefined && !deps.connectors.has(connectorId)) {
       throw new errors.InvalidRequest('unknown connector_id');
     }
+    if (connectorId !== undefined && !(await deps.clients.connectorAllowed(client.clientId, connectorId))) {
+      throw new errors.InvalidRequest('connector_id is not allowed for this client');
+    }
   };
 }
 
@@ -123,6 +126,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const grantTypes = grantTypesOffered(config);
   const refresh = expiry.refreshTokens;
   const findAccount = createFindAccount({
+    clients: deps.clients,
     grants: deps.grants,
     store: deps.store,
     connectors: deps.connectors,

@@ -106,6 +106,17 @@ export function interactionRouter(deps: InteractionDeps): Router {
     return c;
   }
 
+  /** The connector, when the interaction's client may use it (Dex's allowedConnectors). */
+  async function connectorFor(d: Details, id: string): Promise<IssuerConnector> {
+    const c = connector(id);
+    if (!(await deps.clients.connectorAllowed(String(d.params.client_id), c.id))) throw notAllowed();
+    return c;
+  }
+
+  function notAllowed(): PageError {
+    return new PageError(403, 'Login method not allowed', 'This application cannot be used with this login method.');
+  }
+
   function scopesOf(d: Details): string[] {
     return typeof d.params.scope === 'string' ? d.params.scope.split(' ').filter(Boolean) : [];
   }
@@ -118,6 +129,8 @@ export function interactionRouter(deps: InteractionDeps): Router {
   async function complete(ctx: Context, d: Details, connectorId: string, identity: Identity): Promise<void> {
     const provider = deps.provider();
     const clientId = String(d.params.client_id);
+    // The last gate before a grant exists (the client's list may have changed mid-login).
+    if (!(await deps.clients.connectorAllowed(clientId, connectorId))) throw notAllowed();
     const scopes = scopesOf(d);
     const sub = subjectFor(identity, connectorId);
     const grant = new provider.Grant({ accountId: sub, clientId });
@@ -201,9 +214,12 @@ export function interactionRouter(deps: InteractionDeps): Router {
   router.get('/interaction/:uid', async (ctx) => {
     const d = await details(ctx, ctx.params.uid ?? '');
     const requested = typeof d.params.connector_id === 'string' ? d.params.connector_id : undefined;
-    const all = [...deps.connectors.values()];
+    const clientId = String(d.params.client_id);
+    const all: IssuerConnector[] = [];
+    for (const c of deps.connectors.values()) if (await deps.clients.connectorAllowed(clientId, c.id)) all.push(c);
+    if (all.length === 0) throw notAllowed();
     if (requested !== undefined) {
-      connector(requested);
+      await connectorFor(d, requested);
       ctx.redirect(`${interactionPath(d.uid)}/connector/${encodeURIComponent(requested)}`);
       ctx.status = 303;
       return;
@@ -226,7 +242,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
   // Start a connector: redirect upstream, or show the password form.
   router.get('/interaction/:uid/connector/:connectorId', async (ctx) => {
     const d = await details(ctx, ctx.params.uid ?? '');
-    const opened = connector(ctx.params.connectorId ?? '');
+    const opened = await connectorFor(d, ctx.params.connectorId ?? '');
     const c = opened.connector;
     if (isCallbackConnector(c)) {
       let redirect;
@@ -263,7 +279,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
   // The password form (field names `login` and `password`, as Dex).
   router.post('/interaction/:uid/connector/:connectorId/login', async (ctx) => {
     const d = await details(ctx, ctx.params.uid ?? '');
-    const opened = connector(ctx.params.connectorId ?? '');
+    const opened = await connectorFor(d, ctx.params.connectorId ?? '');
     const c = opened.connector;
     if (!isPasswordConnector(c)) throw new PageError(404, 'Unknown login method', 'This login method has no password form.');
     const form = await readForm(ctx);
@@ -335,7 +351,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
     if (!state?.connectorId) {
       throw new PageError(400, 'Invalid login response', 'The response from the login provider does not belong to this login.');
     }
-    const opened = connector(state.connectorId);
+    const opened = await connectorFor(d, state.connectorId);
     const c = opened.connector;
     if (!isCallbackConnector(c)) throw new PageError(400, 'Invalid login response', 'This login method does not use callbacks.');
     const query = new URLSearchParams(ctx.querystring);

@@ -1,0 +1,105 @@
+/**
+ * Dex's `staticClients[].allowedConnectors`: a client logs in only through the listed
+ * connectors, enforced on every grant: the login UI, `connector_id`, the password grant, and at
+ * the token endpoint (code, refresh) for grants made before the list changed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as client from 'openid-client';
+import { MemoryStore } from '@gatehouse/storage';
+import type { IssuerConfig, StaticClient } from '../src/config/types.ts';
+import type { RunningIssuer } from '../src/index.ts';
+import { browse, CookieJar, MOCK_CONNECTOR, startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
+import { ALICE, ALICE_PASSWORD, authorize, discover, postForm, redeem } from './helpers.ts';
+
+const RESTRICTED: StaticClient = { ...TEST_CLIENT, id: 'restricted', secret: 'restricted-secret-long-enough', allowedConnectors: ['mock'] };
+
+const overrides = (clientsHaveLocal = true): Partial<IssuerConfig> => ({
+  enablePasswordDB: clientsHaveLocal,
+  staticPasswords: [ALICE],
+  oauth2: {
+    grantTypes: ['authorization_code', 'refresh_token', 'password'],
+    responseTypes: ['code'],
+    skipApprovalScreen: true,
+    alwaysShowLoginScreen: false,
+    passwordConnector: 'local',
+    pkce: { enforce: false, codeChallengeMethodsSupported: ['S256'] },
+  },
+});
+
+describe('allowedConnectors', () => {
+  let issuer: RunningIssuer;
+  let config: client.Configuration;
+
+  beforeAll(async () => {
+    issuer = await startTestIssuer({ staticClients: [TEST_CLIENT, RESTRICTED], connectors: [MOCK_CONNECTOR], overrides: overrides() });
+    config = await discover(issuer, RESTRICTED.id, RESTRICTED.secret);
+  });
+  afterAll(async () => {
+    await issuer?.close();
+  });
+
+  it('the login offers only the allowed connectors and completes through them', async () => {
+    // Two connectors exist (mock, local); only mock is allowed, so it is chosen without a page.
+    const tokens = await redeem(config, await authorize(config, 'openid email'));
+    expect(tokens.claims()?.email).toBe('kilgore@kilgore.trout');
+  });
+
+  it('connector_id of a connector the client may not use is invalid_request', async () => {
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: RESTRICTED.redirectURIs[0]!,
+      scope: 'openid',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+      state: 's',
+      connector_id: 'local',
+    });
+    const r = await browse(new CookieJar(), url.toString(), { stopAt: RESTRICTED.redirectURIs[0]! });
+    expect(new URL(r.location!).searchParams.get('error')).toBe('invalid_request');
+  });
+
+  it('a forbidden connector reached directly is a 403 page', async () => {
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: RESTRICTED.redirectURIs[0]!,
+      scope: 'openid',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+      state: 's',
+    });
+    const jar = new CookieJar();
+    const start = await browse(jar, url.toString(), { stopAt: `${issuer.issuerURL}/interaction/` });
+    const interaction = start.location!;
+    const page = await browse(jar, `${interaction}/connector/local`);
+    expect(page.status).toBe(403);
+    const post = await browse(jar, `${interaction}/connector/local/login`, { form: { login: ALICE.email, password: ALICE_PASSWORD } });
+    expect(post.status).toBe(403);
+  });
+
+  it('the password grant refuses a client that may not use the password connector', async () => {
+    const r = await postForm(`${issuer.issuerURL}/token`, { grant_type: 'password', username: ALICE.email, password: ALICE_PASSWORD, scope: 'openid' }, [RESTRICTED.id, RESTRICTED.secret!]);
+    expect(r.status).toBe(400);
+    expect(r.json?.error).toBe('unauthorized_client');
+    const allowed = await postForm(`${issuer.issuerURL}/token`, { grant_type: 'password', username: ALICE.email, password: ALICE_PASSWORD, scope: 'openid' }, [TEST_CLIENT.id, TEST_CLIENT.secret!]);
+    expect(allowed.status).toBe(200);
+  });
+
+  it('refresh tokens of a grant made through a connector the client may no longer use are refused', async () => {
+    const store = new MemoryStore();
+    const before = await startTestIssuer({ store, staticClients: [{ ...RESTRICTED, allowedConnectors: undefined }], overrides: overrides() });
+    let refreshToken: string;
+    try {
+      const c = await discover(before, RESTRICTED.id, RESTRICTED.secret);
+      const tokens = await redeem(c, await authorize(c, 'openid offline_access', { connectorId: 'mock' }));
+      refreshToken = tokens.refresh_token!;
+    } finally {
+      await before.close();
+    }
+    const after = await startTestIssuer({ store, staticClients: [{ ...RESTRICTED, allowedConnectors: ['local'] }], overrides: overrides() });
+    try {
+      const c = await discover(after, RESTRICTED.id, RESTRICTED.secret);
+      await expect(client.refreshTokenGrant(c, refreshToken)).rejects.toMatchObject({ error: 'invalid_grant' });
+    } finally {
+      await after.close();
+      await store.close();
+    }
+  });
+});
