@@ -7,6 +7,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createForwardAuthHandler, type ForwardAuthHandler } from './app.ts';
 import type { Session } from './session/payload.ts';
+import { HOSTILE, WHITELIST } from './redirect.cases.ts';
 
 const secret = randomBytes(32).toString('base64');
 const base = {
@@ -357,5 +358,74 @@ describe('bad input on every endpoint: 4xx pages, never 500', () => {
     expect((await request(h).get('/nope')).status).toBe(404);
     expect((await request(h).get('/oauth2/auth/../start')).status).toBe(404);
     expect((await request(h).get('/oauth2/auth').set('Cookie', 'a'.repeat(8000))).status).toBe(401);
+  });
+});
+
+describe('HTML pages and methods', () => {
+  const h = make();
+  const CSP = "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+  function expectHardened(r: request.Response, what: string): void {
+    expect(r.headers['content-type'], what).toBe('text/html; charset=utf-8');
+    expect(r.headers['content-security-policy'], what).toBe(CSP);
+    expect(r.headers['x-frame-options'], what).toBe('DENY');
+    expect(r.headers['x-content-type-options'], what).toBe('nosniff');
+    expect(r.headers['referrer-policy'], what).toBe('no-referrer');
+    expect(r.headers['cache-control'], what).toMatch(/no-store/);
+    expect(r.text, what).not.toMatch(/style=|<style|<script|\son\w+=/i);
+  }
+
+  it('every HTML page has a strict CSP, no framing, no sniffing, no referrer, no inline style or script', async () => {
+    expectHardened(await request(h).get('/oauth2/sign_in?rd=/x'), 'sign_in');
+    expectHardened(await request(h).get('/oauth2/start'), 'start, issuer down (502)');
+    expectHardened(await request(h).get('/oauth2/callback'), 'callback 400');
+    expectHardened(await request(h).get('/oauth2/callback?error=access_denied&state=x'), 'callback 403');
+    expectHardened(await request(h).put('/oauth2/start'), 'start 405');
+  });
+
+  it('the linked stylesheet is served from under the prefix', async () => {
+    const page = await request(h).get('/oauth2/sign_in');
+    const href = /<link rel="stylesheet" href="([^"]+)">/.exec(page.text)?.[1] as string;
+    const css = await request(h).get(new URL(href, 'http://x/oauth2/sign_in').pathname);
+    expect(css.status).toBe(200);
+    expect(css.headers['content-type']).toBe('text/css; charset=utf-8');
+    expect(css.headers['x-content-type-options']).toBe('nosniff');
+  });
+
+  it('start, sign_in and callback answer GET and HEAD only; sign_out GET, HEAD and POST; 405 carries Allow', async () => {
+    const cases: Array<[string, string, string]> = [
+      ['POST', '/oauth2/start', 'GET, HEAD'],
+      ['PUT', '/oauth2/start', 'GET, HEAD'],
+      ['DELETE', '/oauth2/start', 'GET, HEAD'],
+      ['OPTIONS', '/oauth2/start', 'GET, HEAD'],
+      ['POST', '/oauth2/sign_in', 'GET, HEAD'],
+      ['POST', '/oauth2/callback?code=a&state=b', 'GET, HEAD'],
+      ['PUT', '/oauth2/sign_out', 'GET, HEAD, POST'],
+      ['DELETE', '/oauth2/sign_out', 'GET, HEAD, POST'],
+      ['PATCH', '/oauth2/sign_out', 'GET, HEAD, POST'],
+    ];
+    for (const [method, path, allow] of cases) {
+      const r = await request(h)[method.toLowerCase() as 'put'](path);
+      expect(r.status, `${method} ${path}`).toBe(405);
+      expect(r.headers.allow, `${method} ${path}`).toBe(allow);
+    }
+    expect((await request(h).head('/oauth2/sign_in')).status).toBe(200);
+    expect((await request(h).post('/oauth2/sign_out')).status).toBe(302);
+  });
+
+  it('sign_out with a session never redirects to a hostile rd and never answers 5xx (issuer down)', async () => {
+    const w = make({ whitelist_domains: WHITELIST });
+    for (const c of HOSTILE.filter((x) => x.expect === 'reject')) {
+      for (const method of ['get', 'post'] as const) {
+        const cookie = seal(w);
+        const r = request(w)[method](`/oauth2/sign_out?rd=${encodeURIComponent(c.rd)}`).set('Cookie', cookie);
+        // The header as well, when the value can be sent as one unchanged.
+        if (/^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/.test(c.rd)) void r.set('X-Auth-Request-Redirect', c.rd);
+        const res = await r;
+        expect(res.status, `${method} ${c.why}`).toBe(302);
+        expect(res.headers.location, `${method} ${c.why}`).toBe('/');
+        expect((await request(w).get('/oauth2/auth').set('Cookie', cookie)).status, c.why).toBe(401);
+      }
+    }
   });
 });

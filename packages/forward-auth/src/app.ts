@@ -16,7 +16,7 @@ import { OidcClient, type FetchLike } from './oidc/client.ts';
 import { RedirectValidator } from './redirect.ts';
 import { Refresher } from './refresh.ts';
 import { parseRouteRule } from './routes.ts';
-import { sendErrorPage, sendText } from './http/respond.ts';
+import { sendErrorPage, sendStylesheet, sendText } from './http/respond.ts';
 import { SessionManager } from './session/store.ts';
 
 export interface HandlerOptions {
@@ -74,6 +74,7 @@ export function createForwardAuthHandler(config: ForwardAuthConfig | Readonly<Re
     [ctx.cfg.ping_path, (_req, res) => sendText(res, 200, 'OK')],
     [ctx.cfg.ready_path, (req, res) => handleReady(ctx, req, res)],
     ['/metrics', (req, res) => handleMetrics(ctx, req, res)],
+    [`${p}/static/gatehouse.css`, (_req, res) => sendStylesheet(res)],
     ['/robots.txt', (_req, res) => sendText(res, 200, 'User-agent: *\nDisallow: /\n')],
   ]);
 

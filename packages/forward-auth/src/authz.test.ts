@@ -53,7 +53,8 @@ describe('claims', () => {
 });
 
 describe('forwarded headers', () => {
-  const req = (remoteAddress: string, headers: Record<string, string>) => ({ socket: { remoteAddress }, headers, url: '/oauth2/auth', method: 'GET' }) as unknown as IncomingMessage;
+  const req = (remoteAddress: string, headers: Record<string, string>) =>
+    ({ socket: { remoteAddress }, headers, headersDistinct: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])), url: '/oauth2/auth', method: 'GET' }) as unknown as IncomingMessage;
   const fwd = { host: 'fa', 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': '/x', 'x-forwarded-proto': 'https', 'x-forwarded-for': '6.6.6.6, 10.0.0.7', 'x-real-ip': '1.2.3.4' };
 
   it('are ignored unless reverse_proxy is on and the peer is trusted', () => {
@@ -66,5 +67,8 @@ describe('forwarded headers', () => {
     // ingress-nginx sends X-Original-URL / X-Original-Method.
     const ingress = new ForwardedHeaders(true, ['127.0.0.1']).origin(req('127.0.0.1', { 'x-original-url': 'https://app.example.com/p/q?x=1', 'x-original-method': 'post' }));
     expect(ingress).toMatchObject({ uri: '/p/q?x=1', method: 'POST' });
+    // From a trusted proxy, our own GET is not the original method, and our own URL not the original URI.
+    expect(new ForwardedHeaders(true, ['127.0.0.1']).origin(req('127.0.0.1', fwd)).method).toBeUndefined();
+    expect(new ForwardedHeaders(true, ['127.0.0.1']).origin(req('127.0.0.1', {})).uri).toBe('*');
   });
 });

@@ -4,7 +4,7 @@ import { identityFromClaims } from '../claims.ts';
 import type { AppContext } from '../context.ts';
 import { IssuerError, IssuerErrorCode } from '../oidc/client.ts';
 import { serializeCookie } from '../session/cookies.ts';
-import { escapeHTML, redirect, sendErrorPage, sendText } from '../http/respond.ts';
+import { allowMethods, escapeHTML, redirect, sendErrorPage, sendHTML } from '../http/respond.ts';
 
 const MAX_PARAM = 4096;
 
@@ -16,7 +16,10 @@ export function chooseRedirect(ctx: AppContext, req: IncomingMessage, params: UR
   return undefined;
 }
 
+const READ_ONLY = ['GET', 'HEAD'] as const;
+
 export async function handleStart(ctx: AppContext, req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+  if (!allowMethods(req, res, READ_ONLY)) return;
   const params = new URLSearchParams(query);
   const rd = chooseRedirect(ctx, req, params) ?? '/';
   try {
@@ -32,20 +35,16 @@ export async function handleStart(ctx: AppContext, req: IncomingMessage, res: Se
 }
 
 export async function handleSignIn(ctx: AppContext, req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+  if (!allowMethods(req, res, READ_ONLY)) return;
   if (ctx.cfg.skip_provider_button) return handleStart(ctx, req, res, query);
   const rd = chooseRedirect(ctx, req, new URLSearchParams(query)) ?? '/';
   const start = `${ctx.cfg.proxy_prefix}/start?rd=${encodeURIComponent(rd)}`;
-  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in</title></head>` +
-    `<body style="font-family:sans-serif;max-width:40em;margin:4em auto"><h1>Sign in</h1>` +
-    `<p><a href="${escapeHTML(start)}">Sign in with the identity provider</a></p></body></html>`;
-  sendText(res, 200, html, 'text/html; charset=utf-8');
+  sendHTML(res, 200, 'Sign in', `<h1>Sign in</h1><p><a href="${escapeHTML(start)}">Sign in with the identity provider</a></p>`);
 }
 
 export async function handleCallback(ctx: AppContext, req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
   const retryURL = `${ctx.cfg.proxy_prefix}/start`;
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    return sendErrorPage(res, 405, 'Method not allowed', 'The sign-in callback accepts GET only.');
-  }
+  if (!allowMethods(req, res, READ_ONLY)) return;
   const params = new URLSearchParams(query);
   for (const name of ['state', 'code', 'error', 'iss']) {
     if (params.getAll(name).length > 1) return sendErrorPage(res, 400, 'Invalid sign-in response', `The parameter "${name}" is repeated.`, { retryURL });

@@ -175,6 +175,21 @@ export class OidcClient {
     return payload;
   }
 
+  /**
+   * RFC 7009 revocation at the issuer's revocation_endpoint, authenticated as this client. False when the
+   * issuer advertises no revocation_endpoint; throws IssuerError when the issuer refuses or cannot be reached.
+   */
+  async revoke(token: string, hint: 'refresh_token' | 'access_token'): Promise<boolean> {
+    const config = await this.discover();
+    if (config.serverMetadata().revocation_endpoint === undefined) return false;
+    try {
+      await oidc.tokenRevocation(config, token, { token_type_hint: hint });
+    } catch (err) {
+      throw toIssuerError(err);
+    }
+    return true;
+  }
+
   /** The issuer's end_session URL, or undefined when it advertises none. */
   endSessionURL(idTokenHint: string | undefined, postLogoutRedirect: string | undefined): URL | undefined {
     const config = this.#config;
