@@ -165,4 +165,34 @@ describe('openConnectors', () => {
     ).rejects.toMatchObject({ code: 'invalid_configuration', key: 'password' });
     expect(closed).toEqual(['first']);
   });
+
+  it('reports every config issue of a connector with its key path', async () => {
+    const registry = createRegistry();
+    const err = await registry
+      .openConnectors([{ type: 'mockPassword', id: 'pw', name: 'Password', config: { extra: 1 } }], context)
+      .then(() => undefined, (e: unknown) => e as { code: string; key: string; message: string });
+    expect(err?.code).toBe('invalid_configuration');
+    expect(err?.key).toBe('username');
+    expect(err?.message).toContain('username: required');
+    expect(err?.message).toContain('password: required');
+    expect(err?.message).toMatch(/extra/);
+  });
+
+  it("logs each factory's config warnings when it opens the connector", async () => {
+    const warned: ConnectorFactory<{ risky: boolean }> = {
+      type: 'warned',
+      kitVersion: CONNECTOR_KIT_VERSION,
+      configSchema: z.object({ risky: z.boolean() }),
+      warnings: (c) => (c.risky ? ['risky is on: anyone may log in'] : []),
+      open: () => ({ kind: 'password', prompt: 'n', login: async () => ({ ok: false }) }),
+    };
+    const logger = createMemoryLogger();
+    await createRegistry([warned as ConnectorFactory]).openConnectors(
+      [{ type: 'warned', id: 'w', name: 'W', config: { risky: true } }],
+      { ...context, logger },
+    );
+    expect(logger.records).toContainEqual(
+      expect.objectContaining({ level: 'warn', obj: expect.objectContaining({ connector: 'w', warning: 'risky is on: anyone may log in' }) }),
+    );
+  });
 });

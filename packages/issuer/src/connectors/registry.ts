@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CONNECTOR_KIT_VERSION, ConnectorError, ConnectorErrorCodes, isCompatibleKitVersion } from '@gatehouse/connector-kit';
+import { CONNECTOR_KIT_VERSION, ConnectorError, ConnectorErrorCodes, isCompatibleKitVersion, parseConnectorConfig } from '@gatehouse/connector-kit';
 import type { Connector, ConnectorContext, ConnectorFactory } from '@gatehouse/connector-kit';
 import type { ConnectorConfig } from '../config/types.ts';
 import { localFactory } from './local.ts';
@@ -71,8 +71,9 @@ export interface ConnectorRegistry {
   /** Type names known without importing anything (built-ins, in-process, extras). */
   knownTypes(): string[];
   /**
-   * Validates each config with its factory's schema and opens it. Fails (closing the ones
-   * already opened) on the first connector that cannot be opened.
+   * Validates each config with its factory's schema (reporting all of a connector's issues),
+   * logs the factory's config warnings, and opens it. Fails (closing the ones already opened) on
+   * the first connector that cannot be opened.
    */
   openConnectors(configs: readonly ConnectorConfig[], context: OpenConnectorsContext): Promise<OpenedConnector[]>;
 }
@@ -210,18 +211,18 @@ export function createRegistry(extra: readonly ConnectorFactory[] = [], options:
     try {
       for (const c of configs) {
         const factory = await resolve(c.type);
-        const parsed = factory.configSchema.safeParse(c.config ?? {});
-        if (!parsed.success) {
-          const first = parsed.error.issues[0];
-          const key = first === undefined ? '' : first.path.map(String).join('.');
-          throw new ConnectorError(
-            ConnectorErrorCodes.InvalidConfiguration,
-            `connector "${c.id}": invalid config${key === '' ? '' : ` at ${key}`}: ${first?.message ?? 'invalid'}`,
-            { key },
-          );
+        const parsed = parseConnectorConfig(factory, c.config ?? {});
+        if (!parsed.ok) {
+          // Every issue at once, each with its key path (`key` is the first, for callers that show one).
+          const all = parsed.issues.map((i) => (i.path === '' ? i.message : `${i.path}: ${i.message}`)).join('; ');
+          throw new ConnectorError(ConnectorErrorCodes.InvalidConfiguration, `connector "${c.id}": invalid config: ${all || 'invalid'}`, {
+            key: parsed.issues[0]?.path ?? '',
+          });
         }
         const logger = context.logger.child({ connector: c.id });
-        const connector = await factory.open(c.id, parsed.data, { ...context, logger });
+        // Settings that parse but weaken something: told at every start (and for run-time connectors).
+        for (const warning of factory.warnings?.(parsed.config) ?? []) logger.warn({ type: c.type, warning }, 'connector config warning');
+        const connector = await factory.open(c.id, parsed.config, { ...context, logger });
         opened.push({ id: c.id, type: c.type, name: c.name, connector });
       }
     } catch (e) {
