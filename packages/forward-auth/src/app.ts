@@ -73,10 +73,11 @@ export function createForwardAuthHandler(config: ForwardAuthConfig | Readonly<Re
     [`${p}/userinfo`, counted('userinfo', (req, res) => handleUserInfo(ctx, req, res))],
     [ctx.cfg.ping_path, (_req, res) => sendText(res, 200, 'OK')],
     [ctx.cfg.ready_path, (req, res) => handleReady(ctx, req, res)],
-    ['/metrics', (req, res) => handleMetrics(ctx, req, res)],
     [`${p}/static/gatehouse.css`, (_req, res) => sendStylesheet(res)],
     ['/robots.txt', (_req, res) => sendText(res, 200, 'User-agent: *\nDisallow: /\n')],
   ]);
+  // With metrics_address, /metrics is served only on that listener (createMetricsHandler).
+  if (ctx.cfg.metrics_address === undefined) routes.set('/metrics', (req, res) => handleMetrics(ctx, req, res));
 
   const fail = (res: ServerResponse, err: unknown) => {
     ctx.log.error({ err: (err as Error)?.message }, 'request failed');
@@ -98,4 +99,19 @@ export function createForwardAuthHandler(config: ForwardAuthConfig | Readonly<Re
     }
   };
   return Object.assign(listener, { context: ctx });
+}
+
+/** The request listener of the metrics_address listener: /metrics and nothing else. */
+export function createMetricsHandler(ctx: AppContext): RequestListener {
+  return (req, res) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    if ((q === -1 ? url : url.slice(0, q)) !== '/metrics') return sendText(res, 404, 'Not Found');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'Method Not Allowed');
+    handleMetrics(ctx, req, res).catch((err: unknown) => {
+      ctx.log.error({ err: (err as Error)?.message }, 'metrics failed');
+      if (!res.headersSent) sendText(res, 503, 'metrics unavailable');
+      else res.destroy();
+    });
+  };
 }

@@ -142,6 +142,19 @@ scope = "openid email"
     expect(found.cookie_samesite).toMatch(/cookie_secure/);
   });
 
+  it('metrics_address: host:port from the file, env or a flag; must differ from http_address', () => {
+    const file = join(dir, 'metrics.toml');
+    writeFileSync(file, 'metrics_address = "127.0.0.1:9100"\n');
+    const { config, warnings } = loadForwardAuthConfig({ configFile: file, values: minimal });
+    expect(config.metrics_address).toBe('127.0.0.1:9100');
+    expect(warnings.join('\n')).not.toMatch(/metrics_address/);
+    expect(loadForwardAuthConfig({ env: { OAUTH2_PROXY_METRICS_ADDRESS: ':9100' }, values: minimal }).config.metrics_address).toBe(':9100');
+    expect(loadForwardAuthConfig({ argv: ['--metrics-address=[::1]:9100'], values: minimal }).config.metrics_address).toBe('[::1]:9100');
+    expect(validateForwardAuthConfig(minimal).config.metrics_address).toBeUndefined();
+    expect(issues(() => validateForwardAuthConfig({ ...minimal, metrics_address: 'nope' })).metrics_address).toMatch(/host:port/);
+    expect(issues(() => validateForwardAuthConfig({ ...minimal, http_address: '0.0.0.0:4180', metrics_address: 'http://0.0.0.0:4180' })).metrics_address).toMatch(/differ/);
+  });
+
   it('errors on unknown file keys, warns on unsupported options and unknown environment variables', () => {
     const file = join(dir, 'unknown.toml');
     writeFileSync(file, 'no_such_option = 1\n');

@@ -25,6 +25,8 @@ const regexList = z.array(z.string()).superRefine((list, ctx) => {
   });
 });
 
+const listenAddress = z.string().regex(/^(https?:\/\/)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'must be "host:port"');
+
 const secret = z.string().refine((s) => cookieSecretBytes(s) !== undefined, {
   message: 'must be 16, 24 or 32 bytes, raw or base64/base64url-encoded (e.g. `openssl rand -base64 32`)',
 });
@@ -58,10 +60,9 @@ export const forwardAuthSchema = z
     client_secret: z.string().min(1).optional(),
     redirect_url: httpURL('the /oauth2/callback URL registered at the issuer'),
     proxy_prefix: z.string().regex(/^\/[A-Za-z0-9._~/-]*[^/]$/, 'must start with "/" and not end with "/"').default('/oauth2'),
-    http_address: z
-      .string()
-      .regex(/^(https?:\/\/)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'must be "host:port"')
-      .default('127.0.0.1:4180'),
+    http_address: listenAddress.default('127.0.0.1:4180'),
+    /** A separate listener for /metrics (oauth2-proxy's option); when set, the main listener no longer serves it. */
+    metrics_address: listenAddress.optional(),
     scope: z.string().min(1).default('openid email profile'),
     code_challenge_method: z.literal('S256', { message: 'only "S256" is supported (PKCE is always on)' }).default('S256'),
     cookie_name: z
@@ -108,6 +109,9 @@ export const forwardAuthSchema = z
   .superRefine((c, ctx) => {
     if (c.cookie_refresh > 0 && c.cookie_refresh >= c.cookie_expire) {
       ctx.addIssue({ code: 'custom', path: ['cookie_refresh'], message: 'must be less than cookie_expire' });
+    }
+    if (c.metrics_address !== undefined && !/:0$/.test(c.metrics_address) && c.metrics_address.replace(/^https?:\/\//, '') === c.http_address.replace(/^https?:\/\//, '')) {
+      ctx.addIssue({ code: 'custom', path: ['metrics_address'], message: 'must differ from http_address' });
     }
     if (c.cookie_samesite === 'none' && !c.cookie_secure) {
       ctx.addIssue({ code: 'custom', path: ['cookie_samesite'], message: '"none" requires cookie_secure = true' });
