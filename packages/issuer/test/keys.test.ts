@@ -53,6 +53,27 @@ describe('signing keys', () => {
     expect(config.serverMetadata().jwks_uri).toBe(`${issuer.issuerURL}/keys`);
   });
 
+  it('a logout id_token_hint signed by a retired key is still accepted; a forged one is not', async () => {
+    const issuer = await startTestIssuer();
+    cleanup.push(() => issuer.close());
+    const config = await discover(issuer);
+    const tokens = await redeem(config, await authorize(config, 'openid'));
+    await issuer.rotateKeys();
+    const postLogout = TEST_CLIENT.postLogoutRedirectURIs![0]!;
+    const logout = (hint: string) =>
+      fetch(`${issuer.issuerURL}/logout?${new URLSearchParams({ id_token_hint: hint, post_logout_redirect_uri: postLogout, state: 's' })}`, {
+        headers: { accept: 'text/html' },
+        redirect: 'manual',
+      });
+    const ok = await logout(tokens.id_token!);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('<form');
+    // Same header and claims, wrong signature.
+    const [h, p] = tokens.id_token!.split('.');
+    const forged = await logout(`${h}.${p}.${Buffer.from('x'.repeat(256)).toString('base64url')}`);
+    expect(forged.status).toBe(400);
+  });
+
   it('signs with ES256 and EdDSA when configured, publishing one key per algorithm', async () => {
     const issuer = await startTestIssuer({ overrides: { signer: { algorithms: ['ES256', 'EdDSA'] } } });
     cleanup.push(() => issuer.close());

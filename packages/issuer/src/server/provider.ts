@@ -3,6 +3,7 @@
  * `buildProvider` is called at start and again after a key rotation (see `keys.ts`).
  */
 import type { EventEmitter } from 'node:events';
+import { compactVerify, decodeJwt, decodeProtectedHeader, importJWK } from 'jose';
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { canRefresh } from '@gatehouse/connector-kit';
 import type { Store } from '@gatehouse/storage';
@@ -313,6 +314,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   patchUnsavedSessions(provider);
   catchEverything(provider, deps);
   patchAudience(provider, deps.grants);
+  patchRetiredKeyHints(provider, keys);
   patchLoopbackRedirects(provider);
   patchRefreshRotation(provider, { store: deps.store, reuseInterval: refresh.disableRotation ? 0 : refresh.reuseInterval });
 
@@ -471,6 +473,47 @@ function withClientId<T extends object>(client: T, clientId: unknown): T {
       return typeof v === 'function' ? v.bind(target) : v;
     },
   });
+}
+
+/**
+ * oidc-provider verifies an `id_token_hint` (logout, authorization) with its signing keys only,
+ * so a hint signed before a key rotation was refused. When that fails and the hint names a
+ * retired key we still publish, it is verified with that public key under the same rules
+ * (algorithm of the client, issuer, audience, subject; expiry ignored, as oidc-provider does).
+ */
+function patchRetiredKeyHints(provider: Provider, keys: KeyManager): void {
+  type Verified = { payload: Record<string, unknown>; header: Record<string, unknown> };
+  const IdToken = provider.IdToken as unknown as { validate(jwt: string, client: { clientId: string; idTokenSignedResponseAlg: string }): Promise<Verified> };
+  const original = IdToken.validate.bind(IdToken);
+  IdToken.validate = async (jwt, client) => {
+    try {
+      return await original(jwt, client);
+    } catch (err) {
+      const verified = await verifyWithRetiredKey(jwt, client, provider.issuer, keys).catch(() => undefined);
+      if (!verified) throw err;
+      return verified;
+    }
+  };
+}
+
+async function verifyWithRetiredKey(
+  jwt: string,
+  client: { clientId: string; idTokenSignedResponseAlg: string },
+  issuer: string,
+  keys: KeyManager,
+): Promise<{ payload: Record<string, unknown>; header: Record<string, unknown> } | undefined> {
+  const alg = client.idTokenSignedResponseAlg;
+  if (typeof jwt !== 'string' || alg.startsWith('HS')) return undefined;
+  const header = decodeProtectedHeader(jwt);
+  if (header.alg !== alg || typeof header.kid !== 'string') return undefined;
+  const current = new Set(keys.providerJWKS().keys.map((k) => k.kid));
+  const jwk = keys.publicJWKS().keys.find((k) => k.kid === header.kid && !current.has(k.kid));
+  if (!jwk) return undefined;
+  await compactVerify(jwt, await importJWK(jwk as Parameters<typeof importJWK>[0], alg), { algorithms: [alg] });
+  const payload = decodeJwt(jwt) as Record<string, unknown>;
+  const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+  if (payload.iss !== issuer || !aud.includes(client.clientId) || typeof payload.sub !== 'string') return undefined;
+  return { payload, header: header as Record<string, unknown> };
 }
 
 /** Dex's loopback rule for public clients registered without redirect URIs (see clients.ts). */
