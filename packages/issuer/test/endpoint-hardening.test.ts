@@ -79,7 +79,8 @@ describe('endpoint hardening', () => {
 
   it('endpoint URLs come from the configured issuer, whatever Host or X-Forwarded-* say', async () => {
     const issuerURL = new URL(base);
-    for (const headers of [{ host: 'evil.com' }, { host: 'evil.com', 'x-forwarded-host': 'evil.org', 'x-forwarded-proto': 'https' }]) {
+    const variants: Array<Record<string, string>> = [{ host: 'evil.com' }, { host: 'evil.com', 'x-forwarded-host': 'evil.org', 'x-forwarded-proto': 'https' }];
+    for (const headers of variants) {
       const r = await raw(`${base}/.well-known/openid-configuration`, { headers: { ...headers, accept: 'application/json' } });
       expect(r.status).toBe(200);
       const meta = JSON.parse(r.body) as Record<string, unknown>;
