@@ -262,5 +262,8 @@ describe('SqliteStore specifics', () => {
     } finally {
       check.close();
     }
+    // The rewritten rows' old bytes were zeroed (secure_delete), not left in free pages.
+    const bytes = Buffer.concat([file, `${file}-wal`].filter(existsSync).map((f) => readFileSync(f)));
+    expect(bytes.includes('old-plain-token')).toBe(false);
   });
 });
