@@ -4,6 +4,9 @@
  * the authorization endpoint, and no inline-script pages (logout, form_post).
  */
 import { request as httpRequest } from 'node:http';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { MemoryStore, type ModelName } from '@gatehouse/storage';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunningIssuer } from '../src/index.ts';
 import { browse, CookieJar, formAction, login, startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
@@ -181,3 +184,45 @@ describe('endpoint hardening', () => {
     expect(hidden(denied.body).error).toBe('invalid_scope');
   });
 });
+
+describe('server errors', () => {
+  it('a failing store gives a 500 page/JSON without a stack, logged through pino without the token', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, new Writable({ write(chunk: Buffer, _e, done) { lines.push(chunk.toString()); done(); } }));
+    const inner = new MemoryStore();
+    const store = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === 'model') {
+          return (name: ModelName) => {
+            const m = target.model(name);
+            if (name !== 'AccessToken') return m;
+            return { ...m, find: async () => { throw new Error('storage exploded'); } };
+          };
+        }
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const printed: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: unknown) => {
+      printed.push(String(chunk));
+      return true;
+    });
+    const issuer = await startTestIssuer({ store, logger });
+    try {
+      const token = 'a-bearer-token-that-must-not-be-logged-0123456789';
+      const res = await fetch(`${issuer.issuerURL}/userinfo`, { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(500);
+      const body = await res.text();
+      expect(body).not.toMatch(/storage exploded|at .*\.ts:\d+/);
+      expect(lines.join('')).toContain('storage exploded');
+      expect(lines.join('')).not.toContain(token);
+      expect(printed.join('')).not.toMatch(/storage exploded|TypeError/);
+    } finally {
+      spy.mockRestore();
+      await issuer.close();
+      await inner.close();
+    }
+  });
+});
+

@@ -416,7 +416,8 @@ function replaceAutoSubmit(ctx: KoaContextWithOIDC, deps: ProviderDeps): void {
 /** What is logged of an error: its kind and message, and the stack (code locations, no data). */
 export function errorSummary(err: unknown): { name: string; message: string; stack?: string } {
   if (!(err instanceof Error)) return { name: 'Error', message: String(err).slice(0, 200) };
-  return { name: err.name, message: err.message, ...(err.stack ? { stack: err.stack.split('\n').slice(1, 6).join('\n') } : {}) };
+  // Bounded: some messages quote input (JSON.parse shows a snippet).
+  return { name: err.name, message: err.message.slice(0, 200), ...(err.stack ? { stack: err.stack.split('\n').slice(1, 6).join('\n') } : {}) };
 }
 
 function titleForError(code: string): string {
