@@ -68,7 +68,7 @@ describe('createLogger', () => {
     const { logger, lines } = capture({ level: 'debug', format: 'text' });
     logger.info({ connector: 'mock', clientSecret: 'text-Secret-1', note: 'two words' }, 'login done');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  login done connector=mock clientSecret=\[Redacted\] note="two words"$/);
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}login done connector=mock clientSecret=\[Redacted\] note="two words"$/);
   });
 });
 

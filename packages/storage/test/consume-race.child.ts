@@ -16,7 +16,9 @@ for (let i = ids.length - 1; i > 0; i--) {
 
 const store = new SqliteStore(file);
 process.stdout.write('ready\n');
-process.stdin.once('data', async () => {
+process.stdin.once('data', () => void race());
+
+async function race(): Promise<void> {
   const won: string[] = [];
   for (const id of ids) {
     if (await store.model('AuthorizationCode').consume(id)) won.push(id);
@@ -24,4 +26,4 @@ process.stdin.once('data', async () => {
   await store.close();
   process.stdout.write(`${JSON.stringify(won)}\n`);
   process.exit(0);
-});
+}

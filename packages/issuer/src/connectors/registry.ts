@@ -226,7 +226,7 @@ export function createRegistry(extra: readonly ConnectorFactory[] = [], options:
         opened.push({ id: c.id, type: c.type, name: c.name, connector });
       }
     } catch (e) {
-      await Promise.allSettled(opened.map((o) => o.connector.close?.()));
+      await Promise.allSettled(opened.map(async (o) => o.connector.close?.()));
       throw e;
     }
     return opened;

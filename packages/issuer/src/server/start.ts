@@ -88,7 +88,7 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
     const opened = await registry.openConnectors(configs, connectorContext);
     const connectors = new Map<string, IssuerConnector>(opened.map((o) => [o.id, o]));
     cleanups.push(async () => {
-      await Promise.allSettled(opened.map((o) => o.connector.close?.()));
+      await Promise.allSettled(opened.map(async (o) => o.connector.close?.()));
     });
     const runtimeConnectors = new RuntimeConnectors({ registry, records: store.connectors, context: connectorContext, connectors, logger });
     await runtimeConnectors.start();
@@ -172,7 +172,11 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
     gcTimer.unref();
     cleanups.push(() => clearInterval(gcTimer));
 
-    const handler = app.callback();
+    // koa handles its own errors (they reach the app's 'error' listener), so the promise is not awaited.
+    const koaHandler = app.callback();
+    const handler = (req: Parameters<typeof koaHandler>[0], res: Parameters<typeof koaHandler>[1]): void => {
+      void koaHandler(req, res);
+    };
     const listeners: Array<{ scheme: 'http' | 'https'; server: Server }> = [];
     if (config.web.http || !config.web.https) listeners.push({ scheme: 'http', server: createServer(handler) });
     if (config.web.https) {

@@ -226,7 +226,9 @@ async function startOnce(options: StartKubeOptions): Promise<KubeCluster> {
       join(dir, 'etcd.log'),
     );
     const etcdExited = new Promise<never>((_, reject) => {
-      etcd!.once('exit', async (code) => reject(new Error(`etcd exited (${code}):\n${await tail(join(dir, 'etcd.log'))}`)));
+      etcd!.once('exit', (code) => {
+        void tail(join(dir, 'etcd.log')).then((log) => reject(new Error(`etcd exited (${code}):\n${log}`)));
+      });
     });
     etcdExited.catch(() => {}); // only awaited through the race below
     await Promise.race([waitForPort(etcdPort, '127.0.0.1', timeoutMs), etcdExited]);
