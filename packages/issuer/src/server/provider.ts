@@ -20,7 +20,7 @@ import {
 import { ANY_LOOPBACK, isLoopbackRedirect, type ClientDirectory } from './clients.ts';
 import type { KeyManager } from './keys.ts';
 import type { IssuerMetrics } from './metrics.ts';
-import { contentSecurityPolicy, originOf } from './security.ts';
+import { contentSecurityPolicy, logoutContentSecurityPolicy, originOf } from './security.ts';
 import {
   continuePage,
   deviceCodePage,
@@ -197,9 +197,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
-          // The confirmation ends in a redirect to the client's post_logout_redirect_uri.
-          const targets = (ctx.oidc.client?.postLogoutRedirectUris ?? []).map(originOf).filter((o): o is string => o !== undefined);
-          ctx.set('Content-Security-Policy', contentSecurityPolicy(['self', ...targets]));
+          // The confirmation ends in the client's post_logout_redirect_uri and whatever it leads
+          // on to: no form-action (see logoutContentSecurityPolicy).
+          ctx.set('Content-Security-Policy', logoutContentSecurityPolicy());
           ctx.type = 'html';
           const client = ctx.oidc.client;
           ctx.body = logoutPage(deps.pages, { form, clientName: client?.clientName ?? client?.clientId });
@@ -397,11 +397,13 @@ function replaceAutoSubmit(ctx: KoaContextWithOIDC, deps: ProviderDeps): void {
   const logout = ctx.oidc?.route === 'end_session';
   const client = ctx.oidc?.client;
   const name = client?.clientName ?? client?.clientId;
-  const targets = [originOf(parsed.action)];
-  // The logout confirmation redirects to the client's post_logout_redirect_uri (form-action
-  // applies to the redirects after a submission in Chrome).
-  if (logout) targets.push(...(client?.postLogoutRedirectUris ?? []).map(originOf));
-  ctx.set('Content-Security-Policy', contentSecurityPolicy(['self', ...targets.filter((o): o is string => o !== undefined)]));
+  // The logout form (a logout without an issuer session) ends like the confirmation page's: no
+  // form-action (see logoutContentSecurityPolicy). The form_post form goes to the redirect_uri.
+  const target = originOf(parsed.action);
+  ctx.set(
+    'Content-Security-Policy',
+    logout ? logoutContentSecurityPolicy() : contentSecurityPolicy(target ? ['self', target] : ['self']),
+  );
   ctx.type = 'html';
   ctx.body = logout
     ? continuePage(deps.pages, { title: 'Log out', message: 'Continue to finish logging out.', button: 'Continue', ...parsed })

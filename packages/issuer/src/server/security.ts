@@ -21,6 +21,27 @@ export function contentSecurityPolicy(formTargets: string[]): string {
 }
 
 /**
+ * The CSP of the logout confirmation pages: as strict as every page (no script, no framing, no
+ * <base>), but without `form-action`. Chromium checks form-action against every redirect that
+ * follows a submission, and the confirmation ends in the client's post_logout_redirect_uri, which
+ * may lead on anywhere: forward-auth's `rd` → /oauth2/start → /auth → the upstream IdP's origin.
+ * A 303 to a same-origin GET does not help (the redirects stay part of the form's navigation, and
+ * Chromium blocks them all the same); only ending the navigation on an interstitial page (meta
+ * refresh) would, at the price of the standard redirect RPs and non-browser clients follow. The
+ * page's only form posts to ourselves with an xsrf token, every value on it is escaped and no
+ * script can run, so form-action protected nothing there that these directives do not.
+ */
+export function logoutContentSecurityPolicy(): string {
+  return [
+    "default-src 'none'",
+    "style-src 'self'",
+    "img-src 'self' data: https:",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join('; ');
+}
+
+/**
  * The CSP on responses oidc-provider renders itself (JSON, and pages we replace with our own:
  * errors, logout, device, and the auto-submitting form_post/logout page, see provider.ts). No
  * script-src: no page needs a script, and oidc-provider only adds its inline-script hash to an
