@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
-import { browse, CookieJar, login, startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
+import { browse, CookieJar, startTestIssuer, TEST_CLIENT, testOAuth2, withTestIssuer } from '../src/testing/index.ts';
 import type { RunningIssuer } from '../src/index.ts';
 import { decodeSubject } from '../src/server/subject.ts';
-
-const REDIRECT = TEST_CLIENT.redirectURIs[0]!;
+import { authorizationRequest, authorize, discover, redeem, REDIRECT } from './helpers.ts';
 
 describe('authorization code flow through mockCallback', () => {
   let issuer: RunningIssuer;
@@ -13,39 +12,14 @@ describe('authorization code flow through mockCallback', () => {
 
   beforeAll(async () => {
     issuer = await startTestIssuer();
-    config = await client.discovery(new URL(issuer.issuerURL), TEST_CLIENT.id, TEST_CLIENT.secret, undefined, {
-      execute: [client.allowInsecureRequests],
-    });
+    config = await discover(issuer);
   });
   afterAll(async () => {
     await issuer?.close();
   });
 
-  async function authorize(scope: string) {
-    const verifier = client.randomPKCECodeVerifier();
-    const state = client.randomState();
-    const nonce = client.randomNonce();
-    const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT,
-      scope,
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      nonce,
-    });
-    const done = await login(new CookieJar(), url.toString(), { stopAt: REDIRECT });
-    expect(done.location, done.body).toBeDefined();
-    return { callback: new URL(done.location!), verifier, state, nonce };
-  }
-
   it('issues Dex-like ID tokens with PKCE, state and nonce', async () => {
-    const a = await authorize('openid email profile groups federated:id');
-    const tokens = await client.authorizationCodeGrant(config, a.callback, {
-      pkceCodeVerifier: a.verifier,
-      expectedState: a.state,
-      expectedNonce: a.nonce,
-      idTokenExpected: true,
-    });
+    const tokens = await redeem(config, await authorize(config, 'openid email profile groups federated:id'));
     const claims = tokens.claims()!;
     expect(claims.iss).toBe(issuer.issuerURL);
     expect(claims.aud).toBe(TEST_CLIENT.id);
@@ -62,15 +36,7 @@ describe('authorization code flow through mockCallback', () => {
   });
 
   it('response_mode=form_post answers with a visible form to the redirect_uri and no script', async () => {
-    const verifier = client.randomPKCECodeVerifier();
-    const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT,
-      scope: 'openid',
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state: 'fp-state',
-      response_mode: 'form_post',
-    });
+    const { url } = await authorizationRequest(config, 'openid', { extra: { state: 'fp-state', response_mode: 'form_post' } });
     const page = await browse(new CookieJar(), url.toString(), { stopAt: REDIRECT });
     expect(page.status).toBe(200);
     expect(page.body).toContain(`action="${REDIRECT}"`);
@@ -85,12 +51,7 @@ describe('authorization code flow through mockCallback', () => {
   });
 
   it('gives a refresh token for offline_access without a consent prompt', async () => {
-    const a = await authorize('openid offline_access');
-    const tokens = await client.authorizationCodeGrant(config, a.callback, {
-      pkceCodeVerifier: a.verifier,
-      expectedState: a.state,
-      expectedNonce: a.nonce,
-    });
+    const tokens = await redeem(config, await authorize(config, 'openid offline_access'));
     expect(tokens.refresh_token).toBeTruthy();
     const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
     expect(refreshed.access_token).toBeTruthy();
@@ -100,34 +61,27 @@ describe('authorization code flow through mockCallback', () => {
 });
 
 describe('discovery and login screen options', () => {
-  it('serves RFC 8414 metadata at the root with the issuer path appended', async () => {
-    const issuer = await startTestIssuer();
-    try {
+  it('serves RFC 8414 metadata at the root with the issuer path appended', () =>
+    withTestIssuer({}, async (issuer) => {
       const config = await client.discovery(new URL(issuer.issuerURL), TEST_CLIENT.id, TEST_CLIENT.secret, undefined, {
         execute: [client.allowInsecureRequests],
         algorithm: 'oauth2',
       });
       expect(config.serverMetadata().issuer).toBe(issuer.issuerURL);
       expect(config.serverMetadata().token_endpoint).toBe(`${issuer.issuerURL}/token`);
-    } finally {
-      await issuer.close();
-    }
-  });
+    }));
 
-  it('alwaysShowLoginScreen shows the choice even with one connector', async () => {
-    const issuer = await startTestIssuer({
+  it('alwaysShowLoginScreen shows the choice even with one connector', () =>
+    withTestIssuer({
       overrides: {
-        oauth2: {
+        oauth2: testOAuth2({
           grantTypes: ['authorization_code'],
-          responseTypes: ['code'],
-          skipApprovalScreen: true,
           alwaysShowLoginScreen: true,
           pkce: { enforce: true, codeChallengeMethodsSupported: ['S256'] },
-        },
+        }),
         frontend: { issuer: 'Acme Login', theme: 'dark', extra: {}, logoURL: 'https://acme.example/logo.png' },
       },
-    });
-    try {
+    }, async (issuer) => {
       const q = new URLSearchParams({
         client_id: TEST_CLIENT.id,
         response_type: 'code',
@@ -147,8 +101,5 @@ describe('discovery and login screen options', () => {
       q.delete('code_challenge_method');
       const refused = await browse(new CookieJar(), `${issuer.issuerURL}/auth?${q}`, { stopAt: REDIRECT });
       expect(new URL(refused.location!).searchParams.get('error')).toBe('invalid_request');
-    } finally {
-      await issuer.close();
-    }
-  });
+    }));
 });

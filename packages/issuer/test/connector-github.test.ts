@@ -7,10 +7,11 @@ import { startFakeGitHub } from '@gatehouse/testkit/github';
 import type { FakeGitHub, FakeGitHubOptions } from '@gatehouse/testkit/github';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ConnectorConfig } from '../src/config/types.ts';
 import type { RunningIssuer } from '../src/index.ts';
 import { CookieJar, login, startTestIssuer } from '../src/testing/index.ts';
-import { REDIRECT, discover, redeem } from './helpers.ts';
-import type { Authorization } from './helpers.ts';
+import { REDIRECT, authorizationRequest, discover, isAuthorization, redeem, tryAuthorize } from './helpers.ts';
+import type { Outcome } from './helpers.ts';
 
 const GH_CLIENT = { clientId: 'gatehouse-github-app', clientSecret: 'gatehouse-github-app-secret' };
 
@@ -34,64 +35,52 @@ function world(https: boolean): FakeGitHubOptions {
   };
 }
 
-async function authorizeAs(gh: FakeGitHub, config: client.Configuration, who: string, scope: string): Promise<Authorization | { status: number; body: string }> {
+async function authorizeAs(gh: FakeGitHub, config: client.Configuration, who: string, scope: string): Promise<Outcome> {
   gh.signIn(who);
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const nonce = client.randomNonce();
-  const url = client.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT,
-    scope,
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-  });
-  const done = await login(new CookieJar(), url.toString(), { stopAt: REDIRECT });
-  if (!done.location) return { status: done.status, body: done.body };
-  return { callback: new URL(done.location), verifier, state, nonce };
+  return tryAuthorize(config, scope);
 }
 
-function isAuthorization(a: Authorization | { status: number }): a is Authorization {
-  return 'callback' in a;
+interface GitHubWorld {
+  gh: FakeGitHub;
+  issuer: RunningIssuer;
+  rp: client.Configuration;
+}
+
+/** Around a describe block: the fake GitHub, an issuer with one github connector for it, and the RP. */
+function useGitHubWorld(https: boolean, connector: (gh: FakeGitHub) => ConnectorConfig): GitHubWorld {
+  const w = {} as GitHubWorld;
+  beforeAll(async () => {
+    w.gh = await startFakeGitHub(world(https));
+    w.issuer = await startTestIssuer({ connectors: [connector(w.gh)] });
+    w.gh.registerClient({ ...GH_CLIENT, callbackURL: `${w.issuer.issuerURL}/callback` });
+    w.rp = await discover(w.issuer);
+  });
+  afterAll(async () => {
+    await w.issuer?.close();
+    await w.gh?.close();
+  });
+  return w;
 }
 
 describe('github connector through the issuer (github.com mode)', () => {
-  let gh: FakeGitHub;
-  let issuer: RunningIssuer;
-  let rp: client.Configuration;
-
-  beforeAll(async () => {
-    gh = await startFakeGitHub(world(false));
-    issuer = await startTestIssuer({
-      connectors: [
-        {
-          type: 'github',
-          id: 'github',
-          name: 'GitHub',
-          config: {
-            clientID: GH_CLIENT.clientId,
-            clientSecret: GH_CLIENT.clientSecret,
-            apiURL: gh.apiURL,
-            oauthURL: gh.url,
-            orgs: [{ name: 'acme' }],
-            requestTimeout: '3s',
-          },
-        },
-      ],
-    });
-    gh.registerClient({ ...GH_CLIENT, callbackURL: `${issuer.issuerURL}/callback` });
-    rp = await discover(issuer);
-  });
-  afterAll(async () => {
-    await issuer?.close();
-    await gh?.close();
-  });
+  const w = useGitHubWorld(false, (gh) => ({
+    type: 'github',
+    id: 'github',
+    name: 'GitHub',
+    config: {
+      clientID: GH_CLIENT.clientId,
+      clientSecret: GH_CLIENT.clientSecret,
+      apiURL: gh.apiURL,
+      oauthURL: gh.url,
+      orgs: [{ name: 'acme' }],
+      requestTimeout: '3s',
+    },
+  }));
 
   it('logs alice in: ID token with her verified email and org:team groups', async () => {
-    const a = await authorizeAs(gh, rp, 'alice', 'openid email profile groups federated:id');
+    const a = await authorizeAs(w.gh, w.rp, 'alice', 'openid email profile groups federated:id');
     if (!isAuthorization(a)) throw new Error(`login stopped at ${a.status}: ${a.body.slice(0, 300)}`);
-    const tokens = await redeem(rp, a);
+    const tokens = await redeem(w.rp, a);
     const claims = tokens.claims();
     expect(claims).toMatchObject({
       email: 'alice@acme.example',
@@ -102,16 +91,16 @@ describe('github connector through the issuer (github.com mode)', () => {
     });
     expect((claims?.['groups'] as string[]).sort()).toEqual(['acme:Platform', 'acme:SRE']);
     // The issuer's state and a PKCE challenge went to GitHub; the verifier came back at the token endpoint.
-    const authorize = gh.requests.find((r) => r.path === '/login/oauth/authorize');
+    const authorize = w.gh.requests.find((r) => r.path === '/login/oauth/authorize');
     expect(authorize?.query['state']).toBeTruthy();
     expect(authorize?.query['code_challenge_method']).toBe('S256');
-    const exchange = gh.requests.filter((r) => r.path === '/login/oauth/access_token').at(-1);
+    const exchange = w.gh.requests.filter((r) => r.path === '/login/oauth/access_token').at(-1);
     expect(exchange?.fields?.['code_verifier']).toBeTruthy();
     expect(exchange?.accept).toBe('application/json');
   });
 
   it('answers a user outside the allowed organisations with a 403 page, and no code reaches the client', async () => {
-    const a = await authorizeAs(gh, rp, 'mallory', 'openid email groups');
+    const a = await authorizeAs(w.gh, w.rp, 'mallory', 'openid email groups');
     expect(isAuthorization(a)).toBe(false);
     if (isAuthorization(a)) return;
     expect(a.status).toBe(403);
@@ -120,102 +109,75 @@ describe('github connector through the issuer (github.com mode)', () => {
   });
 
   it('refreshes while alice is a member, and refuses the refresh token once she is removed from the org', async () => {
-    const a = await authorizeAs(gh, rp, 'alice', 'openid email groups offline_access');
+    const a = await authorizeAs(w.gh, w.rp, 'alice', 'openid email groups offline_access');
     if (!isAuthorization(a)) throw new Error(`login stopped at ${a.status}`);
-    const tokens = await redeem(rp, a);
+    const tokens = await redeem(w.rp, a);
     expect(tokens.refresh_token).toBeTruthy();
-    const refreshed = await client.refreshTokenGrant(rp, tokens.refresh_token!);
+    const refreshed = await client.refreshTokenGrant(w.rp, tokens.refresh_token!);
     expect(refreshed.access_token).toBeTruthy();
-    gh.removeFromOrg('acme', 'alice');
+    w.gh.removeFromOrg('acme', 'alice');
     try {
-      const failure = await client.refreshTokenGrant(rp, refreshed.refresh_token!).catch((e: unknown) => e);
+      const failure = await client.refreshTokenGrant(w.rp, refreshed.refresh_token!).catch((e: unknown) => e);
       expect(failure).toBeInstanceOf(client.ResponseBodyError);
       expect((failure as client.ResponseBodyError).error).toBe('invalid_grant');
     } finally {
-      gh.addToOrg('acme', 'alice', ['Platform', 'SRE']);
+      w.gh.addToOrg('acme', 'alice', ['Platform', 'SRE']);
     }
   });
 
   it('refuses the refresh token once the GitHub token is revoked', async () => {
-    const a = await authorizeAs(gh, rp, 'alice', 'openid offline_access');
+    const a = await authorizeAs(w.gh, w.rp, 'alice', 'openid offline_access');
     if (!isAuthorization(a)) throw new Error(`login stopped at ${a.status}`);
-    const tokens = await redeem(rp, a);
-    gh.revokeTokensOf('alice');
-    const failure = await client.refreshTokenGrant(rp, tokens.refresh_token!).catch((e: unknown) => e);
+    const tokens = await redeem(w.rp, a);
+    w.gh.revokeTokensOf('alice');
+    const failure = await client.refreshTokenGrant(w.rp, tokens.refresh_token!).catch((e: unknown) => e);
     expect((failure as client.ResponseBodyError).error).toBe('invalid_grant');
   });
 
   it('shows a retry page (502) when GitHub is rate limiting', async () => {
-    gh.setFault({ kind: 'rateLimit', seconds: 60 });
+    w.gh.setFault({ kind: 'rateLimit', seconds: 60 });
     try {
-      const a = await authorizeAs(gh, rp, 'alice', 'openid email');
+      const a = await authorizeAs(w.gh, w.rp, 'alice', 'openid email');
       expect(isAuthorization(a)).toBe(false);
       if (!isAuthorization(a)) expect(a.status).toBe(502);
     } finally {
-      gh.setFault(undefined);
+      w.gh.setFault(undefined);
     }
   });
 });
 
 describe('github connector through the issuer (GitHub Enterprise over HTTPS with a custom CA)', () => {
-  let gh: FakeGitHub;
-  let issuer: RunningIssuer;
-  let rp: client.Configuration;
-
-  beforeAll(async () => {
-    gh = await startFakeGitHub(world(true));
-    issuer = await startTestIssuer({
-      connectors: [
-        {
-          type: 'github',
-          id: 'ghe',
-          name: 'GitHub Enterprise',
-          config: {
-            clientID: GH_CLIENT.clientId,
-            clientSecret: GH_CLIENT.clientSecret,
-            hostName: gh.hostName,
-            rootCA: gh.caFile,
-            orgs: [{ name: 'acme', teams: ['sre'] }],
-            teamNameField: 'slug',
-          },
-        },
-      ],
-    });
-    gh.registerClient({ ...GH_CLIENT, callbackURL: `${issuer.issuerURL}/callback` });
-    rp = await discover(issuer);
-  });
-  afterAll(async () => {
-    await issuer?.close();
-    await gh?.close();
-  });
+  const w = useGitHubWorld(true, (gh) => ({
+    type: 'github',
+    id: 'ghe',
+    name: 'GitHub Enterprise',
+    config: {
+      clientID: GH_CLIENT.clientId,
+      clientSecret: GH_CLIENT.clientSecret,
+      hostName: gh.hostName,
+      rootCA: gh.caFile,
+      orgs: [{ name: 'acme', teams: ['sre'] }],
+      teamNameField: 'slug',
+    },
+  }));
 
   it('logs alice in through https://{hostName} trusting rootCA', async () => {
     // The test's browser (global fetch) does not trust the fake's CA: play the GitHub hop by hand.
-    gh.signIn('alice');
-    const verifier = client.randomPKCECodeVerifier();
-    const state = client.randomState();
-    const nonce = client.randomNonce();
-    const url = client.buildAuthorizationUrl(rp, {
-      redirect_uri: REDIRECT,
-      scope: 'openid email groups',
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      nonce,
-    });
+    w.gh.signIn('alice');
+    const request = await authorizationRequest(w.rp, 'openid email groups');
     const jar = new CookieJar();
-    const toGitHub = await login(jar, url.toString(), { stopAt: `https://${gh.hostName}/` });
-    expect(toGitHub.location?.startsWith(`https://${gh.hostName}/login/oauth/authorize?`)).toBe(true);
+    const toGitHub = await login(jar, request.url.toString(), { stopAt: `https://${w.gh.hostName}/` });
+    expect(toGitHub.location?.startsWith(`https://${w.gh.hostName}/login/oauth/authorize?`)).toBe(true);
     const back = await new Promise<string>((resolve, reject) => {
-      httpsGet(toGitHub.location!, { ca: gh.caCert }, (res) => {
+      httpsGet(toGitHub.location!, { ca: w.gh.caCert }, (res) => {
         res.resume();
         resolve(res.headers.location ?? '');
       }).on('error', reject);
     });
-    expect(back.startsWith(`${issuer.issuerURL}/callback?`)).toBe(true);
+    expect(back.startsWith(`${w.issuer.issuerURL}/callback?`)).toBe(true);
     const done = await login(jar, back, { stopAt: REDIRECT });
     expect(done.location, done.body.slice(0, 300)).toBeDefined();
-    const tokens = await redeem(rp, { callback: new URL(done.location!), verifier, state, nonce });
+    const tokens = await redeem(w.rp, { ...request, callback: new URL(done.location!) });
     expect(tokens.claims()).toMatchObject({ email: 'alice@acme.example', groups: ['acme:sre'] });
   });
 });

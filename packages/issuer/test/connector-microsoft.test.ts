@@ -8,8 +8,8 @@ import * as client from 'openid-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningIssuer } from '../src/index.ts';
 import { CookieJar, login, startTestIssuer } from '../src/testing/index.ts';
-import { REDIRECT, discover, redeem } from './helpers.ts';
-import type { Authorization } from './helpers.ts';
+import { REDIRECT, authorizationRequest, discover, isAuthorization, outcome, redeem } from './helpers.ts';
+import type { Outcome } from './helpers.ts';
 
 const APP = { clientId: '0f0f0f0f-1111-4222-8333-444444444444', clientSecret: 'entra-app-secret-for-tests' };
 const GROUPS = {
@@ -22,31 +22,16 @@ let fake: FakeEntra;
 let issuer: RunningIssuer;
 let rp: client.Configuration;
 
-type Outcome = Authorization | { status: number; body: string };
-const isAuthorization = (o: Outcome): o is Authorization => 'callback' in o;
-
 /** RP → issuer → fake Entra login form → issuer callback → RP redirect (or the page it stopped at). */
 async function signInAs(username: string, password: string, scope: string): Promise<Outcome> {
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const nonce = client.randomNonce();
-  const url = client.buildAuthorizationUrl(rp, {
-    redirect_uri: REDIRECT,
-    scope,
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-  });
+  const request = await authorizationRequest(rp, scope);
   const jar = new CookieJar();
-  const toEntra = await login(jar, url.toString(), { stopAt: fake.url });
+  const toEntra = await login(jar, request.url.toString(), { stopAt: fake.url });
   if (!toEntra.location) throw new Error(`the issuer did not send the browser to Entra: ${toEntra.status} ${toEntra.body.slice(0, 300)}`);
   expect(toEntra.location.startsWith(`${fake.authority}/oauth2/v2.0/authorize?`)).toBe(true);
   const back = await fake.signIn(toEntra.location, { username, password });
   expect(back.href.startsWith(`${issuer.issuerURL}/callback?`)).toBe(true);
-  const done = await login(jar, back.href, { stopAt: REDIRECT });
-  if (!done.location) return { status: done.status, body: done.body };
-  return { callback: new URL(done.location), verifier, state, nonce };
+  return outcome(request, await login(jar, back.href, { stopAt: REDIRECT }));
 }
 
 beforeAll(async () => {

@@ -3,8 +3,8 @@ import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import { MemoryStore, type ModelName, type Store } from '@gatehouse/storage';
 import type { RunningIssuer } from '../src/index.ts';
-import { browse, CookieJar, formAction, startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
-import { ALICE, ALICE_PASSWORD, authorize, discover, postForm, redeem, REDIRECT } from './helpers.ts';
+import { browse, CookieJar, formAction, startTestIssuer, TEST_CLIENT, testOAuth2, withTestIssuer } from '../src/testing/index.ts';
+import { ALICE, ALICE_PASSWORD, authorizationRequest, authorize, discover, passwordGrantOverrides, postForm, redeem, REDIRECT, shortExpiry, TEST_BASIC } from './helpers.ts';
 
 const OTHER = { ...TEST_CLIENT, id: 'other-client', secret: 'other-client-secret-long-enough', name: 'Other', trustedPeers: [] };
 const PEER = { ...TEST_CLIENT, id: 'peer-api', secret: 'peer-api-secret-long-enough', name: 'Peer API', trustedPeers: [TEST_CLIENT.id] };
@@ -59,7 +59,7 @@ describe('tokens', () => {
     await store?.close();
   });
 
-  const basic: [string, string] = [TEST_CLIENT.id, TEST_CLIENT.secret!];
+  const basic = TEST_BASIC;
 
   it('10 parallel redemptions of one code yield exactly one 200', async () => {
     const a = await authorize(config, 'openid');
@@ -147,25 +147,13 @@ describe('tokens', () => {
   });
 
   it('cross-client audience toward a peer that does not trust the client is invalid_scope', async () => {
-    const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT,
-      scope: `openid audience:server:client_id:${OTHER.id}`,
-      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-      state: 's1',
-    });
+    const { url } = await authorizationRequest(config, `openid audience:server:client_id:${OTHER.id}`, { extra: { state: 's1' } });
     const page = await browse(new CookieJar(), url.toString(), { stopAt: REDIRECT });
     expect(new URL(page.location!).searchParams.get('error')).toBe('invalid_scope');
   });
 
   it('unknown scopes are invalid_scope, as in Dex', async () => {
-    const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT,
-      scope: 'openid admin',
-      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-      state: 's2',
-    });
+    const { url } = await authorizationRequest(config, 'openid admin', { extra: { state: 's2' } });
     const page = await browse(new CookieJar(), url.toString(), { stopAt: REDIRECT });
     const error = new URL(page.location!).searchParams;
     expect(error.get('error')).toBe('invalid_scope');
@@ -195,99 +183,44 @@ describe('tokens', () => {
 });
 
 describe('refresh policy', () => {
-  it('without a reuse interval, replaying a rotated refresh token revokes the grant', async () => {
-    const issuer = await startTestIssuer({
-      overrides: {
-        expiry: {
-          signingKeys: 21600,
-          idTokens: 3600,
-          authRequests: 600,
-          deviceRequests: 300,
-          authCodes: 600,
-          refreshTokens: { disableRotation: false, reuseInterval: 0, absoluteLifetime: 86400, validIfNotUsedFor: 3600 },
-        },
-      },
-    });
-    try {
+  /** An issuer with `policy`, and tokens (with a refresh token) from one code flow through it. */
+  function withRefreshToken(
+    policy: Parameters<typeof shortExpiry>[0],
+    fn: (config: client.Configuration, tokens: client.TokenEndpointResponse) => Promise<void>,
+  ): Promise<void> {
+    return withTestIssuer({ overrides: { expiry: shortExpiry(policy) } }, async (issuer) => {
       const config = await discover(issuer);
-      const tokens = await redeem(config, await authorize(config, 'openid offline_access'));
+      await fn(config, await redeem(config, await authorize(config, 'openid offline_access')));
+    });
+  }
+
+  it('without a reuse interval, replaying a rotated refresh token revokes the grant', () =>
+    withRefreshToken({}, async (config, tokens) => {
       const rotated = await client.refreshTokenGrant(config, tokens.refresh_token!);
       await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
       await expect(client.refreshTokenGrant(config, rotated.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
-    } finally {
-      await issuer.close();
-    }
-  });
+    }));
 
-  it('refresh tokens expire after the idle window', async () => {
-    const issuer = await startTestIssuer({
-      overrides: {
-        expiry: {
-          signingKeys: 21600,
-          idTokens: 3600,
-          authRequests: 600,
-          deviceRequests: 300,
-          authCodes: 600,
-          refreshTokens: { disableRotation: false, reuseInterval: 0, absoluteLifetime: 86400, validIfNotUsedFor: 1 },
-        },
-      },
-    });
-    try {
-      const config = await discover(issuer);
-      const tokens = await redeem(config, await authorize(config, 'openid offline_access'));
+  it('refresh tokens expire after the idle window', () =>
+    withRefreshToken({ validIfNotUsedFor: 1 }, async (config, tokens) => {
       await new Promise((r) => setTimeout(r, 2100));
       await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
-    } finally {
-      await issuer.close();
-    }
-  });
+    }));
 
-  it('with rotation disabled the same refresh token keeps working', async () => {
-    const issuer = await startTestIssuer({
-      overrides: {
-        expiry: {
-          signingKeys: 21600,
-          idTokens: 3600,
-          authRequests: 600,
-          deviceRequests: 300,
-          authCodes: 600,
-          refreshTokens: { disableRotation: true, reuseInterval: 0, absoluteLifetime: 86400, validIfNotUsedFor: 3600 },
-        },
-      },
-    });
-    try {
-      const config = await discover(issuer);
-      const tokens = await redeem(config, await authorize(config, 'openid offline_access'));
+  it('with rotation disabled the same refresh token keeps working', () =>
+    withRefreshToken({ disableRotation: true }, async (config, tokens) => {
       const r1 = await client.refreshTokenGrant(config, tokens.refresh_token!);
       expect(r1.refresh_token ?? tokens.refresh_token).toBe(tokens.refresh_token);
       const r2 = await client.refreshTokenGrant(config, tokens.refresh_token!);
       expect(r2.access_token).toBeTruthy();
-    } finally {
-      await issuer.close();
-    }
-  });
+    }));
 });
 
 describe('password grant', () => {
-  it('issues tokens for oauth2.passwordConnector and refuses wrong passwords', async () => {
-    const issuer = await startTestIssuer({
-      connectors: [],
-      overrides: {
-        enablePasswordDB: true,
-        staticPasswords: [ALICE],
-        oauth2: {
-          grantTypes: ['authorization_code', 'refresh_token', 'password'],
-          responseTypes: ['code'],
-          skipApprovalScreen: true,
-          alwaysShowLoginScreen: false,
-          passwordConnector: 'local',
-          pkce: { enforce: false, codeChallengeMethodsSupported: ['S256'] },
-        },
-      },
-    });
-    try {
+  it('issues tokens for oauth2.passwordConnector and refuses wrong passwords', () =>
+    withTestIssuer({ connectors: [], overrides: passwordGrantOverrides() }, async (issuer) => {
       const tokenURL = `${issuer.issuerURL}/token`;
-      const basic: [string, string] = [TEST_CLIENT.id, TEST_CLIENT.secret!];
+      const basic = TEST_BASIC;
       const ok = await postForm(tokenURL, { grant_type: 'password', username: ALICE.email, password: ALICE_PASSWORD, scope: 'openid email offline_access' }, basic);
       expect(ok.status).toBe(200);
       expect(decodeJwt(String(ok.json?.id_token)).email).toBe(ALICE.email);
@@ -303,40 +236,21 @@ describe('password grant', () => {
       const anonymous = await postForm(tokenURL, { grant_type: 'password', username: ALICE.email, password: ALICE_PASSWORD, scope: 'openid' });
       expect(anonymous.status).toBeGreaterThanOrEqual(400);
       expect(anonymous.status).toBeLessThan(500);
-    } finally {
-      await issuer.close();
-    }
-  });
+    }));
 });
 
 describe('client credentials', () => {
   it('is offered only when listed in oauth2.grantTypes, and only to confidential clients', async () => {
-    const issuer = await startTestIssuer({
-      overrides: {
-        oauth2: {
-          grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
-          responseTypes: ['code'],
-          skipApprovalScreen: true,
-          alwaysShowLoginScreen: false,
-          pkce: { enforce: false, codeChallengeMethodsSupported: ['S256'] },
-        },
-      },
-    });
-    try {
-      const basic: [string, string] = [TEST_CLIENT.id, TEST_CLIENT.secret!];
-      const ok = await postForm(`${issuer.issuerURL}/token`, { grant_type: 'client_credentials' }, basic);
+    const grantTypes = ['authorization_code', 'refresh_token', 'client_credentials'];
+    await withTestIssuer({ overrides: { oauth2: testOAuth2({ grantTypes }) } }, async (issuer) => {
+      const ok = await postForm(`${issuer.issuerURL}/token`, { grant_type: 'client_credentials' }, TEST_BASIC);
       expect(ok.status).toBe(200);
-      const intro = await postForm(`${issuer.issuerURL}/token/introspect`, { token: String(ok.json?.access_token) }, basic);
+      const intro = await postForm(`${issuer.issuerURL}/token/introspect`, { token: String(ok.json?.access_token) }, TEST_BASIC);
       expect(intro.json).toMatchObject({ active: true, client_id: TEST_CLIENT.id });
-    } finally {
-      await issuer.close();
-    }
-    const off = await startTestIssuer();
-    try {
-      const r = await postForm(`${off.issuerURL}/token`, { grant_type: 'client_credentials' }, [TEST_CLIENT.id, TEST_CLIENT.secret!]);
+    });
+    await withTestIssuer({}, async (off) => {
+      const r = await postForm(`${off.issuerURL}/token`, { grant_type: 'client_credentials' }, TEST_BASIC);
       expect([r.status, r.json?.error]).toEqual([400, 'unsupported_grant_type']);
-    } finally {
-      await off.close();
-    }
+    });
   });
 });

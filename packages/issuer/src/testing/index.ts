@@ -13,7 +13,7 @@ import pino from 'pino';
 import type { ConnectorFactory } from '@gatehouse/connector-kit';
 import { MemoryStore, type Store } from '@gatehouse/storage';
 import { getFreePort } from '@gatehouse/testkit/ports';
-import type { ConnectorConfig, IssuerConfig, StaticClient } from '../config/types.ts';
+import type { ConnectorConfig, IssuerConfig, OAuth2Config, StaticClient } from '../config/types.ts';
 import type { ThrottleOptions } from '../server/interactions/throttle.ts';
 import { startIssuer, type RunningIssuer } from '../server/start.ts';
 
@@ -46,6 +46,22 @@ export interface StartTestIssuerOptions {
   throttle?: Partial<ThrottleOptions>;
 }
 
+/**
+ * The `oauth2` section of a test issuer (code + refresh grants, approval screen skipped, PKCE
+ * S256 not enforced) with `extra` keys replacing the defaults. `overrides` merge only one level
+ * deep, so pass `{ oauth2: testOAuth2({ grantTypes: [...] }) }` to change a single key.
+ */
+export function testOAuth2(extra: Partial<OAuth2Config> = {}): OAuth2Config {
+  return {
+    grantTypes: ['authorization_code', 'refresh_token'],
+    responseTypes: ['code'],
+    skipApprovalScreen: true,
+    alwaysShowLoginScreen: false,
+    pkce: { enforce: false, codeChallengeMethodsSupported: ['S256'] },
+    ...extra,
+  };
+}
+
 /** A complete, valid issuer config for tests (memory storage, approval screen skipped). */
 export function testIssuerConfig(port: number, options: StartTestIssuerOptions = {}): IssuerConfig {
   const base: IssuerConfig = {
@@ -62,13 +78,7 @@ export function testIssuerConfig(port: number, options: StartTestIssuerOptions =
       authCodes: 600,
       refreshTokens: { disableRotation: false, reuseInterval: 3, absoluteLifetime: 90 * 86400, validIfNotUsedFor: 30 * 86400 },
     },
-    oauth2: {
-      grantTypes: ['authorization_code', 'refresh_token'],
-      responseTypes: ['code'],
-      skipApprovalScreen: true,
-      alwaysShowLoginScreen: false,
-      pkce: { enforce: false, codeChallengeMethodsSupported: ['S256'] },
-    },
+    oauth2: testOAuth2(),
     signer: { algorithms: ['RS256'] },
     staticClients: options.staticClients ?? [TEST_CLIENT],
     connectors: options.connectors ?? [MOCK_CONNECTOR],
@@ -115,6 +125,16 @@ export async function startTestIssuer(options: StartTestIssuerOptions = {}): Pro
     }
   }
   throw lastError;
+}
+
+/** Starts a test issuer, runs `fn` with it and closes it, also when `fn` throws. */
+export async function withTestIssuer<T>(options: StartTestIssuerOptions, fn: (issuer: RunningIssuer) => Promise<T>): Promise<T> {
+  const issuer = await startTestIssuer(options);
+  try {
+    return await fn(issuer);
+  } finally {
+    await issuer.close();
+  }
 }
 
 interface StoredCookie {
