@@ -282,21 +282,36 @@ export function defineFlowSuite(o: FlowSuiteOptions): void {
       expect(relog.answer.identity?.email).toBe(ENTRA_USER.mail);
     }, 90_000);
 
-    // Known issuer bug (reported): the logout confirmation page sends `form-action 'self'`, and Chromium applies
-    // form-action to every redirect after the submission. When the post-logout redirect leads on to the upstream
-    // IdP (one connector: /gemini-rl -> /oauth2/start -> /dex/auth -> Entra), Chromium blocks the navigation.
-    // With a connector choice page the chain stays on the same origin and works. When the issuer is fixed,
-    // this test fails on the single-connector stack: drop `.fails` there.
-    const blockedByCsp = !o.ldap;
-    (blockedByCsp ? it.fails : it)('sign-out with rd: the post-logout redirect leads back to a login', async () => {
+    // The issuer's logout confirmation page sends no form-action (Chromium applies it to every redirect after the
+    // submission, and this chain leaves the site): with one connector the post-logout redirect leads on through
+    // /gemini-rl -> /oauth2/start -> /dex/auth to Entra's origin; with a connector choice page it stops on that page.
+    it('sign-out with rd: the post-logout redirect leads back to a login', async () => {
       const page = await context.newPage();
       try {
         const before = (await stack.edge.authSubrequests()).length;
         await page.goto(`${stack.origin}/oauth2/sign_out?rd=/gemini-rl`);
-        await page.getByRole('button', { name: 'Yes, log out' }).click();
-        await page.waitForURL((u) => u.origin === stack.entra.url || (u.origin === stack.origin && u.pathname.startsWith('/dex/interaction')), {
-          timeout: 8_000,
+        const blocked: string[] = [];
+        page.on('console', (m) => {
+          if (m.text().includes('Content Security Policy')) blocked.push(m.text());
         });
+        const recorder = new TrafficRecorder(page);
+        await page.getByRole('button', { name: 'Yes, log out' }).click();
+        // One connector: straight on to Entra's sign-in form; a connector choice: the issuer's choice page.
+        await page.waitForURL((u) => (o.ldap ? u.origin === stack.origin && u.pathname.startsWith('/dex/interaction') : u.origin === stack.entra.url), {
+          timeout: 15_000,
+        });
+        const exchanges = await recorder.settled();
+        printLatencies(`${o.name} sign-out with rd`, exchanges);
+        expect(blocked).toEqual([]);
+        const confirm = step(exchanges, 0, 'POST /dex/logout/confirm', (e) => e.method === 'POST' && e.url.pathname === '/dex/logout/confirm');
+        expect(confirm.exchange.status).toBe(303);
+        // forward-auth's post-logout page sends the browser to rd, which needs a login again.
+        step(exchanges, confirm.index + 1, 'GET /gemini-rl -> /oauth2/start', (e) => e.url.pathname === '/gemini-rl' && e.location?.pathname === '/oauth2/start');
+        if (!o.ldap) {
+          const dexAuth = step(exchanges, confirm.index + 1, 'GET /dex/auth', (e) => e.url.origin === stack.origin && e.url.pathname === '/dex/auth');
+          step(exchanges, dexAuth.index, 'redirect to Entra authorize', (e) => e.location?.origin === stack.entra.url);
+          expect(new URL(page.url()).pathname).toBe(`/${stack.entra.tenantId}/oauth2/v2.0/authorize`);
+        }
         const checks = (await stack.edge.authChecksAfter(before, '/gemini-rl')).filter((l) => l.includes('for="/gemini-rl"'));
         expect(checks).toHaveLength(1);
         expect(checks[0]).toMatch(/auth=401/);
