@@ -41,6 +41,7 @@ export class KubeClient {
   readonly #tokenRereadMs: number;
   #tokenCache: { token: string; readAt: number; mtimeMs: number } | undefined;
   #requests = 0;
+  readonly #byResource = new Map<string, number>();
   #closed = false;
 
   constructor(kc: KubeConfig, options: KubeClientOptions = {}) {
@@ -70,6 +71,11 @@ export class KubeClient {
   /** Requests sent so far (the bench counts round-trips with it). */
   get requestCount(): number {
     return this.#requests;
+  }
+
+  /** Requests sent so far per resource (plural, e.g. `grants`; tests count round-trips per model). */
+  get requestCountsByResource(): ReadonlyMap<string, number> {
+    return this.#byResource;
   }
 
   get timeoutMs(): number {
@@ -137,6 +143,8 @@ export class KubeClient {
       headers['content-length'] = String(payload.length);
     }
     this.#requests++;
+    const resource = resourceOf(url.pathname);
+    this.#byResource.set(resource, (this.#byResource.get(resource) ?? 0) + 1);
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise<KubeResponse>((resolve, reject) => {
       const r = send(url, { method: req.method, headers, agent: this.#agent }, (res: IncomingMessage) => {
@@ -179,6 +187,14 @@ export class KubeClient {
     this.#closed = true;
     this.#agent.destroy();
   }
+}
+
+/** The resource of an API path: `/apis/<group>/<version>/namespaces/<ns>/<plural>/...` → plural. */
+function resourceOf(path: string): string {
+  const parts = path.split('/').filter(Boolean);
+  const ns = parts.indexOf('namespaces');
+  const at = ns >= 0 && parts.length > ns + 2 ? ns + 2 : parts[0] === 'api' ? 2 : 3;
+  return parts[at] ?? '';
 }
 
 function unavailable(req: KubeRequest, cause: unknown): StoreError {

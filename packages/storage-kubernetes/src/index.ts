@@ -90,6 +90,11 @@ export class KubernetesStore implements Store {
     return this.#client.requestCount;
   }
 
+  /** API requests sent so far per resource plural (`grants`, `authcodes`, ...). */
+  get requestCountsByResource(): ReadonlyMap<string, number> {
+    return this.#client.requestCountsByResource;
+  }
+
   model(name: ModelName): ModelStore {
     const store = this.#models.get(name);
     if (!store) throw new StoreError('invalid', `unknown model ${String(name)}`);

@@ -12,10 +12,25 @@ import { CookieJar, login, TEST_CLIENT, testIssuerConfig } from '@gatehouse/issu
 import { getFreePort } from '@gatehouse/testkit/ports';
 import type { KubeCluster } from '@gatehouse/testkit/kube';
 import type { KubernetesStore } from '../src/index.ts';
+import { MODEL_KINDS } from '../src/kinds.ts';
 import { freshNamespace, kubeAvailable, openTestStore, testKube } from './kube-env.ts';
 
 const REDIRECT = TEST_CLIENT.redirectURIs[0]!;
 const b64url = (b: Buffer): string => b.toString('base64url');
+const MODEL_PLURALS = new Set(Object.values(MODEL_KINDS).map((k) => k.plural));
+
+/** API requests on oidc-provider model resources per plural while `fn` runs (keys/watch traffic left out). */
+async function modelRequests<T>(store: KubernetesStore, fn: () => Promise<T>): Promise<{ result: T; by: Record<string, number>; total: number }> {
+  const snapshot = (): Map<string, number> => new Map([...store.requestCountsByResource].filter(([r]) => MODEL_PLURALS.has(r)));
+  const before = snapshot();
+  const result = await fn();
+  const by: Record<string, number> = {};
+  for (const [resource, n] of snapshot()) {
+    const delta = n - (before.get(resource) ?? 0);
+    if (delta > 0) by[resource] = delta;
+  }
+  return { result, by, total: Object.values(by).reduce((a, b) => a + b, 0) };
+}
 
 /** Forwards each request to the next backend in turn (counts which backend served what). */
 function roundRobin(ports: number[]): { server: Server; served: number[] } {
@@ -80,7 +95,10 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
   });
 
   /** A full login through the load balancer (every request may hit the other replica). */
-  async function loginForCode(client: { id: string; redirect: string } = { id: TEST_CLIENT.id, redirect: REDIRECT }): Promise<{ code: string; verifier: string }> {
+  async function loginForCode(
+    client: { id: string; redirect: string } = { id: TEST_CLIENT.id, redirect: REDIRECT },
+    scope = 'openid email profile',
+  ): Promise<{ code: string; verifier: string }> {
     const verifier = b64url(randomBytes(32));
     const state = b64url(randomBytes(16));
     const auth = new URL(`${issuerURL}/auth`);
@@ -88,7 +106,7 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
       client_id: client.id,
       redirect_uri: client.redirect,
       response_type: 'code',
-      scope: 'openid email profile',
+      scope,
       state,
       nonce: b64url(randomBytes(16)),
       code_challenge: b64url(createHash('sha256').update(verifier).digest()),
@@ -132,6 +150,43 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
     // The authorization code the replicas shared is a custom resource, stored under its hash.
     const codes = await kube.kubectl(['get', 'authcodes', '-n', namespace, '-o', 'json']);
     expect(codes.stdout).not.toContain(code);
+  });
+
+  it('API round-trips: a code exchange costs 5 requests (the Grant read once), a refresh 8', async () => {
+    // Online code (no offline_access): AuthCode get, OIDCSession list (the code dies with its
+    // session), Grant get, AuthCode consume (merge patch on the version read), AccessToken apply.
+    const online = await loginForCode();
+    const exchange = await modelRequests(stores[0]!, () => redeem(issuers[0]!.url, online.code, online.verifier));
+    expect(exchange.result.status).toBe(200);
+    expect(exchange.by.grants, JSON.stringify(exchange.by)).toBe(1);
+    expect(exchange.by.authcodes, JSON.stringify(exchange.by)).toBe(2);
+    expect(exchange.total, JSON.stringify(exchange.by)).toBeLessThanOrEqual(5);
+
+    // Offline code: no session binding, one refresh token more.
+    const offline = await loginForCode(undefined, 'openid email offline_access');
+    const offlineExchange = await modelRequests(stores[1]!, () => redeem(issuers[1]!.url, offline.code, offline.verifier));
+    expect(offlineExchange.result.status).toBe(200);
+    expect(offlineExchange.by.grants, JSON.stringify(offlineExchange.by)).toBe(1);
+    expect(offlineExchange.by.oidcsessions).toBeUndefined();
+    expect(offlineExchange.total, JSON.stringify(offlineExchange.by)).toBeLessThanOrEqual(5);
+    const { refresh_token } = (await offlineExchange.result.json()) as { refresh_token?: string };
+    expect(refresh_token).toBeTruthy();
+
+    // Refresh on the other replica: RefreshToken get, Grant get + apply (last used), consume,
+    // successor apply, predecessor get + apply (the successor link), AccessToken apply.
+    const refresh = await modelRequests(stores[0]!, () =>
+      fetch(`${issuers[0]!.url}/dex/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${TEST_CLIENT.id}:${TEST_CLIENT.secret!}`).toString('base64')}`,
+        },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refresh_token! }),
+      }),
+    );
+    expect(refresh.result.status, await refresh.result.clone().text()).toBe(200);
+    expect(refresh.by.grants, JSON.stringify(refresh.by)).toBe(2);
+    expect(refresh.total, JSON.stringify(refresh.by)).toBeLessThanOrEqual(8);
   });
 
   it('one code redeemed concurrently through both replicas: exactly one success in each of 100 trials', async () => {

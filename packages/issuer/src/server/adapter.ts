@@ -10,10 +10,13 @@
  *   successor, never a second one) is decided in `refresh-rotation.ts`.
  * Grants carry our own `gatehouse` field (the identity behind the grant); oidc-provider only
  * writes its own fields, so upserts keep ours.
+ * Reads go through the request-scoped cache (`request-cache.ts`): hand `startIssuer`'s other
+ * store users the same `withRequestCache` wrapper so a record is read once per request.
  */
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { ModelName, ModelPayload, ModelStore, Store } from '@gatehouse/storage';
 import type { ClientDirectory } from './clients.ts';
+import { withRequestCache } from './request-cache.ts';
 
 export const GRANT_EXTENSION = 'gatehouse';
 
@@ -111,5 +114,6 @@ class ClientAdapter implements Adapter {
 
 /** The `adapter` option: a non-async factory, as oidc-provider requires. */
 export function createAdapterFactory(options: AdapterOptions): (name: string) => Adapter {
-  return (name: string) => (name === 'Client' ? new ClientAdapter(options.clients) : new StoreAdapter(name, options));
+  const cached = { ...options, store: withRequestCache(options.store) };
+  return (name: string) => (name === 'Client' ? new ClientAdapter(options.clients) : new StoreAdapter(name, cached));
 }

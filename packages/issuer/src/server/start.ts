@@ -21,6 +21,7 @@ import { LoginThrottle, type ThrottleOptions } from './interactions/throttle.ts'
 import { KeyManager } from './keys.ts';
 import { buildProvider, grantTypesOffered } from './provider.ts';
 import { registerPasswordGrant } from './password-grant.ts';
+import { withRequestCache } from './request-cache.ts';
 import { RuntimeConnectors } from './runtime-connectors.ts';
 import { openIssuerStore, openTelemetry, issuerMetrics, issuerLogger } from './integrations.ts';
 
@@ -107,10 +108,12 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
     await keys.refresh();
 
     const { metrics, prom } = issuerMetrics();
-    const grants = new GrantIdentities(store);
+    // One request-scoped read cache for oidc-provider's adapter, findAccount and refresh rotation.
+    const modelStore = withRequestCache(store);
+    const grants = new GrantIdentities(modelStore);
     const pages = { frontend: config.frontend, basePath };
     const throttle = new LoginThrottle(options.throttle);
-    const providerDeps = { config, store, keys, clients, grants, connectors, metrics, logger, pages, basePath };
+    const providerDeps = { config, store: modelStore, keys, clients, grants, connectors, metrics, logger, pages, basePath };
     const build = (): Provider => {
       const p = buildProvider(providerDeps);
       // app.ts hands the provider the issuer's own host and scheme (X-Forwarded-Proto, which is

@@ -1,0 +1,183 @@
+/**
+ * A request-scoped read cache over `Store.model(name)`.
+ *
+ * One token request reads the same record more than once: oidc-provider's `validateGrant` and our
+ * `findAccount` (GrantIdentities) both read the Grant, and a refresh reads it a third time before
+ * updating it. On the Kubernetes store each read is an API round-trip. Within one HTTP request
+ * (oidc-provider's koa context, `Provider.ctx`, which oidc-provider keeps in AsyncLocalStorage
+ * for the whole request), a second `find` of the same model and id returns the first result,
+ * unless this request wrote that record in between (upsert / consume / destroy / revokeByGrantId).
+ *
+ * Only models whose records a request never waits on another request to change are cached:
+ * refresh-rotation polls the RefreshToken of a racing winner, so RefreshToken is never cached.
+ * Outside a provider request (interaction routes, background jobs) every call goes through.
+ */
+import Provider from 'oidc-provider';
+import type { ModelName, ModelPayload, ModelStore, Store } from '@gatehouse/storage';
+
+/** The current request's identity (an object that lives as long as the request), or undefined. */
+export type RequestScope = () => object | undefined;
+
+export const providerScope: RequestScope = () => (Provider.ctx as object | undefined) ?? undefined;
+
+/** Models read more than once per request whose records only this request changes meanwhile. */
+export const CACHED_MODELS: ReadonlySet<ModelName> = new Set<ModelName>(['Grant', 'AuthorizationCode', 'AccessToken', 'Session']);
+
+type Reads = Map<string, Promise<ModelPayload | undefined>>;
+
+/** Reads per request scope; entries go with the scope object (WeakMap), never outliving it. */
+class ReadCache {
+  readonly #byScope = new WeakMap<object, Reads>();
+
+  reads(scope: object): Reads {
+    let reads = this.#byScope.get(scope);
+    if (!reads) this.#byScope.set(scope, (reads = new Map()));
+    return reads;
+  }
+}
+
+const key = (model: ModelName, id: string): string => `${model}\0${id}`;
+
+class CachedModelStore implements ModelStore {
+  readonly #name: ModelName;
+  readonly #inner: ModelStore;
+  readonly #cache: ReadCache;
+  readonly #scope: RequestScope;
+
+  constructor(name: ModelName, inner: ModelStore, cache: ReadCache, scope: RequestScope) {
+    this.#name = name;
+    this.#inner = inner;
+    this.#cache = cache;
+    this.#scope = scope;
+  }
+
+  #forget(id: string): void {
+    const scope = this.#scope();
+    if (scope) this.#cache.reads(scope).delete(key(this.#name, id));
+  }
+
+  /** Runs a write, forgetting the record's cached read before and after it (a read that raced
+   * the write in this request may hold the old value). */
+  async #write<T>(id: string, write: () => Promise<T>): Promise<T> {
+    this.#forget(id);
+    try {
+      return await write();
+    } finally {
+      this.#forget(id);
+    }
+  }
+
+  async find(id: string): Promise<ModelPayload | undefined> {
+    const scope = this.#scope();
+    if (!scope || typeof id !== 'string') return this.#inner.find(id);
+    const reads = this.#cache.reads(scope);
+    const k = key(this.#name, id);
+    let read = reads.get(k);
+    if (!read) {
+      read = this.#inner.find(id);
+      reads.set(k, read);
+      // A failed read is not remembered: the next find tries again.
+      read.catch(() => {
+        if (reads.get(k) === read) reads.delete(k);
+      });
+    }
+    const payload = await read;
+    // Each caller gets its own copy (oidc-provider and our code spread or mutate payloads).
+    return payload === undefined ? undefined : structuredClone(payload);
+  }
+
+  findByUid(uid: string): Promise<ModelPayload | undefined> {
+    return this.#inner.findByUid(uid);
+  }
+
+  findByUserCode(userCode: string): Promise<ModelPayload | undefined> {
+    return this.#inner.findByUserCode(userCode);
+  }
+
+  upsert(id: string, payload: ModelPayload, expiresIn?: number): Promise<void> {
+    return this.#write(id, () => this.#inner.upsert(id, payload, expiresIn));
+  }
+
+  consume(id: string): Promise<boolean> {
+    return this.#write(id, () => this.#inner.consume(id));
+  }
+
+  destroy(id: string): Promise<void> {
+    return this.#write(id, () => this.#inner.destroy(id));
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    // The revoked records' ids are unknown here: forget every read of this model.
+    const forgetAll = (): void => {
+      const scope = this.#scope();
+      if (!scope) return;
+      const reads = this.#cache.reads(scope);
+      const prefix = key(this.#name, '');
+      for (const k of [...reads.keys()]) if (k.startsWith(prefix)) reads.delete(k);
+    };
+    forgetAll();
+    try {
+      await this.#inner.revokeByGrantId(grantId);
+    } finally {
+      forgetAll();
+    }
+  }
+}
+
+/** A Store whose `model()` reads are cached per request; everything else is the inner store's. */
+class RequestCachedStore implements Store {
+  readonly inner: Store;
+  readonly #cache = new ReadCache();
+  readonly #scope: RequestScope;
+  readonly #models = new Map<ModelName, ModelStore>();
+
+  constructor(inner: Store, scope: RequestScope) {
+    this.inner = inner;
+    this.#scope = scope;
+  }
+
+  get type(): string {
+    return this.inner.type;
+  }
+  get keys(): Store['keys'] {
+    return this.inner.keys;
+  }
+  get clients(): Store['clients'] {
+    return this.inner.clients;
+  }
+  get connectors(): Store['connectors'] {
+    return this.inner.connectors;
+  }
+  get offlineSessions(): Store['offlineSessions'] {
+    return this.inner.offlineSessions;
+  }
+  get passwords(): Store['passwords'] {
+    return this.inner.passwords;
+  }
+
+  model(name: ModelName): ModelStore {
+    const inner = this.inner.model(name);
+    if (!CACHED_MODELS.has(name)) return inner;
+    let cached = this.#models.get(name);
+    if (!cached) this.#models.set(name, (cached = new CachedModelStore(name, inner, this.#cache, this.#scope)));
+    return cached;
+  }
+
+  gc(now?: Date): Promise<number> {
+    return this.inner.gc(now);
+  }
+  ping(): Promise<void> {
+    return this.inner.ping();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/**
+ * The store with request-scoped reads. Idempotent: wrapping a wrapped store returns it, so the
+ * adapter and findAccount share one cache when they are handed the same wrapper.
+ */
+export function withRequestCache(store: Store, scope: RequestScope = providerScope): Store {
+  return store instanceof RequestCachedStore ? store : new RequestCachedStore(store, scope);
+}
