@@ -18,6 +18,7 @@ import {
   type PasswordUser,
   type Store,
 } from '@gatehouse/storage';
+import { closedError } from '@gatehouse/storage/records';
 import { KubeClient } from './client.ts';
 import { API_VERSION, allKinds, RECORD_KINDS } from './kinds.ts';
 import { KubernetesModelStore } from './model-store.ts';
@@ -73,7 +74,7 @@ export class KubernetesStore implements Store {
     this.#client = new KubeClient(kc, options);
     this.#gcPageSize = options.gcPageSize ?? 500;
     const guard = (): void => {
-      if (this.#closed) throw new StoreError('unavailable', 'kubernetes store is closed');
+      if (this.#closed) throw closedError('kubernetes');
     };
     const logger = options.logger ?? pino({ name: 'gatehouse-storage-kubernetes' });
     const ctx = { client: this.#client, kc, namespace, guard, logger };
@@ -102,14 +103,14 @@ export class KubernetesStore implements Store {
   }
 
   async gc(now: Date = new Date()): Promise<number> {
-    if (this.#closed) throw new StoreError('unavailable', 'kubernetes store is closed');
+    if (this.#closed) throw closedError('kubernetes');
     let removed = 0;
     for (const store of this.#models.values()) removed += await store.gc(now.getTime(), this.#gcPageSize);
     return removed;
   }
 
   async ping(): Promise<void> {
-    if (this.#closed) throw new StoreError('unavailable', 'kubernetes store is closed');
+    if (this.#closed) throw closedError('kubernetes');
     await this.keys.get();
   }
 

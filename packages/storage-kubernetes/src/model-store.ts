@@ -7,7 +7,7 @@
 import { StoreError, type ModelName, type ModelPayload, type ModelStore } from '@gatehouse/storage';
 import { LABELS, MANAGED_BY, MODEL_KINDS } from './kinds.ts';
 import { dayOf, labelFor, nameFor, sameHash, sha256Hex } from './names.ts';
-import { consumedAtFrom, encodeJSON, expiresAtFrom, requireId } from './rules.ts';
+import { consumedAtFrom, encodeJSON, expiresAtFrom, isExpired as expiredAt, requireId } from '@gatehouse/storage/records';
 import { ContinueExpiredError, Resource, type KubeObject } from './resource.ts';
 import type { KubeClient } from './client.ts';
 
@@ -242,8 +242,7 @@ function expiryMs(object: KubeObject<ModelSpec>): number | undefined {
 }
 
 function isExpired(object: KubeObject<ModelSpec>, nowMs: number): boolean {
-  const at = expiryMs(object);
-  return at !== undefined && at <= nowMs;
+  return expiredAt(expiryMs(object), nowMs);
 }
 
 /** The payload as written, with jti restored and `consumed` (epoch seconds) once consumed. */

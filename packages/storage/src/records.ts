@@ -1,4 +1,7 @@
-/** Small rules shared by every backend, so they agree on expiry, keys and payload encoding. */
+/**
+ * Small rules shared by every backend, so they agree on expiry, keys and payload encoding.
+ * Exported as `@gatehouse/storage/records` for backends in other packages (storage-kubernetes).
+ */
 import { StoreError, type ModelPayload } from './types.ts';
 
 /** Absolute expiry in epoch milliseconds; undefined = never. `expiresIn <= 0` is already expired. */
