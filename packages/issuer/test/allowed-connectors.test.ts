@@ -6,25 +6,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { MemoryStore } from '@gatehouse/storage';
-import type { IssuerConfig, StaticClient } from '../src/config/types.ts';
+import type { StaticClient } from '../src/config/types.ts';
 import type { RunningIssuer } from '../src/index.ts';
 import { browse, CookieJar, MOCK_CONNECTOR, startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
-import { ALICE, ALICE_PASSWORD, authorize, discover, postForm, redeem } from './helpers.ts';
+import { ALICE, ALICE_PASSWORD, authorizationRequest, authorize, discover, passwordGrantOverrides, postForm, redeem, TEST_BASIC } from './helpers.ts';
 
 const RESTRICTED: StaticClient = { ...TEST_CLIENT, id: 'restricted', secret: 'restricted-secret-long-enough', allowedConnectors: ['mock'] };
 
-const overrides = (clientsHaveLocal = true): Partial<IssuerConfig> => ({
-  enablePasswordDB: clientsHaveLocal,
-  staticPasswords: [ALICE],
-  oauth2: {
-    grantTypes: ['authorization_code', 'refresh_token', 'password'],
-    responseTypes: ['code'],
-    skipApprovalScreen: true,
-    alwaysShowLoginScreen: false,
-    passwordConnector: 'local',
-    pkce: { enforce: false, codeChallengeMethodsSupported: ['S256'] },
-  },
-});
+const overrides = passwordGrantOverrides;
+/** An authorization URL for RESTRICTED (PKCE, state `s`). */
+const restrictedURL = async (config: client.Configuration, extra: Record<string, string> = {}) =>
+  (await authorizationRequest(config, 'openid', { redirectURI: RESTRICTED.redirectURIs[0]!, extra: { state: 's', ...extra } })).url;
 
 describe('allowedConnectors', () => {
   let issuer: RunningIssuer;
@@ -45,26 +37,13 @@ describe('allowedConnectors', () => {
   });
 
   it('connector_id of a connector the client may not use is invalid_request', async () => {
-    const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: RESTRICTED.redirectURIs[0]!,
-      scope: 'openid',
-      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-      state: 's',
-      connector_id: 'local',
-    });
+    const url = await restrictedURL(config, { connector_id: 'local' });
     const r = await browse(new CookieJar(), url.toString(), { stopAt: RESTRICTED.redirectURIs[0]! });
     expect(new URL(r.location!).searchParams.get('error')).toBe('invalid_request');
   });
 
   it('a forbidden connector reached directly is a 403 page', async () => {
-    const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: RESTRICTED.redirectURIs[0]!,
-      scope: 'openid',
-      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-      state: 's',
-    });
+    const url = await restrictedURL(config);
     const jar = new CookieJar();
     const start = await browse(jar, url.toString(), { stopAt: `${issuer.issuerURL}/interaction/` });
     const interaction = start.location!;
@@ -75,10 +54,11 @@ describe('allowedConnectors', () => {
   });
 
   it('the password grant refuses a client that may not use the password connector', async () => {
-    const r = await postForm(`${issuer.issuerURL}/token`, { grant_type: 'password', username: ALICE.email, password: ALICE_PASSWORD, scope: 'openid' }, [RESTRICTED.id, RESTRICTED.secret!]);
+    const form = { grant_type: 'password', username: ALICE.email, password: ALICE_PASSWORD, scope: 'openid' };
+    const r = await postForm(`${issuer.issuerURL}/token`, form, [RESTRICTED.id, RESTRICTED.secret!]);
     expect(r.status).toBe(400);
     expect(r.json?.error).toBe('unauthorized_client');
-    const allowed = await postForm(`${issuer.issuerURL}/token`, { grant_type: 'password', username: ALICE.email, password: ALICE_PASSWORD, scope: 'openid' }, [TEST_CLIENT.id, TEST_CLIENT.secret!]);
+    const allowed = await postForm(`${issuer.issuerURL}/token`, form, TEST_BASIC);
     expect(allowed.status).toBe(200);
   });
 

@@ -9,7 +9,7 @@ import {
 } from '@gatehouse/connector-kit';
 import type { RunningIssuer } from '../src/index.ts';
 import { browse, CookieJar, login, MOCK_CONNECTOR, startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
-import { authorize, discover, postForm, redeem, REDIRECT } from './helpers.ts';
+import { authorize, discover, postForm, redeem, REDIRECT, shortExpiry } from './helpers.ts';
 
 const PUBLIC_CLIENT = { ...TEST_CLIENT, id: 'cli', secret: undefined, public: true, name: 'CLI' };
 
@@ -49,16 +49,7 @@ describe('bad input never yields a 5xx', () => {
       staticClients: [TEST_CLIENT, PUBLIC_CLIENT],
       connectors: [MOCK_CONNECTOR, { type: 'failing', id: 'failing', name: 'Failing', config: {} }],
       connectorFactories: [failingFactory as ConnectorFactory],
-      overrides: {
-        expiry: {
-          signingKeys: 21600,
-          idTokens: 3600,
-          authRequests: 600,
-          deviceRequests: 300,
-          authCodes: 1,
-          refreshTokens: { disableRotation: false, reuseInterval: 3, absoluteLifetime: 86400, validIfNotUsedFor: 3600 },
-        },
-      },
+      overrides: { expiry: shortExpiry({ reuseInterval: 3 }, { authCodes: 1 }) },
     });
     config = await discover(issuer);
     base = issuer.issuerURL;

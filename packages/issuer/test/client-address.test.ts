@@ -6,20 +6,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningIssuer } from '../src/index.ts';
-import { startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
-import { ALICE, ALICE_PASSWORD } from './helpers.ts';
-
-const basic = `Basic ${Buffer.from(`${TEST_CLIENT.id}:${TEST_CLIENT.secret}`).toString('base64')}`;
+import { startTestIssuer } from '../src/testing/index.ts';
+import { ALICE, ALICE_PASSWORD, passwordGrantOverrides, postForm, TEST_BASIC } from './helpers.ts';
 
 async function passwordGrant(issuer: RunningIssuer, form: Record<string, string>, xff?: string) {
-  const headers: Record<string, string> = { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-  if (xff !== undefined) headers['x-forwarded-for'] = xff;
-  const res = await fetch(`${issuer.issuerURL}/token`, {
-    method: 'POST',
-    headers,
-    body: new URLSearchParams({ grant_type: 'password', scope: 'openid', ...form }).toString(),
-  });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  const r = await postForm(`${issuer.issuerURL}/token`, { grant_type: 'password', scope: 'openid', ...form }, TEST_BASIC, xff === undefined ? {} : { 'x-forwarded-for': xff });
+  return { status: r.status, json: r.json ?? {} };
 }
 
 describe('password grant behind a trusted proxy', () => {
@@ -31,16 +23,7 @@ describe('password grant behind a trusted proxy', () => {
       throttle: { maxPerAddress: 4, maxPerUser: 3, maxPerUserTotal: 6 },
       overrides: {
         web: { trustedProxies: ['127.0.0.1', '10.1.0.0/16'] } as never,
-        enablePasswordDB: true,
-        staticPasswords: [ALICE],
-        oauth2: {
-          grantTypes: ['authorization_code', 'refresh_token', 'password'],
-          responseTypes: ['code'],
-          skipApprovalScreen: true,
-          alwaysShowLoginScreen: false,
-          passwordConnector: 'local',
-          pkce: { enforce: false, codeChallengeMethodsSupported: ['S256'] },
-        },
+        ...passwordGrantOverrides(),
       },
     });
   });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningIssuer } from '../src/index.ts';
 import { decodeSubject } from '../src/server/subject.ts';
 import { browse, CookieJar, formAction, startTestIssuer } from '../src/testing/index.ts';
-import { authorize, discover, redeem, REDIRECT } from './helpers.ts';
+import { authorizationRequest, authorize, discover, redeem, REDIRECT } from './helpers.ts';
 
 let slapd: Slapd;
 let issuer: RunningIssuer;
@@ -53,16 +53,7 @@ afterAll(async () => {
 });
 
 async function authURL(scope = 'openid email profile groups'): Promise<string> {
-  const verifier = client.randomPKCECodeVerifier();
-  return client
-    .buildAuthorizationUrl(rp, {
-      redirect_uri: REDIRECT,
-      scope,
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state: client.randomState(),
-    })
-    .toString();
+  return (await authorizationRequest(rp, scope)).url.toString();
 }
 
 /** Opens the password form of a fresh login and returns a function that submits it. */

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import type { RunningIssuer } from '../src/index.ts';
-import { browse, CookieJar, formAction, startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
+import { browse, type BrowseResult, CookieJar, formAction, startTestIssuer, TEST_CLIENT, testOAuth2 } from '../src/testing/index.ts';
+import { discover } from './helpers.ts';
 
 const CLI = { ...TEST_CLIENT, id: 'kubectl', secret: undefined, public: true, name: 'kubectl', redirectURIs: ['http://127.0.0.1:8000/'] };
+const xsrfOf = (page: BrowseResult) => /name="xsrf" value="([^"]+)"/.exec(page.body)![1]!;
 
 describe('device flow (RFC 8628)', () => {
   let issuer: RunningIssuer;
@@ -12,19 +14,9 @@ describe('device flow (RFC 8628)', () => {
   beforeAll(async () => {
     issuer = await startTestIssuer({
       staticClients: [TEST_CLIENT, CLI],
-      overrides: {
-        oauth2: {
-          grantTypes: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
-          responseTypes: ['code'],
-          skipApprovalScreen: true,
-          alwaysShowLoginScreen: false,
-          pkce: { enforce: false, codeChallengeMethodsSupported: ['S256'] },
-        },
-      },
+      overrides: { oauth2: testOAuth2({ grantTypes: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'] }) },
     });
-    config = await client.discovery(new URL(issuer.issuerURL), CLI.id, { token_endpoint_auth_method: 'none' }, client.None(), {
-      execute: [client.allowInsecureRequests],
-    });
+    config = await discover(issuer, CLI.id, null);
   });
   afterAll(async () => {
     await issuer?.close();
@@ -38,16 +30,16 @@ describe('device flow (RFC 8628)', () => {
     expect(input.status).toBe(200);
     expect(input.body).toContain('<label for="user_code">Code</label>');
     expect(input.body).not.toMatch(/<script|onfocus|style=/i);
-    const xsrf = /name="xsrf" value="([^"]+)"/.exec(input.body)![1]!;
+    const xsrf = xsrfOf(input);
 
     const wrong = await browse(jar, formAction(input), { form: { xsrf, user_code: 'BBBB-BBBB' } });
     expect(wrong.body).toContain('The code you entered is not valid');
 
     const again = await browse(jar, device.verification_uri);
-    const xsrf2 = /name="xsrf" value="([^"]+)"/.exec(again.body)![1]!;
+    const xsrf2 = xsrfOf(again);
     const confirm = await browse(jar, formAction(again), { form: { xsrf: xsrf2, user_code: device.user_code } });
     expect(confirm.body).toContain('Confirm the device');
-    const xsrf3 = /name="xsrf" value="([^"]+)"/.exec(confirm.body)![1]!;
+    const xsrf3 = xsrfOf(confirm);
     const done = await browse(jar, formAction(confirm), { form: { xsrf: xsrf3, user_code: device.user_code, confirm: 'yes' } });
     expect(done.status).toBe(200);
     expect(done.body).toContain('Device connected');
@@ -62,9 +54,9 @@ describe('device flow (RFC 8628)', () => {
     const device = await client.initiateDeviceAuthorization(config, { scope: 'openid' });
     const jar = new CookieJar();
     const input = await browse(jar, device.verification_uri);
-    const xsrf = /name="xsrf" value="([^"]+)"/.exec(input.body)![1]!;
+    const xsrf = xsrfOf(input);
     const confirm = await browse(jar, formAction(input), { form: { xsrf, user_code: device.user_code } });
-    const xsrf2 = /name="xsrf" value="([^"]+)"/.exec(confirm.body)![1]!;
+    const xsrf2 = xsrfOf(confirm);
     await browse(jar, formAction(confirm), { form: { xsrf: xsrf2, user_code: device.user_code, abort: 'yes' } });
     await expect(client.pollDeviceAuthorizationGrant(config, { ...device, interval: 0 } as never)).rejects.toMatchObject({ error: 'access_denied' });
   });

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { MemoryStore, type ModelName } from '@gatehouse/storage';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunningIssuer } from '../src/index.ts';
-import { browse, CookieJar, formAction, login, startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
+import { browse, CookieJar, formAction, login, startTestIssuer, TEST_CLIENT, testOAuth2 } from '../src/testing/index.ts';
 
 const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code';
 const form = { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' };
@@ -35,15 +35,7 @@ describe('endpoint hardening', () => {
 
   beforeAll(async () => {
     issuer = await startTestIssuer({
-      overrides: {
-        oauth2: {
-          grantTypes: ['authorization_code', 'refresh_token', DEVICE],
-          responseTypes: ['code'],
-          skipApprovalScreen: true,
-          alwaysShowLoginScreen: false,
-          pkce: { enforce: false, codeChallengeMethodsSupported: ['S256'] },
-        },
-      },
+      overrides: { oauth2: testOAuth2({ grantTypes: ['authorization_code', 'refresh_token', DEVICE] }) },
     });
     base = issuer.issuerURL;
     const capture = (...args: unknown[]) => {

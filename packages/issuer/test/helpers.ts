@@ -48,12 +48,13 @@ export function shortExpiry(
   };
 }
 
-export async function discover(issuer: RunningIssuer, id = TEST_CLIENT.id, secret: string | undefined = TEST_CLIENT.secret) {
+/** An openid-client configuration for client `id`: confidential with `secret`, public (no client auth) with `null`. */
+export async function discover(issuer: RunningIssuer, id = TEST_CLIENT.id, secret: string | null = TEST_CLIENT.secret!) {
   return client.discovery(
     new URL(issuer.issuerURL),
     id,
-    secret === undefined ? { token_endpoint_auth_method: 'none' } : secret,
-    secret === undefined ? client.None() : undefined,
+    secret === null ? { token_endpoint_auth_method: 'none' } : secret,
+    secret === null ? client.None() : undefined,
     { execute: [client.allowInsecureRequests] },
   );
 }

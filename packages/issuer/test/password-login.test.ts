@@ -1,22 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import type { RunningIssuer } from '../src/index.ts';
-import { browse, CookieJar, formAction, login, MOCK_CONNECTOR, startTestIssuer } from '../src/testing/index.ts';
+import { browse, CookieJar, formAction, login, MOCK_CONNECTOR, startTestIssuer, testOAuth2 } from '../src/testing/index.ts';
 import { decodeSubject } from '../src/server/subject.ts';
-import { ALICE, ALICE_PASSWORD, authorize, discover, redeem, REDIRECT } from './helpers.ts';
+import { ALICE, ALICE_PASSWORD, authorizationRequest, authorize, discover, redeem, REDIRECT } from './helpers.ts';
 
 async function authURL(config: client.Configuration, extra: Record<string, string> = {}) {
-  const verifier = client.randomPKCECodeVerifier();
-  return client
-    .buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT,
-      scope: 'openid email',
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state: client.randomState(),
-      ...extra,
-    })
-    .toString();
+  return (await authorizationRequest(config, 'openid email', { extra })).url.toString();
 }
 
 describe('password form (local connector)', () => {
@@ -116,13 +106,7 @@ describe('connector choice and approval', () => {
       overrides: {
         enablePasswordDB: true,
         staticPasswords: [ALICE],
-        oauth2: {
-          grantTypes: ['authorization_code', 'refresh_token'],
-          responseTypes: ['code'],
-          skipApprovalScreen: false,
-          alwaysShowLoginScreen: false,
-          pkce: { enforce: false, codeChallengeMethodsSupported: ['S256'] },
-        },
+        oauth2: testOAuth2({ skipApprovalScreen: false }),
       },
     });
     config = await discover(issuer);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import type { RunningIssuer } from '../src/index.ts';
 import { startTestIssuer } from '../src/testing/index.ts';
-import { authorize, discover, redeem } from './helpers.ts';
+import { authorize, discover, redeem, shortExpiry } from './helpers.ts';
 
 const REUSE_SECONDS = 1;
 
@@ -16,18 +16,7 @@ describe('refresh token reuse window', () => {
   let config: client.Configuration;
 
   beforeAll(async () => {
-    issuer = await startTestIssuer({
-      overrides: {
-        expiry: {
-          signingKeys: 21600,
-          idTokens: 3600,
-          authRequests: 600,
-          deviceRequests: 300,
-          authCodes: 600,
-          refreshTokens: { disableRotation: false, reuseInterval: REUSE_SECONDS, absoluteLifetime: 86400, validIfNotUsedFor: 3600 },
-        },
-      },
-    });
+    issuer = await startTestIssuer({ overrides: { expiry: shortExpiry({ reuseInterval: REUSE_SECONDS }) } });
     config = await discover(issuer);
   });
   afterAll(async () => {
