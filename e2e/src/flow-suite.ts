@@ -282,8 +282,8 @@ export function defineFlowSuite(o: FlowSuiteOptions): void {
       expect(relog.answer.identity?.email).toBe(ENTRA_USER.mail);
     }, 90_000);
 
-    // The issuer's logout confirmation page sends no form-action (Chromium applies it to every redirect after the
-    // submission, and this chain leaves the site): with one connector the post-logout redirect leads on through
+    // Chromium applies the logout page's form-action to every redirect after the submission; the issuer lets it lead
+    // anywhere on the client's scheme. With one connector the post-logout redirect goes on through
     // /gemini-rl -> /oauth2/start -> /dex/auth to Entra's origin; with a connector choice page it stops on that page.
     it('sign-out with rd: the post-logout redirect leads back to a login', async () => {
       const page = await context.newPage();

@@ -1,8 +1,8 @@
 /**
- * The logout confirmation pages' CSP: strict (no script, no framing, no <base>) but without form-action, so the
- * post-logout redirect may lead on to other origins (forward-auth's rd → login → upstream IdP). Chromium applies
- * form-action to every redirect after a submission; that behaviour is exercised in the e2e suite, here we check
- * the headers and that the confirmation → post_logout_redirect_uri → another origin chain completes.
+ * The logout confirmation pages' CSP: strict (no script, no framing, no <base>), with a form-action that lets the
+ * post-logout redirect lead on to other origins on the client's scheme (forward-auth's rd → login → upstream IdP).
+ * Chromium applies form-action to every redirect after a submission; that is exercised in the e2e suite. Here: the
+ * headers, and that the confirmation → post_logout_redirect_uri → another origin chain completes.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,9 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import type { RunningIssuer } from '../src/index.ts';
 import { browse, CookieJar, formAction, startTestIssuer, TEST_CLIENT, testOAuth2, type BrowseResult } from '../src/testing/index.ts';
+import { contentSecurityPolicy, handoffFormTargets } from '../src/server/security.ts';
 import { authorize, discover, redeem, REDIRECT } from './helpers.ts';
 
-const LOGOUT_CSP = "default-src 'none'; style-src 'self'; img-src 'self' data: https:; frame-ancestors 'none'; base-uri 'none'";
+const csp = (formAction: string) =>
+  `default-src 'none'; style-src 'self'; img-src 'self' data: https:; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`;
 
 async function listen(handler: Parameters<typeof createServer>[1], host: string): Promise<{ server: Server; origin: string }> {
   const server = createServer(handler);
@@ -23,10 +25,11 @@ async function listen(handler: Parameters<typeof createServer>[1], host: string)
 const hidden = (body: string): Record<string, string> =>
   Object.fromEntries([...body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1], m[2]!.replace(/&amp;/g, '&')]));
 
-function expectLogoutHeaders(page: BrowseResult): void {
-  const csp = page.response.headers.get('content-security-policy');
-  expect(csp).toBe(LOGOUT_CSP);
-  expect(csp).not.toMatch(/form-action|script-src|sha256-/);
+function expectLogoutHeaders(page: BrowseResult, postLogout: string): void {
+  const header = page.response.headers.get('content-security-policy');
+  // The issuer, the post-logout origin, and onward anywhere on its scheme (http: here, https: for an https client).
+  expect(header).toBe(csp(`'self' ${new URL(postLogout).origin} http:`));
+  expect(header).not.toMatch(/script-src|sha256-/);
   expect(page.response.headers.get('x-frame-options')).toBe('DENY');
   expect(page.body).not.toMatch(/<script|style=/i);
 }
@@ -76,12 +79,12 @@ describe('logout pages: CSP and the post-logout redirect chain', () => {
       .toString();
   }
 
-  it('the confirmation page has no form-action, everything else strict; its form posts to the issuer', async () => {
+  it('the confirmation page: strict CSP whose form-action admits the onward chain; its form posts to the issuer', async () => {
     const { jar, idToken } = await signedIn();
     const page = await browse(jar, endSessionURL(idToken, 'csp'));
     expect(page.status).toBe(200);
     expect(page.body).toContain('Log out');
-    expectLogoutHeaders(page);
+    expectLogoutHeaders(page, postLogout);
     expect(new URL(formAction(page)).origin).toBe(new URL(issuer.issuerURL).origin);
   });
 
@@ -110,7 +113,7 @@ describe('logout pages: CSP and the post-logout redirect chain', () => {
     const jar = new CookieJar();
     const page = await browse(jar, endSessionURL(undefined, 'nosession'));
     expect(page.status).toBe(200);
-    expectLogoutHeaders(page);
+    expectLogoutHeaders(page, postLogout);
     expect(page.body).toMatch(/<button[^>]*type="submit"/);
     const done = await browse(jar, formAction(page), { form: hidden(page.body), stopAt: postLogout });
     expect(done.location).toBe(`${postLogout}?state=nosession`);
@@ -135,7 +138,7 @@ describe('logout pages: CSP and the post-logout redirect chain', () => {
     expect(stranger.status).toBeLessThan(500);
   });
 
-  it('the approval page keeps form-action: the issuer and the redirect_uri origin only', async () => {
+  it('the approval page: form-action the issuer, the redirect_uri origin and its scheme', async () => {
     const request = client.buildAuthorizationUrl(config, {
       redirect_uri: REDIRECT,
       scope: 'openid',
@@ -146,6 +149,29 @@ describe('logout pages: CSP and the post-logout redirect chain', () => {
     });
     const page = await browse(new CookieJar(), request.toString(), { stopAt: REDIRECT });
     expect(page.body).toContain('name="approval"');
-    expect(page.response.headers.get('content-security-policy')).toContain(`form-action 'self' ${new URL(REDIRECT).origin};`);
+    expect(page.response.headers.get('content-security-policy')).toBe(csp(`'self' ${new URL(REDIRECT).origin} http:`));
+  });
+});
+
+describe('handoffFormTargets', () => {
+  it('the issuer, the client origins, and their scheme: https clients never admit cleartext', () => {
+    expect(handoffFormTargets(['https://auth.example.com/oauth2/callback', 'https://auth.example.com/other'])).toEqual([
+      'self',
+      'https://auth.example.com',
+      'https:',
+    ]);
+    expect(contentSecurityPolicy(handoffFormTargets(['https://auth.example.com/cb']))).toContain("form-action 'self' https://auth.example.com https:;");
+    // http: also matches https, so one http URL makes it http:.
+    expect(handoffFormTargets(['https://a.example/cb', 'http://127.0.0.1:8000/cb'])).toEqual(['self', 'https://a.example', 'http://127.0.0.1:8000', 'http:']);
+  });
+
+  it('odd URLs add nothing: no client URL means the issuer only', () => {
+    expect(handoffFormTargets([])).toEqual(['self']);
+    expect(handoffFormTargets(['javascript:alert(1)', 'not a url', 'data:text/html,x', "https://x.example/';"])).toEqual([
+      'self',
+      'https://x.example',
+      'https:',
+    ]);
+    expect(contentSecurityPolicy(handoffFormTargets(['javascript:alert(1)']))).toContain("form-action 'self';");
   });
 });

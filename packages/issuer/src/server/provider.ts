@@ -20,7 +20,7 @@ import {
 import { ANY_LOOPBACK, isLoopbackRedirect, type ClientDirectory } from './clients.ts';
 import type { KeyManager } from './keys.ts';
 import type { IssuerMetrics } from './metrics.ts';
-import { contentSecurityPolicy, logoutContentSecurityPolicy, originOf } from './security.ts';
+import { contentSecurityPolicy, handoffFormTargets } from './security.ts';
 import {
   continuePage,
   deviceCodePage,
@@ -198,8 +198,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
         enabled: true,
         logoutSource: async (ctx, form) => {
           // The confirmation ends in the client's post_logout_redirect_uri and whatever it leads
-          // on to: no form-action (see logoutContentSecurityPolicy).
-          ctx.set('Content-Security-Policy', logoutContentSecurityPolicy());
+          // on to (see handoffFormTargets).
+          const uris = ctx.oidc.client?.postLogoutRedirectUris ?? [];
+          ctx.set('Content-Security-Policy', contentSecurityPolicy(handoffFormTargets(uris)));
           ctx.type = 'html';
           const client = ctx.oidc.client;
           ctx.body = logoutPage(deps.pages, { form, clientName: client?.clientName ?? client?.clientId });
@@ -397,13 +398,10 @@ function replaceAutoSubmit(ctx: KoaContextWithOIDC, deps: ProviderDeps): void {
   const logout = ctx.oidc?.route === 'end_session';
   const client = ctx.oidc?.client;
   const name = client?.clientName ?? client?.clientId;
-  // The logout form (a logout without an issuer session) ends like the confirmation page's: no
-  // form-action (see logoutContentSecurityPolicy). The form_post form goes to the redirect_uri.
-  const target = originOf(parsed.action);
-  ctx.set(
-    'Content-Security-Policy',
-    logout ? logoutContentSecurityPolicy() : contentSecurityPolicy(target ? ['self', target] : ['self']),
-  );
+  // The logout form (a logout without an issuer session) ends like the confirmation page's; the
+  // form_post form at the redirect_uri. Either hands the browser to the client (see handoffFormTargets).
+  const uris = logout ? (client?.postLogoutRedirectUris ?? []) : [parsed.action];
+  ctx.set('Content-Security-Policy', contentSecurityPolicy(handoffFormTargets(uris)));
   ctx.type = 'html';
   ctx.body = logout
     ? continuePage(deps.pages, { title: 'Log out', message: 'Continue to finish logging out.', button: 'Continue', ...parsed })

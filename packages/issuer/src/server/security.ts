@@ -3,9 +3,9 @@ import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 
 /**
- * The strict CSP of every HTML page. `formTargets` are the origins a form on the page may end up
- * at (Chrome applies form-action to the redirects that follow a submission, so the client's
- * redirect_uri origin must be listed on the login and approval pages).
+ * The strict CSP of every HTML page. `formTargets` are the sources a form on the page may end up
+ * at (Chrome applies form-action to the redirects that follow a submission): 'self' alone for
+ * forms that end on the issuer, `handoffFormTargets` for forms that end at a client.
  */
 export function contentSecurityPolicy(formTargets: string[]): string {
   const targets = [...new Set(formTargets.map((t) => (t === 'self' ? "'self'" : t)))];
@@ -21,24 +21,30 @@ export function contentSecurityPolicy(formTargets: string[]): string {
 }
 
 /**
- * The CSP of the logout confirmation pages: as strict as every page (no script, no framing, no
- * <base>), but without `form-action`. Chromium checks form-action against every redirect that
- * follows a submission, and the confirmation ends in the client's post_logout_redirect_uri, which
- * may lead on anywhere: forward-auth's `rd` → /oauth2/start → /auth → the upstream IdP's origin.
- * A 303 to a same-origin GET does not help (the redirects stay part of the form's navigation, and
- * Chromium blocks them all the same); only ending the navigation on an interstitial page (meta
- * refresh) would, at the price of the standard redirect RPs and non-browser clients follow. The
- * page's only form posts to ourselves with an xsrf token, every value on it is escaped and no
- * script can run, so form-action protected nothing there that these directives do not.
+ * The form-action sources of a page whose form hands the browser to a client: the issuer (the
+ * form posts to us), the client URLs' origins, and their schemes. Chromium checks form-action
+ * against every redirect that follows a submission, and a client sends the browser on to places
+ * we cannot list: forward-auth's callback to the app host (`rd`, another subdomain), its
+ * post-logout page to `rd` → /oauth2/start → /auth → the upstream IdP's origin. A 303 to a
+ * same-origin GET would not help (the redirects stay part of the form's navigation); only an
+ * interstitial page (meta refresh) would end it, at the price of the standard redirects that RPs
+ * and non-browser clients follow. So the chain may go anywhere on the client's scheme (`https:`
+ * for an https client: never down to cleartext; `http:` also admits https), no other scheme.
+ * Everything else on these pages stays strict: no script, no framing, no <base>, escaped values.
  */
-export function logoutContentSecurityPolicy(): string {
-  return [
-    "default-src 'none'",
-    "style-src 'self'",
-    "img-src 'self' data: https:",
-    "frame-ancestors 'none'",
-    "base-uri 'none'",
-  ].join('; ');
+export function handoffFormTargets(clientURLs: readonly string[]): string[] {
+  const targets = new Set<string>(['self']);
+  const schemes = new Set<string>();
+  for (const url of clientURLs) {
+    const origin = originOf(url);
+    if (origin === undefined) continue;
+    targets.add(origin);
+    schemes.add(new URL(origin).protocol);
+  }
+  // `http:` matches https too, so it replaces `https:` when both are present.
+  if (schemes.has('http:')) targets.add('http:');
+  else if (schemes.has('https:')) targets.add('https:');
+  return [...targets];
 }
 
 /**

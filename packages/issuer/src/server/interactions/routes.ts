@@ -32,7 +32,7 @@ import {
 import type { ClientDirectory } from '../clients.ts';
 import type { IssuerMetrics } from '../metrics.ts';
 import { KNOWN_SCOPES } from '../provider.ts';
-import { contentSecurityPolicy, originOf } from '../security.ts';
+import { contentSecurityPolicy, handoffFormTargets } from '../security.ts';
 import { approvalPage, connectorSelectionPage, errorPage, passwordPage, type PageContext } from '../views/pages.ts';
 import { loginExpired, PageError } from './errors.ts';
 import { readForm } from './form.ts';
@@ -94,10 +94,10 @@ export function interactionRouter(deps: InteractionDeps): Router {
     return d;
   }
 
-  /** Where forms on this interaction's pages may end up: us, then the client's redirect_uri. */
+  /** Where forms on this interaction's pages may end up: us, the client's redirect_uri, and where
+   * the client sends the browser on (see handoffFormTargets). */
   function formTargets(d: Details): string[] {
-    const origin = typeof d.params.redirect_uri === 'string' ? originOf(d.params.redirect_uri) : undefined;
-    return origin ? ['self', origin] : ['self'];
+    return handoffFormTargets(typeof d.params.redirect_uri === 'string' ? [d.params.redirect_uri] : []);
   }
 
   function connector(id: string): IssuerConnector {
