@@ -28,6 +28,12 @@ describe('client codec', () => {
     expect(parsed).toEqual({ ok: true, record: { ...ok, public: true, name: 'App' } });
   });
 
+  it('keeps allowedConnectors both ways (spec → record → spec)', () => {
+    const parsed = clientCodec.parse({ ...ok, allowedConnectors: ['ldap', 'github'] });
+    expect(parsed).toEqual({ ok: true, record: { ...ok, allowedConnectors: ['ldap', 'github'] } });
+    expect(clientCodec.toSpec({ ...ok, allowedConnectors: ['ldap'] })).toEqual({ ...ok, allowedConnectors: ['ldap'] });
+  });
+
   it.each([
     [{ ...ok, id: '' }, 'id must be a non-empty string'],
     [{ ...ok, redirectURIs: 'https://x' }, 'redirectURIs must be a list of strings'],
@@ -37,6 +43,9 @@ describe('client codec', () => {
     [{ ...ok, postLogoutRedirectURIs: ['/relative'] }, 'post-logout redirect URI'],
     [{ ...ok, public: 'yes' }, 'public must be a boolean'],
     [{ ...ok, secret: 42 }, 'secret must be a string'],
+    [{ ...ok, allowedConnectors: 'ldap' }, 'allowedConnectors must be a list'],
+    [{ ...ok, allowedConnectors: ['ldap', ''] }, 'allowedConnectors must be a list'],
+    [{ ...ok, allowedConnectors: [7] }, 'allowedConnectors must be a list'],
     [null, 'id must be a non-empty string'],
   ])('rejects %j', (spec, reason) => {
     const parsed = clientCodec.parse(spec);

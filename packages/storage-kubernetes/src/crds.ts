@@ -106,6 +106,11 @@ const RECORD_SHAPES: Record<keyof typeof RECORD_KINDS, RecordShape> = {
         public: { type: 'boolean', description: 'A public client (no secret; PKCE required).' },
         name: str('Display name.'),
         logoURL: str('Logo shown on the consent page.'),
+        allowedConnectors: {
+          type: 'array',
+          description: 'Connector ids this client may log in through (Dex allowedConnectors); absent or empty: any.',
+          items: { type: 'string', minLength: 1 },
+        },
       },
     },
     columns: [

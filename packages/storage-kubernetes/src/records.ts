@@ -166,7 +166,7 @@ function redirectProblem(uri: string): string | undefined {
   return undefined;
 }
 
-const CLIENT_KEYS = ['id', 'secret', 'redirectURIs', 'postLogoutRedirectURIs', 'trustedPeers', 'public', 'name', 'logoURL'] as const;
+const CLIENT_KEYS = ['id', 'secret', 'redirectURIs', 'postLogoutRedirectURIs', 'trustedPeers', 'public', 'name', 'logoURL', 'allowedConnectors'] as const;
 
 export const clientCodec: RecordCodec<OAuth2Client> = {
   what: 'client',
@@ -195,6 +195,10 @@ export const clientCodec: RecordCodec<OAuth2Client> = {
         const problem = redirectProblem(uri);
         if (problem) errors.push(`post-logout ${problem}`);
       }
+    }
+    // A restriction that cannot be read must not become "any connector": the client is refused.
+    if (spec.allowedConnectors !== undefined && !(isStringArray(spec.allowedConnectors) && spec.allowedConnectors.every((c) => c.length > 0))) {
+      errors.push('allowedConnectors must be a list of non-empty connector ids');
     }
     for (const key of ['secret', 'name', 'logoURL'] as const) optionalString(spec, key, errors);
     if (spec.public !== undefined && typeof spec.public !== 'boolean') errors.push('public must be a boolean');

@@ -266,4 +266,52 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
       }
     }
   });
+
+  it('a kubectl-applied client with allowedConnectors logs in only through them (both replicas, after a patch too)', async () => {
+    const client = { id: `only-${randomBytes(3).toString('hex')}`, secret: b64url(randomBytes(24)), redirect: 'http://127.0.0.1:9/only/cb' };
+    const manifest = {
+      apiVersion: 'gatehouse.dev/v1',
+      kind: 'OAuth2Client',
+      metadata: { name: client.id, namespace },
+      spec: { id: client.id, secret: client.secret, redirectURIs: [client.redirect], allowedConnectors: ['elsewhere'] },
+    };
+    expect((await kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify(manifest) })).code).toBe(0);
+    /** Where /auth with connector_id=mock sends the browser: the RP with an error, or on into the login. */
+    const viaMock = async (issuer: RunningIssuer): Promise<URL | undefined> => {
+      const q = new URLSearchParams({ client_id: client.id, redirect_uri: client.redirect, response_type: 'code', scope: 'openid', state: 'st', connector_id: 'mock' });
+      const res = await fetch(`${issuer.url}/dex/auth?${q.toString()}`, { redirect: 'manual' });
+      await res.arrayBuffer();
+      const location = res.headers.get('location');
+      return location ? new URL(location, issuer.url) : undefined;
+    };
+    try {
+      for (const issuer of issuers) {
+        const deadline = Date.now() + 5000;
+        let to = await viaMock(issuer);
+        // Until this replica's watch has the client, /auth answers with an error page (no redirect).
+        while (!to && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 50));
+          to = await viaMock(issuer);
+        }
+        expect(to?.toString().startsWith(client.redirect), `replica ${issuer.url} → ${to?.toString()}`).toBe(true);
+        expect(to?.searchParams.get('error')).toBe('invalid_request');
+      }
+
+      const patch = JSON.stringify({ spec: { allowedConnectors: ['mock'] } });
+      expect((await kube.kubectl(['patch', 'oauth2client', client.id, '-n', namespace, '--type=merge', '-p', patch])).code).toBe(0);
+      for (const issuer of issuers) {
+        const deadline = Date.now() + 5000;
+        let to = await viaMock(issuer);
+        while (to?.searchParams.get('error') && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 50));
+          to = await viaMock(issuer);
+        }
+        expect(to?.searchParams.get('error') ?? null, `replica ${issuer.url} still refuses mock`).toBeNull();
+      }
+      const { code, verifier } = await loginForCode(client);
+      expect((await redeem(issuers[1]!.url, code, verifier, client)).status).toBe(200);
+    } finally {
+      await kube.kubectl(['delete', 'oauth2client', client.id, '-n', namespace]);
+    }
+  });
 });

@@ -244,6 +244,30 @@ describe.skipIf(!kubeAvailable)('kubernetes store on a real API server', () => {
       }
     });
 
+    it('allowedConnectors of a kubectl-applied client reach the store; an empty id is refused by the API server', async () => {
+      const clientId = `restricted-${randomBytes(3).toString('hex')}`;
+      const spec = { id: clientId, secret: 's3cret', redirectURIs: ['https://app.example.com/callback'], allowedConnectors: ['corp-ldap'] };
+      const applied = await kube.kubectl(['apply', '-f', '-'], { input: clientYaml('restricted', spec) });
+      expect(applied.code, applied.stderr).toBe(0);
+      try {
+        expect(await eventually(async () => (await store.clients.get(clientId))?.allowedConnectors?.[0] === 'corp-ldap', 2000)).toBe(true);
+        expect(await store.clients.get(clientId)).toEqual(spec);
+        // Written through the store, the list is kept (the object keeps its kubectl name).
+        await store.clients.upsert({ ...spec, allowedConnectors: ['corp-ldap', 'github'] });
+        const stored = await kube.kubectl(['get', 'oauth2client', 'restricted', '-n', namespace, '-o', 'jsonpath={.spec.allowedConnectors}']);
+        expect(JSON.parse(stored.stdout)).toEqual(['corp-ldap', 'github']);
+        expect((await store.clients.get(clientId))?.allowedConnectors).toEqual(['corp-ldap', 'github']);
+
+        const refused = await kube.kubectl(['apply', '-f', '-'], { input: clientYaml('restricted', { ...spec, allowedConnectors: [''] }) });
+        expect(refused.code).not.toBe(0);
+        expect(refused.stderr).toMatch(/allowedConnectors/);
+        // The refused apply changed nothing: the restriction still holds.
+        expect((await store.clients.get(clientId))?.allowedConnectors).toEqual(['corp-ldap', 'github']);
+      } finally {
+        await kube.kubectl(['delete', 'oauth2client', 'restricted', '-n', namespace]);
+      }
+    });
+
     it('a connector applied with kubectl is watched; a schema-invalid one is refused by the API server', async () => {
       const events: ChangeEvent<{ id: string }>[] = [];
       const stop = store.connectors.watch((e) => events.push(e));
