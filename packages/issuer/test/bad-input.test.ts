@@ -1,40 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
-import { z } from 'zod';
-import {
-  CONNECTOR_KIT_VERSION,
-  ConnectorError,
-  type Connector,
-  type ConnectorFactory,
-} from '@gatehouse/connector-kit';
+import { ConnectorError } from '@gatehouse/connector-kit';
 import type { RunningIssuer } from '../src/index.ts';
 import { browse, CookieJar, login, MOCK_CONNECTOR, startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
-import { authorize, discover, postForm, redeem, REDIRECT, shortExpiry } from './helpers.ts';
+import { authorize, bouncingCallbackFactory, discover, postForm, redeem, REDIRECT, shortExpiry } from './helpers.ts';
 
 const PUBLIC_CLIENT = { ...TEST_CLIENT, id: 'cli', secret: undefined, public: true, name: 'CLI' };
 
-/** A callback connector whose upstream "answers" with the outcome named in the login's scope. */
-const failingFactory: ConnectorFactory<Record<string, never>> = {
-  type: 'failing',
-  kitVersion: CONNECTOR_KIT_VERSION,
-  configSchema: z.strictObject({}),
-  open(): Connector {
-    return {
-      kind: 'callback',
-      async loginURL(_scopes, callbackURL, state) {
-        const url = new URL(callbackURL);
-        url.searchParams.set('state', state);
-        return { url: url.toString(), keep: { state } };
-      },
-      async handleCallback(_scopes, _kept, request) {
-        const mode = request.url.searchParams.get('mode');
-        if (mode === 'denied') throw new ConnectorError('access_denied', 'denied upstream');
-        if (mode === 'groups') throw new ConnectorError('not_in_required_groups', 'no group');
-        throw new ConnectorError('upstream_unavailable', 'upstream down', { retryAfter: 30 });
-      },
-    };
+/** A callback connector whose upstream "answers" with the outcome named in the callback's `mode`. */
+const failingFactory = bouncingCallbackFactory('failing', {
+  async handleCallback(_scopes, _kept, request) {
+    const mode = request.url.searchParams.get('mode');
+    if (mode === 'denied') throw new ConnectorError('access_denied', 'denied upstream');
+    if (mode === 'groups') throw new ConnectorError('not_in_required_groups', 'no group');
+    throw new ConnectorError('upstream_unavailable', 'upstream down', { retryAfter: 30 });
   },
-};
+});
 
 const html = { accept: 'text/html' };
 
@@ -48,7 +29,7 @@ describe('bad input never yields a 5xx', () => {
     issuer = await startTestIssuer({
       staticClients: [TEST_CLIENT, PUBLIC_CLIENT],
       connectors: [MOCK_CONNECTOR, { type: 'failing', id: 'failing', name: 'Failing', config: {} }],
-      connectorFactories: [failingFactory as ConnectorFactory],
+      connectorFactories: [failingFactory],
       overrides: { expiry: shortExpiry({ reuseInterval: 3 }, { authCodes: 1 }) },
     });
     config = await discover(issuer);

@@ -47,11 +47,17 @@ interface GitHubWorld {
 }
 
 /** Around a describe block: the fake GitHub, an issuer with one github connector for it, and the RP. */
-function useGitHubWorld(https: boolean, connector: (gh: FakeGitHub) => ConnectorConfig): GitHubWorld {
+function useGitHubWorld(https: boolean, id: string, name: string, config: (gh: FakeGitHub) => Record<string, unknown>): GitHubWorld {
   const w = {} as GitHubWorld;
   beforeAll(async () => {
     w.gh = await startFakeGitHub(world(https));
-    w.issuer = await startTestIssuer({ connectors: [connector(w.gh)] });
+    const connector: ConnectorConfig = {
+      type: 'github',
+      id,
+      name,
+      config: { clientID: GH_CLIENT.clientId, clientSecret: GH_CLIENT.clientSecret, ...config(w.gh) },
+    };
+    w.issuer = await startTestIssuer({ connectors: [connector] });
     w.gh.registerClient({ ...GH_CLIENT, callbackURL: `${w.issuer.issuerURL}/callback` });
     w.rp = await discover(w.issuer);
   });
@@ -63,18 +69,11 @@ function useGitHubWorld(https: boolean, connector: (gh: FakeGitHub) => Connector
 }
 
 describe('github connector through the issuer (github.com mode)', () => {
-  const w = useGitHubWorld(false, (gh) => ({
-    type: 'github',
-    id: 'github',
-    name: 'GitHub',
-    config: {
-      clientID: GH_CLIENT.clientId,
-      clientSecret: GH_CLIENT.clientSecret,
-      apiURL: gh.apiURL,
-      oauthURL: gh.url,
-      orgs: [{ name: 'acme' }],
-      requestTimeout: '3s',
-    },
+  const w = useGitHubWorld(false, 'github', 'GitHub', (gh) => ({
+    apiURL: gh.apiURL,
+    oauthURL: gh.url,
+    orgs: [{ name: 'acme' }],
+    requestTimeout: '3s',
   }));
 
   it('logs alice in: ID token with her verified email and org:team groups', async () => {
@@ -147,18 +146,11 @@ describe('github connector through the issuer (github.com mode)', () => {
 });
 
 describe('github connector through the issuer (GitHub Enterprise over HTTPS with a custom CA)', () => {
-  const w = useGitHubWorld(true, (gh) => ({
-    type: 'github',
-    id: 'ghe',
-    name: 'GitHub Enterprise',
-    config: {
-      clientID: GH_CLIENT.clientId,
-      clientSecret: GH_CLIENT.clientSecret,
-      hostName: gh.hostName,
-      rootCA: gh.caFile,
-      orgs: [{ name: 'acme', teams: ['sre'] }],
-      teamNameField: 'slug',
-    },
+  const w = useGitHubWorld(true, 'ghe', 'GitHub Enterprise', (gh) => ({
+    hostName: gh.hostName,
+    rootCA: gh.caFile,
+    orgs: [{ name: 'acme', teams: ['sre'] }],
+    teamNameField: 'slug',
   }));
 
   it('logs alice in through https://{hostName} trusting rootCA', async () => {

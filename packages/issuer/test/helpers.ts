@@ -1,6 +1,8 @@
 /** Shared bits of the issuer integration suites. */
 import bcrypt from 'bcryptjs';
 import * as client from 'openid-client';
+import { z } from 'zod';
+import { CONNECTOR_KIT_VERSION, type CallbackConnector, type ConnectorFactory, type RefreshConnector } from '@gatehouse/connector-kit';
 import type { ExpiryConfig, IssuerConfig, StaticPassword } from '../src/config/types.ts';
 import type { RunningIssuer } from '../src/index.ts';
 import { type BrowseResult, CookieJar, login, TEST_CLIENT, testOAuth2, type LoginOptions } from '../src/testing/index.ts';
@@ -49,6 +51,30 @@ export function shortExpiry(
 }
 
 /** An openid-client configuration for client `id`: confidential with `secret`, public (no client auth) with `null`. */
+/**
+ * A callback connector factory of `type` whose "upstream" sends the browser straight back to the
+ * issuer's callback with the state; `handlers` answer that callback (and refresh, when given).
+ */
+export function bouncingCallbackFactory(
+  type: string,
+  handlers: Pick<CallbackConnector, 'handleCallback'> & Partial<RefreshConnector>,
+): ConnectorFactory {
+  return {
+    type,
+    kitVersion: CONNECTOR_KIT_VERSION,
+    configSchema: z.strictObject({}),
+    open: () => ({
+      kind: 'callback',
+      async loginURL(_scopes, callbackURL, state) {
+        const url = new URL(callbackURL);
+        url.searchParams.set('state', state);
+        return { url: url.toString(), keep: { state } };
+      },
+      ...handlers,
+    }),
+  };
+}
+
 export async function discover(issuer: RunningIssuer, id = TEST_CLIENT.id, secret: string | null = TEST_CLIENT.secret!) {
   return client.discovery(
     new URL(issuer.issuerURL),

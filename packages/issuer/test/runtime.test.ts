@@ -3,11 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
-import { z } from 'zod';
-import { CONNECTOR_KIT_VERSION, ConnectorError, type Connector, type ConnectorFactory } from '@gatehouse/connector-kit';
+import { ConnectorError, type ConnectorFactory } from '@gatehouse/connector-kit';
 import { MemoryStore, SqliteStore, type Store } from '@gatehouse/storage';
 import { startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
-import { authorize, discover, postForm, redeem, REDIRECT } from './helpers.ts';
+import { authorize, bouncingCallbackFactory, discover, postForm, redeem, REDIRECT } from './helpers.ts';
 
 const cleanup: Array<() => Promise<void>> = [];
 afterAll(async () => {
@@ -50,29 +49,16 @@ describe.each([
 
 /** A callback connector whose upstream refresh can be switched off. */
 function switchableFactory(state: { refreshOK: boolean }): ConnectorFactory {
-  return {
-    type: 'switchable',
-    kitVersion: CONNECTOR_KIT_VERSION,
-    configSchema: z.strictObject({}),
-    open(): Connector {
-      return {
-        kind: 'callback',
-        async loginURL(_s, callbackURL, st) {
-          const u = new URL(callbackURL);
-          u.searchParams.set('state', st);
-          return { url: u.toString(), keep: { st } };
-        },
-        async handleCallback() {
-          return { userId: 'u-1', username: 'user one', email: 'one@example.com', emailVerified: true, connectorData: { upstream: 'rt-1' } };
-        },
-        async refresh(_s, identity) {
-          if (!state.refreshOK) throw new ConnectorError('refresh_failed', 'upstream revoked');
-          const prev = (identity.connectorData as { upstream: string }).upstream;
-          return { ...identity, email: 'one+refreshed@example.com', connectorData: { upstream: `${prev}+` } };
-        },
-      };
+  return bouncingCallbackFactory('switchable', {
+    async handleCallback() {
+      return { userId: 'u-1', username: 'user one', email: 'one@example.com', emailVerified: true, connectorData: { upstream: 'rt-1' } };
     },
-  } as ConnectorFactory;
+    async refresh(_s, identity) {
+      if (!state.refreshOK) throw new ConnectorError('refresh_failed', 'upstream revoked');
+      const prev = (identity.connectorData as { upstream: string }).upstream;
+      return { ...identity, email: 'one+refreshed@example.com', connectorData: { upstream: `${prev}+` } };
+    },
+  });
 }
 
 describe('refresh goes upstream', () => {
