@@ -172,7 +172,7 @@ describe('tokens', () => {
     expect(page.status).toBe(200);
     expect(page.body).toContain('Log out');
     expect(page.body).not.toMatch(/<script|style=/i);
-    expect(page.response.headers.get('content-security-policy')).toContain("form-action 'self' http://127.0.0.1:9;");
+    expect(page.response.headers.get('content-security-policy')).toContain("form-action 'self' http://127.0.0.1:9 http:;");
     const xsrf = /name="xsrf" value="([^"]+)"/.exec(page.body)?.[1];
     const done = await browse(jar, formAction(page), { form: { xsrf: xsrf!, logout: 'yes' }, stopAt: TEST_CLIENT.postLogoutRedirectURIs[0]! });
     const back = new URL(done.location!);
