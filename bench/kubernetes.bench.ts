@@ -1,6 +1,7 @@
 // The CRD store on a real kube-apiserver + etcd (started here, like the tests): API round-trips
-// per authorization-code exchange, and exchanges per second next to the memory and SQLite
-// stores measured in the same run. Run: ./pnpmw bench kubernetes
+// per authorization-code exchange and refresh (store sequences and the real issuer), and
+// exchanges per second (store sequences, and POST /token through the issuer) next to the memory
+// and SQLite stores measured in the same run. Run: ./pnpmw bench kubernetes
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,8 @@ import { createHash } from 'node:crypto';
 
 const MIN_MS = Number(process.env.BENCH_MIN_MS ?? 3000);
 const CONCURRENCY = 8;
+/** Codes redeemed per issuer throughput figure (each needs a full login first). */
+const ISSUER_CODES = Number(process.env.BENCH_ISSUER_CODES ?? 60);
 const CRD_DIR = fileURLToPath(new URL('../deploy/crds/', import.meta.url));
 
 const id = (): string => randomBytes(32).toString('base64url');
@@ -108,32 +111,78 @@ async function roundTrips(store: KubernetesStore, seq: Sequence, coldConsume: bo
   return count;
 }
 
-/** API requests the real issuer makes for one login and one /token call (authorization_code). */
-async function issuerRoundTrips(store: KubernetesStore): Promise<{ login: number; token: number }> {
+const BASIC = `Basic ${Buffer.from(`${TEST_CLIENT.id}:${TEST_CLIENT.secret}`).toString('base64')}`;
+const REDIRECT = TEST_CLIENT.redirectURIs[0]!;
+
+/** A code from a full mockCallback login, with its PKCE verifier. */
+async function loginForCode(issuerURL: string, scope: string): Promise<{ code: string; verifier: string }> {
+  const verifier = randomBytes(32).toString('base64url');
+  const auth = new URL(`${issuerURL}/auth`);
+  auth.search = new URLSearchParams({
+    client_id: TEST_CLIENT.id, redirect_uri: REDIRECT, response_type: 'code', scope, state: id(), nonce: id(),
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
+  }).toString();
+  const done = await login(new CookieJar(), auth.toString(), { stopAt: REDIRECT });
+  return { code: new URL(done.location!).searchParams.get('code')!, verifier };
+}
+
+async function token(issuerURL: string, form: Record<string, string>): Promise<Record<string, unknown>> {
+  const res = await fetch(`${issuerURL}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: BASIC },
+    body: new URLSearchParams(form),
+  });
+  const body = (await res.json()) as Record<string, unknown>;
+  if (res.status !== 200) throw new Error(`token endpoint answered ${res.status}: ${JSON.stringify(body)}`);
+  return body;
+}
+const redeem = (issuerURL: string, c: { code: string; verifier: string }) =>
+  token(issuerURL, { grant_type: 'authorization_code', code: c.code, redirect_uri: REDIRECT, code_verifier: c.verifier });
+
+/** API requests the real issuer makes for one login and each kind of /token call. */
+async function issuerRoundTrips(store: KubernetesStore): Promise<Record<string, string>> {
   const port = await getFreePort();
   const issuer = await startIssuer({ config: testIssuerConfig(port), store, keyCheckInterval: 3600 });
   try {
-    const redirect = TEST_CLIENT.redirectURIs[0]!;
-    const verifier = randomBytes(32).toString('base64url');
-    const auth = new URL(`${issuer.issuerURL}/auth`);
-    auth.search = new URLSearchParams({
-      client_id: TEST_CLIENT.id, redirect_uri: redirect, response_type: 'code', scope: 'openid email', state: id(), nonce: id(),
-      code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
-    }).toString();
-    const before = store.requestCount;
-    const done = await login(new CookieJar(), auth.toString(), { stopAt: redirect });
-    const code = new URL(done.location!).searchParams.get('code')!;
-    const afterLogin = store.requestCount;
-    const res = await fetch(`${issuer.url}/dex/token`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`${TEST_CLIENT.id}:${TEST_CLIENT.secret}`).toString('base64')}`,
-      },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirect, code_verifier: verifier }),
-    });
-    if (res.status !== 200) throw new Error(`token endpoint answered ${res.status}`);
-    return { login: afterLogin - before, token: store.requestCount - afterLogin };
+    const counted = async <T>(fn: () => Promise<T>): Promise<[T, string]> => {
+      const before = new Map(store.requestCountsByResource);
+      const total = store.requestCount;
+      const result = await fn();
+      const by = [...store.requestCountsByResource]
+        .map(([resource, n]) => [resource, n - (before.get(resource) ?? 0)] as const)
+        .filter(([, n]) => n > 0)
+        .map(([resource, n]) => `${resource} ${n}`);
+      return [result, `${store.requestCount - total} (${by.join(', ')})`];
+    };
+    const [online, loginRequests] = await counted(() => loginForCode(issuer.issuerURL, 'openid email'));
+    const [, onlineExchange] = await counted(() => redeem(issuer.issuerURL, online));
+    const offline = await loginForCode(issuer.issuerURL, 'openid email offline_access');
+    const [tokens, offlineExchange] = await counted(() => redeem(issuer.issuerURL, offline));
+    const [, refresh] = await counted(() => token(issuer.issuerURL, { grant_type: 'refresh_token', refresh_token: String(tokens.refresh_token) }));
+    return { login: loginRequests, 'code (openid email)': onlineExchange, 'code (+ offline_access)': offlineExchange, refresh };
+  } finally {
+    await issuer.close();
+  }
+}
+
+/** POST /token code exchanges per second through the real issuer (logins done beforehand, not timed). */
+async function issuerThroughput(store: Store, codes: number, concurrency: number): Promise<number> {
+  const port = await getFreePort();
+  const issuer = await startIssuer({ config: testIssuerConfig(port), store, keyCheckInterval: 3600 });
+  try {
+    const ready: Array<{ code: string; verifier: string }> = [];
+    for (let i = 0; i < codes; i += 4) {
+      ready.push(...(await Promise.all(Array.from({ length: Math.min(4, codes - i) }, () => loginForCode(issuer.issuerURL, 'openid email')))));
+    }
+    await redeem(issuer.issuerURL, ready.pop()!); // warm-up
+    let next = 0;
+    const start = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < ready.length) await redeem(issuer.issuerURL, ready[next++]!);
+      }),
+    );
+    return (ready.length / (Number(process.hrtime.bigint() - start) / 1e6)) * 1000;
   } finally {
     await issuer.close();
   }
@@ -163,7 +212,8 @@ try {
     console.log(`  ${seq.name.padEnd(42)} ${warm} (code read by this replica) / ${cold} (written by another replica)`);
   }
   const real = await issuerRoundTrips(k8s);
-  console.log(`  the issuer (oidc-provider), mockCallback login: ${real.login} requests; POST /token: ${real.token} requests`);
+  console.log('API requests through the real issuer (oidc-provider, mockCallback connector):');
+  for (const [what, n] of Object.entries(real)) console.log(`  ${what.padEnd(42)} ${n}`);
 
   const memory = new MemoryStore();
   const sqlite = new SqliteStore(join(dir, 'bench.db'));
@@ -183,6 +233,14 @@ try {
       const label = `${seq.name} (${concurrency} in flight)`;
       console.log(`${label.padEnd(50)} ${fmt(m).padStart(10)} ${fmt(s).padStart(10)} ${fmt(k).padStart(11)} ${(k / s).toFixed(4).padStart(11)}`);
     }
+  }
+  console.log(`\nPOST /token (authorization_code, openid email) per second through the real issuer; logins not timed`);
+  console.log(`${'in flight'.padEnd(50)} ${'memory'.padStart(10)} ${'sqlite'.padStart(10)} ${'kubernetes'.padStart(11)} ${'k8s/sqlite'.padStart(11)}`);
+  for (const concurrency of [1, CONCURRENCY]) {
+    const figures: number[] = [];
+    for (const [, store] of stores) figures.push(await issuerThroughput(store, ISSUER_CODES, concurrency));
+    const [m, s, k] = figures as [number, number, number];
+    console.log(`${String(concurrency).padEnd(50)} ${fmt(m).padStart(10)} ${fmt(s).padStart(10)} ${fmt(k).padStart(11)} ${(k / s).toFixed(4).padStart(11)}`);
   }
   await memory.close();
   await sqlite.close();

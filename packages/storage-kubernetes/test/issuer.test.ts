@@ -152,7 +152,7 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
     expect(codes.stdout).not.toContain(code);
   });
 
-  it('API round-trips: a code exchange costs 5 requests (the Grant read once), a refresh 8', async () => {
+  it('API round-trips on model resources: a code exchange costs 5 (the Grant read once), a refresh 8', async () => {
     // Online code (no offline_access): AuthCode get, OIDCSession list (the code dies with its
     // session), Grant get, AuthCode consume (merge patch on the version read), AccessToken apply.
     const online = await loginForCode();
@@ -173,7 +173,8 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
     expect(refresh_token).toBeTruthy();
 
     // Refresh on the other replica: RefreshToken get, Grant get + apply (last used), consume,
-    // successor apply, predecessor get + apply (the successor link), AccessToken apply.
+    // successor apply, predecessor get + apply (the successor link), AccessToken apply. (The mock
+    // connector's upstream refresh also reads its OfflineSession: one more, not a model request.)
     const refresh = await modelRequests(stores[0]!, () =>
       fetch(`${issuers[0]!.url}/dex/token`, {
         method: 'POST',
