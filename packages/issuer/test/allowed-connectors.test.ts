@@ -3,13 +3,12 @@
  * connectors, enforced on every grant: the login UI, `connector_id`, the password grant, and at
  * the token endpoint (code, refresh) for grants made before the list changed.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { MemoryStore } from '@gatehouse/storage';
 import type { StaticClient } from '../src/config/types.ts';
-import type { RunningIssuer } from '../src/index.ts';
 import { browse, CookieJar, MOCK_CONNECTOR, startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
-import { ALICE, ALICE_PASSWORD, authorizationRequest, authorize, discover, passwordGrantOverrides, postForm, redeem, TEST_BASIC } from './helpers.ts';
+import { ALICE, ALICE_PASSWORD, authorizationRequest, authorize, discover, passwordGrantOverrides, postForm, redeem, TEST_BASIC, useIssuer } from './helpers.ts';
 
 const RESTRICTED: StaticClient = { ...TEST_CLIENT, id: 'restricted', secret: 'restricted-secret-long-enough', allowedConnectors: ['mock'] };
 
@@ -19,33 +18,24 @@ const restrictedURL = async (config: client.Configuration, extra: Record<string,
   (await authorizationRequest(config, 'openid', { redirectURI: RESTRICTED.redirectURIs[0]!, extra: { state: 's', ...extra } })).url;
 
 describe('allowedConnectors', () => {
-  let issuer: RunningIssuer;
-  let config: client.Configuration;
-
-  beforeAll(async () => {
-    issuer = await startTestIssuer({ staticClients: [TEST_CLIENT, RESTRICTED], connectors: [MOCK_CONNECTOR], overrides: overrides() });
-    config = await discover(issuer, RESTRICTED.id, RESTRICTED.secret);
-  });
-  afterAll(async () => {
-    await issuer?.close();
-  });
+  const env = useIssuer({ staticClients: [TEST_CLIENT, RESTRICTED], connectors: [MOCK_CONNECTOR], overrides: overrides() }, RESTRICTED.id, RESTRICTED.secret);
 
   it('the login offers only the allowed connectors and completes through them', async () => {
     // Two connectors exist (mock, local); only mock is allowed, so it is chosen without a page.
-    const tokens = await redeem(config, await authorize(config, 'openid email'));
+    const tokens = await redeem(env.config, await authorize(env.config, 'openid email'));
     expect(tokens.claims()?.email).toBe('kilgore@kilgore.trout');
   });
 
   it('connector_id of a connector the client may not use is invalid_request', async () => {
-    const url = await restrictedURL(config, { connector_id: 'local' });
+    const url = await restrictedURL(env.config, { connector_id: 'local' });
     const r = await browse(new CookieJar(), url.toString(), { stopAt: RESTRICTED.redirectURIs[0]! });
     expect(new URL(r.location!).searchParams.get('error')).toBe('invalid_request');
   });
 
   it('a forbidden connector reached directly is a 403 page', async () => {
-    const url = await restrictedURL(config);
+    const url = await restrictedURL(env.config);
     const jar = new CookieJar();
-    const start = await browse(jar, url.toString(), { stopAt: `${issuer.issuerURL}/interaction/` });
+    const start = await browse(jar, url.toString(), { stopAt: `${env.issuer.issuerURL}/interaction/` });
     const interaction = start.location!;
     const page = await browse(jar, `${interaction}/connector/local`);
     expect(page.status).toBe(403);
@@ -55,10 +45,10 @@ describe('allowedConnectors', () => {
 
   it('the password grant refuses a client that may not use the password connector', async () => {
     const form = { grant_type: 'password', username: ALICE.email, password: ALICE_PASSWORD, scope: 'openid' };
-    const r = await postForm(`${issuer.issuerURL}/token`, form, [RESTRICTED.id, RESTRICTED.secret!]);
+    const r = await postForm(`${env.issuer.issuerURL}/token`, form, [RESTRICTED.id, RESTRICTED.secret!]);
     expect(r.status).toBe(400);
     expect(r.json?.error).toBe('unauthorized_client');
-    const allowed = await postForm(`${issuer.issuerURL}/token`, form, TEST_BASIC);
+    const allowed = await postForm(`${env.issuer.issuerURL}/token`, form, TEST_BASIC);
     expect(allowed.status).toBe(200);
   });
 

@@ -1,27 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
-import { browse, CookieJar, startTestIssuer, TEST_CLIENT, testOAuth2, withTestIssuer } from '../src/testing/index.ts';
-import type { RunningIssuer } from '../src/index.ts';
+import { browse, CookieJar, TEST_CLIENT, testOAuth2, withTestIssuer } from '../src/testing/index.ts';
 import { decodeSubject } from '../src/server/subject.ts';
-import { authorizationRequest, authorize, discover, redeem, REDIRECT } from './helpers.ts';
+import { authorizationRequest, authorize, redeem, REDIRECT, useIssuer } from './helpers.ts';
 
 describe('authorization code flow through mockCallback', () => {
-  let issuer: RunningIssuer;
-  let config: client.Configuration;
-
-  beforeAll(async () => {
-    issuer = await startTestIssuer();
-    config = await discover(issuer);
-  });
-  afterAll(async () => {
-    await issuer?.close();
-  });
+  const env = useIssuer();
 
   it('issues Dex-like ID tokens with PKCE, state and nonce', async () => {
-    const tokens = await redeem(config, await authorize(config, 'openid email profile groups federated:id'));
+    const tokens = await redeem(env.config, await authorize(env.config, 'openid email profile groups federated:id'));
     const claims = tokens.claims()!;
-    expect(claims.iss).toBe(issuer.issuerURL);
+    expect(claims.iss).toBe(env.issuer.issuerURL);
     expect(claims.aud).toBe(TEST_CLIENT.id);
     expect(claims.email).toBe('kilgore@kilgore.trout');
     expect(claims.email_verified).toBe(true);
@@ -30,13 +20,13 @@ describe('authorization code flow through mockCallback', () => {
     expect(claims.federated_claims).toEqual({ connector_id: 'mock', user_id: '0-385-28089-0' });
     expect(decodeSubject(claims.sub)).toEqual({ userId: '0-385-28089-0', connectorId: 'mock' });
     expect(tokens.refresh_token).toBeUndefined();
-    const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+    const info = await client.fetchUserInfo(env.config, tokens.access_token, claims.sub);
     expect(info.email).toBe('kilgore@kilgore.trout');
     expect(decodeJwt(tokens.id_token!).exp! - decodeJwt(tokens.id_token!).iat!).toBe(24 * 3600);
   });
 
   it('response_mode=form_post answers with a visible form to the redirect_uri and no script', async () => {
-    const { url } = await authorizationRequest(config, 'openid', { extra: { state: 'fp-state', response_mode: 'form_post' } });
+    const { url } = await authorizationRequest(env.config, 'openid', { extra: { state: 'fp-state', response_mode: 'form_post' } });
     const page = await browse(new CookieJar(), url.toString(), { stopAt: REDIRECT });
     expect(page.status).toBe(200);
     expect(page.body).toContain(`action="${REDIRECT}"`);
@@ -51,9 +41,9 @@ describe('authorization code flow through mockCallback', () => {
   });
 
   it('gives a refresh token for offline_access without a consent prompt', async () => {
-    const tokens = await redeem(config, await authorize(config, 'openid offline_access'));
+    const tokens = await redeem(env.config, await authorize(env.config, 'openid offline_access'));
     expect(tokens.refresh_token).toBeTruthy();
-    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
+    const refreshed = await client.refreshTokenGrant(env.config, tokens.refresh_token!);
     expect(refreshed.access_token).toBeTruthy();
     expect(refreshed.refresh_token).toBeTruthy();
     expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);

@@ -1,30 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
-import type { RunningIssuer } from '../src/index.ts';
-import { browse, type BrowseResult, CookieJar, formAction, startTestIssuer, TEST_CLIENT, testOAuth2 } from '../src/testing/index.ts';
-import { discover } from './helpers.ts';
+import { browse, type BrowseResult, CookieJar, formAction, TEST_CLIENT, testOAuth2 } from '../src/testing/index.ts';
+import { useIssuer } from './helpers.ts';
 
 const CLI = { ...TEST_CLIENT, id: 'kubectl', secret: undefined, public: true, name: 'kubectl', redirectURIs: ['http://127.0.0.1:8000/'] };
 const xsrfOf = (page: BrowseResult) => /name="xsrf" value="([^"]+)"/.exec(page.body)![1]!;
 
 describe('device flow (RFC 8628)', () => {
-  let issuer: RunningIssuer;
-  let config: client.Configuration;
-
-  beforeAll(async () => {
-    issuer = await startTestIssuer({
-      staticClients: [TEST_CLIENT, CLI],
-      overrides: { oauth2: testOAuth2({ grantTypes: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'] }) },
-    });
-    config = await discover(issuer, CLI.id, null);
-  });
-  afterAll(async () => {
-    await issuer?.close();
-  });
+  const env = useIssuer({
+    staticClients: [TEST_CLIENT, CLI],
+    overrides: { oauth2: testOAuth2({ grantTypes: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'] }) },
+  }, CLI.id, null);
 
   it('a device gets tokens after the user enters the code, confirms and logs in', async () => {
-    expect(config.serverMetadata().device_authorization_endpoint).toBe(`${issuer.issuerURL}/device/code`);
-    const device = await client.initiateDeviceAuthorization(config, { scope: 'openid email offline_access' });
+    expect(env.config.serverMetadata().device_authorization_endpoint).toBe(`${env.issuer.issuerURL}/device/code`);
+    const device = await client.initiateDeviceAuthorization(env.config, { scope: 'openid email offline_access' });
     const jar = new CookieJar();
     const input = await browse(jar, device.verification_uri);
     expect(input.status).toBe(200);
@@ -44,20 +34,20 @@ describe('device flow (RFC 8628)', () => {
     expect(done.status).toBe(200);
     expect(done.body).toContain('Device connected');
 
-    const tokens = await client.pollDeviceAuthorizationGrant(config, { ...device, interval: 0 } as never);
+    const tokens = await client.pollDeviceAuthorizationGrant(env.config, { ...device, interval: 0 } as never);
     expect(tokens.claims()?.email).toBe('kilgore@kilgore.trout');
     expect(tokens.claims()?.aud).toBe(CLI.id);
     expect(tokens.refresh_token).toBeTruthy();
   });
 
   it('the device is told access_denied when the user cancels', async () => {
-    const device = await client.initiateDeviceAuthorization(config, { scope: 'openid' });
+    const device = await client.initiateDeviceAuthorization(env.config, { scope: 'openid' });
     const jar = new CookieJar();
     const input = await browse(jar, device.verification_uri);
     const xsrf = xsrfOf(input);
     const confirm = await browse(jar, formAction(input), { form: { xsrf, user_code: device.user_code } });
     const xsrf2 = xsrfOf(confirm);
     await browse(jar, formAction(confirm), { form: { xsrf: xsrf2, user_code: device.user_code, abort: 'yes' } });
-    await expect(client.pollDeviceAuthorizationGrant(config, { ...device, interval: 0 } as never)).rejects.toMatchObject({ error: 'access_denied' });
+    await expect(client.pollDeviceAuthorizationGrant(env.config, { ...device, interval: 0 } as never)).rejects.toMatchObject({ error: 'access_denied' });
   });
 });

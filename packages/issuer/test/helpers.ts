@@ -1,11 +1,12 @@
 /** Shared bits of the issuer integration suites. */
 import bcrypt from 'bcryptjs';
 import * as client from 'openid-client';
+import { afterAll, beforeAll } from 'vitest';
 import { z } from 'zod';
 import { CONNECTOR_KIT_VERSION, type CallbackConnector, type ConnectorFactory, type RefreshConnector } from '@gatehouse/connector-kit';
 import type { ExpiryConfig, IssuerConfig, StaticPassword } from '../src/config/types.ts';
 import type { RunningIssuer } from '../src/index.ts';
-import { type BrowseResult, CookieJar, login, TEST_CLIENT, testOAuth2, type LoginOptions } from '../src/testing/index.ts';
+import { type BrowseResult, CookieJar, login, startTestIssuer, TEST_CLIENT, testOAuth2, type LoginOptions, type StartTestIssuerOptions } from '../src/testing/index.ts';
 
 export const REDIRECT = TEST_CLIENT.redirectURIs[0]!;
 
@@ -83,6 +84,28 @@ export async function discover(issuer: RunningIssuer, id = TEST_CLIENT.id, secre
     secret === null ? client.None() : undefined,
     { execute: [client.allowInsecureRequests] },
   );
+}
+
+export interface IssuerAndRP {
+  issuer: RunningIssuer;
+  /** The relying party's openid-client configuration. */
+  config: client.Configuration;
+}
+
+/**
+ * Around a describe block: a test issuer started with `options` before its tests (closed after
+ * them) and a relying party for client `id` (see `discover`). Read the fields inside tests.
+ */
+export function useIssuer(options: StartTestIssuerOptions = {}, id?: string, secret?: string | null): IssuerAndRP {
+  const env = {} as IssuerAndRP;
+  beforeAll(async () => {
+    env.issuer = await startTestIssuer(options);
+    env.config = await discover(env.issuer, id, secret);
+  });
+  afterAll(async () => {
+    await env.issuer?.close();
+  });
+  return env;
 }
 
 export interface AuthorizationRequest {

@@ -1,32 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
-import type { RunningIssuer } from '../src/index.ts';
-import { browse, CookieJar, formAction, login, MOCK_CONNECTOR, startTestIssuer, testOAuth2 } from '../src/testing/index.ts';
+import { browse, CookieJar, formAction, login, MOCK_CONNECTOR, testOAuth2 } from '../src/testing/index.ts';
 import { decodeSubject } from '../src/server/subject.ts';
-import { ALICE, ALICE_PASSWORD, authorizationRequest, authorize, discover, redeem, REDIRECT } from './helpers.ts';
+import { ALICE, ALICE_PASSWORD, authorizationRequest, authorize, redeem, REDIRECT, useIssuer } from './helpers.ts';
 
 async function authURL(config: client.Configuration, extra: Record<string, string> = {}) {
   return (await authorizationRequest(config, 'openid email', { extra })).url.toString();
 }
 
 describe('password form (local connector)', () => {
-  let issuer: RunningIssuer;
-  let config: client.Configuration;
-
-  beforeAll(async () => {
-    issuer = await startTestIssuer({
-      connectors: [],
-      overrides: { enablePasswordDB: true, staticPasswords: [ALICE] },
-    });
-    config = await discover(issuer);
-  });
-  afterAll(async () => {
-    await issuer?.close();
+  const env = useIssuer({
+    connectors: [],
+    overrides: { enablePasswordDB: true, staticPasswords: [ALICE] },
   });
 
   it('logs in with the password form and issues tokens for the local user', async () => {
-    const a = await authorize(config, 'openid email profile groups', { username: ALICE.email, password: ALICE_PASSWORD });
-    const tokens = await redeem(config, a);
+    const a = await authorize(env.config, 'openid email profile groups', { username: ALICE.email, password: ALICE_PASSWORD });
+    const tokens = await redeem(env.config, a);
     const claims = tokens.claims()!;
     expect(claims.email).toBe(ALICE.email);
     expect(claims.groups).toEqual(['admins']);
@@ -35,7 +25,7 @@ describe('password form (local connector)', () => {
   });
 
   it('renders an accessible form without scripts, with a strict CSP', async () => {
-    const page = await browse(new CookieJar(), await authURL(config));
+    const page = await browse(new CookieJar(), await authURL(env.config));
     expect(page.status).toBe(200);
     expect(page.body).toContain('<label for="login">Email Address</label>');
     expect(page.body).toContain('<label for="password">Password</label>');
@@ -44,13 +34,13 @@ describe('password form (local connector)', () => {
     expect(csp).toContain("default-src 'none'");
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).toContain("form-action 'self' http://127.0.0.1:9");
-    const css = await fetch(`${issuer.issuerURL}/static/style.css`);
+    const css = await fetch(`${env.issuer.issuerURL}/static/style.css`);
     expect(css.headers.get('content-type')).toContain('text/css');
   });
 
   it('says the same thing for a wrong password and an unknown user', async () => {
     const jar = new CookieJar();
-    const page = await browse(jar, await authURL(config));
+    const page = await browse(jar, await authURL(env.config));
     const wrong = await browse(jar, formAction(page), { form: { login: ALICE.email, password: 'nope' } });
     const unknown = await browse(jar, formAction(page), { form: { login: 'mallory@example.com', password: 'nope' } });
     expect(wrong.status).toBe(401);
@@ -66,7 +56,7 @@ describe('password form (local connector)', () => {
 
   it('throttles repeated failures for one username with a 429 and a wait time', async () => {
     const jar = new CookieJar();
-    const page = await browse(jar, await authURL(config));
+    const page = await browse(jar, await authURL(env.config));
     const target = formAction(page);
     const user = 'bob@example.com';
     for (let i = 0; i < 5; i++) {
@@ -84,7 +74,7 @@ describe('password form (local connector)', () => {
 
   it('rejects an empty form and a non-form body', async () => {
     const jar = new CookieJar();
-    const page = await browse(jar, await authURL(config));
+    const page = await browse(jar, await authURL(env.config));
     const empty = await browse(jar, formAction(page), { form: {} });
     expect(empty.status).toBe(400);
     const json = await fetch(formAction(page), {
@@ -97,51 +87,42 @@ describe('password form (local connector)', () => {
 });
 
 describe('connector choice and approval', () => {
-  let issuer: RunningIssuer;
-  let config: client.Configuration;
-
-  beforeAll(async () => {
-    issuer = await startTestIssuer({
-      connectors: [MOCK_CONNECTOR],
-      overrides: {
-        enablePasswordDB: true,
-        staticPasswords: [ALICE],
-        oauth2: testOAuth2({ skipApprovalScreen: false }),
-      },
-    });
-    config = await discover(issuer);
-  });
-  afterAll(async () => {
-    await issuer?.close();
+  const env = useIssuer({
+    connectors: [MOCK_CONNECTOR],
+    overrides: {
+      enablePasswordDB: true,
+      staticPasswords: [ALICE],
+      oauth2: testOAuth2({ skipApprovalScreen: false }),
+    },
   });
 
   it('shows a connector choice page listing every connector', async () => {
-    const page = await browse(new CookieJar(), await authURL(config));
+    const page = await browse(new CookieJar(), await authURL(env.config));
     expect(page.status).toBe(200);
     expect(page.body).toContain('Log in with Email');
     expect(page.body).toContain('Log in with Mock');
   });
 
   it('connector_id selects the connector and the approval screen grants access', async () => {
-    const a = await authorize(config, 'openid email', { extra: { connector_id: 'mock' } });
-    const tokens = await redeem(config, a);
+    const a = await authorize(env.config, 'openid email', { extra: { connector_id: 'mock' } });
+    const tokens = await redeem(env.config, a);
     expect(decodeSubject(tokens.claims()!.sub)?.connectorId).toBe('mock');
   });
 
   it('an unknown connector_id is an OAuth error back to the client', async () => {
-    const page = await browse(new CookieJar(), await authURL(config, { connector_id: 'nope' }), { stopAt: REDIRECT });
+    const page = await browse(new CookieJar(), await authURL(env.config, { connector_id: 'nope' }), { stopAt: REDIRECT });
     expect(new URL(page.location!).searchParams.get('error')).toBe('invalid_request');
   });
 
   it('denying on the approval screen returns access_denied to the client', async () => {
     const jar = new CookieJar();
-    const done = await login(jar, await authURL(config, { connector_id: 'mock' }), { stopAt: REDIRECT, approve: false });
+    const done = await login(jar, await authURL(env.config, { connector_id: 'mock' }), { stopAt: REDIRECT, approve: false });
     expect(new URL(done.location!).searchParams.get('error')).toBe('access_denied');
   });
 
   it('the approval page lists what the client asks for', async () => {
     const jar = new CookieJar();
-    const page = await browse(jar, await authURL(config, { connector_id: 'mock' }));
+    const page = await browse(jar, await authURL(env.config, { connector_id: 'mock' }));
     expect(page.body).toContain('Test Client');
     expect(page.body).toContain('View your email address');
     expect(page.body).toContain('name="approval" value="approve"');
