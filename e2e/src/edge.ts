@@ -10,6 +10,12 @@ import { getFreePort } from '@gatehouse/testkit/ports';
 /** The public host name of the stack (Chromium maps it to 127.0.0.1). */
 export const PUBLIC_HOST = 'gatehouse.test';
 
+/**
+ * An app host beside it (same nginx, same port): forward-auth's callback stays on PUBLIC_HOST and sends the
+ * browser on to a whitelisted `rd` here, as in the deployment where apps live on other subdomains.
+ */
+export const APP_HOST = `app.${PUBLIC_HOST}`;
+
 export const NGINX_TEMPLATE = fileURLToPath(new URL('../../deploy/nginx/gatehouse.conf.template', import.meta.url));
 
 export interface EdgeTLS {
@@ -18,10 +24,10 @@ export interface EdgeTLS {
   key: string;
 }
 
-/** A CA and a server certificate for PUBLIC_HOST, made before nginx starts (the issuer URL needs the port). */
+/** A CA and a server certificate for PUBLIC_HOST and APP_HOST, made before nginx starts (the issuer URL needs the port). */
 export async function makeEdgeTLS(): Promise<EdgeTLS> {
   const ca = await createTestCA('Gatehouse e2e CA');
-  const leaf = await ca.issue([PUBLIC_HOST]);
+  const leaf = await ca.issue([PUBLIC_HOST, APP_HOST]);
   return { caCert: ca.caCert, cert: leaf.cert, key: leaf.key };
 }
 
@@ -39,6 +45,8 @@ export interface Edge {
   nginx: Nginx;
   /** `https://gatehouse.test:<port>`. */
   origin: string;
+  /** `https://app.gatehouse.test:<port>` (the same nginx). */
+  appOrigin: string;
   /** Lines of the auth subrequest log (one per `auth_request` made). */
   authSubrequests(): Promise<string[]>;
   /**
@@ -56,7 +64,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     files: { 'tls/server.crt': options.tls.cert, 'tls/server.key': options.tls.key },
     vars: {
       HTTPS_PORT: httpsPort,
-      SERVER_NAME: PUBLIC_HOST,
+      SERVER_NAME: `${PUBLIC_HOST} ${APP_HOST}`,
       TLS_CERT: 'tls/server.crt',
       TLS_KEY: 'tls/server.key',
       FORWARD_AUTH_ADDR: options.forwardAuthAddr,
@@ -69,6 +77,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   return {
     nginx,
     origin: `https://${PUBLIC_HOST}:${httpsPort}`,
+    appOrigin: `https://${APP_HOST}:${httpsPort}`,
     authSubrequests,
     async authChecksAfter(skip, path, count = 1) {
       const deadline = Date.now() + 5_000;

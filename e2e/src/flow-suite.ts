@@ -5,7 +5,7 @@ import type { AppAnswer } from '../apps/identity-app.ts';
 import { launchBrowser, TrafficRecorder, type Exchange, type TestBrowser } from './browser.ts';
 import { appAnswer, formatTrace, loginWithEntra, screenshot, setCookieAttributes, step, type LoginResult } from './journey.ts';
 import { CLIENT_ID, ENTRA_GROUP, ENTRA_USER, startStack, type Stack, type StackOptions } from './stack.ts';
-import { PUBLIC_HOST } from './edge.ts';
+import { APP_HOST, PUBLIC_HOST } from './edge.ts';
 
 export interface FlowSuiteOptions {
   name: string;
@@ -37,7 +37,7 @@ export function defineFlowSuite(o: FlowSuiteOptions): void {
 
     beforeAll(async () => {
       stack = await startStack(await o.stack());
-      browser = await launchBrowser({ hosts: [PUBLIC_HOST], trustedCerts: stack.browserTrust.certs, extraArgs: stack.browserTrust.args });
+      browser = await launchBrowser({ hosts: [PUBLIC_HOST, APP_HOST], trustedCerts: stack.browserTrust.certs, extraArgs: stack.browserTrust.args });
       context = await browser.newContext();
     }, 240_000);
 
@@ -343,6 +343,43 @@ export function defineFlowSuite(o: FlowSuiteOptions): void {
         expect(answer.identity?.email).toBe(jane.mail);
         expect(answer.identity?.preferredUsername).toBe(jane.uid);
         expect(answer.identity?.groups).toEqual(expect.arrayContaining(['developers']));
+      } finally {
+        await ldapContext.close();
+      }
+    }, 60_000);
+
+    // The password form hands the browser to the client: its callback (this host) sends it on to rd on the app
+    // subdomain. Chromium applies the form page's form-action to that redirect too: it must admit the other host.
+    it.runIf(o.ldap)('LDAP: the password form with rd on another host (the app subdomain) lands on the app', async () => {
+      const ldapContext = await browser.newContext();
+      try {
+        const page = await ldapContext.newPage();
+        const blocked: string[] = [];
+        page.on('console', (m) => {
+          if (m.text().includes('Content Security Policy')) blocked.push(m.text());
+        });
+        const recorder = new TrafficRecorder(page);
+        const jane = stack.slapd?.seed.users.jane;
+        if (!jane) throw new Error('no slapd');
+        const target = `${stack.edge.appOrigin}/gemini-rl`;
+        await page.goto(`${stack.origin}/oauth2/start?rd=${encodeURIComponent(target)}`);
+        const formResponse = page.waitForResponse((r) => r.url().endsWith('/connector/ldap') && r.request().method() === 'GET');
+        await page.getByRole('link', { name: 'Log in with Corporate LDAP' }).click();
+        const form = await formResponse;
+        expect(form.headers()['content-security-policy']).toMatch(/form-action 'self' https:\/\/gatehouse\.test:\d+ https:;/);
+        await page.locator('input[name="login"]').fill(jane.uid);
+        await page.locator('input[name="password"]').fill(jane.password);
+        await page.locator('button[type="submit"]').click();
+        await page.waitForURL(target, { timeout: 15_000 }).catch(async (err: unknown) => {
+          throw new Error(`stopped at ${page.url()}; CSP: ${blocked.join(' | ')}\n${formatTrace(await recorder.settled())}`, { cause: err });
+        });
+        const exchanges = await recorder.settled();
+        printLatencies(`${o.name} LDAP login, rd on ${APP_HOST}`, exchanges);
+        expect(blocked).toEqual([]);
+        const callback = step(exchanges, 0, 'GET /oauth2/callback', (e) => e.url.origin === stack.origin && e.url.pathname === '/oauth2/callback');
+        expect(callback.exchange.location?.href).toBe(target);
+        const answer = await appAnswer(page);
+        expect(answer.identity?.email).toBe(jane.mail);
       } finally {
         await ldapContext.close();
       }

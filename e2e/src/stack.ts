@@ -16,7 +16,7 @@ import { getFreePort } from '@gatehouse/testkit/ports';
 import { startSlapd, type Slapd } from '@gatehouse/testkit/slapd';
 import { startIdentityApp, type IdentityApp } from '../apps/identity-app.ts';
 import { edgeFetch } from './edge-fetch.ts';
-import { makeEdgeTLS, PUBLIC_HOST, startEdge, type Edge, type EdgeTLS } from './edge.ts';
+import { APP_HOST, makeEdgeTLS, PUBLIC_HOST, startEdge, type Edge, type EdgeTLS } from './edge.ts';
 
 /** The Entra user of the seed (steps 11-12). */
 export const ENTRA_USER = {
@@ -205,6 +205,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         redirect_url: `${origin}/oauth2/callback`,
         cookie_secret: secrets.cookie,
         cookie_domains: [PUBLIC_HOST],
+        // The app subdomain (any port: the test's): an absolute rd there is allowed (Domain=PUBLIC_HOST covers it).
+        whitelist_domains: [`${APP_HOST}:*`],
         cookie_secure: true,
         email_domains: ['*'],
         set_xauthrequest: true,

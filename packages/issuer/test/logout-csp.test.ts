@@ -123,7 +123,8 @@ describe('logout pages: CSP and the post-logout redirect chain', () => {
     const { jar, idToken } = await signedIn();
     const page = await browse(jar, endSessionURL(idToken, 'bad'));
     const action = formAction(page);
-    for (const form of [{ logout: 'yes' }, { xsrf: 'forged', logout: 'yes' }, { xsrf: 'x'.repeat(5000), logout: 'yes' }]) {
+    const forms: Array<Record<string, string>> = [{ logout: 'yes' }, { xsrf: 'forged', logout: 'yes' }, { xsrf: 'x'.repeat(5000), logout: 'yes' }];
+    for (const form of forms) {
       const r = await browse(jar, action, { form, stopAt: postLogout });
       expect(r.location, JSON.stringify(form).slice(0, 60)).toBeUndefined();
       expect(r.status).toBeGreaterThanOrEqual(400);

@@ -30,7 +30,8 @@ export function contentSecurityPolicy(formTargets: string[]): string {
  * interstitial page (meta refresh) would end it, at the price of the standard redirects that RPs
  * and non-browser clients follow. So the chain may go anywhere on the client's scheme (`https:`
  * for an https client: never down to cleartext; `http:` also admits https), no other scheme.
- * Everything else on these pages stays strict: no script, no framing, no <base>, escaped values.
+ * (The origins are implied by the scheme; they are listed to name where the form goes.) Everything
+ * else on these pages stays strict: no script, no framing, no <base>, escaped values.
  */
 export function handoffFormTargets(clientURLs: readonly string[]): string[] {
   const targets = new Set<string>(['self']);
