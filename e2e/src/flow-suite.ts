@@ -129,7 +129,7 @@ export function defineFlowSuite(o: FlowSuiteOptions): void {
       expect(first.answer.user).toBe(ENTRA_USER.mail);
       expect(identity?.email).toBe(ENTRA_USER.mail);
       expect(identity?.preferredUsername).toBe(ENTRA_USER.mailNickname);
-      expect(identity?.user).toBeTruthy();
+      expect(identity?.user).toBe(ENTRA_USER.mailNickname); // step 19: X-Auth-Request-User: john.doe
       expect(identity?.groups).toEqual([ENTRA_GROUP.displayName]);
       expect(stack.app.requests.filter((r) => r.identity !== null).length).toBe(1);
       await o.afterFirstLogin?.();

@@ -210,6 +210,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         cookie_secure: true,
         email_domains: ['*'],
         set_xauthrequest: true,
+        // The seed's X-Auth-Request-User is the user name (john.doe), not the opaque subject.
+        user_id_claim: 'preferred_username',
         reverse_proxy: true,
         trusted_proxy_ips: ['127.0.0.1'],
         scope: options.cookieRefresh ? 'openid email profile groups offline_access' : 'openid email profile groups',

@@ -36,7 +36,18 @@ describe('email_domains', () => {
 });
 
 describe('claims', () => {
-  const o = { emailClaim: 'email', groupsClaim: 'groups', allowUnverifiedEmail: false };
+  const o = { userIdClaim: 'sub', emailClaim: 'email', groupsClaim: 'groups', allowUnverifiedEmail: false };
+  it('takes the user from user_id_claim, falling back to sub when that claim is absent or empty', () => {
+    const claims = { sub: 'CiQwOGE4', email: 'a@b.c', email_verified: true, preferred_username: 'john.doe' };
+    const byName = identityFromClaims(claims, { ...o, userIdClaim: 'preferred_username' });
+    expect(byName.ok && byName.identity.user).toBe('john.doe');
+    const bySub = identityFromClaims(claims, o);
+    expect(bySub.ok && bySub.identity.user).toBe('CiQwOGE4');
+    const missing = identityFromClaims({ ...claims, preferred_username: '' }, { ...o, userIdClaim: 'preferred_username' });
+    expect(missing.ok && missing.identity.user).toBe('CiQwOGE4');
+    const notAString = identityFromClaims({ ...claims, nick: ['x'] }, { ...o, userIdClaim: 'nick' });
+    expect(notAString.ok && notAString.identity.user).toBe('CiQwOGE4');
+  });
   it('requires email_verified unless allowed', () => {
     expect(identityFromClaims({ sub: 's', email: 'a@b.c' }, o).ok).toBe(false);
     expect(identityFromClaims({ sub: 's', email: 'a@b.c', email_verified: false }, o).ok).toBe(false);

@@ -1,7 +1,7 @@
 // Bearer JWTs (skip_jwt_bearer_tokens): from our issuer for client_id / oidc_extra_audiences, or from an
 // extra_jwt_issuers entry `issuer=audience`. Verified tokens are cached until their expiry.
 import { createRemoteJWKSet, decodeJwt, customFetch as joseFetch, jwtVerify, type JWTPayload } from 'jose';
-import { identityFromClaims } from './claims.ts';
+import { claimOptions, identityFromClaims } from './claims.ts';
 import type { ForwardAuthConfig } from './config/schema.ts';
 import type { FetchLike, OidcClient } from './oidc/client.ts';
 import { LRU } from './session/lru.ts';
@@ -63,11 +63,7 @@ export class BearerVerifier {
     const own = this.#oidc.discovered?.serverMetadata().issuer ?? this.#cfg.oidc_issuer_url;
     const payload = iss === own ? await this.#fromIssuer(token) : await this.#fromExtras(token, iss);
     if (payload === undefined || typeof payload.exp !== 'number') return undefined;
-    const r = identityFromClaims(payload, {
-      emailClaim: this.#cfg.oidc_email_claim,
-      groupsClaim: this.#cfg.oidc_groups_claim,
-      allowUnverifiedEmail: this.#cfg.insecure_oidc_allow_unverified_email,
-    });
+    const r = identityFromClaims(payload, claimOptions(this.#cfg));
     if (!r.ok) return undefined;
     const result = { identity: r.identity, expiresAt: payload.exp * 1000 };
     this.#cache.set(token, result);

@@ -3,9 +3,26 @@ import type { JWTPayload } from 'jose';
 import type { Identity } from './authz.ts';
 
 export interface ClaimOptions {
+  /** The claim that becomes `X-Auth-Request-User` (oauth2-proxy's `user_id_claim`); `sub` when absent. */
+  readonly userIdClaim: string;
   readonly emailClaim: string;
   readonly groupsClaim: string;
   readonly allowUnverifiedEmail: boolean;
+}
+
+/** The claim choices of a configuration (shared by login, refresh and bearer tokens). */
+export function claimOptions(cfg: {
+  readonly user_id_claim: string;
+  readonly oidc_email_claim: string;
+  readonly oidc_groups_claim: string;
+  readonly insecure_oidc_allow_unverified_email: boolean;
+}): ClaimOptions {
+  return {
+    userIdClaim: cfg.user_id_claim,
+    emailClaim: cfg.oidc_email_claim,
+    groupsClaim: cfg.oidc_groups_claim,
+    allowUnverifiedEmail: cfg.insecure_oidc_allow_unverified_email,
+  };
 }
 
 export type ClaimsResult = { ok: true; identity: Identity } | { ok: false; reason: string };
@@ -23,9 +40,11 @@ export function identityFromClaims(claims: JWTPayload, o: ClaimOptions): ClaimsR
     : typeof rawGroups === 'string' && rawGroups !== ''
       ? [rawGroups]
       : [];
+  const rawUser = claims[o.userIdClaim];
+  const user = typeof rawUser === 'string' && rawUser !== '' ? rawUser : claims.sub;
   const preferred = typeof claims.preferred_username === 'string' && claims.preferred_username !== '' ? claims.preferred_username : undefined;
   return {
     ok: true,
-    identity: { user: claims.sub, groups, ...(email === undefined ? {} : { email }), ...(preferred === undefined ? {} : { preferredUsername: preferred }) },
+    identity: { user, groups, ...(email === undefined ? {} : { email }), ...(preferred === undefined ? {} : { preferredUsername: preferred }) },
   };
 }

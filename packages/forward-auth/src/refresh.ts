@@ -2,7 +2,7 @@
 // keyed by the sealed cookie value). The outcome is remembered on the old entry for a grace period, so requests
 // still carrying the old cookie get the new one instead of replaying a rotated refresh token.
 import type { Logger } from 'pino';
-import { identityFromClaims } from './claims.ts';
+import { claimOptions, identityFromClaims } from './claims.ts';
 import type { ForwardAuthConfig } from './config/schema.ts';
 import type { ForwardAuthMetrics } from './metrics.ts';
 import { IssuerError, IssuerErrorCode, type OidcClient } from './oidc/client.ts';
@@ -63,11 +63,7 @@ export class Refresher {
       const tokens = await this.#oidc.refresh(refreshToken);
       let identity = entry.identity;
       if (tokens.claims !== undefined) {
-        const r = identityFromClaims(tokens.claims, {
-          emailClaim: this.#cfg.oidc_email_claim,
-          groupsClaim: this.#cfg.oidc_groups_claim,
-          allowUnverifiedEmail: this.#cfg.insecure_oidc_allow_unverified_email,
-        });
+        const r = identityFromClaims(tokens.claims, claimOptions(this.#cfg));
         if (!r.ok || r.identity.user !== old.user) return this.#revoke(entry, r.ok ? 'subject changed' : r.reason);
         identity = r.identity;
       }

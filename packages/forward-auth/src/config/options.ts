@@ -39,6 +39,7 @@ export const OPTIONS = {
   pass_access_token: { kind: 'bool' },
   email_domains: { kind: 'list', flagAliases: ['email-domain'] },
   allowed_groups: { kind: 'list', flagAliases: ['allowed-group'] },
+  user_id_claim: { kind: 'string' },
   oidc_email_claim: { kind: 'string' },
   oidc_groups_claim: { kind: 'string' },
   oidc_extra_audiences: { kind: 'list', flagAliases: ['oidc-extra-audience'] },
@@ -75,7 +76,7 @@ export const UNSUPPORTED_OPTIONS: readonly string[] = [
   'insecure_oidc_skip_nonce', 'insecure_oidc_skip_issuer_verification', 'encode_state', 'backend_logout_url',
   'gcp_healthchecks', 'ping_user_agent', 'silence_ping_logging', 'request_logging', 'auth_logging',
   'standard_logging', 'logging_filename', 'ssl_insecure_skip_verify', 'ssl_upstream_insecure_skip_verify',
-  'provider_ca_files', 'use_system_trust_store', 'user_id_claim', 'oidc_audience_claims', 'allowed_roles',
+  'provider_ca_files', 'use_system_trust_store', 'oidc_audience_claims', 'allowed_roles',
   'force_https', 'signature_key', 'bearer_token_login_fallback', 'cookie_csrf_samesite',
 ];
 

@@ -85,6 +85,7 @@ export const forwardAuthSchema = z
     pass_access_token: z.boolean().default(false),
     email_domains: z.array(z.string().min(1)).min(1, 'is required; use "*" to allow any email domain'),
     allowed_groups: z.array(z.string().min(1)).default([]),
+    user_id_claim: z.string().min(1).default('sub'),
     oidc_email_claim: z.string().min(1).default('email'),
     oidc_groups_claim: z.string().min(1).default('groups'),
     oidc_extra_audiences: z.array(z.string().min(1)).default([]),

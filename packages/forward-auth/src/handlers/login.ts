@@ -1,6 +1,6 @@
 // /oauth2/start, /oauth2/sign_in and /oauth2/callback: the authorization-code flow with state, nonce and PKCE.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { identityFromClaims } from '../claims.ts';
+import { claimOptions, identityFromClaims } from '../claims.ts';
 import type { AppContext } from '../context.ts';
 import { IssuerError, IssuerErrorCode } from '../oidc/client.ts';
 import { serializeCookie } from '../session/cookies.ts';
@@ -93,11 +93,7 @@ export async function handleCallback(ctx: AppContext, req: IncomingMessage, res:
   } finally {
     ctx.metrics.issuerLatency.observe({ operation: 'code' }, (performance.now() - started) / 1000);
   }
-  const r = identityFromClaims(tokens.claims ?? {}, {
-    emailClaim: ctx.cfg.oidc_email_claim,
-    groupsClaim: ctx.cfg.oidc_groups_claim,
-    allowUnverifiedEmail: ctx.cfg.insecure_oidc_allow_unverified_email,
-  });
+  const r = identityFromClaims(tokens.claims ?? {}, claimOptions(ctx.cfg));
   if (!r.ok) return sendErrorPage(res, 403, 'Access denied', `${r.reason[0]?.toUpperCase()}${r.reason.slice(1)}.`, { retryURL, setCookie: cleared });
   const session = ctx.sessions.create(r.identity, tokens, ctx.sessions.domainFor(host));
   if (!ctx.sessions.entryFor(session).authorized) {
