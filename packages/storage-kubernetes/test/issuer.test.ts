@@ -121,6 +121,18 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
     return { code: code!, verifier };
   }
 
+  /** `kubectl apply` of an OAuth2Client named after its id, as an operator would write it. */
+  async function applyClient(client: { id: string; secret: string; redirect: string }, extra: Record<string, unknown>): Promise<void> {
+    const manifest = {
+      apiVersion: 'gatehouse.dev/v1',
+      kind: 'OAuth2Client',
+      metadata: { name: client.id, namespace },
+      spec: { id: client.id, secret: client.secret, redirectURIs: [client.redirect], ...extra },
+    };
+    const applied = await kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify(manifest) });
+    expect(applied.code, applied.stderr).toBe(0);
+  }
+
   function redeem(
     baseURL: string,
     code: string,
@@ -233,13 +245,7 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
 
   it('a client applied with kubectl can log in on both replicas within 2 s; deleted, it is refused', async () => {
     const client = { id: `kubectl-${randomBytes(3).toString('hex')}`, secret: b64url(randomBytes(24)), redirect: 'http://127.0.0.1:9/kubectl-app/cb' };
-    const manifest = {
-      apiVersion: 'gatehouse.dev/v1',
-      kind: 'OAuth2Client',
-      metadata: { name: client.id, namespace },
-      spec: { id: client.id, secret: client.secret, redirectURIs: [client.redirect], name: 'Applied with kubectl' },
-    };
-    expect((await kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify(manifest) })).code).toBe(0);
+    await applyClient(client, { name: 'Applied with kubectl' });
     const appliedAt = Date.now();
     // Each replica learns it from its own watch.
     for (const issuer of issuers) {
@@ -270,13 +276,7 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
 
   it('a kubectl-applied client with allowedConnectors logs in only through them (both replicas, after a patch too)', async () => {
     const client = { id: `only-${randomBytes(3).toString('hex')}`, secret: b64url(randomBytes(24)), redirect: 'http://127.0.0.1:9/only/cb' };
-    const manifest = {
-      apiVersion: 'gatehouse.dev/v1',
-      kind: 'OAuth2Client',
-      metadata: { name: client.id, namespace },
-      spec: { id: client.id, secret: client.secret, redirectURIs: [client.redirect], allowedConnectors: ['elsewhere'] },
-    };
-    expect((await kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify(manifest) })).code).toBe(0);
+    await applyClient(client, { allowedConnectors: ['elsewhere'] });
     /** Where /auth with connector_id=mock sends the browser: the RP with an error, or on into the login. */
     const viaMock = async (issuer: RunningIssuer): Promise<URL | undefined> => {
       const q = new URLSearchParams({ client_id: client.id, redirect_uri: client.redirect, response_type: 'code', scope: 'openid', state: 'st', connector_id: 'mock' });
