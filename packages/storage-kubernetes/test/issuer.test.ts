@@ -164,10 +164,27 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
     expect(codes.stdout).not.toContain(code);
   });
 
-  it('API round-trips on model resources: a code exchange costs 5 (the Grant read once), a refresh 8', async () => {
+  it('API round-trips on model resources: a login costs 14, a code exchange 5 (the Grant read once), a refresh 6', async () => {
+    // A login through both replicas (counted on both stores): Interaction save (/auth), find
+    // (connector choice), find + save (upstream redirect; interactionResult reuses the read of
+    // interactionDetails), find + save (callback), find + destroy (resume); Grant get (404) +
+    // apply (grant.save) + apply (its identity: the get is the write just made), Grant get
+    // (resume); AuthCode apply; OIDCSession apply.
+    const both = async <T>(fn: () => Promise<T>) => {
+      let inner: { result: T; by: Record<string, number>; total: number } | undefined;
+      const outer = await modelRequests(stores[0]!, async () => (inner = await modelRequests(stores[1]!, fn)).result);
+      const by: Record<string, number> = { ...outer.by };
+      for (const [r, n] of Object.entries(inner!.by)) by[r] = (by[r] ?? 0) + n;
+      return { result: outer.result, by, total: outer.total + inner!.total };
+    };
+    const loggedIn = await both(() => loginForCode());
+    expect(loggedIn.by.interactions, JSON.stringify(loggedIn.by)).toBe(8);
+    expect(loggedIn.by.grants, JSON.stringify(loggedIn.by)).toBe(4);
+    expect(loggedIn.total, JSON.stringify(loggedIn.by)).toBeLessThanOrEqual(14);
+
     // Online code (no offline_access): AuthCode get, OIDCSession list (the code dies with its
     // session), Grant get, AuthCode consume (merge patch on the version read), AccessToken apply.
-    const online = await loginForCode();
+    const online = loggedIn.result;
     const exchange = await modelRequests(stores[0]!, () => redeem(issuers[0]!.url, online.code, online.verifier));
     expect(exchange.result.status).toBe(200);
     expect(exchange.by.grants, JSON.stringify(exchange.by)).toBe(1);
@@ -184,22 +201,33 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
     const { refresh_token } = (await offlineExchange.result.json()) as { refresh_token?: string };
     expect(refresh_token).toBeTruthy();
 
-    // Refresh on the other replica: RefreshToken get, Grant get + apply (last used), consume,
-    // successor apply, predecessor get + apply (the successor link), AccessToken apply. (The mock
-    // connector's upstream refresh also reads its OfflineSession: one more, not a model request.)
-    const refresh = await modelRequests(stores[0]!, () =>
-      fetch(`${issuers[0]!.url}/dex/token`, {
+    // Refresh on the other replica: RefreshToken get, Grant get, consume, successor apply,
+    // predecessor apply (the successor link, from the payload read first), AccessToken apply.
+    // The Grant is not rewritten: the upstream identity is unchanged and its last-used time is
+    // fresh (accounts.ts, lastUsedStaleness). (The mock connector's upstream refresh also reads
+    // its OfflineSession: one more, not a model request.)
+    const refreshAt = (issuer: RunningIssuer, token: string) =>
+      fetch(`${issuer.url}/dex/token`, {
         method: 'POST',
         headers: {
           'content-type': 'application/x-www-form-urlencoded',
           authorization: `Basic ${Buffer.from(`${TEST_CLIENT.id}:${TEST_CLIENT.secret!}`).toString('base64')}`,
         },
-        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refresh_token! }),
-      }),
-    );
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }),
+      });
+    const refresh = await modelRequests(stores[0]!, () => refreshAt(issuers[0]!, refresh_token!));
     expect(refresh.result.status, await refresh.result.clone().text()).toBe(200);
-    expect(refresh.by.grants, JSON.stringify(refresh.by)).toBe(2);
-    expect(refresh.total, JSON.stringify(refresh.by)).toBeLessThanOrEqual(8);
+    expect(refresh.by.grants, JSON.stringify(refresh.by)).toBe(1);
+    expect(refresh.by.refreshtokens, JSON.stringify(refresh.by)).toBe(4);
+    expect(refresh.total, JSON.stringify(refresh.by)).toBeLessThanOrEqual(6);
+
+    // The link written without a second read still works: the rotated-out token presented again
+    // inside the reuse window yields the same successor (on the other replica).
+    const { refresh_token: successor } = (await refresh.result.json()) as { refresh_token?: string };
+    expect(successor).toBeTruthy();
+    const again = await refreshAt(issuers[1]!, refresh_token!);
+    expect(again.status, await again.clone().text()).toBe(200);
+    expect(((await again.json()) as { refresh_token?: string }).refresh_token).toBe(successor);
   });
 
   it('one code redeemed concurrently through both replicas: exactly one success in each of 100 trials', async () => {

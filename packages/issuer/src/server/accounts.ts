@@ -8,6 +8,7 @@
  * grant, so ID tokens and userinfo agree, and a refresh re-checks the user upstream
  * (`RefreshConnector.refresh`) and updates the grant.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Connector, Identity, Scopes } from '@gatehouse/connector-kit';
 import { canRefresh } from '@gatehouse/connector-kit';
@@ -136,13 +137,40 @@ interface TokenLike {
   kind?: string;
   consumed?: unknown;
   scope?: string;
+  /** When this token was issued (epoch seconds): a use of its grant. */
+  iat?: number;
+}
+
+/**
+ * How stale the grant's `lastUsed` may get before a refresh writes it again, or undefined when
+ * every refresh must write it.
+ *
+ * The idle check (`validIfNotUsedFor`) counts from the latest of the grant's `lastUsed` and the
+ * presented token's `iat`. With rotation, every refresh issues a new token whose `iat` is that
+ * refresh, and each refresh token lives only for the idle window (see `expiresIn.RefreshToken`
+ * in provider.ts), so `iat` alone keeps the idle window exact and `lastUsed` is bookkeeping: a
+ * refresh whose upstream identity is unchanged rewrites the grant only when `lastUsed` is older
+ * than a tenth of the idle window (an hour when there is none), i.e. it lags the last refresh
+ * by less than that. Without rotation the token's `iat` is its first issue, `lastUsed` is the
+ * only record of use, and it is written on every refresh (unless there is no idle window).
+ */
+export function lastUsedStaleness(policy: ExpiryConfig['refreshTokens']): number | undefined {
+  const idle = policy.validIfNotUsedFor;
+  if (idle <= 0) return 3600;
+  return policy.disableRotation ? undefined : Math.max(1, Math.floor(idle / 10));
+}
+
+/** Same identity, compared as stored (JSON: undefined members dropped). */
+function sameIdentity(a: PublicIdentity, b: PublicIdentity): boolean {
+  return isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
 }
 
 /** Re-checks the user upstream for a refresh-token grant; throws InvalidGrant on any failure. */
 async function refreshUpstream(deps: FindAccountDeps, ext: GrantIdentity, token: TokenLike): Promise<GrantIdentity> {
   const now = nowSeconds();
   const policy = deps.expiry.refreshTokens;
-  if (policy.validIfNotUsedFor > 0 && now - ext.lastUsed > policy.validIfNotUsedFor) {
+  const lastUse = Math.max(ext.lastUsed, typeof token.iat === 'number' && token.iat <= now ? token.iat : 0);
+  if (policy.validIfNotUsedFor > 0 && now - lastUse > policy.validIfNotUsedFor) {
     throw new errors.InvalidGrant('refresh token expired (unused for too long)');
   }
   if (policy.absoluteLifetime > 0 && now - ext.createdAt > policy.absoluteLifetime) {
@@ -195,8 +223,12 @@ export function createFindAccount(deps: FindAccountDeps) {
       return undefined;
     }
     if (t.kind === 'RefreshToken' && ctx.oidc?.route === 'token' && !t.consumed) {
+      const before = ext;
       ext = await refreshUpstream(deps, ext, t);
-      await deps.grants.attach(t.grantId, ext, { ctx });
+      // One API write less per refresh when nothing but the last-used time would change.
+      const staleness = lastUsedStaleness(deps.expiry.refreshTokens);
+      const skip = staleness !== undefined && ext.lastUsed - before.lastUsed < staleness && sameIdentity(ext.identity, before.identity);
+      if (!skip) await deps.grants.attach(t.grantId, ext, { ctx });
     }
     const found = ext;
     return { accountId: sub, claims: () => claimsFor(sub, found) };

@@ -16,6 +16,7 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { ModelName, ModelPayload, ModelStore, Store } from '@gatehouse/storage';
 import type { ClientDirectory } from './clients.ts';
+import { noteRefreshTokenRead } from './refresh-rotation.ts';
 import { withRequestCache } from './request-cache.ts';
 
 export const GRANT_EXTENSION = 'gatehouse';
@@ -62,6 +63,8 @@ class StoreAdapter implements Adapter {
     if (typeof id !== 'string' || id.length === 0 || id.length > 512) return undefined;
     const payload = await this.#model.find(id);
     if (!payload) return undefined;
+    // Rotation links the successor from this read instead of reading the token again.
+    if (this.#name === 'RefreshToken') noteRefreshTokenRead(id, payload);
     if (payload.consumed && this.#inReuseWindow(payload)) {
       const { consumed: _consumed, ...rest } = payload;
       return rest as AdapterPayload;

@@ -16,6 +16,7 @@ import type { IssuerConfig } from '../config/types.ts';
 import { PageError } from './interactions/errors.ts';
 import { readFormText } from './interactions/form.ts';
 import { interactionRouter, sendPage, type InteractionDeps } from './interactions/routes.ts';
+import { requestScope } from './request-cache.ts';
 import type { KeyManager } from './keys.ts';
 import { errorSummary, INTERNAL_LISTENERS } from './provider.ts';
 import { clientAddress, isTrustedProxy, providerContentSecurityPolicy } from './security.ts';
@@ -104,6 +105,9 @@ export function createApp(deps: AppDeps): Koa {
       sendPage(ctx, 500, errorPage(deps.pages, { title: 'Something went wrong', message: 'The server could not complete the request. Please try again.' }));
     }
   });
+
+  // One read-cache scope per request for our routes too (request-cache.ts).
+  app.use(requestScope());
 
   const router = interactionRouter({ ...deps, provider: () => deps.slot.provider });
   router.get('/static/style.css', (ctx) => {

@@ -13,6 +13,14 @@
  * The link is the successor's value encrypted (AES-256-GCM) under a key derived from the
  * predecessor's value, so the store (which keeps only hashes of token ids) never holds a
  * usable token, and only a caller presenting the predecessor can read it.
+ *
+ * The link is written from the predecessor's payload as the adapter read it at the start of the
+ * request (`noteRefreshTokenRead`) plus `consumed`, not from a second read after `consume`: one
+ * API round-trip less per refresh on the Kubernetes store. The payload cannot have changed in
+ * between except through `consume` itself (only the winner of `consume` links, and nothing else
+ * updates a refresh token); `consumed` is taken just before `consume`, so it is at most as late
+ * as the store's own time and the reuse window never grows. The RefreshToken model stays out of
+ * the request cache: `successorOf` must see a racing winner's link when it re-reads.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import Provider, { errors } from 'oidc-provider';
@@ -29,10 +37,26 @@ export interface RefreshRotationOptions {
   now?: () => number;
 }
 
-type RotationState = { kind: 'rotated'; predecessor: string } | { kind: 'reused'; successor: string };
+type RotationState = { kind: 'rotated'; predecessor: string; consumedAt: number } | { kind: 'reused'; successor: string };
 
 /** Per request (oidc-provider's koa context), what `consume` decided for `save`. */
 const states = new WeakMap<object, RotationState>();
+
+/** Per request, the RefreshToken payloads the adapter read (as stored, `consumed` included). */
+const reads = new WeakMap<object, Map<string, ModelPayload>>();
+
+/** Called by the adapter for each RefreshToken it reads inside a provider request. */
+export function noteRefreshTokenRead(id: string, payload: ModelPayload): void {
+  const ctx = Provider.ctx as object | undefined;
+  if (!ctx) return;
+  let seen = reads.get(ctx);
+  if (!seen) reads.set(ctx, (seen = new Map()));
+  seen.set(id, structuredClone(payload));
+}
+
+function readInRequest(ctx: object | undefined, id: string): ModelPayload | undefined {
+  return ctx ? reads.get(ctx)?.get(id) : undefined;
+}
 
 function linkKey(predecessor: string): Buffer {
   return createHash('sha256').update('gatehouse refresh successor\0').update(predecessor, 'utf8').digest();
@@ -100,15 +124,18 @@ class Rotation {
     return undefined;
   }
 
-  async link(predecessor: string, successor: string): Promise<void> {
-    const payload = await this.#model.find(predecessor);
+  /** Records the successor in the predecessor's record; `read`: its payload read before consume. */
+  async link(predecessor: string, successor: string, consumedAt: number, read: ModelPayload | undefined): Promise<void> {
+    const payload = read && !read.consumed ? { ...read, consumed: consumedAt } : await this.#model.find(predecessor);
     if (!payload) return;
     const exp = typeof payload.exp === 'number' ? payload.exp - this.#nowSeconds() : undefined;
     await this.#model.upsert(predecessor, { ...payload, [SUCCESSOR_FIELD]: sealSuccessor(predecessor, successor) }, exp === undefined ? undefined : Math.max(1, exp));
   }
 
   async consume(id: string): Promise<RotationState> {
-    if (await this.#model.consume(id)) return { kind: 'rotated', predecessor: id };
+    // Taken before the store's consume, so never later than the time it records.
+    const consumedAt = this.#nowSeconds();
+    if (await this.#model.consume(id)) return { kind: 'rotated', predecessor: id, consumedAt };
     const successor = this.#o.reuseInterval > 0 ? await this.successorOf(id) : undefined;
     if (successor === undefined) throw new errors.InvalidGrant('refresh token already used');
     return { kind: 'reused', successor };
@@ -147,7 +174,7 @@ export function patchRefreshRotation(provider: Provider, options: RefreshRotatio
       return state.successor;
     }
     const value = await originalSave.apply(this, args);
-    await rotation.link(state.predecessor, value);
+    await rotation.link(state.predecessor, value, state.consumedAt, readInRequest(ctx, state.predecessor));
     return value;
   };
 }

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore, type ModelName, type ModelStore, type Store } from '@gatehouse/storage';
-import { withRequestCache } from './request-cache.ts';
+import { requestScope, withRequestCache } from './request-cache.ts';
 
 /** A real MemoryStore whose model reads are counted per model. */
 function countingStore(): { store: Store; reads: Map<string, number> } {
@@ -56,7 +56,7 @@ describe('withRequestCache', () => {
     expect(reads.get('Grant')).toBe(2);
   });
 
-  it('a write in the request (upsert, consume, destroy, revokeByGrantId) makes the next find read again', async () => {
+  it('an upsert in the request is what the next find returns; consume, destroy, revokeByGrantId make it read again', async () => {
     const { store, reads } = countingStore();
     const r = requests();
     const cached = withRequestCache(store, r.scope);
@@ -78,8 +78,60 @@ describe('withRequestCache', () => {
       await codes.revokeByGrantId('g2');
       expect(await codes.find('c')).toBeUndefined();
     });
-    expect(reads.get('Grant')).toBe(4);
-    expect(reads.get('AuthorizationCode')).toBe(3);
+    // Grant: the first find and the one after destroy; AuthorizationCode: after consume and revoke.
+    expect(reads.get('Grant')).toBe(2);
+    expect(reads.get('AuthorizationCode')).toBe(2);
+  });
+
+  it('a written payload is remembered as the store keeps it (JSON), not when written expired or consumed', async () => {
+    const { store, reads } = countingStore();
+    const r = requests();
+    const cached = withRequestCache(store, r.scope);
+    await r.run(async () => {
+      const grants = cached.model('Grant');
+      const payload = { v: 1, gone: undefined, nested: { a: [1] } };
+      await grants.upsert('g', payload, 60);
+      payload.nested.a.push(2);
+      expect(await grants.find('g')).toStrictEqual({ v: 1, nested: { a: [1] } });
+      expect(reads.get('Grant')).toBeUndefined();
+      await grants.upsert('expired', { v: 1 }, 0);
+      await grants.find('expired');
+      await grants.upsert('c', { v: 1, consumed: true }, 60);
+      expect((await grants.find('c'))?.consumed).toBe(true);
+      expect(reads.get('Grant')).toBe(2);
+    });
+  });
+
+  it('of two overlapping upserts of one record, only the one started last is remembered', async () => {
+    const { store } = countingStore();
+    const r = requests();
+    const cached = withRequestCache(store, r.scope);
+    await r.run(async () => {
+      const grants = cached.model('Grant');
+      const first = grants.upsert('g', { v: 1 }, 60);
+      const second = grants.upsert('g', { v: 2 }, 60);
+      await second;
+      await first;
+      expect(await grants.find('g')).toEqual({ v: 2 });
+    });
+  });
+
+  it('requestScope() makes each koa request a scope for routes outside oidc-provider', async () => {
+    const { store, reads } = countingStore();
+    const cached = withRequestCache(store);
+    await store.model('Interaction').upsert('i', { uid: 'u' }, 60);
+    const middleware = requestScope();
+    const twice = async () => {
+      await cached.model('Interaction').find('i');
+      await cached.model('Interaction').find('i');
+    };
+    await middleware({}, twice);
+    expect(reads.get('Interaction')).toBe(1);
+    await middleware({}, twice);
+    expect(reads.get('Interaction')).toBe(2);
+    // Outside a request: every find reads.
+    await twice();
+    expect(reads.get('Interaction')).toBe(4);
   });
 
   it('another request writing meanwhile is not seen by a request that already read (one snapshot per request)', async () => {

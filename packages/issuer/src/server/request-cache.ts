@@ -3,36 +3,63 @@
  *
  * One token request reads the same record more than once: oidc-provider's `validateGrant` and our
  * `findAccount` (GrantIdentities) both read the Grant, and a refresh reads it a third time before
- * updating it. On the Kubernetes store each read is an API round-trip. Within one HTTP request
- * (oidc-provider's koa context, `Provider.ctx`, which oidc-provider keeps in AsyncLocalStorage
- * for the whole request), a second `find` of the same model and id returns the first result,
- * unless this request wrote that record in between (upsert / consume / destroy / revokeByGrantId).
+ * updating it; a login step reads its Interaction in `interactionDetails` and again in
+ * `interactionResult`, and `attach` reads the Grant `grant.save()` has just written. On the
+ * Kubernetes store each read is an API round-trip. Within one HTTP request a second `find` of the
+ * same model and id returns the first result, or what this request last wrote there (upsert); a
+ * consume / destroy / revokeByGrantId forgets it, so the next find reads the store again.
+ *
+ * The request is oidc-provider's koa context (`Provider.ctx`, which oidc-provider keeps in
+ * AsyncLocalStorage for the whole request), or, for our own routes (the interaction pages), the
+ * scope `requestScope()` opens around each HTTP request of the outer koa app.
  *
  * Only models whose records a request never waits on another request to change are cached:
  * refresh-rotation polls the RefreshToken of a racing winner, so RefreshToken is never cached.
- * Outside a provider request (interaction routes, background jobs) every call goes through.
+ * Outside any request (background jobs, gc) every call goes through.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import Provider from 'oidc-provider';
 import type { ModelName, ModelPayload, ModelStore, Store } from '@gatehouse/storage';
 
 /** The current request's identity (an object that lives as long as the request), or undefined. */
 export type RequestScope = () => object | undefined;
 
-export const providerScope: RequestScope = () => (Provider.ctx as object | undefined) ?? undefined;
+const outerRequests = new AsyncLocalStorage<object>();
+
+export const providerScope: RequestScope = () => (Provider.ctx as object | undefined) ?? outerRequests.getStore();
+
+/**
+ * Koa middleware: the rest of this HTTP request is one read-cache scope (for routes outside
+ * oidc-provider; inside it, oidc-provider's own context takes over).
+ */
+export function requestScope(): (ctx: object, next: () => Promise<unknown>) => Promise<unknown> {
+  return (ctx, next) => outerRequests.run(ctx, next);
+}
 
 /** Models read more than once per request whose records only this request changes meanwhile. */
-export const CACHED_MODELS: ReadonlySet<ModelName> = new Set<ModelName>(['Grant', 'AuthorizationCode', 'AccessToken', 'Session']);
+export const CACHED_MODELS: ReadonlySet<ModelName> = new Set<ModelName>(['Grant', 'AuthorizationCode', 'AccessToken', 'Session', 'Interaction']);
 
 type Reads = Map<string, Promise<ModelPayload | undefined>>;
 
 /** Reads per request scope; entries go with the scope object (WeakMap), never outliving it. */
 class ReadCache {
   readonly #byScope = new WeakMap<object, Reads>();
+  /** Writes started per scope and key, so only the latest one leaves its payload in the cache. */
+  readonly #writes = new WeakMap<object, Map<string, number>>();
 
   reads(scope: object): Reads {
     let reads = this.#byScope.get(scope);
     if (!reads) this.#byScope.set(scope, (reads = new Map()));
     return reads;
+  }
+
+  /** A ticket for a write of `k`; `isLatest(ticket)` once it is done. */
+  startWrite(scope: object, k: string): () => boolean {
+    let writes = this.#writes.get(scope);
+    if (!writes) this.#writes.set(scope, (writes = new Map()));
+    const ticket = (writes.get(k) ?? 0) + 1;
+    writes.set(k, ticket);
+    return () => writes.get(k) === ticket;
   }
 }
 
@@ -56,14 +83,25 @@ class CachedModelStore implements ModelStore {
     if (scope) this.#cache.reads(scope).delete(key(this.#name, id));
   }
 
-  /** Runs a write, forgetting the record's cached read before and after it (a read that raced
-   * the write in this request may hold the old value). */
-  async #write<T>(id: string, write: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a write, forgetting the record's cached read before and after it (a read that raced
+   * the write in this request may hold the old value). `written`: what a find returns once the
+   * write succeeded; it is remembered unless a later write of the same record was started.
+   */
+  async #write<T>(id: string, write: () => Promise<T>, written?: ModelPayload): Promise<T> {
     this.#forget(id);
+    const scope = this.#scope();
+    const isLatest = scope && typeof id === 'string' ? this.#cache.startWrite(scope, key(this.#name, id)) : undefined;
+    let ok = false;
     try {
-      return await write();
+      const result = await write();
+      ok = true;
+      return result;
     } finally {
       this.#forget(id);
+      if (ok && scope && written && isLatest?.()) {
+        this.#cache.reads(scope).set(key(this.#name, id), Promise.resolve(written));
+      }
     }
   }
 
@@ -95,7 +133,10 @@ class CachedModelStore implements ModelStore {
   }
 
   upsert(id: string, payload: ModelPayload, expiresIn?: number): Promise<void> {
-    return this.#write(id, () => this.#inner.upsert(id, payload, expiresIn));
+    // What the store keeps is the payload's JSON. A record written already expired (or with a
+    // `consumed` the store may turn into a time) reads back differently: those are forgotten.
+    const plain = (expiresIn === undefined || expiresIn > 0) && payload.consumed === undefined;
+    return this.#write(id, () => this.#inner.upsert(id, payload, expiresIn), plain ? (JSON.parse(JSON.stringify(payload)) as ModelPayload) : undefined);
   }
 
   consume(id: string): Promise<boolean> {
