@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { ConnectorError, isConnectorError } from '@gatehouse/connector-kit';
+import { ConnectorError, isConnectorError, withConnectorData } from '@gatehouse/connector-kit';
 import type {
   CallbackConnector,
   CallbackRequest,
@@ -141,6 +141,7 @@ export class GitHubConnector implements CallbackConnector, RefreshConnector {
       });
     }
     let data = parsed.data;
+    let rotated = false;
     if (data.expiresAt !== undefined && data.expiresAt - EXPIRY_MARGIN_MS <= Date.now()) {
       if (data.refreshToken === undefined) {
         throw new ConnectorError('refresh_failed', 'GitHub token expired and no refresh token is stored', {
@@ -154,8 +155,16 @@ export class GitHubConnector implements CallbackConnector, RefreshConnector {
         this.#logger,
       );
       data = connectorData(tokens);
+      rotated = true;
     }
-    const fresh = await this.#identity(scopes, data.accessToken, 'refresh');
+    let fresh: Identity;
+    try {
+      fresh = await this.#identity(scopes, data.accessToken, 'refresh');
+    } catch (error) {
+      // GitHub refresh tokens are single-use: the stored one is spent now, so a failure after the
+      // swap must still hand the new pair to the issuer, or the session could never refresh again.
+      throw rotated ? withConnectorData(error, data) : error;
+    }
     if (fresh.userId !== identity.userId) {
       throw new ConnectorError('refresh_failed', 'the GitHub token now belongs to another user', {
         userMessage: 'Please sign in with GitHub again.',

@@ -92,4 +92,27 @@ describe('github connector: refresh with GitHub App expiring user tokens', () =>
     await expectConnectorError(c.connector.refresh!(ALL, JSON.parse(JSON.stringify(refreshed))), 'refresh_failed');
     assertNotLogged(c.logger, [first.accessToken, first.refreshToken, second.accessToken, second.refreshToken]);
   });
+
+  it('hands back the rotated token pair when the identity read after the swap fails, so the session survives', async () => {
+    const identity = await loginAs(app, c.connector, 'dave');
+    const first = identity.connectorData as { accessToken: string; refreshToken: string };
+    app.setFault({ kind: 'serverError', status: 502, paths: ['/user'], times: 1 });
+    const error = await c.connector.refresh!(ALL, JSON.parse(JSON.stringify(identity))).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'upstream_unavailable' });
+    const kept = (error as { connectorData?: { accessToken: string; refreshToken: string } }).connectorData;
+    expect(kept?.refreshToken).toMatch(/^ghr_/);
+    expect(kept?.refreshToken).not.toBe(first.refreshToken);
+    // The stored token was spent by the failed refresh; the one handed back works once GitHub recovers.
+    await expectConnectorError(c.connector.refresh!(ALL, JSON.parse(JSON.stringify(identity))), 'refresh_failed');
+    const recovered = await c.connector.refresh!(ALL, JSON.parse(JSON.stringify({ ...identity, connectorData: kept })));
+    expect(recovered.userId).toBe('1004');
+    assertNotLogged(c.logger, [first.refreshToken, kept?.refreshToken ?? '', kept?.accessToken ?? '']);
+  });
+
+  it('attaches no connectorData when nothing was rotated before the failure', async () => {
+    const identity = await loginAs(gh, o.connector, 'alice');
+    gh.setFault({ kind: 'serverError', status: 502, paths: ['/user'], times: 1 });
+    const error = await refresh(identity).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'upstream_unavailable', connectorData: undefined });
+  });
 });

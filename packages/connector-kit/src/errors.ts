@@ -25,6 +25,13 @@ export interface ConnectorErrorOptions {
   key?: string;
   /** Seconds until a retry may succeed (rate limits). */
   retryAfter?: number;
+  /**
+   * Upstream state that changed before the failure and must be persisted anyway, replacing the
+   * stored `connectorData` (e.g. a single-use upstream refresh token rotated just before a later
+   * read failed: losing the new one would end the session for good). Only on `refresh` errors; the
+   * issuer stores it for the refreshed user, then fails the refresh as `code` says.
+   */
+  connectorData?: unknown;
   cause?: unknown;
 }
 
@@ -33,6 +40,8 @@ export class ConnectorError extends Error {
   readonly userMessage: string | undefined;
   readonly key: string | undefined;
   readonly retryAfter: number | undefined;
+  /** See `ConnectorErrorOptions.connectorData`. */
+  readonly connectorData: unknown;
 
   constructor(code: ConnectorErrorCode, message: string, options: ConnectorErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -41,7 +50,28 @@ export class ConnectorError extends Error {
     this.userMessage = options.userMessage;
     this.key = options.key;
     this.retryAfter = options.retryAfter;
+    this.connectorData = options.connectorData;
   }
+}
+
+/**
+ * The same failure carrying `connectorData` to persist (see `ConnectorErrorOptions.connectorData`).
+ * Anything that is not a ConnectorError becomes `upstream_error`, so the data is not lost to a bug.
+ */
+export function withConnectorData(error: unknown, connectorData: unknown): ConnectorError {
+  if (isConnectorError(error)) {
+    return new ConnectorError(error.code, error.message, {
+      ...(error.userMessage !== undefined ? { userMessage: error.userMessage } : {}),
+      ...(error.key !== undefined ? { key: error.key } : {}),
+      ...(error.retryAfter !== undefined ? { retryAfter: error.retryAfter } : {}),
+      ...(error.cause !== undefined ? { cause: error.cause } : {}),
+      connectorData,
+    });
+  }
+  return new ConnectorError('upstream_error', `unexpected failure: ${error instanceof Error ? error.name : typeof error}`, {
+    cause: error,
+    connectorData,
+  });
 }
 
 export function isConnectorError(e: unknown): e is ConnectorError {

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { CryptoProvider } from '@azure/msal-node';
 import { z } from 'zod';
-import { ConnectorError, isConnectorError } from '@gatehouse/connector-kit';
+import { ConnectorError, isConnectorError, withConnectorData } from '@gatehouse/connector-kit';
 import type {
   CallbackConnector,
   CallbackRequest,
@@ -193,13 +193,27 @@ export class MicrosoftConnector implements CallbackConnector, RefreshConnector {
       this.log.info({ userId: identity.userId, code: mapped.code, reason: mapped.message }, 'Entra ID refresh failed');
       throw mapped;
     }
+    const rotated = await refreshTokenOf(session);
+    const nextData: ConnectorData = { ...data, ...(rotated ? { refreshToken: rotated } : {}) };
+    // Entra rotated the refresh token: if a later step fails, the issuer must still store the new
+    // one (the old one may already be spent, and the new one outlives it).
+    const keep = (error: unknown): unknown => (rotated !== undefined && rotated !== data.refreshToken ? withConnectorData(error, nextData) : error);
     let claims: EntraClaims | undefined;
     if (idToken) {
-      claims = await verifyIdToken(idToken, this.config, keys, { tenantIssuer: metadata.issuer });
+      try {
+        claims = await verifyIdToken(idToken, this.config, keys, { tenantIssuer: metadata.issuer });
+      } catch (error) {
+        throw keep(error);
+      }
+      // Not kept: these tokens belong to someone else.
       if (claims.oid !== data.oid || claims.tid !== data.tid) throw new ConnectorError('refresh_failed', 'Entra ID refreshed a different user');
     }
-    const rotated = (await refreshTokenOf(session)) ?? data.refreshToken;
-    const next = await this.buildIdentity(scopes, accessToken, claims, { ...data, ...(rotated ? { refreshToken: rotated } : {}) }, true);
+    let next: Identity;
+    try {
+      next = await this.buildIdentity(scopes, accessToken, claims, nextData, true);
+    } catch (error) {
+      throw keep(error);
+    }
     if (next.userId !== identity.userId) throw new ConnectorError('refresh_failed', 'Microsoft Graph returned a different user');
     return next;
   }

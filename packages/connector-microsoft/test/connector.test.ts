@@ -301,6 +301,20 @@ describe('refresh', () => {
     }
   });
 
+  it('hands back the rotated refresh token when Graph fails after the token call', async () => {
+    const c = await open(baseConfig(fake));
+    const id = await ada(c);
+    const before = (id.connectorData as { refreshToken: string }).refreshToken;
+    fake.setFault({ where: 'graph', status: 503, times: 1 });
+    const error = await c.refresh(allScopes, JSON.parse(JSON.stringify(id)) as Identity).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'upstream_unavailable' });
+    const kept = (error as { connectorData?: { oid: string; tid: string; refreshToken: string } }).connectorData;
+    expect(kept).toMatchObject({ oid: id.userId, tid: fake.tenantId, refreshToken: expect.any(String) });
+    expect(kept?.refreshToken).not.toBe(before);
+    const next = await c.refresh(allScopes, { ...id, connectorData: kept });
+    expect(next.userId).toBe(id.userId);
+  });
+
   it('fails with refresh_failed once the tokens are revoked', async () => {
     const c = await open(baseConfig(fake));
     const id = await login(c, fake, 'bob@contoso.test', 'Passw0rd!bob');
