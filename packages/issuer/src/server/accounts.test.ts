@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Connector, Identity } from '@gatehouse/connector-kit';
+import { ConnectorError, type Connector, type Identity } from '@gatehouse/connector-kit';
 import { MemoryStore, type ModelPayload } from '@gatehouse/storage';
 import type { ExpiryConfig } from '../config/types.ts';
 import { createFindAccount, GrantIdentities, lastUsedStaleness, type GrantIdentity } from './accounts.ts';
@@ -31,12 +31,15 @@ function setup(policy: Partial<ExpiryConfig['refreshTokens']> = {}) {
     writes++;
     return upsert(id, payload, expiresIn);
   };
-  const upstream = { identity: ALICE as Identity };
+  const upstream: { identity: Identity; failure?: unknown } = { identity: ALICE };
   const connector: Connector = {
     kind: 'password',
     prompt: 'Username',
     login: async () => ({ ok: false }),
-    refresh: async (_scopes, identity) => ({ ...upstream.identity, userId: identity.userId }),
+    refresh: async (_scopes, identity) => {
+      if (upstream.failure !== undefined) throw upstream.failure;
+      return { ...upstream.identity, userId: identity.userId };
+    },
   };
   const findAccount = createFindAccount({
     clients: { connectorAllowed: async () => true },
@@ -51,13 +54,14 @@ function setup(policy: Partial<ExpiryConfig['refreshTokens']> = {}) {
     await upsert('g1', { jti: 'g1', accountId: 'sub', clientId: 'app', [GRANT_EXTENSION]: { connectorId: 'ldap', identity: ALICE, audience: [], createdAt: now(), lastUsed: now(), ...rest } }, DAY);
   };
   /** One refresh at the token endpoint (its own request context), presenting a token issued at `iat`. */
+  const headers: Record<string, string> = {};
   const refresh = async (iat = now()) => {
-    const ctx = { oidc: { route: 'token', client: { clientId: 'app' } } } as never;
+    const ctx = { oidc: { route: 'token', client: { clientId: 'app' } }, set: (k: string, v: string) => void (headers[k] = v) } as never;
     const account = await findAccount(ctx, 'sub', { grantId: 'g1', kind: 'RefreshToken', scope: 'openid groups offline_access', iat });
     return account ? (account.claims() as Record<string, unknown>) : undefined;
   };
   const stored = async () => (await store.model('Grant').find('g1'))?.[GRANT_EXTENSION] as GrantIdentity;
-  return { upstream, grant, refresh, stored, writes: () => writes };
+  return { upstream, grant, refresh, stored, writes: () => writes, headers, store };
 }
 
 describe('findAccount on refresh: when the grant is rewritten', () => {
@@ -113,5 +117,61 @@ describe('findAccount on refresh: when the grant is rewritten', () => {
     expect(lastUsedStaleness(expiry({ validIfNotUsedFor: 5 }).refreshTokens)).toBe(1);
     expect(lastUsedStaleness(expiry({ validIfNotUsedFor: 1000, disableRotation: true }).refreshTokens)).toBeUndefined();
     expect(lastUsedStaleness(expiry({ validIfNotUsedFor: 0 }).refreshTokens)).toBe(3600);
+  });
+});
+
+describe('findAccount on refresh: upstream failures', () => {
+  it('answers a transient failure with 503 temporarily_unavailable (exposed), and its Retry-After', async () => {
+    for (const code of ['upstream_unavailable', 'upstream_error'] as const) {
+      const t = setup();
+      await t.grant({});
+      t.upstream.failure = new ConnectorError(code, 'upstream down', { retryAfter: 42 });
+      const error = await t.refresh().catch((e: unknown) => e);
+      expect(error).toMatchObject({ error: 'temporarily_unavailable', status: 503, statusCode: 503, expose: true, error_description: expect.any(String) });
+      expect(t.headers['Retry-After']).toBe('42');
+      expect(t.writes()).toBe(0);
+    }
+  });
+
+  it('sets no Retry-After without one from the connector', async () => {
+    const t = setup();
+    await t.grant({});
+    t.upstream.failure = new ConnectorError('upstream_unavailable', 'upstream down');
+    await expect(t.refresh()).rejects.toMatchObject({ status: 503 });
+    expect(t.headers).toEqual({});
+  });
+
+  it('refuses with invalid_grant when the user can no longer be refreshed, and on non-connector errors', async () => {
+    for (const failure of [
+      new ConnectorError('refresh_failed', 'revoked'),
+      new ConnectorError('access_denied', 'denied'),
+      new ConnectorError('not_in_required_groups', 'left'),
+      new Error('bug'),
+    ]) {
+      const t = setup();
+      await t.grant({});
+      t.upstream.failure = failure;
+      await expect(t.refresh()).rejects.toMatchObject({ error: 'invalid_grant', status: 400 });
+    }
+  });
+
+  it('stores connectorData carried by the failure (a rotated upstream token) before failing, whatever the code', async () => {
+    for (const code of ['upstream_unavailable', 'refresh_failed'] as const) {
+      const t = setup();
+      await t.grant({});
+      await t.store.offlineSessions.upsert({ userId: 'u1', connectorId: 'ldap', connectorData: { refreshToken: 'old' }, updatedAt: 1 });
+      t.upstream.failure = new ConnectorError(code, 'after the swap', { connectorData: { refreshToken: 'new' } });
+      await expect(t.refresh()).rejects.toBeDefined();
+      expect((await t.store.offlineSessions.get('u1', 'ldap'))?.connectorData).toEqual({ refreshToken: 'new' });
+    }
+  });
+
+  it('leaves the stored connectorData alone when the failure carries none', async () => {
+    const t = setup();
+    await t.grant({});
+    await t.store.offlineSessions.upsert({ userId: 'u1', connectorId: 'ldap', connectorData: { refreshToken: 'old' }, updatedAt: 1 });
+    t.upstream.failure = new ConnectorError('upstream_unavailable', 'down');
+    await expect(t.refresh()).rejects.toBeDefined();
+    expect((await t.store.offlineSessions.get('u1', 'ldap'))?.connectorData).toEqual({ refreshToken: 'old' });
   });
 });

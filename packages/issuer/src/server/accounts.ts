@@ -11,7 +11,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Connector, Identity, Scopes } from '@gatehouse/connector-kit';
-import { canRefresh } from '@gatehouse/connector-kit';
+import { canRefresh, isConnectorError } from '@gatehouse/connector-kit';
 import type { Store } from '@gatehouse/storage';
 import type { ExpiryConfig } from '../config/types.ts';
 import { GRANT_EXTENSION } from './adapter.ts';
@@ -165,8 +165,31 @@ function sameIdentity(a: PublicIdentity, b: PublicIdentity): boolean {
   return isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
 }
 
-/** Re-checks the user upstream for a refresh-token grant; throws InvalidGrant on any failure. */
-async function refreshUpstream(deps: FindAccountDeps, ext: GrantIdentity, token: TokenLike): Promise<GrantIdentity> {
+/**
+ * `temporarily_unavailable` with HTTP 503: the upstream could not re-check the user right now. Not
+ * `invalid_grant`, which clients take as final (they drop the refresh token and sign in again).
+ */
+export class UpstreamTemporarilyUnavailable extends errors.TemporarilyUnavailable {
+  constructor() {
+    super('the upstream identity provider could not be reached; retry the refresh later');
+    this.status = 503;
+    this.statusCode = 503;
+    // OIDCProviderError hides the body of 5xx errors (server_error); this one is meant for the client.
+    this.expose = true;
+  }
+}
+
+/**
+ * Re-checks the user upstream for a refresh-token grant. A transient upstream failure throws
+ * `UpstreamTemporarilyUnavailable` (setting `Retry-After` on `ctx` when the connector gave one);
+ * anything else InvalidGrant.
+ */
+async function refreshUpstream(
+  deps: FindAccountDeps,
+  ext: GrantIdentity,
+  token: TokenLike,
+  ctx?: { set?(field: string, value: string): void },
+): Promise<GrantIdentity> {
   const now = nowSeconds();
   const policy = deps.expiry.refreshTokens;
   const lastUse = Math.max(ext.lastUsed, typeof token.iat === 'number' && token.iat <= now ? token.iat : 0);
@@ -188,7 +211,24 @@ async function refreshUpstream(deps: FindAccountDeps, ext: GrantIdentity, token:
       connectorData: session?.connectorData,
     });
   } catch (err) {
-    deps.logger.warn({ connector: ext.connectorId, err: (err as Error)?.message }, 'upstream refresh failed');
+    const failure = isConnectorError(err) ? err : undefined;
+    deps.logger.warn({ connector: ext.connectorId, code: failure?.code, err: (err as Error)?.message }, 'upstream refresh failed');
+    if (failure?.connectorData !== undefined) {
+      // Upstream state that changed before the failure (a rotated single-use refresh token):
+      // losing it would leave the offline session holding a spent token for good.
+      await deps.store.offlineSessions.upsert({
+        userId: ext.identity.userId,
+        connectorId: ext.connectorId,
+        connectorData: failure.connectorData,
+        updatedAt: Date.now(),
+      });
+    }
+    if (failure?.code === 'upstream_unavailable' || failure?.code === 'upstream_error') {
+      // Retryable: thrown before oidc-provider consumes the refresh token, so the client can
+      // present the same one again once the upstream answers.
+      if (failure.retryAfter !== undefined && failure.retryAfter > 0) ctx?.set?.('Retry-After', String(Math.ceil(failure.retryAfter)));
+      throw new UpstreamTemporarilyUnavailable();
+    }
     throw new errors.InvalidGrant('upstream identity could not be refreshed');
   }
   if (next.userId !== ext.identity.userId) {
@@ -224,7 +264,7 @@ export function createFindAccount(deps: FindAccountDeps) {
     }
     if (t.kind === 'RefreshToken' && ctx.oidc?.route === 'token' && !t.consumed) {
       const before = ext;
-      ext = await refreshUpstream(deps, ext, t);
+      ext = await refreshUpstream(deps, ext, t, ctx);
       // One API write less per refresh when nothing but the last-used time would change.
       const staleness = lastUsedStaleness(deps.expiry.refreshTokens);
       const skip = staleness !== undefined && ext.lastUsed - before.lastUsed < staleness && sameIdentity(ext.identity, before.identity);
