@@ -66,6 +66,8 @@ export class GraphClient {
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       timeoutMs: this.config.timeoutSeconds * 1000,
       what,
+      // Every Graph call here is a read (getMemberGroups and getByIds are read-only POST actions).
+      idempotent: true,
     });
     if (response.status === 429 && !retried) {
       const wait = retryAfterSeconds(response.headers['retry-after']) ?? 1;

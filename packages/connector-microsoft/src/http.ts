@@ -13,6 +13,13 @@ export interface HttpRequest {
   timeoutMs: number;
   /** Short name of the upstream for messages: "token endpoint", "Microsoft Graph". */
   what: string;
+  /** Largest body accepted (default `MAX_BODY_BYTES`). */
+  maxBodyBytes?: number;
+  /**
+   * The request changes nothing upstream, so it may be sent twice. Default: only GET. Never set it
+   * for a token request: its code or refresh token may be spent by the first attempt.
+   */
+  idempotent?: boolean;
 }
 
 const UNAVAILABLE_MESSAGE = 'Microsoft sign-in is not reachable right now. Try again in a moment.';
@@ -25,9 +32,35 @@ export function retryAfterSeconds(value: string | undefined): number | undefined
   return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
 }
 
+/** Largest answer accepted: discovery, keys, tokens and 100-entry Graph pages are far below it. */
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** A body larger than `MAX_BODY_BYTES`: the upstream is broken or hostile, retrying will not help. */
+class BodyTooLarge extends ConnectorError {}
+
+/** Reads a body up to `limit` bytes; leaving the loop early cancels the stream (and the socket). */
+async function readBounded(body: ReadableStream<Uint8Array> | null, what: string, limit: number): Promise<string> {
+  if (body === null) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    if (size > limit) {
+      throw new BodyTooLarge('upstream_error', `${what} sent an answer larger than ${limit} bytes`, {
+        userMessage: 'Microsoft sign-in sent an unexpected answer.',
+      });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /**
- * One bounded HTTP request. Network failures and timeouts become `upstream_unavailable`;
- * a socket the upstream closed while idle is retried once.
+ * One bounded HTTP request (time: `timeoutMs`; size: `maxBodyBytes`, default `MAX_BODY_BYTES`).
+ * Network failures and timeouts become `upstream_unavailable`, an oversized answer
+ * `upstream_error`. A GET that failed on the connection (e.g. a socket the upstream closed while
+ * idle) is retried once, as is any request marked `idempotent`; a token POST never is: it may carry
+ * an authorization code or a refresh token the upstream already received and spent.
  */
 export async function httpRequest(url: string, request: HttpRequest, retry = true): Promise<HttpResponse> {
   let response: Response;
@@ -39,16 +72,18 @@ export async function httpRequest(url: string, request: HttpRequest, retry = tru
       redirect: 'manual',
       signal: AbortSignal.timeout(request.timeoutMs),
     });
-    const text = await response.text();
+    const text = await readBounded(response.body, request.what, request.maxBodyBytes ?? MAX_BODY_BYTES);
     const headers: Record<string, string> = {};
     response.headers.forEach((v, k) => {
       headers[k] = v;
     });
     return { status: response.status, headers, text };
   } catch (cause) {
+    if (cause instanceof BodyTooLarge) throw cause;
     const name = (cause as Error).name;
     const timedOut = name === 'TimeoutError' || name === 'AbortError';
-    if (retry && !timedOut) return httpRequest(url, request, false);
+    const idempotent = request.idempotent ?? request.method === 'GET';
+    if (retry && idempotent && !timedOut) return httpRequest(url, request, false);
     throw new ConnectorError(
       'upstream_unavailable',
       timedOut ? `${request.what} did not answer within ${request.timeoutMs} ms` : `${request.what} unreachable (${name})`,

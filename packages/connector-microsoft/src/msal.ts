@@ -62,6 +62,8 @@ class BoundedNetworkClient implements INetworkModule {
         ...(method === 'POST' ? { body: options?.body ?? '' } : {}),
         timeoutMs: this.timeoutMs,
         what,
+        // A token POST carries a code or refresh token: sent twice, the second is refused as spent.
+        idempotent: method === 'GET',
       });
       if (response.status === 429 || response.status >= 500) throw statusError(what, response.status, response.headers);
       // 4xx answers carry an OAuth error object that msal turns into a ServerError.
