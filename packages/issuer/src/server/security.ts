@@ -1,6 +1,6 @@
 /** Response hardening shared by every page, the trusted-proxy filter and the client address. */
 import type { IncomingMessage } from 'node:http';
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 
 /**
  * The strict CSP of every HTML page. `formTargets` are the sources a form on the page may end up
@@ -75,32 +75,52 @@ export function originOf(url: string): string | undefined {
   }
 }
 
-function ipv4ToInt(ip: string): number {
-  return ip.split('.').reduce((acc, part) => (acc << 8) + Number(part), 0) >>> 0;
-}
-
+/** `::ffff:a.b.c.d` → `a.b.c.d`, so a dual-stack socket's peer reads as the IPv4 it is. */
 function normalise(address: string): string {
-  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+  return address.toLowerCase().startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
 }
 
-/** True when `address` is one of the configured proxies (IPs or IPv4 CIDRs). */
-export function isTrustedProxy(address: string | undefined, trusted: string[]): boolean {
-  if (!address) return false;
-  const ip = normalise(address);
+const familyOf = (ip: string): 'ipv4' | 'ipv6' | undefined => {
+  const v = isIP(ip);
+  return v === 4 ? 'ipv4' : v === 6 ? 'ipv6' : undefined;
+};
+
+/** One BlockList per configured list (the config's array lives as long as the server). Entries
+ * were validated at load (rules.ts checkCIDR); anything odd is skipped, never trusted. BlockList
+ * compares IPv6 numerically (`::1` = `0:0:0:0:0:0:0:1`) and matches IPv4-mapped addresses
+ * against IPv4 rules and back. */
+const lists = new WeakMap<readonly string[], BlockList>();
+function trustedList(trusted: readonly string[]): BlockList {
+  let list = lists.get(trusted);
+  if (list) return list;
+  list = new BlockList();
   for (const entry of trusted) {
-    const [base, bits] = entry.split('/');
-    if (!base) continue;
+    const [base = '', bits, extra] = entry.trim().split('/');
+    const family = familyOf(base);
+    if (family === undefined || extra !== undefined) continue;
     if (bits === undefined) {
-      if (normalise(base) === ip) return true;
+      list.addAddress(base, family);
       continue;
     }
-    if (isIP(base) === 4 && isIP(ip) === 4) {
-      const n = Number(bits);
-      const mask = n === 0 ? 0 : (~0 << (32 - n)) >>> 0;
-      if ((ipv4ToInt(base) & mask) === (ipv4ToInt(ip) & mask)) return true;
-    }
+    const prefix = /^[0-9]{1,3}$/.test(bits) ? Number(bits) : NaN;
+    if (!(prefix <= (family === 'ipv4' ? 32 : 128))) continue;
+    list.addSubnet(base, prefix, family);
   }
-  return false;
+  lists.set(trusted, list);
+  return list;
+}
+
+/** True when `address` is one of the configured proxies (IPv4/IPv6 addresses or CIDRs). */
+export function isTrustedProxy(address: string | undefined, trusted: readonly string[]): boolean {
+  if (!address) return false;
+  const ip = normalise(address);
+  const family = familyOf(ip);
+  if (family === undefined) return false;
+  try {
+    return trustedList(trusted).check(ip, family);
+  } catch {
+    return false; // e.g. a scoped address (`fe80::1%eth0`) BlockList cannot parse
+  }
 }
 
 /**
@@ -109,7 +129,7 @@ export function isTrustedProxy(address: string | undefined, trusted: string[]): 
  * client (or by proxies we do not trust) and are ignored, so a client cannot choose its address
  * (throttling keys on it). Used by the login form and the password grant alike.
  */
-export function clientAddress(req: IncomingMessage, trusted: string[]): string {
+export function clientAddress(req: IncomingMessage, trusted: readonly string[]): string {
   const peer = normalise(req.socket.remoteAddress ?? '') || 'unknown';
   if (!isTrustedProxy(peer, trusted)) return peer;
   const raw = req.headers['x-forwarded-for'];
