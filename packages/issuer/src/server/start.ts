@@ -24,6 +24,7 @@ import { registerPasswordGrant } from './password-grant.ts';
 import { withRequestCache } from './request-cache.ts';
 import { RuntimeConnectors } from './runtime-connectors.ts';
 import { openIssuerStore, openTelemetry, issuerMetrics, issuerLogger } from './integrations.ts';
+import { parseStorageKeys, SealedStore, STORAGE_KEY_ENV } from './sealed-store.ts';
 
 export interface StartIssuerOptions {
   config: IssuerConfig;
@@ -38,6 +39,8 @@ export interface StartIssuerOptions {
   throttle?: Partial<ThrottleOptions>;
   /** Seconds between key checks (another replica may have rotated). Default 30. */
   keyCheckInterval?: number;
+  /** Keys sealing secrets at rest (`sealed-store.ts`). Default: `GATEHOUSE_STORAGE_KEY`. */
+  storageKey?: string;
 }
 
 export interface RunningIssuer {
@@ -73,7 +76,12 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
   const basePath = issuer.pathname.replace(/\/+$/, '');
   const callbackURL = `${config.issuer.replace(/\/+$/, '')}/callback`;
   const ownsStore = options.store === undefined;
-  const store = options.store ?? (await openIssuerStore(config, options.baseDir ?? process.cwd()));
+  const storageKeys = parseStorageKeys(options.storageKey ?? process.env[STORAGE_KEY_ENV]);
+  // Everything below sees the sealing wrapper (signing keys, connector data at rest).
+  const store = new SealedStore(options.store ?? (await openIssuerStore(config, options.baseDir ?? process.cwd())), storageKeys);
+  if (storageKeys.length === 0 && store.type === 'kubernetes') {
+    logger.warn(`${STORAGE_KEY_ENV} is not set: signing keys and upstream tokens are stored in clear in the custom resources`);
+  }
   const cleanups: Array<() => Promise<void> | void> = [];
   if (ownsStore) cleanups.push(() => store.close());
 
