@@ -230,8 +230,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
           ctx.body = deviceCodePage(deps.pages, { form, ...(error ? { error } : {}) });
         },
         userCodeConfirmSource: async (ctx, form, client, _deviceInfo, userCode) => {
-          // Confirming starts the login, which may redirect to any upstream IdP (https).
-          ctx.set('Content-Security-Policy', contentSecurityPolicy(['self', 'https:']));
+          // Confirming redirects to the interaction, which stops at a page of ours for device logins
+          // (interactions/routes.ts), so the chain that follows this form never leaves the issuer.
+          ctx.set('Content-Security-Policy', contentSecurityPolicy([]));
           ctx.type = 'html';
           ctx.body = deviceConfirmPage(deps.pages, { form, clientName: client.clientName ?? client.clientId, userCode });
         },

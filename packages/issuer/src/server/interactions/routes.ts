@@ -62,6 +62,8 @@ interface LoginState {
 
 interface Details {
   uid: string;
+  /** Set on device-flow (RFC 8628) interactions. */
+  deviceCode?: string;
   params: Record<string, unknown>;
   result?: { gatehouse?: LoginState } & Record<string, unknown>;
 }
@@ -218,23 +220,24 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const all: IssuerConnector[] = [];
     for (const c of deps.connectors.values()) if (await deps.clients.connectorAllowed(clientId, c.id)) all.push(c);
     if (all.length === 0) throw notAllowed();
-    if (requested !== undefined) {
-      await connectorFor(d, requested);
-      ctx.redirect(`${interactionPath(d.uid)}/connector/${encodeURIComponent(requested)}`);
+    const only = requested !== undefined ? await connectorFor(d, requested) : all.length === 1 && !deps.config.oauth2.alwaysShowLoginScreen ? all[0] : undefined;
+    // A device-flow login arrives here by the redirect that follows the device confirmation
+    // form, and Chromium applies that page's form-action to the whole redirect chain. Going on
+    // to an upstream IdP (an origin we cannot know before loginURL) would need `https:` there;
+    // the page with a link ends the chain instead, so the device pages keep form-action 'self'.
+    const offSite = only !== undefined && d.deviceCode !== undefined && isCallbackConnector(only.connector);
+    if (only !== undefined && !offSite) {
+      ctx.redirect(`${interactionPath(d.uid)}/connector/${encodeURIComponent(only.id)}`);
       ctx.status = 303;
       return;
     }
-    if (all.length === 1 && all[0] && !deps.config.oauth2.alwaysShowLoginScreen) {
-      ctx.redirect(`${interactionPath(d.uid)}/connector/${encodeURIComponent(all[0].id)}`);
-      ctx.status = 303;
-      return;
-    }
+    const listed = only !== undefined ? [only] : all;
     sendPage(
       ctx,
       200,
       connectorSelectionPage(
         deps.pages,
-        all.map((c) => ({ name: c.name, href: `${interactionPath(d.uid)}/connector/${encodeURIComponent(c.id)}` })),
+        listed.map((c) => ({ name: c.name, href: `${interactionPath(d.uid)}/connector/${encodeURIComponent(c.id)}` })),
       ),
     );
   });
