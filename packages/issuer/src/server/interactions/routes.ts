@@ -4,7 +4,7 @@
  *
  * State binding: an upstream gets `state = interaction uid`. `{issuer}/callback` only 303s the
  * browser to `{issuer}/interaction/<state>/callback`, the path the interaction cookie is scoped
- * to; there `interactionDetails` must find this browser's own interaction with the same uid, so
+ * to (a form_post answer goes on there as a POST from a Continue page, never in a URL); there `interactionDetails` must find this browser's own interaction with the same uid, so
  * a callback carrying someone else's state (login CSRF) finds no session and is refused.
  * The connector's per-login state (`keep`: PKCE verifier, nonce) waits in `interaction.result`.
  */
@@ -16,6 +16,7 @@ import {
   isConnectorError,
   isPasswordConnector,
   statusForConnectorError,
+  type CallbackRequest,
   type Identity,
 } from '@gatehouse/connector-kit';
 import type { Store } from '@gatehouse/storage';
@@ -33,7 +34,7 @@ import type { ClientDirectory } from '../clients.ts';
 import type { IssuerMetrics } from '../metrics.ts';
 import { KNOWN_SCOPES } from '../provider.ts';
 import { contentSecurityPolicy, handoffFormTargets } from '../security.ts';
-import { approvalPage, connectorSelectionPage, errorPage, passwordPage, type PageContext } from '../views/pages.ts';
+import { approvalPage, connectorSelectionPage, continuePage, errorPage, passwordPage, type PageContext } from '../views/pages.ts';
 import { loginExpired, PageError } from './errors.ts';
 import { readForm } from './form.ts';
 import type { LoginThrottle } from './throttle.ts';
@@ -69,7 +70,6 @@ interface Details {
 }
 
 const UID = /^[A-Za-z0-9_-]{1,128}$/;
-const FORM_POST_MARKER = '_gatehouse_form_post';
 
 function sendPage(ctx: Context, status: number, body: string, formTargets: string[] = []): void {
   ctx.status = status;
@@ -324,31 +324,48 @@ export function interactionRouter(deps: InteractionDeps): Router {
     await loggedIn(ctx, d, opened.id, result.identity);
   });
 
-  // Upstreams return here. Only forwards to the interaction-scoped path (where the cookie is sent).
-  const upstreamCallback = async (ctx: Context) => {
-    let params: Record<string, string>;
-    let formPost = false;
-    if (ctx.method === 'POST') {
-      params = await readForm(ctx);
-      formPost = true;
-    } else {
-      params = {};
-      for (const [k, v] of Object.entries(ctx.query)) if (typeof v === 'string') params[k] = v;
-    }
-    const state = params.state;
+  /** The interaction a callback's `state` names (only read: for the page's CSP). */
+  async function interactionOf(state: string | undefined): Promise<Details> {
     if (!state || !UID.test(state)) {
       throw new PageError(400, 'Invalid login response', 'The response from the login provider does not belong to a login in progress.');
     }
-    const query = new URLSearchParams(params);
-    query.delete(FORM_POST_MARKER);
-    if (formPost) query.set(FORM_POST_MARKER, '1');
-    ctx.redirect(`${interactionPath(state)}/callback?${query.toString()}`);
-    ctx.status = 303;
-  };
-  router.get('/callback', upstreamCallback);
-  router.post('/callback', upstreamCallback);
+    const found = (await deps.provider().Interaction.find(state).catch(() => undefined)) as unknown as Details | undefined;
+    if (!found) throw loginExpired();
+    return found;
+  }
 
-  router.get('/interaction/:uid/callback', async (ctx) => {
+  // Upstreams return here. Only forwards to the interaction-scoped path (where the cookie is sent).
+  router.get('/callback', async (ctx) => {
+    const state = typeof ctx.query.state === 'string' ? ctx.query.state : undefined;
+    if (!state || !UID.test(state)) {
+      throw new PageError(400, 'Invalid login response', 'The response from the login provider does not belong to a login in progress.');
+    }
+    ctx.redirect(`${interactionPath(state)}/callback?${ctx.querystring}`);
+    ctx.status = 303;
+  });
+
+  // A `form_post` answer (codes, ID tokens) arrives cross-site, without the interaction cookie
+  // (SameSite=Lax, path-scoped). Its fields must not travel on in a URL (history, logs, Referer),
+  // so they go on as a same-site POST from a page of ours: a visible "Continue" button, since the
+  // pages run no script. Nothing is stored; the interaction is only read for the page's CSP.
+  router.post('/callback', async (ctx) => {
+    const form = await readForm(ctx);
+    const d = await interactionOf(form.state);
+    sendPage(
+      ctx,
+      200,
+      continuePage(deps.pages, {
+        title: 'Continue logging in',
+        message: 'Your login provider has answered. Continue to finish logging in.',
+        action: `${interactionPath(d.uid)}/callback`,
+        fields: Object.entries(form),
+        button: 'Continue',
+      }),
+      formTargets(d),
+    );
+  });
+
+  async function upstreamAnswered(ctx: Context, request: (url: URL) => CallbackRequest): Promise<void> {
     const d = await details(ctx, ctx.params.uid ?? '');
     const state = d.result?.gatehouse;
     if (!state?.connectorId) {
@@ -357,23 +374,29 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const opened = await connectorFor(d, state.connectorId);
     const c = opened.connector;
     if (!isCallbackConnector(c)) throw new PageError(400, 'Invalid login response', 'This login method does not use callbacks.');
-    const query = new URLSearchParams(ctx.querystring);
-    const formPost = query.get(FORM_POST_MARKER) === '1';
-    query.delete(FORM_POST_MARKER);
-    const url = new URL(deps.callbackURL);
-    url.search = query.toString();
     let identity: Identity;
     try {
-      identity = await c.handleCallback(
-        connectorScopes(scopesOf(d)),
-        state.keep,
-        formPost ? { url, method: 'POST', form: Object.fromEntries(query) } : { url, method: 'GET' },
-      );
+      identity = await c.handleCallback(connectorScopes(scopesOf(d)), state.keep, request(new URL(deps.callbackURL)));
     } catch (err) {
       connectorFailure(ctx, d, opened, err);
       return;
     }
     await loggedIn(ctx, d, opened.id, identity);
+  }
+
+  // A query answer: the connector sees a GET with the query, whatever the query says.
+  router.get('/interaction/:uid/callback', async (ctx) => {
+    await upstreamAnswered(ctx, (url) => {
+      url.search = ctx.querystring;
+      return { url, method: 'GET' };
+    });
+  });
+
+  // A form_post answer, re-posted by the Continue page above: a POST (same-site, so the
+  // interaction cookie comes along; a cross-site POST finds no interaction and is refused).
+  router.post('/interaction/:uid/callback', async (ctx) => {
+    const form = await readForm(ctx);
+    await upstreamAnswered(ctx, (url) => ({ url, method: 'POST', form }));
   });
 
   router.post('/interaction/:uid/approve', async (ctx) => {
