@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { ConnectorError } from '@gatehouse/connector-kit';
 import type { RunningIssuer } from '../src/index.ts';
-import { browse, CookieJar, login, MOCK_CONNECTOR, startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
+import { browse, CookieJar, formAction, login, MOCK_CONNECTOR, startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
 import { authorize, bouncingCallbackFactory, discover, postForm, redeem, REDIRECT, shortExpiry } from './helpers.ts';
 
 const PUBLIC_CLIENT = { ...TEST_CLIENT, id: 'cli', secret: undefined, public: true, name: 'CLI' };
@@ -233,11 +233,14 @@ describe('bad input never yields a 5xx', () => {
     expect(new URL(own.location!).searchParams.get('code')).toBeTruthy();
   });
 
-  it('form_post callbacks are turned into a GET on the interaction path', async () => {
+  it('form_post callbacks go on as a POST from a Continue page (see upstream-callback.test.ts)', async () => {
     const jar = new CookieJar();
     const started = await browse(jar, authQuery({ connector_id: 'mock' }), { stopAt: `${base}/callback` });
     const params = Object.fromEntries(new URL(started.location!).searchParams);
-    const done = await browse(jar, `${base}/callback`, { form: params, stopAt: REDIRECT });
+    const page = await browse(jar, `${base}/callback`, { form: params });
+    expect(page.status).toBe(200);
+    expect(page.visited).toEqual([`${base}/callback`]);
+    const done = await browse(jar, formAction(page), { form: params, stopAt: REDIRECT });
     expect(new URL(done.location!).searchParams.get('code')).toBeTruthy();
   });
 
