@@ -262,13 +262,19 @@ export function defineFlowSuite(o: FlowSuiteOptions): void {
       await page.goto(`${stack.origin}/oauth2/sign_out`);
       // forward-auth clears its cookie and ends the issuer session (RP-initiated logout, confirmed by the user).
       await page.getByRole('button', { name: 'Yes, log out' }).click();
-      await page.waitForURL((u) => u.pathname.startsWith('/dex/logout') && !u.searchParams.has('id_token_hint'));
+      // The issuer returns to the registered /oauth2/sign_out/done, which goes on to / (no rd): a login again.
+      await page.waitForURL((u) => (o.ldap ? u.origin === stack.origin && u.pathname.startsWith('/dex/interaction') : u.origin === stack.entra.url), {
+        timeout: 15_000,
+      });
       const exchanges = await recorder.settled();
       printLatencies(`${o.name} sign-out`, exchanges);
       const signOut = step(exchanges, 0, '/oauth2/sign_out', (e) => e.url.pathname === '/oauth2/sign_out');
       expect(signOut.exchange.location?.pathname).toBe('/dex/logout');
+      expect(signOut.exchange.location?.searchParams.get('post_logout_redirect_uri')).toBe(`${stack.origin}/oauth2/sign_out/done`);
       const cleared = signOut.exchange.setCookies.map(setCookieAttributes).find((c) => c.name === '_oauth2_proxy');
       expect(cleared?.value).toBe('');
+      const done = step(exchanges, signOut.index, 'GET /oauth2/sign_out/done -> /', (e) => e.url.pathname === '/oauth2/sign_out/done');
+      expect(done.exchange.location?.href).toBe(`${stack.origin}/`);
       expect((await context.cookies(stack.origin)).find((c) => c.name === '_oauth2_proxy')).toBeUndefined();
       await page.close();
 
@@ -282,19 +288,21 @@ export function defineFlowSuite(o: FlowSuiteOptions): void {
       expect(relog.answer.identity?.email).toBe(ENTRA_USER.mail);
     }, 90_000);
 
-    // Chromium applies the logout page's form-action to every redirect after the submission; the issuer lets it lead
-    // anywhere on the client's scheme. With one connector the post-logout redirect goes on through
-    // /gemini-rl -> /oauth2/start -> /dex/auth to Entra's origin; with a connector choice page it stops on that page.
-    it('sign-out with rd: the post-logout redirect leads back to a login', async () => {
+    // The issuer accepts only the registered post-logout URL (forward-auth's /oauth2/sign_out/done); rd, which is
+    // not that URL, comes back through the end_session state and forward-auth's sign-out cookie. Chromium applies
+    // the logout page's form-action to every redirect after the submission; the issuer lets it lead anywhere on the
+    // client's scheme. With one connector the redirect goes on through /gemini-rl?x=1 -> /oauth2/start -> /dex/auth
+    // to Entra's origin (the issuer session is gone); with a connector choice it stops on the issuer's choice page.
+    it('sign-out with rd: after the issuer logout the browser lands on rd, which needs a login again', async () => {
       const page = await context.newPage();
       try {
         const before = (await stack.edge.authSubrequests()).length;
-        await page.goto(`${stack.origin}/oauth2/sign_out?rd=/gemini-rl`);
+        const recorder = new TrafficRecorder(page);
+        await page.goto(`${stack.origin}/oauth2/sign_out?rd=${encodeURIComponent('/gemini-rl?x=1')}`);
         const blocked: string[] = [];
         page.on('console', (m) => {
           if (m.text().includes('Content Security Policy')) blocked.push(m.text());
         });
-        const recorder = new TrafficRecorder(page);
         await page.getByRole('button', { name: 'Yes, log out' }).click();
         // One connector: straight on to Entra's sign-in form; a connector choice: the issuer's choice page.
         await page.waitForURL((u) => (o.ldap ? u.origin === stack.origin && u.pathname.startsWith('/dex/interaction') : u.origin === stack.entra.url), {
@@ -303,12 +311,20 @@ export function defineFlowSuite(o: FlowSuiteOptions): void {
         const exchanges = await recorder.settled();
         printLatencies(`${o.name} sign-out with rd`, exchanges);
         expect(blocked).toEqual([]);
-        const confirm = step(exchanges, 0, 'POST /dex/logout/confirm', (e) => e.method === 'POST' && e.url.pathname === '/dex/logout/confirm');
+        const signOut = step(exchanges, 0, 'GET /oauth2/sign_out', (e) => e.url.pathname === '/oauth2/sign_out');
+        const endSession = signOut.exchange.location;
+        expect(endSession?.pathname).toBe('/dex/logout');
+        expect(endSession?.searchParams.get('post_logout_redirect_uri')).toBe(`${stack.origin}/oauth2/sign_out/done`);
+        expect(endSession?.href).not.toContain('gemini-rl');
+        const confirm = step(exchanges, signOut.index, 'POST /dex/logout/confirm', (e) => e.method === 'POST' && e.url.pathname === '/dex/logout/confirm');
         expect(confirm.exchange.status).toBe(303);
-        // forward-auth's post-logout page sends the browser to rd, which needs a login again.
-        step(exchanges, confirm.index + 1, 'GET /gemini-rl -> /oauth2/start', (e) => e.url.pathname === '/gemini-rl' && e.location?.pathname === '/oauth2/start');
+        expect(confirm.exchange.location?.pathname).toBe('/oauth2/sign_out/done');
+        // forward-auth's post-logout endpoint sends the browser to rd, which needs a login again.
+        const done = step(exchanges, confirm.index + 1, 'GET /oauth2/sign_out/done -> rd', (e) => e.url.pathname === '/oauth2/sign_out/done');
+        expect(done.exchange.location?.href).toBe(`${stack.origin}/gemini-rl?x=1`);
+        step(exchanges, done.index + 1, 'GET /gemini-rl?x=1 -> /oauth2/start', (e) => e.url.pathname === '/gemini-rl' && e.url.search === '?x=1' && e.location?.pathname === '/oauth2/start');
         if (!o.ldap) {
-          const dexAuth = step(exchanges, confirm.index + 1, 'GET /dex/auth', (e) => e.url.origin === stack.origin && e.url.pathname === '/dex/auth');
+          const dexAuth = step(exchanges, done.index + 1, 'GET /dex/auth', (e) => e.url.origin === stack.origin && e.url.pathname === '/dex/auth');
           step(exchanges, dexAuth.index, 'redirect to Entra authorize', (e) => e.location?.origin === stack.entra.url);
           expect(new URL(page.url()).pathname).toBe(`/${stack.entra.tenantId}/oauth2/v2.0/authorize`);
         }

@@ -106,7 +106,7 @@ staticClients:
   - id: ${CLIENT_ID}
     name: OAuth2 Proxy
     redirectURIs: [${yamlString(`${o.origin}/oauth2/callback`)}]
-    postLogoutRedirectURIs: [${yamlString(`${o.origin}/gemini-rl`)}]
+    postLogoutRedirectURIs: [${yamlString(`${o.origin}/oauth2/sign_out/done`)}]
     secretEnv: OAUTH2_PROXY_CLIENT_SECRET
 connectors:
   - type: microsoft

@@ -10,7 +10,7 @@ import { ForwardedHeaders } from './forwarded.ts';
 import { AuthHandler } from './handlers/auth.ts';
 import { handleMetrics, handleReady, handleUserInfo } from './handlers/info.ts';
 import { handleCallback, handleSignIn, handleStart } from './handlers/login.ts';
-import { handleSignOut } from './handlers/sign-out.ts';
+import { handleSignOut, handleSignOutDone } from './handlers/sign-out.ts';
 import { ForwardAuthMetrics } from './metrics.ts';
 import { OidcClient, type FetchLike } from './oidc/client.ts';
 import { RedirectValidator } from './redirect.ts';
@@ -18,6 +18,7 @@ import { Refresher } from './refresh.ts';
 import { parseRouteRule } from './routes.ts';
 import { sendErrorPage, sendStylesheet, sendText } from './http/respond.ts';
 import { SessionManager } from './session/store.ts';
+import { SignOutStates } from './signout-state.ts';
 
 export interface HandlerOptions {
   readonly logger?: Logger;
@@ -48,6 +49,7 @@ export function buildContext(config: ForwardAuthConfig | Readonly<Record<string,
     refresher: new Refresher(cfg, oidc, sessions, log, metrics),
     bearer: cfg.skip_jwt_bearer_tokens ? new BearerVerifier(cfg, oidc, options.fetch) : undefined,
     csrf: new CsrfFlows(cfg),
+    signOuts: new SignOutStates(cfg),
     redirects: new RedirectValidator(cfg.whitelist_domains),
     forwarded: new ForwardedHeaders(cfg.reverse_proxy, cfg.trusted_proxy_ips),
     skipAuthRoutes: cfg.skip_auth_routes.map(parseRouteRule),
@@ -70,6 +72,7 @@ export function createForwardAuthHandler(config: ForwardAuthConfig | Readonly<Re
     [`${p}/sign_in`, counted('sign_in', (req, res, q) => handleSignIn(ctx, req, res, q))],
     [`${p}/callback`, counted('callback', (req, res, q) => handleCallback(ctx, req, res, q))],
     [`${p}/sign_out`, counted('sign_out', (req, res, q) => handleSignOut(ctx, req, res, q))],
+    [`${p}/sign_out/done`, counted('sign_out_done', (req, res, q) => handleSignOutDone(ctx, req, res, q))],
     [`${p}/userinfo`, counted('userinfo', (req, res) => handleUserInfo(ctx, req, res))],
     [ctx.cfg.ping_path, (_req, res) => sendText(res, 200, 'OK')],
     [ctx.cfg.ready_path, (req, res) => handleReady(ctx, req, res)],

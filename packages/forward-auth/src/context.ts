@@ -10,6 +10,7 @@ import type { RedirectValidator } from './redirect.ts';
 import type { Refresher } from './refresh.ts';
 import type { RouteRule } from './routes.ts';
 import type { SessionManager } from './session/store.ts';
+import type { SignOutStates } from './signout-state.ts';
 
 export interface AppContext {
   readonly cfg: ForwardAuthConfig;
@@ -19,6 +20,7 @@ export interface AppContext {
   readonly oidc: OidcClient;
   readonly bearer: BearerVerifier | undefined;
   readonly csrf: CsrfFlows;
+  readonly signOuts: SignOutStates;
   readonly redirects: RedirectValidator;
   readonly forwarded: ForwardedHeaders;
   readonly metrics: ForwardAuthMetrics;

@@ -220,13 +220,15 @@ describe('sign-out', () => {
     const end = new URL(out.headers.get('location') as string);
     expect(end.href.startsWith(h.issuer.issuerURL)).toBe(true);
     expect(end.searchParams.get('id_token_hint')).toMatch(/^ey/);
-    expect(end.searchParams.get('post_logout_redirect_uri')).toBe(`${h.fa.url}/signed-out`);
+    // The issuer is given the one registered URL; rd comes back through the state.
+    expect(end.searchParams.get('post_logout_redirect_uri')).toBe(`${h.fa.url}/oauth2/sign_out/done`);
 
     // The issuer asks for confirmation (oidc-provider's logout form), then returns to the registered URI.
     const confirm = await browse(jar, end.href);
     expect(confirm.status).toBe(200);
     const xsrf = /name="xsrf" value="([^"]+)"/.exec(confirm.body)?.[1] as string;
     const done = await browse(jar, formAction(confirm), { form: { xsrf, logout: 'yes' }, stopAt: `${h.fa.url}/signed-out` });
+    expect(done.url).toMatch(new RegExp(`^${h.fa.url}/oauth2/sign_out/done\\?state=`));
     expect(done.location).toBe(`${h.fa.url}/signed-out`);
     expect(issuerCookies().some((c) => c.startsWith('_session='))).toBe(false);
 

@@ -30,7 +30,7 @@ export async function startHarness(extra: Record<string, unknown> = {}): Promise
         ...TEST_CLIENT,
         id: 'oauth2-proxy',
         redirectURIs: [`${origin}/oauth2/callback`],
-        postLogoutRedirectURIs: [`${origin}/signed-out`, `${origin}/bye`],
+        postLogoutRedirectURIs: [`${origin}/oauth2/sign_out/done`],
       },
     ],
   });

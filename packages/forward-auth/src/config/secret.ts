@@ -21,6 +21,6 @@ export function cookieSecretBytes(secret: string): Buffer | undefined {
  * A 256-bit key for one purpose. Every secret, whatever its size (16, 24 or 32 bytes), goes through HKDF-SHA256
  * with a purpose label, so AES-256 is always used and the session and CSRF keys are distinct.
  */
-export function deriveKey(secret: Buffer, purpose: 'session' | 'csrf'): Buffer {
+export function deriveKey(secret: Buffer, purpose: 'session' | 'csrf' | 'signout'): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), `gatehouse forward-auth ${purpose} v1`, 32));
 }

@@ -1,12 +1,14 @@
 // /oauth2/sign_out: clears our cookies, revokes the session's tokens at the issuer (RFC 7009) and ends the
-// issuer session through its end_session_endpoint. Always a redirect: to the validated rd (or /) when anything
-// at the issuer fails, never an error page, never an unvalidated target.
+// issuer session through its end_session_endpoint, which returns to the registered post-logout URL
+// (`<proxy_prefix>/sign_out/done`) with the state that finds the validated rd again. Always a redirect: to the
+// validated rd (or /) when anything at the issuer fails, never an error page, never an unvalidated target.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppContext } from '../context.ts';
 import { serializeCookie } from '../session/cookies.ts';
 import type { Session } from '../session/payload.ts';
 import { allowMethods, redirect } from '../http/respond.ts';
 import { chooseRedirect } from './login.ts';
+import { postLogoutRedirectURL } from '../signout-state.ts';
 
 /** GET for links and oauth2-proxy compatibility, POST for forms; HEAD as GET. */
 const SIGN_OUT_METHODS = ['GET', 'HEAD', 'POST'] as const;
@@ -27,6 +29,7 @@ export async function handleSignOut(ctx: AppContext, req: IncomingMessage, res: 
     setCookie = [
       ...ctx.sessions.clear(host, cookie, loaded?.entry.session),
       ...ctx.csrf.present(cookie).map((n) => serializeCookie(n, '', clearAttrs)),
+      ...(ctx.signOuts.present(cookie) ? [serializeCookie(ctx.signOuts.name, '', clearAttrs)] : []),
     ];
     if (loaded !== undefined) {
       const session = loaded.entry.session;
@@ -37,9 +40,13 @@ export async function handleSignOut(ctx: AppContext, req: IncomingMessage, res: 
       await revokeTokens(ctx, session);
       try {
         await ctx.oidc.discover();
-        const postLogout = rd === undefined ? ctx.cfg.post_logout_redirect_url : new URL(rd, ctx.cfg.redirect_url).href;
-        const end = ctx.oidc.endSessionURL(session.idToken, postLogout);
-        if (end !== undefined) target = end.href;
+        // The issuer accepts only the registered URL; rd rides along in a cookie bound to the state.
+        const bound = ctx.signOuts.start(target, (maxAge) => ctx.sessions.attributes(host, maxAge));
+        const end = ctx.oidc.endSessionURL(session.idToken, postLogoutRedirectURL(ctx.cfg), bound.state);
+        if (end !== undefined) {
+          target = end.href;
+          setCookie = [...setCookie.filter((c) => !c.startsWith(`${ctx.signOuts.name}=`)), bound.setCookie];
+        }
       } catch (err) {
         ctx.log.warn({ err: (err as Error).message }, 'issuer unreachable at sign-out; only local cookies cleared');
       }
@@ -48,6 +55,22 @@ export async function handleSignOut(ctx: AppContext, req: IncomingMessage, res: 
     ctx.log.error({ err: (err as Error).message }, 'sign-out failed; redirecting without the issuer');
   }
   redirect(res, target, setCookie);
+}
+
+/**
+ * `<proxy_prefix>/sign_out/done`: where the issuer returns after its logout. Goes on to the rd this browser's
+ * sign-out cookie binds to the returned state, re-validated against the current whitelist; to / otherwise.
+ */
+export async function handleSignOutDone(ctx: AppContext, req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+  if (!allowMethods(req, res, ['GET', 'HEAD'] as const)) return;
+  const params = new URLSearchParams(query);
+  const cookie = req.headers.cookie;
+  const states = params.getAll('state');
+  const rd = states.length === 1 ? ctx.signOuts.take(states[0] ?? null, cookie) : undefined;
+  const host = ctx.forwarded.origin(req).host;
+  const setCookie = ctx.signOuts.present(cookie) ? [serializeCookie(ctx.signOuts.name, '', ctx.sessions.attributes(host, 0))] : [];
+  if (rd === undefined && states.length > 0) ctx.log.info('post-logout return without a matching sign-out cookie; going to /');
+  redirect(res, ctx.redirects.sanitize(rd), setCookie);
 }
 
 /** Revokes the refresh and access tokens the session holds; failures are logged, never thrown. */

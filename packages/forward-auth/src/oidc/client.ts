@@ -191,12 +191,13 @@ export class OidcClient {
   }
 
   /** The issuer's end_session URL, or undefined when it advertises none. */
-  endSessionURL(idTokenHint: string | undefined, postLogoutRedirect: string | undefined): URL | undefined {
+  endSessionURL(idTokenHint: string | undefined, postLogoutRedirect: string | undefined, state?: string): URL | undefined {
     const config = this.#config;
     if (config?.serverMetadata().end_session_endpoint === undefined) return undefined;
     const params: Record<string, string> = { client_id: this.#cfg.client_id };
     if (idTokenHint !== undefined) params.id_token_hint = idTokenHint;
     if (postLogoutRedirect !== undefined) params.post_logout_redirect_uri = postLogoutRedirect;
+    if (state !== undefined) params.state = state;
     return oidc.buildEndSessionUrl(config, params);
   }
 }

@@ -20,7 +20,7 @@ interface Key {
 export class CookieCipher {
   readonly #keys: readonly Key[];
 
-  constructor(secrets: readonly string[], purpose: 'session' | 'csrf') {
+  constructor(secrets: readonly string[], purpose: 'session' | 'csrf' | 'signout') {
     const keys: Key[] = [];
     for (const s of secrets) {
       const bytes = cookieSecretBytes(s);
