@@ -1,9 +1,16 @@
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { JWK } from 'jose';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { timingSafeEqual } from 'node:crypto';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { configSchema } from './config.ts';
 import { verifyIdToken } from './id-token.ts';
 import type { KeySet } from './id-token.ts';
+
+// The real timingSafeEqual, watched: the nonce check must go through it.
+vi.mock('node:crypto', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:crypto')>();
+  return { ...actual, timingSafeEqual: vi.fn(actual.timingSafeEqual) };
+});
 
 const API = 'https://login.microsoftonline.com';
 type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
@@ -79,6 +86,18 @@ describe('verifyIdToken', () => {
   it('rejects a wrong or missing nonce with invalid_state', async () => {
     await expect(verifyIdToken(await token({ nonce: 'other' }), config(), keys, single)).rejects.toMatchObject({ code: 'invalid_state' });
     await expect(verifyIdToken(await token({ nonce: undefined }), config(), keys, single)).rejects.toMatchObject({ code: 'invalid_state' });
+    await expect(verifyIdToken(await token({ nonce: ['n-1'] }), config(), keys, single)).rejects.toMatchObject({ code: 'invalid_state' });
+    await expect(verifyIdToken(await token({ nonce: 'n-2' }), config(), keys, single)).rejects.toMatchObject({ code: 'invalid_state' });
+  });
+
+  it('compares the nonce in constant time', async () => {
+    const spy = vi.mocked(timingSafeEqual);
+    spy.mockClear();
+    await expect(verifyIdToken(await token({ nonce: 'n-1' }), config(), keys, single)).resolves.toMatchObject({ nonce: 'n-1' });
+    expect(spy).toHaveBeenCalledWith(Buffer.from('n-1'), Buffer.from('n-1'));
+    spy.mockClear();
+    await expect(verifyIdToken(await token({ nonce: 'n-9' }), config(), keys, single)).rejects.toMatchObject({ code: 'invalid_state' });
+    expect(spy).toHaveBeenCalledWith(Buffer.from('n-9'), Buffer.from('n-1'));
   });
 
   it('rejects an expired token', async () => {

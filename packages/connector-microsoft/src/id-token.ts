@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify } from 'jose';
 import type { JWTPayload } from 'jose';
 import { ConnectorError } from '@gatehouse/connector-kit';
@@ -32,6 +33,14 @@ export function tenantKeys(jwksURI: string, config: MicrosoftConfig): KeySet {
       return new Response(response.text, { status: 200, headers: response.headers });
     },
   });
+}
+
+/** The nonce is this login's secret: compared in constant time (only its fixed length may show). */
+function sameNonce(actual: unknown, expected: string): boolean {
+  if (typeof actual !== 'string') return false;
+  const a = Buffer.from(actual, 'utf8');
+  const b = Buffer.from(expected, 'utf8');
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 const refused = (why: string) =>
@@ -76,7 +85,7 @@ export async function verifyIdToken(
   if (claims.iss !== issuer || claims.iss !== `${config.apiURL}/${claims.tid}/v2.0`) {
     throw refused(`issuer ${String(claims.iss)} is not ${issuer}`);
   }
-  if (expected.nonce !== undefined && claims.nonce !== expected.nonce) {
+  if (expected.nonce !== undefined && !sameNonce(claims.nonce, expected.nonce)) {
     throw new ConnectorError('invalid_state', 'id_token nonce does not match this login', {
       userMessage: 'This sign-in could not be completed; please start again.',
     });

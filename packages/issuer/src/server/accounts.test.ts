@@ -31,13 +31,13 @@ function setup(policy: Partial<ExpiryConfig['refreshTokens']> = {}) {
     writes++;
     return upsert(id, payload, expiresIn);
   };
-  const upstream: { identity: Identity; failure?: unknown } = { identity: ALICE };
+  const upstream: { identity: Identity; failure?: Error } = { identity: ALICE };
   const connector: Connector = {
     kind: 'password',
     prompt: 'Username',
     login: async () => ({ ok: false }),
     refresh: async (_scopes, identity) => {
-      if (upstream.failure !== undefined) throw upstream.failure;
+      if (upstream.failure) throw upstream.failure;
       return { ...upstream.identity, userId: identity.userId };
     },
   };
