@@ -638,3 +638,43 @@ describe('loadConfigFile', () => {
     if (!r.ok) expect(r.errors[0]?.message).toContain('ENOENT');
   });
 });
+
+describe('loadConfig: redirect URI schemes', () => {
+  const clients = (yaml: string) => BASE.replace(/staticClients:\n[\s\S]*?connectors:/, `staticClients:\n${yaml}\nconnectors:`);
+
+  it('accepts a public native client with a private-use scheme and a loopback URI', async () => {
+    const { config } = await ok(
+      clients(`  - id: mobile
+    public: true
+    redirectURIs: ['com.example.app:/oauth2redirect', 'http://127.0.0.1:8000/cb']
+    postLogoutRedirectURIs: ['com.example.app:/logout']`),
+    );
+    expect(config.staticClients[0]?.redirectURIs).toEqual(['com.example.app:/oauth2redirect', 'http://127.0.0.1:8000/cb']);
+  });
+
+  it('rejects javascript:/data:/custom schemes on confidential clients and bad mixes on native ones, with key paths', async () => {
+    const { errors } = await fail(
+      clients(`  - id: example-app
+    secret: ZXhhbXBsZS1hcHAtc2VjcmV0
+    redirectURIs:
+      - 'http://127.0.0.1:5555/callback'
+      - 'javascript://127.0.0.1/%0aalert(document.domain)'
+      - 'data:text/html,hi'
+      - 'com.example.app:/cb'
+    postLogoutRedirectURIs: ['javascript:alert(1)', 'myapp:/bye']
+  - id: mobile
+    public: true
+    redirectURIs: ['com.example.app:/cb', 'http://app.internal/cb']
+    postLogoutRedirectURIs: ['vbscript:x']`),
+    );
+    expect(messageAt(errors, 'staticClients[0].redirectURIs[1]')).toContain('javascript: scheme is never allowed');
+    expect(messageAt(errors, 'staticClients[0].redirectURIs[2]')).toContain('data: scheme is never allowed');
+    expect(messageAt(errors, 'staticClients[0].redirectURIs[3]')).toContain('confidential client may only use http(s)');
+    expect(messageAt(errors, 'staticClients[0].postLogoutRedirectURIs[0]')).toContain('never allowed');
+    expect(messageAt(errors, 'staticClients[0].postLogoutRedirectURIs[1]')).toContain('confidential client');
+    expect(messageAt(errors, 'staticClients[1].redirectURIs[1]')).toContain('must be loopback');
+    expect(messageAt(errors, 'staticClients[1].postLogoutRedirectURIs[0]')).toContain('never allowed');
+    expect(paths(errors)).not.toContain('staticClients[0].redirectURIs[0]');
+    expect(paths(errors)).not.toContain('staticClients[1].redirectURIs[0]');
+  });
+});

@@ -11,6 +11,7 @@ import { ConnectorRegistryError } from '../connectors/registry.ts';
 import type { ConnectorRegistry } from '../connectors/registry.ts';
 import { BCRYPT_HASH, LOCAL_CONNECTOR_ID } from '../connectors/local.ts';
 import { parseDuration } from './duration.ts';
+import { redirectURIProblems } from './redirect-uris.ts';
 import { closest, formatPath } from './keys.ts';
 import type { PathPart } from './keys.ts';
 import {
@@ -384,6 +385,18 @@ function checkClients(data: Obj, ctx: RuleContext, d: Derived): void {
         });
       }
     });
+    // Scheme rules (config/redirect-uris.ts) for what the schema accepted as a URI (it reports
+    // the rest); path-only entries were warned about above.
+    const uris = (key: string) =>
+      arr(c, key)
+        .map((u, j) => [j, u] as const)
+        .filter((e): e is readonly [number, string] => typeof e[1] === 'string' && !e[1].startsWith('/') && !e[1].includes('#') && URL.parse(e[1]) !== null);
+    const redirects = uris('redirectURIs');
+    const logouts = uris('postLogoutRedirectURIs');
+    for (const p of redirectURIProblems({ public: isPublic, redirectURIs: redirects.map((e) => e[1]), postLogoutRedirectURIs: logouts.map((e) => e[1]) })) {
+      const index = (p.field === 'redirectURIs' ? redirects : logouts)[p.index]?.[0] ?? p.index;
+      ctx.errors.push({ path: `${base}.${p.field}[${index}]`, message: p.message });
+    }
     if (arr(c, 'redirectURIs').length === 0 && !isPublic) {
       ctx.warnings.push({ path: `${base}.redirectURIs`, message: 'no redirect URIs: this client cannot use the authorization-code flow' });
     }

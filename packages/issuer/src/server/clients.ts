@@ -5,6 +5,7 @@
  * offers one, so a client applied at run time works at once and a deleted one stops.
  */
 import type { OAuth2Client, RecordStore } from '@gatehouse/storage';
+import { isNativeClient, redirectURIProblems, type ClientURIs } from '../config/redirect-uris.ts';
 import type { IssuerConfig, StaticClient } from '../config/types.ts';
 
 /** oidc-provider client metadata (snake_case). */
@@ -17,6 +18,10 @@ export const ANY_LOOPBACK = 'gatehouse_any_loopback';
 export function isLoopbackRedirect(value: string): boolean {
   const u = URL.parse(value);
   return u !== null && u.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname) && u.hash === '' && u.username === '' && u.password === '';
+}
+
+export interface ClientLogger {
+  warn(obj: object, msg?: string): void;
 }
 
 export interface ClientPolicy {
@@ -35,8 +40,19 @@ export function allowsConnector(client: Pick<OAuth2Client, 'allowedConnectors'>,
   return list === undefined || list.length === 0 || list.includes(connectorId);
 }
 
+const isPublicClient = (client: AnyClient): boolean => client.public === true || !client.secret;
+
+function uris(client: AnyClient, isPublic = isPublicClient(client)): ClientURIs {
+  return { public: isPublic, redirectURIs: client.redirectURIs, postLogoutRedirectURIs: client.postLogoutRedirectURIs ?? [] };
+}
+
+/** Why a client's URIs cannot be registered (empty when they can), e.g. `redirectURIs[1]: ...`. */
+export function clientProblems(client: AnyClient): string[] {
+  return redirectURIProblems(uris(client)).map((p) => `${p.field}[${p.index}]: ${p.message}`);
+}
+
 export function toClientMetadata(client: AnyClient, policy: ClientPolicy): ClientMetadata {
-  const isPublic = client.public === true || !client.secret;
+  const isPublic = isPublicClient(client);
   const grantTypes = policy.grantTypes.filter((g) => !(isPublic && g === 'client_credentials'));
   const metadata: ClientMetadata = {
     client_id: client.id,
@@ -47,11 +63,14 @@ export function toClientMetadata(client: AnyClient, policy: ClientPolicy): Clien
     // Public clients (CLIs, SPAs) cannot keep a secret: no client auth, PKCE required instead.
     token_endpoint_auth_method: isPublic ? 'none' : 'client_secret_basic',
   };
+  // A public client with a private-use scheme URI (mobile apps, RFC 8252) is a native client for
+  // oidc-provider, which then also requires loopback http / non-loopback https URIs
+  // (redirectURIProblems checks that first). Matching stays exact either way (see provider.ts).
+  if (isNativeClient(uris(client, isPublic))) metadata.application_type = 'native';
   if (isPublic && client.redirectURIs.length === 0) {
     // Dex: a public client with no registered redirect URIs may use any http loopback URL
     // (CLIs on a random port). oidc-provider needs one URI; `redirectUriAllowed` is widened
     // for clients carrying ANY_LOOPBACK (see provider.ts).
-    metadata.application_type = 'native';
     metadata.redirect_uris = ['http://127.0.0.1/'];
     metadata[ANY_LOOPBACK] = true;
   }
@@ -68,10 +87,33 @@ export class ClientDirectory {
   #cache: Map<string, OAuth2Client> | undefined;
   #unwatch: (() => void) | undefined;
 
-  constructor(config: IssuerConfig, records: RecordStore<OAuth2Client>, policy: ClientPolicy) {
+  readonly #logger: ClientLogger | undefined;
+  /** The problems last logged per rejected store client (logged again only when they change). */
+  readonly #rejected = new Map<string, string>();
+
+  constructor(config: IssuerConfig, records: RecordStore<OAuth2Client>, policy: ClientPolicy, logger?: ClientLogger) {
     this.#static = new Map(config.staticClients.map((c) => [c.id, c]));
     this.#records = records;
     this.#policy = policy;
+    this.#logger = logger;
+  }
+
+  /** A store client oidc-provider would refuse (config load checks static ones) is unknown: it
+   * cannot log in, and no other client is affected. */
+  #usable(record: OAuth2Client | undefined): OAuth2Client | undefined {
+    if (!record) return undefined;
+    const problems = clientProblems(record);
+    if (problems.length === 0) {
+      this.#rejected.delete(record.id);
+      return record;
+    }
+    const summary = problems.join('; ');
+    if (this.#rejected.get(record.id) !== summary) {
+      if (this.#rejected.size > 1000) this.#rejected.clear();
+      this.#rejected.set(record.id, summary);
+      this.#logger?.warn({ client: record.id.slice(0, 256), problems }, 'client from the store ignored: invalid redirect URIs');
+    }
+    return undefined;
   }
 
   /** Primes the watch cache when the backend can push changes. */
@@ -99,8 +141,7 @@ export class ClientDirectory {
     const s = this.#static.get(id);
     if (s) return s;
     if (typeof id !== 'string' || id.length === 0 || id.length > 256) return undefined;
-    if (this.#cache) return this.#cache.get(id);
-    return this.#records.get(id);
+    return this.#usable(this.#cache ? this.#cache.get(id) : await this.#records.get(id));
   }
 
   /** Metadata of a run-time client (static ones are served by oidc-provider itself). */

@@ -518,12 +518,23 @@ async function verifyWithRetiredKey(
   return { payload, header: header as Record<string, unknown> };
 }
 
-/** Dex's loopback rule for public clients registered without redirect URIs (see clients.ts). */
+/**
+ * Dex's redirect matching: exact, for every client (oidc-provider would let a native client's
+ * loopback URI match on any port), plus any http loopback URL for public clients registered
+ * without redirect URIs (ANY_LOOPBACK, see clients.ts).
+ */
 function patchLoopbackRedirects(provider: Provider): void {
-  const proto = provider.Client.prototype as unknown as { redirectUriAllowed(this: Record<string, unknown>, value: string): boolean };
-  const original = proto.redirectUriAllowed;
-  proto.redirectUriAllowed = function (this: Record<string, unknown>, value: string) {
-    if (original.call(this, value)) return true;
-    return this[ANY_LOOPBACK] === true && typeof value === 'string' && isLoopbackRedirect(value);
+  type Patched = { redirectUris?: string[]; postLogoutRedirectUris?: string[] } & Record<string, unknown>;
+  const proto = provider.Client.prototype as unknown as {
+    redirectUriAllowed(this: Patched, value: string): boolean;
+    postLogoutRedirectUriAllowed(this: Patched, value: string): boolean;
+  };
+  proto.redirectUriAllowed = function (this: Patched, value: string) {
+    if (typeof value !== 'string') return false;
+    if (this.redirectUris?.includes(value)) return true;
+    return this[ANY_LOOPBACK] === true && isLoopbackRedirect(value);
+  };
+  proto.postLogoutRedirectUriAllowed = function (this: Patched, value: string) {
+    return typeof value === 'string' && (this.postLogoutRedirectUris?.includes(value) ?? false);
   };
 }

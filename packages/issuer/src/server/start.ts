@@ -103,7 +103,7 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
     await runtimeConnectors.start();
     cleanups.push(() => runtimeConnectors.close());
 
-    const clients = new ClientDirectory(config, store.clients, { grantTypes: grantTypesOffered(config) });
+    const clients = new ClientDirectory(config, store.clients, { grantTypes: grantTypesOffered(config) }, logger);
     await clients.start();
     cleanups.push(() => clients.stop());
 
