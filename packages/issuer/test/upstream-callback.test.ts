@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallbackRequest } from '@gatehouse/connector-kit';
-import { browse, type BrowseResult, CookieJar, formAction, TEST_CLIENT } from '../src/testing/index.ts';
+import { browse, type BrowseResult, CookieJar, formAction } from '../src/testing/index.ts';
 import { authorizationRequest, outcome, redeem, REDIRECT, useIssuer } from './helpers.ts';
 import { startUpstreamSite, UPSTREAM_USER, upstreamSiteFactory, type UpstreamSite } from './upstream-site.ts';
 
