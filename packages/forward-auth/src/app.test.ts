@@ -117,8 +117,27 @@ describe('/oauth2/auth', () => {
     expect((await request(make({ cookie_secret: randomBytes(32).toString('base64') })).get('/oauth2/auth').set('Cookie', cookie)).status).toBe(401);
   });
 
+  it('keeps a session with 6 KB of similar group names in one cookie (deflated), without its id_token when needed', async () => {
+    const groups = Array.from({ length: 250 }, (_, i) => `team-platform-engineering-${String(i).padStart(4, '0')}`);
+    expect(groups.join(',').length).toBeGreaterThan(6000);
+    const sealed = h.context.sessions.seal(sessionFor(h, { groups }), 'app.example.com', undefined);
+    expect(sealed.written).toHaveLength(1);
+    expect(sealed.written[0]).toMatch(/^_oauth2_proxy=/);
+    const r = await request(h).get('/oauth2/auth').set('Cookie', cookieHeaderOf(sealed.setCookie));
+    expect(r.status).toBe(202);
+    expect(r.headers['x-auth-request-groups']).toBe(groups.join(','));
+    // An id_token that cannot be compressed much (base64url of a JWT) is dropped rather than chunking the cookie.
+    const idToken = `eyJ.${randomBytes(2400).toString('base64url')}.sig`;
+    const withHint = h.context.sessions.seal(sessionFor(h, { groups, idToken }), 'app.example.com', undefined);
+    expect(withHint.written).toHaveLength(1);
+    expect(withHint.entry.session.idToken).toBeUndefined();
+    const small = h.context.sessions.seal(sessionFor(h, { idToken: 'eyJ.small.sig' }), 'app.example.com', undefined);
+    expect(small.entry.session.idToken).toBe('eyJ.small.sig');
+  });
+
   it('splits a 6 KB session into chunks, rejoins them, and clears stale chunks', async () => {
-    const groups = Array.from({ length: 170 }, (_, i) => `group-with-a-long-name-${i}`);
+    // Random names: nothing to deflate.
+    const groups = Array.from({ length: 200 }, () => `g-${randomBytes(20).toString('base64url')}`);
     const sealed = h.context.sessions.seal(sessionFor(h, { groups }), 'app.example.com', undefined);
     expect(sealed.value.length).toBeGreaterThan(6000);
     expect(sealed.setCookie.length).toBeGreaterThanOrEqual(2);

@@ -1,6 +1,8 @@
 // Session refresh at the issuer, once per session however many requests arrive at that moment (single-flight
-// keyed by the sealed cookie value). The outcome is remembered on the old entry for a grace period, so requests
-// still carrying the old cookie get the new one instead of replaying a rotated refresh token.
+// keyed by the sealed cookie value). The outcome is remembered on the old entry until the old cookie's own expiry
+// (as long as the bounded session cache keeps it), so a request still carrying the old cookie gets the new one
+// instead of replaying the rotated refresh token: outside the issuer's reuse window such a replay makes the
+// issuer revoke the whole grant, the new session with it.
 import type { Logger } from 'pino';
 import { claimOptions, identityFromClaims } from './claims.ts';
 import type { ForwardAuthConfig } from './config/schema.ts';
@@ -8,11 +10,13 @@ import type { ForwardAuthMetrics } from './metrics.ts';
 import { IssuerError, IssuerErrorCode, type OidcClient } from './oidc/client.ts';
 import type { LoadedSession, SessionEntry, SessionFate, SessionManager } from './session/store.ts';
 
-const GRACE_MS = 60_000;
+/** How many refreshed generations a replayed old cookie is followed through to the newest session. */
+const MAX_CHAIN = 8;
 const RETRY_AFTER_FAILURE_MS = 30_000;
 
 export type RefreshOutcome =
-  | { readonly kind: 'refreshed'; readonly entry: SessionEntry; readonly setCookie: readonly string[] }
+  /** `written`: the Set-Cookie headers of the new session (one, or its chunks; no deletions of stale ones). */
+  | { readonly kind: 'refreshed'; readonly entry: SessionEntry; readonly written: readonly string[] }
   | { readonly kind: 'revoked' }
   /** The issuer could not be reached: the current session stays valid until its own expiry. */
   | { readonly kind: 'kept'; readonly entry: SessionEntry };
@@ -35,10 +39,16 @@ export class Refresher {
 
   /** The outcome already known for this session (refreshed or revoked within the grace period), if any. */
   static settled(entry: SessionEntry, now = Date.now()): SessionFate | undefined {
-    const fate = entry.fate;
-    if (fate === undefined) return undefined;
-    if (now < fate.until) return fate;
-    return undefined;
+    const first = entry.fate;
+    if (first === undefined || now >= first.until) return undefined;
+    // A cookie two refreshes old leads to the newest session (or to its end), not to an intermediate one.
+    let fate: SessionFate = first;
+    for (let i = 0; i < MAX_CHAIN && fate.kind === 'refreshed'; i++) {
+      const next: SessionFate | undefined = fate.entry.fate;
+      if (next === undefined || now >= next.until) break;
+      fate = next;
+    }
+    return fate;
   }
 
   refresh(loaded: LoadedSession, host: string | undefined, cookieHeader: string | undefined): Promise<RefreshOutcome> {
@@ -74,10 +84,10 @@ export class Refresher {
       }, old.cookieDomain);
       const sealed = this.#sessions.seal(session, host, cookieHeader);
       if (!sealed.entry.authorized) return this.#revoke(entry, 'no longer authorized');
-      entry.fate = { kind: 'refreshed', entry: sealed.entry, setCookie: sealed.setCookie, until: Date.now() + GRACE_MS };
+      entry.fate = { kind: 'refreshed', entry: sealed.entry, written: sealed.written, until: old.expiresAt };
       this.#metrics.refreshes.inc({ outcome: 'refreshed' });
       this.#log.info({ user: old.user }, 'session refreshed');
-      return { kind: 'refreshed', entry: sealed.entry, setCookie: sealed.setCookie };
+      return { kind: 'refreshed', entry: sealed.entry, written: sealed.written };
     } catch (err) {
       if (err instanceof IssuerError && (err.code === IssuerErrorCode.InvalidGrant || err.oauthError === 'invalid_client')) {
         return this.#revoke(entry, err.message);

@@ -1,7 +1,7 @@
 // A real issuer (@gatehouse/issuer/testing, mockCallback connector) and forward-auth instances in front of it.
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import { CookieJar, TEST_CLIENT, browse, startTestIssuer, type BrowseResult } from '@gatehouse/issuer/testing';
+import { CookieJar, TEST_CLIENT, browse, startTestIssuer, type BrowseResult, type StartTestIssuerOptions } from '@gatehouse/issuer/testing';
 import { getFreePort } from '@gatehouse/testkit/ports';
 import { startForwardAuth, type RunningForwardAuth } from '../src/index.ts';
 
@@ -21,10 +21,11 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(extra: Record<string, unknown> = {}): Promise<Harness> {
+export async function startHarness(extra: Record<string, unknown> = {}, issuerOptions: Omit<StartTestIssuerOptions, 'staticClients'> = {}): Promise<Harness> {
   const port = await getFreePort();
   const origin = `http://127.0.0.1:${port}`;
   const issuer = await startTestIssuer({
+    ...issuerOptions,
     staticClients: [
       {
         ...TEST_CLIENT,

@@ -1,55 +1,13 @@
 // Real nginx running deploy/nginx/gatehouse.conf.template in front of a real forward-auth and a recording app:
 // what skip_auth_routes let through when the check comes from nginx's auth_request (always a GET subrequest).
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNginx, type Nginx } from '@gatehouse/testkit/nginx';
 import { createTestCA } from '@gatehouse/testkit/tls';
 import { startForwardAuth, type RunningForwardAuth } from '../src/index.ts';
-
-const TEMPLATE = fileURLToPath(new URL('../../../deploy/nginx/gatehouse.conf.template', import.meta.url));
-const HOST = 'gatehouse.test';
-
-interface Answer {
-  status: number;
-  headers: IncomingMessage['headers'];
-  body: string;
-}
-
-/** HTTPS to nginx on 127.0.0.1 with SNI/Host = HOST; `path` is sent exactly as given (like curl --path-as-is). */
-function send(port: number, ca: string, method: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      { host: '127.0.0.1', port, servername: HOST, method, path, headers: { host: `${HOST}:${port}`, ...headers }, ca, agent: false, timeout: 15_000 },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${path}`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function listen(handler: (req: IncomingMessage, res: import('node:http').ServerResponse) => void): Promise<Server> {
-  const server = createServer(handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return server;
-}
-const addr = (s: Server) => `127.0.0.1:${(s.address() as AddressInfo).port}`;
-const close = (s: Server | undefined) =>
-  new Promise<void>((r) => {
-    if (s === undefined) return r();
-    s.close(() => r());
-    s.closeAllConnections();
-  });
+import { HOST, TEMPLATE, addr, close, listen, send } from './nginx-client.ts';
 
 describe('skip_auth_routes behind nginx (deploy/nginx/gatehouse.conf.template)', () => {
   let fa: RunningForwardAuth;

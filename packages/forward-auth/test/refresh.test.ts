@@ -1,6 +1,6 @@
 // cookie_refresh against the real issuer: one refresh per session however many requests arrive at once.
 import { CookieJar } from '@gatehouse/issuer/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Session } from '../src/index.ts';
 import { authCheck, signIn, startHarness, type Harness } from './harness.ts';
 
@@ -59,6 +59,36 @@ describe('cookie_refresh', () => {
     expect(late.status).toBe(202);
     expect(late.headers.getSetCookie().some((c) => c.startsWith(`${fresh};`))).toBe(true);
     expect(refreshes(h.issuerGrants) - issuerBefore).toBe(1);
+  });
+
+  it('the old cookie replayed minutes after its refresh never spends the rotated refresh token; the new session lives', async () => {
+    const session = await loggedInSession();
+    const cookie = aged(session);
+    const before = refreshes(h.tokenCalls);
+    const first = await authCheck(h, cookie);
+    expect(first.status).toBe(202);
+    const fresh = first.headers.getSetCookie().find((c) => c.startsWith('_oauth2_proxy='))?.split(';')[0] as string;
+    expect(refreshes(h.tokenCalls) - before).toBe(1);
+    // Three minutes later (past any short grace, before the new session's own refresh): the old cookie again,
+    // e.g. the browser never stored the new one. It is led to the new session, not to the issuer.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 3 * 60_000 });
+    try {
+      const replay = await authCheck(h, cookie);
+      expect(replay.status).toBe(202);
+      expect(replay.headers.getSetCookie().some((c) => c.startsWith(`${fresh};`))).toBe(true);
+      expect(refreshes(h.tokenCalls) - before).toBe(1);
+      const next = await authCheck(h, fresh);
+      expect(next.status).toBe(202);
+      expect(next.headers.get('set-cookie')).toBeNull();
+    } finally {
+      vi.useRealTimers();
+    }
+    // The grant is intact: the new session's refresh token still works at the issuer.
+    const renewed = h.fa.handler.context.sessions.load(fresh)?.entry.session as Session;
+    const again = await authCheck(h, aged(renewed));
+    expect(again.status).toBe(202);
+    expect(again.headers.getSetCookie().some((c) => c.startsWith('_oauth2_proxy='))).toBe(true);
+    expect(refreshes(h.tokenCalls) - before).toBe(2);
   });
 
   it('invalid_grant from the issuer ends the session and clears the cookie, once', async () => {

@@ -42,12 +42,33 @@ export class AuthHandler {
     const host = ctx.forwarded.origin(req).host;
     const settled = Refresher.settled(loaded.entry);
     if (settled?.kind === 'revoked') return this.#unauthorized(req, res, ctx.sessions.clear(host, cookie, loaded.entry.session));
-    if (settled?.kind === 'refreshed') return this.#answer(req, res, settled.entry, query, settled.setCookie);
+    if (settled?.kind === 'refreshed') return this.#refreshed(req, res, settled.entry, query, settled.written);
     if (Date.now() < loaded.entry.refreshAt) return this.#answer(req, res, loaded.entry, query, undefined);
     const outcome = await ctx.refresher.refresh(loaded, host, cookie);
     if (outcome.kind === 'revoked') return this.#unauthorized(req, res, ctx.sessions.clear(host, cookie, loaded.entry.session));
-    if (outcome.kind === 'refreshed') return this.#answer(req, res, outcome.entry, query, outcome.setCookie);
+    if (outcome.kind === 'refreshed') return this.#refreshed(req, res, outcome.entry, query, outcome.written);
     return this.#answer(req, res, outcome.entry, query, undefined);
+  }
+
+  /**
+   * The answer with a refreshed session. nginx passes only the first Set-Cookie of this subrequest, so only a
+   * one-cookie session travels here (stale chunks are not cleared here: the new whole cookie wins when both are
+   * sent). A chunked one is delivered by /oauth2/start: a page navigation gets the 401 that sends the browser
+   * there, anything else is answered from the new session without a cookie (the old cookie keeps leading to it).
+   */
+  #refreshed(req: IncomingMessage, res: ServerResponse, entry: SessionEntry, query: string, written: readonly string[]): void {
+    if (written.length === 1) return this.#answer(req, res, entry, query, written);
+    if (entry.authorized && this.#isNavigation(req)) return this.#unauthorized(req, res, undefined);
+    this.#answer(req, res, entry, query, undefined);
+  }
+
+  /** A top-level page load (GET, Sec-Fetch-Mode: navigate or an HTML Accept), judged from trusted headers only. */
+  #isNavigation(req: IncomingMessage): boolean {
+    const origin = this.#ctx.forwarded.origin(req);
+    if (!origin.trusted || origin.method !== 'GET' || this.#isAPI(req)) return false;
+    const mode = req.headers['sec-fetch-mode'];
+    if (mode !== undefined) return mode === 'navigate';
+    return (req.headers.accept ?? '').includes('text/html');
   }
 
   #answer(req: IncomingMessage, res: ServerResponse, entry: SessionEntry, query: string, setCookie: readonly string[] | undefined): void {

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { claimOptions, identityFromClaims } from '../claims.ts';
 import type { AppContext } from '../context.ts';
 import { IssuerError, IssuerErrorCode } from '../oidc/client.ts';
+import { Refresher } from '../refresh.ts';
 import { serializeCookie } from '../session/cookies.ts';
 import { allowMethods, escapeHTML, redirect, sendErrorPage, sendHTML } from '../http/respond.ts';
 
@@ -22,13 +23,19 @@ export async function handleStart(ctx: AppContext, req: IncomingMessage, res: Se
   if (!allowMethods(req, res, READ_ONLY)) return;
   const params = new URLSearchParams(query);
   const rd = chooseRedirect(ctx, req, params) ?? '/';
+  const host = ctx.forwarded.origin(req).host;
+  // A session refreshed during an auth check whose chunked cookie nginx could not pass on: deliver it here.
+  const loaded = ctx.sessions.load(req.headers.cookie);
+  const settled = loaded === undefined ? undefined : Refresher.settled(loaded.entry);
+  if (settled?.kind === 'refreshed' && settled.entry.authorized) {
+    return redirect(res, rd, ctx.sessions.cookiesFor(settled.entry, host, req.headers.cookie).setCookie);
+  }
   try {
     await ctx.oidc.discover();
   } catch (err) {
     ctx.log.warn({ err: (err as Error).message }, 'issuer discovery failed');
     return sendErrorPage(res, 502, 'Sign-in is unavailable', 'The identity provider cannot be reached. Try again in a moment.');
   }
-  const host = ctx.forwarded.origin(req).host;
   const { flow, setCookie } = ctx.csrf.start(rd, req.headers.cookie, (maxAge) => ctx.sessions.attributes(host, maxAge));
   const url = await ctx.oidc.authorizationURL(flow);
   redirect(res, url.href, setCookie);

@@ -1,4 +1,5 @@
 // The session and its compact encrypted form.
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 
 export interface Session {
   /** `sub` of the id_token. */
@@ -71,4 +72,28 @@ export function decodeSession(bytes: Buffer): Session | undefined {
     ...(w.r === undefined ? {} : { refreshToken: w.r }),
     ...(w.d === undefined ? {} : { cookieDomain: w.d }),
   };
+}
+
+/** First byte of a deflated payload; a plain one is JSON and starts with `{`. */
+const DEFLATED = 0x01;
+/** A session never inflates beyond this (it is authenticated before it is inflated; this bounds our own bugs). */
+const MAX_INFLATED = 256 * 1024;
+
+/**
+ * The bytes sealed into the cookie: the JSON deflated when that is shorter. Group lists compress well, and nginx
+ * passes only one Set-Cookie of an auth subrequest, so a session that stays in one cookie can be refreshed there.
+ */
+export function packSession(s: Session): Buffer {
+  const json = encodeSession(s);
+  const deflated = deflateRawSync(json, { level: 9 });
+  return deflated.length + 1 < json.length ? Buffer.concat([Buffer.of(DEFLATED), deflated]) : json;
+}
+
+export function unpackSession(bytes: Buffer): Session | undefined {
+  if (bytes[0] !== DEFLATED) return decodeSession(bytes);
+  try {
+    return decodeSession(inflateRawSync(bytes.subarray(1), { maxOutputLength: MAX_INFLATED }));
+  } catch {
+    return undefined;
+  }
 }

@@ -15,11 +15,17 @@ import {
   type CookieAttributes,
 } from './cookies.ts';
 import { LRU } from './lru.ts';
-import { decodeSession, encodeSession, type Session } from './payload.ts';
+import { packSession, unpackSession, type Session } from './payload.ts';
 
 /** What happened to a session after its refresh: later requests still carrying the old cookie reuse it. */
 export type SessionFate =
-  | { readonly kind: 'refreshed'; readonly entry: SessionEntry; readonly setCookie: readonly string[]; readonly until: number }
+  | {
+      readonly kind: 'refreshed';
+      readonly entry: SessionEntry;
+      /** The Set-Cookie headers writing the new session (one, or its chunks), without clearing stale ones. */
+      readonly written: readonly string[];
+      readonly until: number;
+    }
   | { readonly kind: 'revoked'; readonly until: number };
 
 export interface SessionEntry {
@@ -100,7 +106,7 @@ export class SessionManager {
 
   #open(value: string): Session | undefined {
     const plain = this.#cipher.open(value, this.#name);
-    return plain === undefined ? undefined : decodeSession(plain);
+    return plain === undefined ? undefined : unpackSession(plain);
   }
 
   /** Builds the cached view of a session: identity, authorization, 202 headers, refresh deadline. */
@@ -170,24 +176,45 @@ export class SessionManager {
 
   /**
    * Set-Cookie headers storing `session`, split into `<name>_0..n` above 4 KB, clearing the cookies of the
-   * other layout and stale extra chunks the request still carries. Caches the entry under the new value.
+   * other layout and stale extra chunks the request still carries. Caches the entry under the new value. A session
+   * that would need chunks drops its id_token (only an optional hint at end_session) when that keeps it in one
+   * cookie: nginx passes one Set-Cookie of an auth subrequest, so only a one-cookie session refreshes in-band.
    */
-  seal(session: Session, host: string | undefined, cookieHeader: string | undefined, now = Date.now()): { value: string; setCookie: string[]; entry: SessionEntry } {
+  seal(session: Session, host: string | undefined, cookieHeader: string | undefined, now = Date.now()): { value: string; setCookie: string[]; written: string[]; entry: SessionEntry } {
     const domain = session.cookieDomain ?? this.domainFor(host);
     if (session.cookieDomain === undefined && domain !== undefined) session = { ...session, cookieDomain: domain };
-    const value = this.#cipher.seal(encodeSession(session), this.#name);
     const attrs = this.attributesFor(domain, Math.max(1, Math.floor((session.expiresAt - now) / 1000)));
-    const chunks = splitValue(this.#name, value, attrs);
-    const written =
-      chunks.length === 1 ? [this.#name] : chunks.map((_, i) => `${this.#name}_${i}`);
-    const setCookie = chunks.map((chunk, i) => serializeCookie(written[i] as string, chunk, attrs));
-    const clear = this.attributesFor(domain, 0);
-    for (const stale of presentChunkNames(parseCookies(cookieHeader), this.#name)) {
-      if (!written.includes(stale)) setCookie.push(serializeCookie(stale, '', clear));
+    let value = this.#cipher.seal(packSession(session), this.#name);
+    if (session.idToken !== undefined && splitValue(this.#name, value, attrs).length > 1) {
+      const { idToken: _hint, ...lean } = session;
+      const leanValue = this.#cipher.seal(packSession(lean), this.#name);
+      if (splitValue(this.#name, leanValue, attrs).length === 1) {
+        session = lean;
+        value = leanValue;
+      }
     }
     const entry = this.entryFor(session, value);
     this.#cache.set(value.slice(0, KEY_LENGTH), entry);
-    return { value, setCookie, entry };
+    return { value, ...this.cookiesFor(entry, host, cookieHeader, now), entry };
+  }
+
+  /**
+   * The Set-Cookie headers of an already sealed entry: `written` stores it (one cookie or its chunks), `setCookie`
+   * adds the deletions of the other layout and stale chunks the request carries.
+   */
+  cookiesFor(entry: SessionEntry, host: string | undefined, cookieHeader: string | undefined, now = Date.now()): { setCookie: string[]; written: string[] } {
+    const session = entry.session;
+    const domain = session.cookieDomain ?? this.domainFor(host);
+    const attrs = this.attributesFor(domain, Math.max(1, Math.floor((session.expiresAt - now) / 1000)));
+    const chunks = splitValue(this.#name, entry.value, attrs);
+    const names = chunks.length === 1 ? [this.#name] : chunks.map((_, i) => `${this.#name}_${i}`);
+    const written = chunks.map((chunk, i) => serializeCookie(names[i] as string, chunk, attrs));
+    const setCookie = [...written];
+    const clear = this.attributesFor(domain, 0);
+    for (const stale of presentChunkNames(parseCookies(cookieHeader), this.#name)) {
+      if (!names.includes(stale)) setCookie.push(serializeCookie(stale, '', clear));
+    }
+    return { setCookie, written };
   }
 
   /**
