@@ -151,6 +151,30 @@ describe('cookie refresh through nginx', () => {
     expect(refreshes() - before).toBe(1);
   });
 
+  it('a chunked session refreshed into one cookie: a page load also clears the old chunks (through /oauth2/start)', async () => {
+    const { cookie } = await agedSession(Array.from({ length: 200 }, () => `g-${randomBytes(21).toString('base64url')}`));
+    expect(cookie).toMatch(/^_oauth2_proxy_0=/);
+    upstreamGroups = ['readers']; // the next refresh finds far fewer groups
+    const before = refreshes();
+    const api = await go('/api/items', cookie, FETCH);
+    expect(api.status).toBe(200);
+    expect(setCookies(api)).toHaveLength(1);
+    expect(setCookies(api)[0]).toMatch(/^_oauth2_proxy=[^;]+; /);
+    expect(appSaw.at(-1)).toEqual({ url: '/api/items', groups: 'readers' });
+
+    const page = await go('/page', cookie);
+    expect(page.status).toBe(302);
+    const start = await go(new URL(page.headers.location as string).pathname + new URL(page.headers.location as string).search, cookie);
+    expect(start.headers.location).toBe('/page');
+    const names = setCookies(start).map((c) => `${c.split('=')[0]}${c.includes('Max-Age=0') ? ' cleared' : ''}`);
+    expect(names[0]).toBe('_oauth2_proxy');
+    expect(names.slice(1).every((n) => /^_oauth2_proxy_\d+ cleared$/.test(n))).toBe(true);
+    expect(names.length).toBeGreaterThanOrEqual(3);
+    const after = await go('/page', cookieHeader(setCookies(start).filter((c) => !c.includes('Max-Age=0'))));
+    expect(after.status).toBe(200);
+    expect(refreshes() - before).toBe(1);
+  });
+
   it('a refresh due on a request the app answers 404 still delivers the new cookie (add_header ... always)', async () => {
     const { cookie } = await agedSession(['readers']);
     const before = refreshes();

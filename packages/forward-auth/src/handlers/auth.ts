@@ -51,13 +51,20 @@ export class AuthHandler {
   }
 
   /**
-   * The answer with a refreshed session. nginx passes only the first Set-Cookie of this subrequest, so only a
-   * one-cookie session travels here (stale chunks are not cleared here: the new whole cookie wins when both are
-   * sent). A chunked one is delivered by /oauth2/start: a page navigation gets the 401 that sends the browser
-   * there, anything else is answered from the new session without a cookie (the old cookie keeps leading to it).
+   * The answer with a refreshed session. nginx passes only the first Set-Cookie of this subrequest, so the new
+   * session travels here only when one header says everything. When it takes more (chunks, or deletions of the old
+   * cookie's chunks), a page navigation gets the 401 that sends the browser to /oauth2/start, which sets them all
+   * and returns at once; any other request gets the new session's single cookie if it has one (stale chunks stay
+   * until a later navigation: the whole cookie wins when both are sent), else no cookie (the old one keeps leading
+   * to the new session on this replica).
    */
   #refreshed(req: IncomingMessage, res: ServerResponse, entry: SessionEntry, query: string, written: readonly string[]): void {
-    if (written.length === 1) return this.#answer(req, res, entry, query, written);
+    const ctx = this.#ctx;
+    if (written.length === 1) {
+      const all = ctx.sessions.cookiesFor(entry, ctx.forwarded.origin(req).host, requestCookieHeader(req)).setCookie;
+      if (all.length === 1 || !entry.authorized || !this.#isNavigation(req)) return this.#answer(req, res, entry, query, written);
+      return this.#unauthorized(req, res, undefined);
+    }
     if (entry.authorized && this.#isNavigation(req)) return this.#unauthorized(req, res, undefined);
     this.#answer(req, res, entry, query, undefined);
   }
