@@ -12,7 +12,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-const ENDPOINTS = ['/oauth2/auth', '/oauth2/start', '/oauth2/sign_in', '/oauth2/callback', '/oauth2/sign_out', '/oauth2/userinfo', '/ping', '/ready', '/metrics'];
+const ENDPOINTS = ['/oauth2/auth', '/oauth2/start', '/oauth2/sign_in', '/oauth2/callback', '/oauth2/sign_out', '/oauth2/sign_out/done', '/oauth2/userinfo', '/ping', '/ready', '/metrics'];
 const QUERIES = [
   '',
   '?rd=',
