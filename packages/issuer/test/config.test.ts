@@ -348,6 +348,18 @@ staticPasswords:
     expect(messageAt(errors, 'web.htp')).toContain('did you mean "http"');
   });
 
+  it("treats a connector's config keys like the rest: the closest key suggested, case-only misspellings read", async () => {
+    const withPw = (config: string) =>
+      BASE.replace('connectors:\n', `connectors:\n  - type: mockPassword\n    id: pw\n    name: Password\n    config:\n${config}`);
+    const { errors } = await fail(withPw('      username: kilgore\n      pasword: trout\n'));
+    expect(messageAt(errors, 'connectors[0].config.pasword')).toContain('did you mean "password"');
+    // One error for the key, not a second generic "unrecognized key" from the schema.
+    expect(errors.filter((e) => e.path.startsWith('connectors[0].config'))).toHaveLength(2);
+    const { config, warnings } = await ok(withPw('      username: kilgore\n      Password: trout\n'));
+    expect(messageAt(warnings, 'connectors[0].config.Password')).toContain('read as "password"');
+    expect(config.connectors[0]?.config).toEqual({ username: 'kilgore', password: 'trout' });
+  });
+
   it('reports YAML syntax errors with their line', async () => {
     const { errors } = await fail('issuer: http://x\nstorage: [\n');
     expect(errors[0]?.message).toMatch(/YAML line \d+/);
@@ -592,8 +604,9 @@ describe('loadConfig: connector configs through the registry', () => {
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(paths(r.errors)).toEqual(
-      expect.arrayContaining(['connectors[1].config.tenant', 'connectors[1].config.mode', 'connectors[1].config']),
+      expect.arrayContaining(['connectors[1].config.tenant', 'connectors[1].config.mode', 'connectors[1].config.tenantt']),
     );
+    expect(messageAt(r.errors, 'connectors[1].config.tenantt')).toContain('did you mean "tenant"');
     expect(messageAt(r.warnings, 'connectors[2].config')).toContain('cannot be enforced');
   });
 

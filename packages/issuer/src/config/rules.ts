@@ -12,7 +12,7 @@ import type { ConnectorRegistry } from '../connectors/registry.ts';
 import { BCRYPT_HASH, LOCAL_CONNECTOR_ID } from '../connectors/local.ts';
 import { parseDuration } from './duration.ts';
 import { redirectURIProblems } from './redirect-uris.ts';
-import { closest, formatPath } from './keys.ts';
+import { checkKeys, closest, formatPath } from './keys.ts';
 import type { PathPart } from './keys.ts';
 import {
   DEX_ONLY_STORAGE_TYPES,
@@ -510,14 +510,20 @@ async function checkConnectors(data: Obj, ctx: RuleContext, d: Derived): Promise
         ctx.errors.push({ path: `${base}.type`, message });
         return;
       }
-      const config = c['config'] ?? {};
+      // Unknown keys get the same treatment as in the rest of the file (closest known key suggested,
+      // case-only misspellings read with a warning); the schema then checks values.
+      const keyErrors: ConfigIssue[] = [];
+      const config = checkKeys(c['config'] ?? {}, factory.configSchema, keyErrors, ctx.warnings, ['connectors', i, 'config']);
+      ctx.errors.push(...keyErrors);
       const parsed = factory.configSchema.safeParse(config);
       if (!parsed.success) {
         for (const issue of parsed.error.issues) {
+          if (issue.code === 'unrecognized_keys' && keyErrors.length > 0) continue;
           ctx.errors.push({ path: formatPath([base, 'config', ...(issue.path as PathPart[])]), message: issue.message });
         }
         return;
       }
+      if (keyErrors.length > 0) return;
       d.connectorConfigs[i] = config;
       let extra: string[] = [];
       try {
