@@ -19,7 +19,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import Provider from 'oidc-provider';
-import type { ModelName, ModelPayload, ModelStore, Store } from '@gatehouse/storage';
+import { ForwardingStore, type ModelName, type ModelPayload, type ModelStore, type Store } from '@gatehouse/storage';
 
 /** The current request's identity (an object that lives as long as the request), or undefined. */
 export type RequestScope = () => object | undefined;
@@ -166,37 +166,17 @@ class CachedModelStore implements ModelStore {
 }
 
 /** A Store whose `model()` reads are cached per request; everything else is the inner store's. */
-class RequestCachedStore implements Store {
-  readonly inner: Store;
+class RequestCachedStore extends ForwardingStore {
   readonly #cache = new ReadCache();
   readonly #scope: RequestScope;
   readonly #models = new Map<ModelName, ModelStore>();
 
   constructor(inner: Store, scope: RequestScope) {
-    this.inner = inner;
+    super(inner);
     this.#scope = scope;
   }
 
-  get type(): string {
-    return this.inner.type;
-  }
-  get keys(): Store['keys'] {
-    return this.inner.keys;
-  }
-  get clients(): Store['clients'] {
-    return this.inner.clients;
-  }
-  get connectors(): Store['connectors'] {
-    return this.inner.connectors;
-  }
-  get offlineSessions(): Store['offlineSessions'] {
-    return this.inner.offlineSessions;
-  }
-  get passwords(): Store['passwords'] {
-    return this.inner.passwords;
-  }
-
-  model(name: ModelName): ModelStore {
+  override model(name: ModelName): ModelStore {
     const inner = this.inner.model(name);
     if (!CACHED_MODELS.has(name)) return inner;
     let cached = this.#models.get(name);
@@ -204,15 +184,6 @@ class RequestCachedStore implements Store {
     return cached;
   }
 
-  gc(now?: Date): Promise<number> {
-    return this.inner.gc(now);
-  }
-  ping(): Promise<void> {
-    return this.inner.ping();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
 }
 
 /**

@@ -26,18 +26,14 @@ import type {
   ModelName,
   ModelPayload,
   ModelStore,
-  OAuth2Client,
   OfflineSession,
   OfflineSessionStore,
-  PasswordUser,
-  ConnectorRecord,
   PrivateJWK,
-  RecordStore,
   SigningKeySet,
   Store,
   VersionedKeys,
 } from '@gatehouse/storage';
-import { StoreError } from '@gatehouse/storage';
+import { ForwardingStore, StoreError } from '@gatehouse/storage';
 
 export const STORAGE_KEY_ENV = 'GATEHOUSE_STORAGE_KEY';
 
@@ -330,30 +326,26 @@ class SealedOfflineSessions implements OfflineSessionStore {
 }
 
 /** A Store whose secret fields are sealed before they reach `inner` (see the module comment). */
-export class SealedStore implements Store {
-  readonly inner: Store;
-  readonly keys: KeyStore;
-  readonly offlineSessions: OfflineSessionStore;
-  readonly clients: RecordStore<OAuth2Client>;
-  readonly connectors: RecordStore<ConnectorRecord>;
-  readonly passwords: RecordStore<PasswordUser>;
+export class SealedStore extends ForwardingStore {
+  readonly #keys: KeyStore;
+  readonly #offlineSessions: OfflineSessionStore;
   readonly #sealer: Sealer;
   readonly #models = new Map<ModelName, ModelStore>();
 
   /** `keys`: parsed keys, or the raw `GATEHOUSE_STORAGE_KEY` text. No key: values are written in
    * clear and sealed values found are refused with a StoreError. */
   constructor(inner: Store, keys: StorageKey[] | string | undefined) {
-    this.inner = inner;
+    super(inner);
     this.#sealer = new Sealer(typeof keys === 'string' || keys === undefined ? parseStorageKeys(keys) : keys);
-    this.keys = new SealedKeyStore(inner.keys, this.#sealer);
-    this.offlineSessions = new SealedOfflineSessions(inner.offlineSessions, this.#sealer);
-    this.clients = inner.clients;
-    this.connectors = inner.connectors;
-    this.passwords = inner.passwords;
+    this.#keys = new SealedKeyStore(inner.keys, this.#sealer);
+    this.#offlineSessions = new SealedOfflineSessions(inner.offlineSessions, this.#sealer);
   }
 
-  get type(): string {
-    return this.inner.type;
+  override get keys(): KeyStore {
+    return this.#keys;
+  }
+  override get offlineSessions(): OfflineSessionStore {
+    return this.#offlineSessions;
   }
 
   /** Whether new values are sealed (a key is configured). */
@@ -361,7 +353,7 @@ export class SealedStore implements Store {
     return this.#sealer.enabled;
   }
 
-  model(name: ModelName): ModelStore {
+  override model(name: ModelName): ModelStore {
     const fields = SEALED_MODEL_FIELDS[name];
     if (!fields) return this.inner.model(name);
     let m = this.#models.get(name);
@@ -369,13 +361,4 @@ export class SealedStore implements Store {
     return m;
   }
 
-  gc(now?: Date): Promise<number> {
-    return this.inner.gc(now);
-  }
-  ping(): Promise<void> {
-    return this.inner.ping();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
 }
