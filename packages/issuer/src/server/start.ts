@@ -2,6 +2,7 @@
  * `startIssuer`: opens the store, connectors and keys, builds oidc-provider and the koa app,
  * listens on `web.http`, and starts telemetry and the garbage collector.
  */
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -204,13 +205,8 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
       const { host, port } = splitHostPort(address);
       server.headersTimeout = 20_000;
       server.requestTimeout = 30_000;
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      server.listen(port, host);
+      await once(server, 'listening'); // rejects on 'error' (port taken)
       cleanups.push(
         () =>
           new Promise<void>((resolve) => {

@@ -3,6 +3,7 @@
  * process answers), `/readyz` (readiness: `ready()` resolves, e.g. the store answers a ping).
  * Dex's `/healthz/live` and `/healthz/ready` are served as aliases. Plain node:http, no framework.
  */
+import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -107,13 +108,8 @@ export async function startTelemetryServer(address: string, options: TelemetryOp
   });
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  server.listen(port, host);
+  await once(server, 'listening'); // rejects on 'error' (port taken)
   const bound = server.address() as AddressInfo;
   const shownHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
   return {
