@@ -3,6 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { startNginx, type Nginx } from '@gatehouse/testkit/nginx';
+import { createTestCA } from '@gatehouse/testkit/tls';
 
 export const TEMPLATE = fileURLToPath(new URL('../../../deploy/nginx/gatehouse.conf.template', import.meta.url));
 export const HOST = 'gatehouse.test';
@@ -45,3 +47,23 @@ export const close = (s: Server | undefined) =>
     s.closeAllConnections();
   });
 
+
+/** nginx from the deploy template on HOST with a fresh test CA, in front of the given upstreams (`host:port`). */
+export async function startTemplateNginx(upstreams: { forwardAuth: string; issuer: string; app: string }): Promise<{ nginx: Nginx; ca: string }> {
+  const testCA = await createTestCA('forward-auth nginx test CA');
+  const leaf = await testCA.issue([HOST]);
+  const nginx = await startNginx({
+    confTemplate: TEMPLATE,
+    files: { 'tls/server.crt': leaf.cert, 'tls/server.key': leaf.key },
+    vars: {
+      SERVER_NAME: HOST,
+      TLS_CERT: 'tls/server.crt',
+      TLS_KEY: 'tls/server.key',
+      FORWARD_AUTH_ADDR: upstreams.forwardAuth,
+      ISSUER_ADDR: upstreams.issuer,
+      APP_ADDR: upstreams.app,
+      APP_PROXY_SECRET: 'proxy-secret',
+    },
+  });
+  return { nginx, ca: testCA.caCert };
+}

@@ -7,11 +7,10 @@ import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONNECTOR_KIT_VERSION, type ConnectorFactory, type Identity } from '@gatehouse/connector-kit';
 import { CookieJar } from '@gatehouse/issuer/testing';
-import { startNginx, type Nginx } from '@gatehouse/testkit/nginx';
-import { createTestCA } from '@gatehouse/testkit/tls';
+import type { Nginx } from '@gatehouse/testkit/nginx';
 import type { Session } from '../src/index.ts';
 import { signIn, startHarness, type Harness } from './harness.ts';
-import { TEMPLATE, HOST, addr, close, listen, send, type Answer } from './nginx-client.ts';
+import { HOST, addr, close, listen, send, startTemplateNginx, type Answer } from './nginx-client.ts';
 
 /** The groups the next login (and every refresh) gets from the upstream. */
 let upstreamGroups: string[] = [];
@@ -57,22 +56,7 @@ beforeAll(async () => {
     appSaw.push({ url: req.url ?? '', groups: typeof groups === 'string' ? groups : undefined });
     res.writeHead(req.url === '/missing' ? 404 : 200, { 'content-type': 'text/plain' }).end('app');
   });
-  const testCA = await createTestCA('forward-auth nginx refresh CA');
-  const leaf = await testCA.issue([HOST]);
-  ca = testCA.caCert;
-  nginx = await startNginx({
-    confTemplate: TEMPLATE,
-    files: { 'tls/server.crt': leaf.cert, 'tls/server.key': leaf.key },
-    vars: {
-      SERVER_NAME: HOST,
-      TLS_CERT: 'tls/server.crt',
-      TLS_KEY: 'tls/server.key',
-      FORWARD_AUTH_ADDR: new URL(h.fa.url).host,
-      ISSUER_ADDR: new URL(h.issuer.issuerURL).host,
-      APP_ADDR: addr(app),
-      APP_PROXY_SECRET: 'proxy-secret',
-    },
-  });
+  ({ nginx, ca } = await startTemplateNginx({ forwardAuth: new URL(h.fa.url).host, issuer: new URL(h.issuer.issuerURL).host, app: addr(app) }));
 }, 60_000);
 
 afterAll(async () => {

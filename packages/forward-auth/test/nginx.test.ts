@@ -4,10 +4,9 @@ import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNginx, type Nginx } from '@gatehouse/testkit/nginx';
-import { createTestCA } from '@gatehouse/testkit/tls';
+import type { Nginx } from '@gatehouse/testkit/nginx';
 import { startForwardAuth, type RunningForwardAuth } from '../src/index.ts';
-import { HOST, TEMPLATE, addr, close, listen, send } from './nginx-client.ts';
+import { HOST, addr, close, listen, send, startTemplateNginx } from './nginx-client.ts';
 
 describe('skip_auth_routes behind nginx (deploy/nginx/gatehouse.conf.template)', () => {
   let fa: RunningForwardAuth;
@@ -37,22 +36,7 @@ describe('skip_auth_routes behind nginx (deploy/nginx/gatehouse.conf.template)',
       },
       logger: pino({ level: 'silent' }),
     });
-    const testCA = await createTestCA('forward-auth nginx test CA');
-    const leaf = await testCA.issue([HOST]);
-    ca = testCA.caCert;
-    nginx = await startNginx({
-      confTemplate: TEMPLATE,
-      files: { 'tls/server.crt': leaf.cert, 'tls/server.key': leaf.key },
-      vars: {
-        SERVER_NAME: HOST,
-        TLS_CERT: 'tls/server.crt',
-        TLS_KEY: 'tls/server.key',
-        FORWARD_AUTH_ADDR: new URL(fa.url).host,
-        ISSUER_ADDR: addr(issuer),
-        APP_ADDR: addr(app),
-        APP_PROXY_SECRET: 'proxy-secret',
-      },
-    });
+    ({ nginx, ca } = await startTemplateNginx({ forwardAuth: new URL(fa.url).host, issuer: addr(issuer), app: addr(app) }));
   });
 
   afterAll(async () => {
