@@ -60,25 +60,31 @@ export function registerPasswordGrant(provider: Provider, deps: PasswordGrantDep
       throw new errors.UnauthorizedClient('the client may not use the password connector');
     }
     const address = clientAddress(ctx.req, deps.trustedProxies);
-    if (deps.throttle && deps.throttle.retryAfter(opened.id, username, address) > 0) {
+    // Reserved before the check (see throttle.ts): the form and the grant share the budget.
+    const reserved = deps.throttle?.reserve(opened.id, username, address);
+    if (reserved && !reserved.ok) {
+      deps.metrics.login(opened.id, 'throttled');
       throw new errors.InvalidGrant('too many failed attempts, try again later');
     }
+    const attempt = reserved?.attempt;
     let result;
     try {
       result = await opened.connector.login(connectorScopes(scopes), username, password);
     } catch (err) {
       deps.metrics.login(opened.id, 'error');
       if (isConnectorError(err) && (err.code === 'upstream_unavailable' || err.code === 'upstream_error')) {
+        attempt?.abandoned();
         throw new errors.TemporarilyUnavailable('the password connector is unavailable');
       }
+      attempt?.failed();
       throw new errors.InvalidGrant('invalid username or password');
     }
     if (!result.ok) {
-      deps.throttle?.recordFailure(opened.id, username, address);
+      attempt?.failed();
       deps.metrics.login(opened.id, 'failure');
       throw new errors.InvalidGrant('invalid username or password');
     }
-    deps.throttle?.recordSuccess(opened.id, username, address);
+    attempt?.succeeded();
     deps.metrics.login(opened.id, 'success');
     const identity = result.identity;
     const sub = subjectFor(identity, opened.id);

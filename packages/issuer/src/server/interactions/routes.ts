@@ -293,11 +293,12 @@ export function interactionRouter(deps: InteractionDeps): Router {
       return;
     }
     const address = ctx.ip || 'unknown';
-    const waitMs = deps.throttle.retryAfter(opened.id, username, address);
-    if (waitMs > 0) {
-      const minutes = Math.max(1, Math.ceil(waitMs / 60_000));
+    // Reserved before the check, so concurrent guesses cannot all pass a check-then-record gap.
+    const reserved = deps.throttle.reserve(opened.id, username, address);
+    if (!reserved.ok) {
+      const minutes = Math.max(1, Math.ceil(reserved.retryAfterMs / 60_000));
       deps.metrics.login(opened.id, 'throttled');
-      ctx.set('Retry-After', String(Math.ceil(waitMs / 1000)));
+      ctx.set('Retry-After', String(Math.ceil(reserved.retryAfterMs / 1000)));
       sendPage(
         ctx,
         429,
@@ -306,21 +307,25 @@ export function interactionRouter(deps: InteractionDeps): Router {
       );
       return;
     }
+    const { attempt } = reserved;
     let result;
     try {
       result = await c.login(connectorScopes(scopesOf(d)), username, password);
     } catch (err) {
+      // An unreachable upstream said nothing about the password; anything else counts.
+      if (isConnectorError(err) && statusForConnectorError(err.code) === 502) attempt.abandoned();
+      else attempt.failed();
       connectorFailure(ctx, d, opened, err);
       return;
     }
     if (!result.ok) {
-      deps.throttle.recordFailure(opened.id, username, address);
+      attempt.failed();
       deps.metrics.login(opened.id, 'failure');
       // Same words whether or not the account exists.
       sendPage(ctx, 401, passwordForm(d, opened, username, 'Invalid username or password.'), formTargets(d));
       return;
     }
-    deps.throttle.recordSuccess(opened.id, username, address);
+    attempt.succeeded();
     await loggedIn(ctx, d, opened.id, result.identity);
   });
 

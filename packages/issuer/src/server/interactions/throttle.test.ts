@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LoginThrottle } from './throttle.ts';
+import { DeviceCodeThrottle, LoginThrottle } from './throttle.ts';
 
 describe('LoginThrottle', () => {
   it('blocks a username from one address after maxPerUser failures within the window, then lets it go', () => {
@@ -43,5 +43,34 @@ describe('LoginThrottle', () => {
     expect(t.retryAfter('local', 'bob', 'b')).toBe(0);
     t.recordFailure('local', 'carol', 'a');
     expect(t.retryAfter('local', 'dave', 'a')).toBeGreaterThan(0);
+  });
+
+  it('reserve: at most maxPerUser reservations in flight; failures keep theirs, successes and abandoned checks give them back', () => {
+    const now = 0;
+    const t = new LoginThrottle({ windowMs: 60_000, maxPerUser: 3, maxPerUserTotal: 10, maxPerAddress: 4, now: () => now });
+    const held = Array.from({ length: 10 }, () => t.reserve('local', 'alice', 'a'));
+    expect(held.filter((r) => r.ok)).toHaveLength(3);
+    expect(held[3]).toEqual({ ok: false, retryAfterMs: 60_000 });
+    const [one, two, three] = held.map((r) => (r.ok ? r.attempt : undefined));
+    one?.abandoned();
+    one?.failed(); // settled once: the second call changes nothing
+    expect(t.reserve('local', 'alice', 'a').ok).toBe(true); // takes the slot `one` gave back
+    two?.failed();
+    three?.succeeded(); // also clears alice's failures
+    expect(t.retryAfter('local', 'alice', 'a')).toBe(0);
+    // The address kept the failure of `two` and the reservation still in flight: 2 of 4.
+    expect(t.reserve('local', 'bob', 'a').ok).toBe(true);
+    expect(t.reserve('local', 'carol', 'a').ok).toBe(true);
+    expect(t.reserve('local', 'dave', 'a').ok).toBe(false);
+  });
+
+  it('device codes: per address, then a global ceiling; a found code gives its reservation back', () => {
+    const t = new DeviceCodeThrottle({ windowMs: 60_000, maxDeviceCodesPerAddress: 2, maxDeviceCodesTotal: 3, now: () => 0 });
+    const a = [t.reserve('a'), t.reserve('a'), t.reserve('a')];
+    expect(a.map((r) => r.ok)).toEqual([true, true, false]);
+    if (a[0]?.ok) a[0].attempt.succeeded();
+    expect(t.reserve('a').ok).toBe(true);
+    expect(t.reserve('b').ok).toBe(true);
+    expect(t.reserve('c').ok).toBe(false); // 3 held globally
   });
 });
