@@ -31,6 +31,11 @@ export interface AppAnswer {
 
 /** One request as the app saw it (for assertions; never contains the cookie or the secret). */
 export interface AppRequestRecord {
+  method: string;
+  /** The request target exactly as received. */
+  rawURL: string;
+  /** How WHATWG reads it (`new URL(rawURL, 'http://app.invalid')`): the host (`app.invalid` unless the target names another) and the path served. */
+  host: string;
   path: string;
   viaProxy: boolean;
   /** Raw X-Auth-Request-Email header received, whoever sent it. */
@@ -38,7 +43,12 @@ export interface AppRequestRecord {
   identity: AppIdentity | null;
   /** Whether a forward-auth session cookie reached the app (it must not need it, but NGINX passes cookies). */
   hadCookie: boolean;
+  /** Every header whose name starts with x- or is authorization, by lower-case name, as received (the proxy secret omitted). */
+  headers: Record<string, string[]>;
 }
+
+/** The base the app resolves request targets against, as most frameworks do. */
+export const APP_BASE = 'http://app.invalid';
 
 export interface IdentityApp {
   /** `http://127.0.0.1:port`. */
@@ -81,10 +91,12 @@ export async function startIdentityApp(options: { proxySecret: string }): Promis
   const sockets = new Set<Socket>();
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const url = new URL(req.url ?? '/', 'http://app.invalid');
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ error: 'method_not_allowed' }));
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', APP_BASE);
+    } catch {
+      res.writeHead(400, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ error: 'bad_request' }));
       return;
     }
     const secret = header(req, PROXY_SECRET_HEADER);
@@ -100,13 +112,27 @@ export async function startIdentityApp(options: { proxySecret: string }): Promis
           }
         : null;
     const answer: AppAnswer = { user: identity?.email ?? null, path: url.pathname, viaProxy, identity };
+    const seen: Record<string, string[]> = {};
+    for (const [name, values] of Object.entries(req.headersDistinct)) {
+      if ((name.startsWith('x-') || name === 'authorization') && name !== PROXY_SECRET_HEADER && values) seen[name] = values;
+    }
     requests.push({
+      method: req.method ?? '',
+      rawURL: req.url ?? '',
+      host: url.host,
       path: url.pathname,
       viaProxy,
       emailHeader: header(req, 'x-auth-request-email'),
       identity,
       hadCookie: header(req, 'cookie') !== undefined,
+      headers: seen,
     });
+    // Recorded first: a smuggled request of any method must show up in `requests`.
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ error: 'method_not_allowed' }));
+      return;
+    }
     const wantsJSON = url.searchParams.get('format') === 'json' || !(req.headers.accept ?? '').includes('text/html');
     const body = wantsJSON ? JSON.stringify(answer) : page(answer);
     res.writeHead(200, {

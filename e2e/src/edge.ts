@@ -39,7 +39,14 @@ export interface EdgeOptions {
   issuerAddr: string;
   appAddr: string;
   appProxySecret: string;
+  /**
+   * The app location's `proxy_pass` (the template's APP_PROXY_PASS): `http://app` (default) passes the URI as
+   * sent, `http://app/` makes nginx decode, normalise and re-encode it.
+   */
+  appProxyPass?: AppProxyPass;
 }
+
+export type AppProxyPass = 'http://app' | 'http://app/';
 
 export interface Edge {
   nginx: Nginx;
@@ -71,6 +78,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       ISSUER_ADDR: options.issuerAddr,
       APP_ADDR: options.appAddr,
       APP_PROXY_SECRET: options.appProxySecret,
+      APP_PROXY_PASS: options.appProxyPass ?? 'http://app',
     },
   });
   const authSubrequests = async (): Promise<string[]> => (await nginx.readLog('auth.log')).split('\n').filter((l) => l !== '');

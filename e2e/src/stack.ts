@@ -16,7 +16,7 @@ import { getFreePort } from '@gatehouse/testkit/ports';
 import { startSlapd, type Slapd } from '@gatehouse/testkit/slapd';
 import { startIdentityApp, type IdentityApp } from '../apps/identity-app.ts';
 import { edgeFetch } from './edge-fetch.ts';
-import { APP_HOST, makeEdgeTLS, PUBLIC_HOST, startEdge, type Edge, type EdgeTLS } from './edge.ts';
+import { APP_HOST, makeEdgeTLS, PUBLIC_HOST, startEdge, type AppProxyPass, type Edge, type EdgeTLS } from './edge.ts';
 
 /** The Entra user of the seed (steps 11-12). */
 export const ENTRA_USER = {
@@ -40,6 +40,12 @@ export interface StackOptions {
   withLdap?: boolean;
   /** forward-auth `cookie_refresh` (e.g. '3s'): sessions are refreshed with the refresh token during the check. */
   cookieRefresh?: string;
+  /** The template's APP_PROXY_PASS variant (default `http://app`). */
+  appProxyPass?: AppProxyPass;
+  /** forward-auth options added to (and overriding) the stack's, e.g. `skip_auth_routes`, `api_routes`. */
+  forwardAuth?: Record<string, unknown>;
+  /** Add Dex's `mockCallback` connector (id `mock`): a login that needs no browser (`connector_id=mock`). */
+  withMockConnector?: boolean;
 }
 
 export interface Stack {
@@ -61,7 +67,13 @@ function yamlString(s: string): string {
 }
 
 /** The issuer config a Dex user would write for this deployment (seed: "Dex Config"). */
-function issuerYAML(o: { origin: string; issuerPort: number; storage: string; entra: FakeEntra; slapd: Slapd | undefined }): string {
+function issuerYAML(o: { origin: string; issuerPort: number; storage: string; entra: FakeEntra; slapd: Slapd | undefined; mock: boolean }): string {
+  const mock = o.mock
+    ? `
+  - type: mockCallback
+    id: mock
+    name: Mock`
+    : '';
   const ldap = o.slapd
     ? `
   - type: ldap
@@ -119,7 +131,7 @@ connectors:
       redirectURI: ${yamlString(`${o.origin}/dex/callback`)}
       apiURL: ${yamlString(o.entra.url)}
       graphURL: ${yamlString(o.entra.graphURL)}
-      preferredUsernameField: mailNickname${ldap}
+      preferredUsernameField: mailNickname${ldap}${mock}
 `;
 }
 
@@ -163,7 +175,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         : `  type: kubernetes\n  config:\n    inCluster: false\n    kubeConfigFile: ${yamlString(options.storage.kubeconfigPath)}\n    namespace: ${options.storage.namespace}`;
 
     const issuerPort = await getFreePort();
-    const loaded = await loadConfig(issuerYAML({ origin, issuerPort, storage, entra, slapd }), {
+    const loaded = await loadConfig(issuerYAML({ origin, issuerPort, storage, entra, slapd, mock: options.withMockConnector === true }), {
       env: {
         AZURE_CLIENT_ID: azureClientId,
         AZURE_CLIENT_SECRET: secrets.azure,
@@ -193,6 +205,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       issuerAddr: `127.0.0.1:${issuerPort}`,
       appAddr: app.addr,
       appProxySecret: secrets.appProxy,
+      ...(options.appProxyPass ? { appProxyPass: options.appProxyPass } : {}),
     });
     cleanups.push(() => edge.stop());
     const forwardAuth = await startForwardAuth({
@@ -216,6 +229,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         trusted_proxy_ips: ['127.0.0.1'],
         scope: options.cookieRefresh ? 'openid email profile groups offline_access' : 'openid email profile groups',
         ...(options.cookieRefresh ? { cookie_refresh: options.cookieRefresh } : {}),
+        ...options.forwardAuth,
       },
       logger: logger.child({ component: 'forward-auth' }),
       fetch: edgeFetch(origin, tls.caCert),

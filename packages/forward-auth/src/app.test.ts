@@ -233,6 +233,11 @@ describe('/oauth2/auth', () => {
     expect(await check({ 'X-Forwarded-Uri': '/public/x', 'X-Original-URL': 'https://app.example.com/admin', 'X-Original-Method': 'GET' })).toBe(401);
     expect(await check({ 'X-Forwarded-Uri': '/public/x', 'X-Original-URL': 'https://app.example.com/public/x', 'X-Original-Method': 'GET' })).toBe(202);
     expect(await check({ 'X-Original-URL': 'https://app.example.com/public/../admin', 'X-Original-Method': 'GET' })).toBe(401);
+    // The path of X-Original-URL starts after a plain host[:port]; any other authority is ambiguous (issue 11).
+    expect(await check({ 'X-Original-URL': 'https://app.example.com:8443/public/x', 'X-Original-Method': 'GET' })).toBe(202);
+    for (const url of ['https://app.example.com%C1%9C/public/x', 'https://u@app.example.com/public/x', 'https://app.example.com\\/public/x', 'javascript://x/public/x', 'https://app.example.com//public/x', 'https://app.example.com/public/x%23/../../admin']) {
+      expect(await check({ 'X-Original-URL': url, 'X-Original-Method': 'GET' }), url).toBe(401);
+    }
     expect(await check({ 'X-Forwarded-Uri': ['/public/x', '/admin'], 'X-Original-Method': 'GET' })).toBe(401);
     // A trusted proxy that names no URI: our own /oauth2/auth path is not the original request's.
     const any = make({ skip_auth_routes: ['^/oauth2/'], reverse_proxy: true });

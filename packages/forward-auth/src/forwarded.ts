@@ -104,8 +104,8 @@ export const AMBIGUOUS_URI = '*';
 
 /**
  * Path and query of the original request: X-Forwarded-Uri, else the path and query of ingress-nginx's
- * X-Original-URL (an absolute URL, taken as sent: dot segments are judged by the route matcher, not resolved
- * by a URL parser here). When both are present they must name the same URI, since ingress-nginx sets only
+ * X-Original-URL (an absolute URL, taken as sent after a plain authority: dot segments and escapes are judged
+ * by the route matcher, not resolved by a URL parser here). When both are present they must name the same URI, since ingress-nginx sets only
  * X-Original-URL and forwards a client's X-Forwarded-Uri as it came.
  */
 function forwardedURI(req: IncomingMessage): string | undefined {
@@ -113,8 +113,10 @@ function forwardedURI(req: IncomingMessage): string | undefined {
   const o = single(req, 'x-original-url');
   let b: string | undefined | null = o;
   if (typeof o === 'string') {
-    const rest = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*(.*)$/.exec(o)?.[1];
-    b = rest === undefined ? null : rest === '' ? '/' : rest;
+    // The authority must be a plain host[:port]: with anything else (`%`, `@`, `\`) where the authority ends
+    // is a matter of opinion, and so is the path that follows it.
+    const rest = /^https?:\/\/(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?([/?].*)?$/.exec(o);
+    b = rest === null ? null : (rest[1] ?? '/');
   }
   if (a === null || b === null) return AMBIGUOUS_URI;
   if (a !== undefined && b !== undefined && a !== b) return AMBIGUOUS_URI;

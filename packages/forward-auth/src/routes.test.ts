@@ -1,20 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { apiRouteMatches, canonicalPath, parseRouteRule, routeAllows } from './routes.ts';
+import { apiRouteMatches, parseRouteRule, routeAllows, unambiguousPath } from './routes.ts';
 
-describe('canonicalPath', () => {
-  it.each([
-    ['/public/x', '/public/x'],
-    ['/%70ublic/x', '/public/x'],
-    ['/public//x', '/public/x'],
-    ['//public/x', '/public/x'],
-    ['/public/a%20b', '/public/a%20b'],
-    ['/public/a%2cb', '/public/a%2Cb'],
-    ['/public/...', '/public/...'],
-    ['/public/.well-known', '/public/.well-known'],
-    ['/public/a..b', '/public/a..b'],
-  ])('%s → %s', (raw, canonical) => {
-    expect(canonicalPath(raw)).toBe(canonical);
-  });
+describe('unambiguousPath', () => {
+  // Accepted paths are returned unchanged: rules match the bytes nginx forwards.
+  it.each(['/', '/public/', '/public/x', '/public/a%20b', '/public/...', '/public/.well-known', '/public/a..b', '/public/caf%C3%A9', "/public/a-b_c~d!$&'()*+,=:@"])(
+    '%s is read alike by every consumer',
+    (raw) => {
+      expect(unambiguousPath(raw)).toBe(raw);
+    },
+  );
 
   it.each([
     '/public/../admin',
@@ -45,8 +39,26 @@ describe('canonicalPath', () => {
     '*',
     '',
     'http://evil/public/x',
+    // Escapes nginx decodes but WHATWG keeps (a rule and the app would see different text).
+    '/%70ublic/x',
+    '/public/a%2cb',
+    '/public/a%2Cb',
+    '/public/%c3%a9',
+    // `//` anywhere: nginx merges it, WHATWG reads a leading one as a host.
+    '//public/x',
+    '/public//x',
+    // Separators encoded: the decision must not stop or split where a consumer does not.
+    '/public/x%23/../../private',
+    '/public/x%3F/../../private',
+    '/public/x%3B/..',
+    // Path parameters (Java servers strip them), overlong UTF-8, split UTF-8, raw non-ASCII.
+    '/public/a;b',
+    '/public/%C0%AE%C0%AE/x',
+    '/public/%C3/%A9',
+    '/public/caf\u00e9',
+    '/public/a|b',
   ])('%j is refused', (raw) => {
-    expect(canonicalPath(raw)).toBeUndefined();
+    expect(unambiguousPath(raw)).toBeUndefined();
   });
 });
 
@@ -78,13 +90,23 @@ describe('routeAllows', () => {
     expect(routeAllows(only(0), 'GET', '/private%23/public/x')).toBe(false);
     expect(routeAllows(only(0), 'GET', '/public/x?a=../../admin')).toBe(true);
   });
+
+  it('decides on the bytes nginx forwards: the path ends only at a raw ?', () => {
+    // Issue 11: the decision stopped at the encoded `#`, the app resolved the `..` after it.
+    expect(routeAllows(only(0), 'GET', '/public/x%23/../../private')).toBe(false);
+    // Issue 11: `//` was collapsed for the decision; WHATWG reads host `public`, path /admin/secret.
+    expect(routeAllows(only(0), 'GET', '//public/admin/secret')).toBe(false);
+    expect(routeAllows(only(0), 'GET', '/public/x#/../../private')).toBe(false);
+    expect(routeAllows(only(0), 'GET', '/public/x?y#z')).toBe(false);
+  });
 });
 
 describe('apiRouteMatches', () => {
   it('matches the canonical path and the query; hostile paths never match', () => {
     const api = [/^\/api\//];
     expect(apiRouteMatches(api, '/api/v1?x=1')).toBe(true);
-    expect(apiRouteMatches(api, '//api/v1')).toBe(true);
+    expect(apiRouteMatches(api, '//api/v1')).toBe(false);
+    expect(apiRouteMatches(api, '/api/x%23/../../admin')).toBe(false);
     expect(apiRouteMatches(api, '/api/../admin')).toBe(false);
     expect(apiRouteMatches([/\?format=json/], '/x?format=json')).toBe(true);
   });

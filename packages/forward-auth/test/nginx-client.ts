@@ -63,6 +63,7 @@ export async function startTemplateNginx(upstreams: { forwardAuth: string; issue
       ISSUER_ADDR: upstreams.issuer,
       APP_ADDR: upstreams.app,
       APP_PROXY_SECRET: 'proxy-secret',
+      APP_PROXY_PASS: 'http://app',
     },
   });
   return { nginx, ca: testCA.caCert };
