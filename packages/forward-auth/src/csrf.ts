@@ -5,7 +5,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import * as oidc from 'openid-client';
 import type { ForwardAuthConfig } from './config/schema.ts';
 import { CookieCipher } from './session/cipher.ts';
-import { escapeRegExp, parseCookies, serializeCookie, type CookieAttributes } from './session/cookies.ts';
+import { RequestCookies, escapeRegExp, serializeCookie, type CookieAttributes } from './session/cookies.ts';
 
 export interface Flow {
   readonly state: string;
@@ -51,9 +51,10 @@ export class CsrfFlows {
     const wire = JSON.stringify({ s: flow.state, n: flow.nonce, v: flow.codeVerifier, r: flow.redirect, c: flow.createdAt, e: flow.expiresAt });
     const setCookie = [serializeCookie(name, this.#cipher.seal(Buffer.from(wire), name), attrs(Math.ceil(this.#cfg.cookie_csrf_expire / 1000)))];
     // Keep at most `limit` flows including the new one: drop unreadable ones first, then the oldest.
-    const existing = [...parseCookies(cookieHeader)]
-      .filter(([n]) => this.#pattern.test(n))
-      .map(([n, v]) => ({ name: n, created: this.#open(n, v)?.createdAt ?? -1 }))
+    const cookies = RequestCookies.parse(cookieHeader);
+    const existing = [...cookies.names()]
+      .filter((n) => this.#pattern.test(n))
+      .map((n) => ({ name: n, created: this.#createdAt(n, cookies.values(n)) }))
       .sort((a, b) => a.created - b.created);
     const excess = existing.length + 1 - this.#cfg.cookie_csrf_per_request_limit;
     for (const old of existing.slice(0, Math.max(0, excess))) setCookie.push(serializeCookie(old.name, '', attrs(0)));
@@ -64,8 +65,11 @@ export class CsrfFlows {
   take(state: string, cookieHeader: string | undefined, now = Date.now()): TakeResult {
     if (!STATE_FORMAT.test(state)) return { ok: false, reason: 'missing' };
     const cookieName = this.nameFor(state);
-    const value = parseCookies(cookieHeader).get(cookieName);
-    if (value === undefined) return { ok: false, reason: 'missing' };
+    const values = RequestCookies.parse(cookieHeader).values(cookieName);
+    if (values.length === 0) return { ok: false, reason: 'missing' };
+    // Two cookies under one flow's name: one was tossed by someone who knew the state. Neither is trusted.
+    if (values.length > 1) return { ok: false, reason: 'invalid', cookieName };
+    const value = values[0] as string;
     const flow = this.#open(cookieName, value);
     if (flow === undefined) return { ok: false, reason: 'invalid', cookieName };
     const a = Buffer.from(flow.state);
@@ -77,7 +81,12 @@ export class CsrfFlows {
 
   /** Names of every flow cookie a request carries (for sign-out). */
   present(cookieHeader: string | undefined): string[] {
-    return [...parseCookies(cookieHeader).keys()].filter((n) => this.#pattern.test(n));
+    return [...RequestCookies.parse(cookieHeader).names()].filter((n) => this.#pattern.test(n));
+  }
+
+  /** When a flow cookie was created; -1 (evicted first) when unreadable or sent more than once. */
+  #createdAt(name: string, values: readonly string[]): number {
+    return values.length === 1 ? (this.#open(name, values[0] as string)?.createdAt ?? -1) : -1;
   }
 
   #open(name: string, value: string): Flow | undefined {

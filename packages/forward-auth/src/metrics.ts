@@ -3,12 +3,12 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 /** Plain integers the hot path increments; prom-client reads them only when /metrics is scraped. */
 export interface HotCounts {
   auth: { '202': number; '401': number; '403': number };
-  cache: { hit: number; miss: number; invalid: number };
+  cache: { hit: number; miss: number; invalid: number; conflict: number };
 }
 
 export class ForwardAuthMetrics {
   readonly registry = new Registry();
-  readonly hot: HotCounts = { auth: { '202': 0, '401': 0, '403': 0 }, cache: { hit: 0, miss: 0, invalid: 0 } };
+  readonly hot: HotCounts = { auth: { '202': 0, '401': 0, '403': 0 }, cache: { hit: 0, miss: 0, invalid: 0, conflict: 0 } };
   readonly requests: Counter<'endpoint' | 'code'>;
   readonly authAnswers: Counter<'code'>;
   readonly refreshes: Counter<'outcome'>;
@@ -35,7 +35,7 @@ export class ForwardAuthMetrics {
     });
     this.sessionCache = new Counter({
       name: 'gatehouse_forward_auth_session_cache_total',
-      help: 'Session cookie lookups, by result (hit: cached, miss: decrypted, invalid: rejected)',
+      help: 'Session cookie lookups, by result (hit: cached, miss: decrypted, invalid: rejected, conflict: session cookies of different users in one request, refused)',
       labelNames: ['result'],
       registers: [this.registry],
       collect() {

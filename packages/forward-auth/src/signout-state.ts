@@ -6,7 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import * as oidc from 'openid-client';
 import type { ForwardAuthConfig } from './config/schema.ts';
 import { CookieCipher } from './session/cipher.ts';
-import { parseCookies, serializeCookie, type CookieAttributes } from './session/cookies.ts';
+import { RequestCookies, serializeCookie, type CookieAttributes } from './session/cookies.ts';
 
 const STATE_FORMAT = /^[A-Za-z0-9_-]{16,128}$/;
 
@@ -37,7 +37,7 @@ export class SignOutStates {
   /** The rd bound to `state` by this browser's cookie (not yet re-validated), or undefined. */
   take(state: string | null, cookieHeader: string | undefined, now = Date.now()): string | undefined {
     if (state === null || !STATE_FORMAT.test(state)) return undefined;
-    const value = parseCookies(cookieHeader).get(this.name);
+    const value = RequestCookies.parse(cookieHeader).unique(this.name);
     if (value === undefined) return undefined;
     const plain = this.#cipher.open(value, this.name);
     if (plain === undefined) return undefined;
@@ -55,6 +55,6 @@ export class SignOutStates {
   }
 
   present(cookieHeader: string | undefined): boolean {
-    return parseCookies(cookieHeader).has(this.name);
+    return RequestCookies.parse(cookieHeader).has(this.name);
   }
 }

@@ -108,7 +108,9 @@ export async function handleCallback(ctx: AppContext, req: IncomingMessage, res:
     return sendErrorPage(res, 403, 'Access denied', 'Your account is not allowed to use this application.', { setCookie: cleared });
   }
   const sealed = ctx.sessions.seal(session, host, cookie);
+  const others = ctx.sessions.clearOtherCopies(sealed.entry.session.cookieDomain, host, cookie);
   ctx.log.info({ user: r.identity.user }, 'login');
-  // Re-validated: the redirect was checked at /start, the whitelist may be stricter now.
-  redirect(res, ctx.redirects.sanitize(flow.redirect), [...sealed.setCookie, ...cleared]);
+  // Re-validated: the redirect was checked at /start, the whitelist may be stricter now. Deletions of other
+  // copies go first: a browser applies Set-Cookie in order.
+  redirect(res, ctx.redirects.sanitize(flow.redirect), [...others, ...sealed.setCookie, ...cleared]);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_COOKIE_BYTES, chooseCookieDomain, findCookie, joinedValue, parseCookies, requestCookieHeader, serializeCookie, splitValue } from './cookies.ts';
+import { MAX_COOKIE_BYTES, RequestCookies, SENT_TWICE, chooseCookieDomain, findCookie, joinedChunks, parseCookies, requestCookieHeader, serializeCookie, splitValue } from './cookies.ts';
 
 const attrs = { path: '/', domain: 'example.com', secure: true, httpOnly: true, sameSite: 'lax', maxAge: 3600 } as const;
 
@@ -15,6 +15,24 @@ describe('cookie helpers', () => {
     expect(findCookie('_oauth2_proxy=v', '_oauth2_proxy')).toBe('v');
     expect(findCookie('a=1;_oauth2_proxy=v;b=2', '_oauth2_proxy')).toBe('v');
     expect(findCookie('', '_oauth2_proxy')).toBeUndefined();
+  });
+
+  it('only ";" separates pairs: a name inside another cookie\'s value is no cookie', () => {
+    expect(findCookie('pref=x _oauth2_proxy=attacker; _oauth2_proxy=victim', '_oauth2_proxy')).toBe('victim');
+    expect(findCookie('pref=x _oauth2_proxy=attacker', '_oauth2_proxy')).toBeUndefined();
+    expect(findCookie('pref=x,_oauth2_proxy=attacker', '_oauth2_proxy')).toBeUndefined();
+    expect(findCookie('pref="x; _oauth2_proxy=v"', '_oauth2_proxy')).toBe('v"'); // quotes do not protect ";" (RFC 6265)
+    expect(findCookie(' \t_oauth2_proxy \t= \t"v" \t;b=2', '_oauth2_proxy')).toBe('v');
+    expect(RequestCookies.parse('pref=x _oauth2_proxy=a; b=2').values('pref')).toEqual(['x _oauth2_proxy=a']);
+  });
+
+  it('reports a name sent twice instead of picking one by position', () => {
+    expect(findCookie('_oauth2_proxy=a; x=1; _oauth2_proxy=b', '_oauth2_proxy')).toBe(SENT_TWICE);
+    const c = RequestCookies.parse('_oauth2_proxy=a; x=1; _oauth2_proxy=b');
+    expect(c.values('_oauth2_proxy')).toEqual(['a', 'b']);
+    expect(c.unique('_oauth2_proxy')).toBeUndefined();
+    expect(c.unique('x')).toBe('1');
+    expect(joinedChunks(RequestCookies.parse('n_0=a; n_1=b; n_0=c'), 'n')).toBe(SENT_TWICE);
   });
 
   it('reads the Cookie header from rawHeaders, joining repeated lines', () => {
@@ -42,8 +60,8 @@ describe('cookie helpers', () => {
     const chunks = splitValue('_oauth2_proxy', value, attrs);
     expect(chunks.length).toBe(3);
     chunks.forEach((c, i) => expect(serializeCookie(`_oauth2_proxy_${i}`, c, attrs).length).toBeLessThanOrEqual(MAX_COOKIE_BYTES));
-    const jar = new Map(chunks.map((c, i) => [`_oauth2_proxy_${i}`, c] as const));
-    expect(joinedValue(jar, '_oauth2_proxy')).toBe(value);
+    const jar = RequestCookies.parse(chunks.map((c, i) => `_oauth2_proxy_${i}=${c}`).join('; '));
+    expect(joinedChunks(jar, '_oauth2_proxy')).toBe(value);
     expect(splitValue('_oauth2_proxy', 'small', attrs)).toEqual(['small']);
   });
 });

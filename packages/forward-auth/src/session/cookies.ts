@@ -28,38 +28,113 @@ export interface CookieAttributes {
   readonly maxAge: number;
 }
 
-/** All cookies of a Cookie header; the first occurrence of a name wins (the browser sends the most specific first). */
-export function parseCookies(header: string | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  if (header === undefined || header === '') return out;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq === -1) continue;
-    const name = part.slice(0, eq).trim();
-    if (name === '' || out.has(name)) continue;
-    let value = part.slice(eq + 1).trim();
-    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-    out.set(name, value);
+/**
+ * The one Cookie-header parser (RFC 6265 §4.2.1/§5.4): pairs are separated by ";" and only by ";", optional
+ * whitespace (SP, HTAB) around a name and its value is dropped, and so is one pair of DQUOTEs around a value. A
+ * space inside a pair belongs to its value, so `pref=x _oauth2_proxy=a` is the single cookie `pref`: nothing can
+ * smuggle one of our names into another cookie's value. A pair without "=" or with an empty name is skipped
+ * (browsers send nameless cookies; we never set one). `visit` returns false to stop.
+ */
+function scanPairs(header: string, visit: (nameStart: number, nameEnd: number, valueStart: number, valueEnd: number) => boolean | void): void {
+  const len = header.length;
+  let start = 0;
+  while (start < len) {
+    let end = header.indexOf(';', start);
+    if (end === -1) end = len;
+    const eq = header.indexOf('=', start);
+    if (eq !== -1 && eq < end) {
+      const nameStart = skipWS(header, start, eq);
+      const nameEnd = trimWS(header, eq, nameStart);
+      if (nameEnd > nameStart) {
+        let valueStart = skipWS(header, eq + 1, end);
+        let valueEnd = trimWS(header, end, valueStart);
+        if (valueEnd - valueStart >= 2 && header.charCodeAt(valueStart) === 0x22 && header.charCodeAt(valueEnd - 1) === 0x22) {
+          valueStart++;
+          valueEnd--;
+        }
+        if (visit(nameStart, nameEnd, valueStart, valueEnd) === false) return;
+      }
+    }
+    start = end + 1;
   }
-  return out;
 }
 
-/**
- * The value of one cookie without building a map: the hot path of /oauth2/auth. Returns undefined when absent.
- */
-export function findCookie(header: string, name: string): string | undefined {
-  let from = 0;
-  for (;;) {
-    const at = header.indexOf(name, from);
-    if (at === -1) return undefined;
-    const end = at + name.length;
-    const boundaryBefore = at === 0 || header.charCodeAt(at - 1) === 0x20 || header.charCodeAt(at - 1) === 0x3b;
-    if (boundaryBefore && header.charCodeAt(end) === 0x3d /* = */) {
-      const semi = header.indexOf(';', end + 1);
-      return header.slice(end + 1, semi === -1 ? undefined : semi).trim();
+const isWS = (c: number) => c === 0x20 || c === 0x09;
+function skipWS(s: string, from: number, max: number): number {
+  while (from < max && isWS(s.charCodeAt(from))) from++;
+  return from;
+}
+function trimWS(s: string, to: number, min: number): number {
+  while (to > min && isWS(s.charCodeAt(to - 1))) to--;
+  return to;
+}
+
+/** Every value of every cookie name a request carries, in the order sent. */
+export class RequestCookies {
+  readonly #byName = new Map<string, string[]>();
+
+  static parse(header: string | undefined): RequestCookies {
+    const out = new RequestCookies();
+    if (header !== undefined) {
+      scanPairs(header, (ns, ne, vs, ve) => {
+        const name = header.slice(ns, ne);
+        const list = out.#byName.get(name);
+        if (list === undefined) out.#byName.set(name, [header.slice(vs, ve)]);
+        else list.push(header.slice(vs, ve));
+      });
     }
-    from = end;
+    return out;
   }
+
+  /** Every value sent under `name` (several when a sibling domain or another path set the same name). */
+  values(name: string): readonly string[] {
+    return this.#byName.get(name) ?? [];
+  }
+
+  /**
+   * The value of a cookie sent exactly once; undefined when absent or sent more than once. The order of duplicates
+   * is no evidence of which one we set (longer Path first, then older first), so security decisions never pick one.
+   */
+  unique(name: string): string | undefined {
+    const list = this.#byName.get(name);
+    return list?.length === 1 ? list[0] : undefined;
+  }
+
+  has(name: string): boolean {
+    return this.#byName.has(name);
+  }
+
+  names(): IterableIterator<string> {
+    return this.#byName.keys();
+  }
+}
+
+/** The first value of each cookie name (for non-security uses; security decisions use RequestCookies). */
+export function parseCookies(header: string | undefined): Map<string, string> {
+  const cookies = RequestCookies.parse(header);
+  return new Map([...cookies.names()].map((n) => [n, cookies.values(n)[0] as string]));
+}
+
+/** `findCookie`'s answer when the name is sent more than once. */
+export const SENT_TWICE: unique symbol = Symbol('cookie sent more than once');
+
+/**
+ * The value of one cookie without building a map (the hot path of /oauth2/auth), by the same parser: undefined when
+ * absent, SENT_TWICE when the name occurs more than once.
+ */
+export function findCookie(header: string, name: string): string | undefined | typeof SENT_TWICE {
+  if (!header.includes(name)) return undefined;
+  let found: string | undefined | typeof SENT_TWICE;
+  scanPairs(header, (ns, ne, vs, ve) => {
+    if (ne - ns !== name.length || !header.startsWith(name, ns)) return true;
+    if (found !== undefined) {
+      found = SENT_TWICE;
+      return false;
+    }
+    found = header.slice(vs, ve);
+    return true;
+  });
+  return found;
 }
 
 export function serializeCookie(name: string, value: string, a: CookieAttributes): string {
@@ -108,24 +183,29 @@ export function splitValue(name: string, value: string, attributes: CookieAttrib
   return chunks;
 }
 
-/** The value stored under `name`, or joined from `name_0`, `name_1`, … */
-export function joinedValue(cookies: ReadonlyMap<string, string>, name: string): string | undefined {
-  const whole = cookies.get(name);
-  if (whole !== undefined) return whole;
+/**
+ * The value joined from `name_0`, `name_1`, … each sent exactly once; undefined when there is no `name_0`, and
+ * SENT_TWICE when any chunk name is sent more than once (two interleaved chunk sets cannot be told apart).
+ */
+export function joinedChunks(cookies: RequestCookies, name: string): string | undefined | typeof SENT_TWICE {
   let joined: string | undefined;
-  for (let i = 0; i < 64; i++) {
-    const part = cookies.get(`${name}_${i}`);
-    if (part === undefined) break;
-    joined = (joined ?? '') + part;
+  for (let i = 0; i < MAX_CHUNKS; i++) {
+    const parts = cookies.values(`${name}_${i}`);
+    if (parts.length === 0) break;
+    if (parts.length > 1) return SENT_TWICE;
+    joined = (joined ?? '') + parts[0];
   }
   return joined;
 }
 
+/** More chunks than this are never written (nginx's 16k header buffers hold four) nor read. */
+export const MAX_CHUNKS = 16;
+
 /** Names of the session cookie and its chunks present in a request. */
-export function presentChunkNames(cookies: ReadonlyMap<string, string>, name: string): string[] {
+export function presentChunkNames(cookies: RequestCookies, name: string): string[] {
   const out: string[] = [];
-  const chunk = new RegExp(`^${escapeRegExp(name)}_\\d+$`);
-  for (const n of cookies.keys()) if (n === name || chunk.test(n)) out.push(n);
+  const chunk = new RegExp(`^${escapeRegExp(name)}_\\d{1,2}$`);
+  for (const n of cookies.names()) if (n === name || chunk.test(n)) out.push(n);
   return out;
 }
 

@@ -5,13 +5,14 @@ import { emailDomainAllowed, groupsAllowed, type Identity } from '../authz.ts';
 import { authResponseHeaders } from '../headers.ts';
 import { CookieCipher } from './cipher.ts';
 import {
+  RequestCookies,
   chooseCookieDomain,
   findCookie,
-  joinedValue,
-  parseCookies,
+  joinedChunks,
   presentChunkNames,
   serializeCookie,
   splitValue,
+  stripPort,
   type CookieAttributes,
 } from './cookies.ts';
 import { LRU } from './lru.ts';
@@ -61,7 +62,7 @@ export class SessionManager {
   readonly #cache: LRU<string, SessionEntry>;
   readonly #name: string;
   readonly #chunk0: string;
-  onCache: ((result: 'hit' | 'miss' | 'invalid') => void) | undefined;
+  onCache: ((result: 'hit' | 'miss' | 'invalid' | 'conflict') => void) | undefined;
 
   constructor(cfg: ForwardAuthConfig) {
     this.#cfg = cfg;
@@ -75,14 +76,51 @@ export class SessionManager {
     return this.#name;
   }
 
-  /** The session a request carries, or undefined (absent, malformed, foreign, tampered, expired). */
+  /**
+   * The session a request carries, or undefined (absent, malformed, foreign, tampered, expired, revoked, or
+   * ambiguous). The common case, one session cookie, is a scan of the header and a cache lookup. When the name is
+   * sent more than once, or as a whole cookie and as chunks (a sibling subdomain or a `Path=/x` cookie "tossing" its
+   * own session next to ours), the browser's order says nothing about which one we set, so none is picked by
+   * position: every copy is opened, unreadable ones are ignored, and when the live ones belong to different users
+   * the request has no session (never the attacker's). Copies of one user (an old host-only cookie next to a
+   * `cookie_domains` one, stale chunks after a refresh) resolve to the whole cookie, else the newest.
+   */
   load(cookieHeader: string | undefined, now = Date.now()): LoadedSession | undefined {
     if (cookieHeader === undefined) return undefined;
-    let value = findCookie(cookieHeader, this.#name);
-    if (value === undefined && findCookie(cookieHeader, this.#chunk0) !== undefined) {
-      value = joinedValue(parseCookies(cookieHeader), this.#name);
+    const whole = findCookie(cookieHeader, this.#name);
+    const mayHaveChunks = cookieHeader.includes(this.#chunk0);
+    if (typeof whole === 'string' && !mayHaveChunks) return this.#resolve(whole, now);
+    if (whole === undefined && !mayHaveChunks) return undefined;
+    return this.#loadAmong(RequestCookies.parse(cookieHeader), now);
+  }
+
+  #loadAmong(cookies: RequestCookies, now: number): LoadedSession | undefined {
+    const found: Array<LoadedSession & { whole: boolean }> = [];
+    for (const value of cookies.values(this.#name)) {
+      const loaded = this.#resolve(value, now);
+      if (loaded !== undefined) found.push({ ...loaded, whole: true });
     }
-    if (value === undefined || value === '') return undefined;
+    const joined = joinedChunks(cookies, this.#name);
+    if (typeof joined === 'string') {
+      const loaded = this.#resolve(joined, now);
+      if (loaded !== undefined) found.push({ ...loaded, whole: false });
+    }
+    const first = found[0];
+    if (first === undefined) return undefined;
+    if (found.some((f) => f.entry.session.user !== first.entry.session.user)) {
+      this.onCache?.('conflict');
+      return undefined;
+    }
+    let best = first;
+    for (const f of found) {
+      if (f.whole !== best.whole ? f.whole : f.entry.session.createdAt > best.entry.session.createdAt) best = f;
+    }
+    return { value: best.value, entry: best.entry };
+  }
+
+  /** The live session of one sealed value, through the cache. */
+  #resolve(value: string, now: number): LoadedSession | undefined {
+    if (value === '') return undefined;
     const key = value.slice(0, KEY_LENGTH);
     let entry = this.#cache.get(key);
     if (entry === undefined || entry.value !== value) {
@@ -211,10 +249,27 @@ export class SessionManager {
     const written = chunks.map((chunk, i) => serializeCookie(names[i] as string, chunk, attrs));
     const setCookie = [...written];
     const clear = this.attributesFor(domain, 0);
-    for (const stale of presentChunkNames(parseCookies(cookieHeader), this.#name)) {
+    for (const stale of presentChunkNames(RequestCookies.parse(cookieHeader), this.#name)) {
       if (!names.includes(stale)) setCookie.push(serializeCookie(stale, '', clear));
     }
     return { setCookie, written };
+  }
+
+  /**
+   * Deletions of the session cookie (and chunks) the request carries under the Domain variants we could have set
+   * other than `domain`: host-only and each matching `cookie_domains` entry. The callback sends them with a new
+   * session, so copies left by a `cookie_domains` change, or tossed under one of our domains, no longer make the
+   * request ambiguous (see load). A copy under a Domain or Path we never use cannot be named from here.
+   */
+  clearOtherCopies(domain: string | undefined, host: string | undefined, cookieHeader: string | undefined): string[] {
+    const names = presentChunkNames(RequestCookies.parse(cookieHeader), this.#name);
+    if (names.length === 0 || host === undefined) return [];
+    const h = stripPort(host).toLowerCase();
+    const variants = new Set<string | undefined>([undefined, ...this.#cfg.cookie_domains.map((d) => d.toLowerCase().replace(/^\./, '')).filter((d) => h === d || h.endsWith(`.${d}`))]);
+    variants.delete(domain);
+    const out: string[] = [];
+    for (const variant of variants) for (const n of names) out.push(serializeCookie(n, '', this.attributesFor(variant, 0)));
+    return out;
   }
 
   /**
@@ -222,7 +277,7 @@ export class SessionManager {
    * cached (with its fate) so a replayed cookie is refused without decrypting or asking the issuer again.
    */
   clear(host: string | undefined, cookieHeader: string | undefined, session?: Session): string[] {
-    const names = new Set(presentChunkNames(parseCookies(cookieHeader), this.#name));
+    const names = new Set(presentChunkNames(RequestCookies.parse(cookieHeader), this.#name));
     names.add(this.#name);
     const attrs = this.attributesFor(session?.cookieDomain ?? this.domainFor(host), 0);
     return [...names].map((n) => serializeCookie(n, '', attrs));
