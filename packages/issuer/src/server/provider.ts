@@ -152,9 +152,12 @@ export function buildProvider(deps: ProviderDeps): Provider {
     findAccount: findAccount as Configuration['findAccount'],
     jwks: keys.providerJWKS() as Configuration['jwks'],
     // Shared by every replica through the Store (see keys.ts); keygrip signs with the first.
+    // `_session` (and its .sig) stays under the issuer path: on a single host it would otherwise
+    // reach the app and forward-auth. `short` gets no path: oidc-provider gives the interaction
+    // cookies their own (/dex/interaction/<uid>, /dex/auth/<uid>), which a path here would replace.
     cookies: {
       keys: keys.cookieKeys(),
-      long: { httpOnly: true, sameSite: 'lax' },
+      long: { httpOnly: true, sameSite: 'lax', path: deps.basePath || '/' },
       short: { httpOnly: true, sameSite: 'lax' },
     },
     // Dex's claim set, per scope.
