@@ -18,7 +18,8 @@ import { LOCAL_CONNECTOR_ID, LOCAL_CONNECTOR_NAME } from '../connectors/local.ts
 import { GrantIdentities, type IssuerConnector } from './accounts.ts';
 import { createApp, ProviderSlot } from './app.ts';
 import { ClientDirectory } from './clients.ts';
-import { LoginThrottle, type ThrottleOptions } from './interactions/throttle.ts';
+import { DeviceCodeThrottle, LoginThrottle, type ThrottleOptions } from './interactions/throttle.ts';
+import { deviceCodeThrottle } from './device-code-throttle.ts';
 import { KeyManager } from './keys.ts';
 import { buildProvider, grantTypesOffered } from './provider.ts';
 import { registerPasswordGrant } from './password-grant.ts';
@@ -36,7 +37,7 @@ export interface StartIssuerOptions {
   connectorFactories?: ConnectorFactory[];
   /** Folder relative paths in the config are resolved against (SQLite file). Default: cwd. */
   baseDir?: string;
-  /** Password-form throttling (tests shorten the window). */
+  /** Password and device-code throttling (tests shorten the window). */
   throttle?: Partial<ThrottleOptions>;
   /** Seconds between key checks (another replica may have rotated). Default 30. */
   keyCheckInterval?: number;
@@ -121,7 +122,9 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
     const modelStore = withRequestCache(store);
     const grants = new GrantIdentities(modelStore);
     const pages = { frontend: config.frontend, basePath };
+    // Per replica (in memory), kept across provider rebuilds.
     const throttle = new LoginThrottle(options.throttle);
+    const deviceThrottle = new DeviceCodeThrottle(options.throttle);
     const providerDeps = { config, store: modelStore, keys, clients, grants, connectors, metrics, logger, pages, basePath };
     const build = (): Provider => {
       const p = buildProvider(providerDeps);
@@ -130,6 +133,8 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
       // client address is never read from the left-most entry (see clientAddress).
       p.proxy = true;
       p.maxIpsCount = 1;
+      // `/device` is routes.code_verification (provider.ts), relative to the issuer path.
+      p.use(deviceCodeThrottle({ throttle: deviceThrottle, trustedProxies: config.web.trustedProxies, pages, verificationPath: '/device', logger }) as never);
       if (config.oauth2.passwordConnector) {
         registerPasswordGrant(p, {
           ...providerDeps,
