@@ -5,7 +5,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import * as oidc from 'openid-client';
 import type { ForwardAuthConfig } from './config/schema.ts';
 import { CookieCipher } from './session/cipher.ts';
-import { RequestCookies, escapeRegExp, serializeCookie, type CookieAttributes } from './session/cookies.ts';
+import { RequestCookies, deletions, escapeRegExp, serializeCookie, type CookieAttributes } from './session/cookies.ts';
 
 export interface Flow {
   readonly state: string;
@@ -57,7 +57,7 @@ export class CsrfFlows {
       .map((n) => ({ name: n, created: this.#createdAt(n, cookies.values(n)) }))
       .sort((a, b) => a.created - b.created);
     const excess = existing.length + 1 - this.#cfg.cookie_csrf_per_request_limit;
-    for (const old of existing.slice(0, Math.max(0, excess))) setCookie.push(serializeCookie(old.name, '', attrs(0)));
+    setCookie.push(...deletions(existing.slice(0, Math.max(0, excess)).map((old) => old.name), attrs(0)));
     return { flow, setCookie };
   }
 
@@ -79,7 +79,7 @@ export class CsrfFlows {
     return { ok: true, flow, cookieName };
   }
 
-  /** Names of every flow cookie a request carries (for sign-out). */
+  /** Names of every flow cookie a request carries (for sign-out; delete them with `deletions`, which bounds them). */
   present(cookieHeader: string | undefined): string[] {
     return [...RequestCookies.parse(cookieHeader).names()].filter((n) => this.#pattern.test(n));
   }

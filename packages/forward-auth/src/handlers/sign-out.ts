@@ -4,7 +4,7 @@
 // validated rd (or /) when anything at the issuer fails, never an error page, never an unvalidated target.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppContext } from '../context.ts';
-import { serializeCookie } from '../session/cookies.ts';
+import { deletions, serializeCookie } from '../session/cookies.ts';
 import type { Session } from '../session/payload.ts';
 import { allowMethods, redirect } from '../http/respond.ts';
 import { chooseRedirect } from './login.ts';
@@ -28,7 +28,7 @@ export async function handleSignOut(ctx: AppContext, req: IncomingMessage, res: 
     const clearAttrs = ctx.sessions.attributes(host, 0);
     setCookie = [
       ...ctx.sessions.clear(host, cookie, loaded?.entry.session),
-      ...ctx.csrf.present(cookie).map((n) => serializeCookie(n, '', clearAttrs)),
+      ...deletions(ctx.csrf.present(cookie), clearAttrs),
       ...(ctx.signOuts.present(cookie) ? [serializeCookie(ctx.signOuts.name, '', clearAttrs)] : []),
     ];
     if (loaded !== undefined) {

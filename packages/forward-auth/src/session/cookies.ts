@@ -137,6 +137,24 @@ export function findCookie(header: string, name: string): string | undefined | t
   return found;
 }
 
+/**
+ * At most this many deletions in one response. Deletions follow what the request carries, and a browser can carry
+ * hundreds of cookies named like ours (junk, or another site under the same domain): one deletion each would exceed
+ * nginx's proxy_buffer_size (502) and lock that browser out. The rest goes with the next responses.
+ */
+export const MAX_DELETIONS_PER_RESPONSE = 8;
+
+/** Set-Cookie headers deleting the first MAX_DELETIONS_PER_RESPONSE of `names`, in order. */
+export function deletions(names: Iterable<string>, attributes: CookieAttributes): string[] {
+  const out: string[] = [];
+  const clear = { ...attributes, maxAge: 0 };
+  for (const name of names) {
+    if (out.length === MAX_DELETIONS_PER_RESPONSE) break;
+    out.push(serializeCookie(name, '', clear));
+  }
+  return out;
+}
+
 export function serializeCookie(name: string, value: string, a: CookieAttributes): string {
   let s = `${name}=${value}; Path=${a.path}`;
   if (a.domain !== undefined) s += `; Domain=${a.domain}`;

@@ -5,8 +5,10 @@ import { emailDomainAllowed, groupsAllowed, type Identity } from '../authz.ts';
 import { authResponseHeaders } from '../headers.ts';
 import { CookieCipher } from './cipher.ts';
 import {
+  MAX_DELETIONS_PER_RESPONSE,
   RequestCookies,
   chooseCookieDomain,
+  deletions,
   findCookie,
   joinedChunks,
   presentChunkNames,
@@ -247,12 +249,8 @@ export class SessionManager {
     const chunks = splitValue(this.#name, entry.value, attrs);
     const names = chunks.length === 1 ? [this.#name] : chunks.map((_, i) => `${this.#name}_${i}`);
     const written = chunks.map((chunk, i) => serializeCookie(names[i] as string, chunk, attrs));
-    const setCookie = [...written];
-    const clear = this.attributesFor(domain, 0);
-    for (const stale of presentChunkNames(RequestCookies.parse(cookieHeader), this.#name)) {
-      if (!names.includes(stale)) setCookie.push(serializeCookie(stale, '', clear));
-    }
-    return { setCookie, written };
+    const stale = presentChunkNames(RequestCookies.parse(cookieHeader), this.#name).filter((n) => !names.includes(n));
+    return { setCookie: [...written, ...deletions(stale, this.attributesFor(domain, 0))], written };
   }
 
   /**
@@ -267,9 +265,7 @@ export class SessionManager {
     const h = stripPort(host).toLowerCase();
     const variants = new Set<string | undefined>([undefined, ...this.#cfg.cookie_domains.map((d) => d.toLowerCase().replace(/^\./, '')).filter((d) => h === d || h.endsWith(`.${d}`))]);
     variants.delete(domain);
-    const out: string[] = [];
-    for (const variant of variants) for (const n of names) out.push(serializeCookie(n, '', this.attributesFor(variant, 0)));
-    return out;
+    return [...variants].flatMap((variant) => deletions(names, this.attributesFor(variant, 0))).slice(0, MAX_DELETIONS_PER_RESPONSE);
   }
 
   /**
@@ -277,9 +273,7 @@ export class SessionManager {
    * cached (with its fate) so a replayed cookie is refused without decrypting or asking the issuer again.
    */
   clear(host: string | undefined, cookieHeader: string | undefined, session?: Session): string[] {
-    const names = new Set(presentChunkNames(RequestCookies.parse(cookieHeader), this.#name));
-    names.add(this.#name);
-    const attrs = this.attributesFor(session?.cookieDomain ?? this.domainFor(host), 0);
-    return [...names].map((n) => serializeCookie(n, '', attrs));
+    const names = new Set([this.#name, ...presentChunkNames(RequestCookies.parse(cookieHeader), this.#name)]);
+    return deletions(names, this.attributesFor(session?.cookieDomain ?? this.domainFor(host), 0));
   }
 }
