@@ -7,7 +7,12 @@
 import { Agent, request } from 'node:https';
 import { connect as h2connect, constants as h2 } from 'node:http2';
 import { connect as tlsConnect } from 'node:tls';
-import type { AdversarialStack } from './stack.ts';
+/** Where to send: the stack's nginx (an EdgeTarget is one), or a bare edge started by a test. */
+export interface EdgeTarget {
+  host: string;
+  port: number;
+  tls: { caCert: string };
+}
 
 export interface Answer {
   status: number;
@@ -15,10 +20,10 @@ export interface Answer {
   body: string;
 }
 
-const agents = new WeakMap<AdversarialStack, Agent>();
+const agents = new WeakMap<EdgeTarget, Agent>();
 
 /** A keep-alive agent per stack (corpora send thousands of requests; a TLS handshake each would dominate). */
-function agentFor(stack: AdversarialStack): Agent {
+function agentFor(stack: EdgeTarget): Agent {
   let a = agents.get(stack);
   if (a === undefined) {
     a = new Agent({ keepAlive: true, maxSockets: 8, ca: stack.tls.caCert, servername: stack.host });
@@ -33,7 +38,7 @@ function agentFor(stack: AdversarialStack): Agent {
  * `headers` may hold arrays (a header sent several times). `host` overrides the Host header.
  */
 export function http1(
-  stack: AdversarialStack,
+  stack: EdgeTarget,
   path: string,
   init: { method?: string; headers?: Record<string, string | string[]>; host?: string; body?: string } = {},
 ): Promise<Answer> {
@@ -64,7 +69,7 @@ export function http1(
 }
 
 /** Closes the keep-alive connections of `http1` for a stack (call before stopping it). */
-export function closeClients(stack: AdversarialStack): void {
+export function closeClients(stack: EdgeTarget): void {
   agents.get(stack)?.destroy();
   agents.delete(stack);
 }
@@ -73,7 +78,7 @@ export function closeClients(stack: AdversarialStack): void {
  * Writes `bytes` on a fresh TLS connection and returns everything nginx sent back until it closed the
  * connection (or `idleMs` passed without data), parsed into responses.
  */
-export function rawExchange(stack: AdversarialStack, bytes: string | Buffer, idleMs = 1_500): Promise<{ raw: string; responses: Answer[] }> {
+export function rawExchange(stack: EdgeTarget, bytes: string | Buffer, idleMs = 1_500): Promise<{ raw: string; responses: Answer[] }> {
   return new Promise((resolve, reject) => {
     const socket = tlsConnect({ host: '127.0.0.1', port: stack.port, servername: stack.host, ca: stack.tls.caCert, ALPNProtocols: ['http/1.1'] });
     const chunks: Buffer[] = [];
@@ -142,7 +147,7 @@ export function parseResponses(raw: string): Answer[] {
 }
 
 /** One HTTP/2 request; `headers` may hold arrays and names that HTTP/1.1 clients would refuse. */
-export function http2Request(stack: AdversarialStack, path: string, headers: Record<string, string | string[]> = {}, authority?: string): Promise<Answer> {
+export function http2Request(stack: EdgeTarget, path: string, headers: Record<string, string | string[]> = {}, authority?: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const session = h2connect(`https://${stack.host}:${stack.port}`, {
       createConnection: () => tlsConnect({ host: '127.0.0.1', port: stack.port, servername: stack.host, ca: stack.tls.caCert, ALPNProtocols: ['h2'] }),
