@@ -10,9 +10,9 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 export const CHROMIUM = '/usr/bin/chromium';
 
 export interface BrowserOptions {
-  /** Host names mapped to 127.0.0.1 (e.g. `gatehouse.test`). */
+  /** Host names mapped to 127.0.0.1 (e.g. `gatehouse.test`); none for `*.localhost`, which Chromium resolves itself. */
   hosts: string[];
-  /** Server (leaf) certificates, PEM, whose keys Chromium accepts. */
+  /** Certificates, PEM, whose keys Chromium accepts in a server's chain (a leaf, or a CA the server sends). */
   trustedCerts: string[];
   /** Extra Chromium flags (e.g. a fake's own `chromiumArgs`). */
   extraArgs?: string[];
@@ -57,7 +57,7 @@ export async function launchBrowser(options: BrowserOptions): Promise<TestBrowse
       '--disable-component-update',
       '--disable-sync',
       '--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable',
-      `--host-resolver-rules=${rules}`,
+      ...(rules === '' ? [] : [`--host-resolver-rules=${rules}`]),
       `${spkiFlag}${[...spkis, ...extraSpkis].join(',')}`,
       ...otherExtra,
     ],

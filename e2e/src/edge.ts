@@ -33,6 +33,8 @@ export async function makeEdgeTLS(): Promise<EdgeTLS> {
 
 export interface EdgeOptions {
   tls: EdgeTLS;
+  /** The host names nginx serves (default PUBLIC_HOST and APP_HOST): `origin` is the first, `appOrigin` the last. */
+  hosts?: string[];
   /** Port to listen on (reserve it first when the issuer URL must name it). Default: a free one. */
   httpsPort?: number;
   forwardAuthAddr: string;
@@ -50,9 +52,9 @@ export type AppProxyPass = 'http://app' | 'http://app/';
 
 export interface Edge {
   nginx: Nginx;
-  /** `https://gatehouse.test:<port>`. */
+  /** `https://gatehouse.test:<port>` (the first host name). */
   origin: string;
-  /** `https://app.gatehouse.test:<port>` (the same nginx). */
+  /** `https://app.gatehouse.test:<port>` (the last host name, the same nginx). */
   appOrigin: string;
   /** Lines of the auth subrequest log (one per `auth_request` made). */
   authSubrequests(): Promise<string[]>;
@@ -66,12 +68,13 @@ export interface Edge {
 
 export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const httpsPort = options.httpsPort ?? (await getFreePort());
+  const hosts = options.hosts ?? [PUBLIC_HOST, APP_HOST];
   const nginx = await startNginx({
     confTemplate: NGINX_TEMPLATE,
     files: { 'tls/server.crt': options.tls.cert, 'tls/server.key': options.tls.key },
     vars: {
       HTTPS_PORT: httpsPort,
-      SERVER_NAME: `${PUBLIC_HOST} ${APP_HOST}`,
+      SERVER_NAME: hosts.join(' '),
       TLS_CERT: 'tls/server.crt',
       TLS_KEY: 'tls/server.key',
       FORWARD_AUTH_ADDR: options.forwardAuthAddr,
@@ -84,8 +87,8 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const authSubrequests = async (): Promise<string[]> => (await nginx.readLog('auth.log')).split('\n').filter((l) => l !== '');
   return {
     nginx,
-    origin: `https://${PUBLIC_HOST}:${httpsPort}`,
-    appOrigin: `https://${APP_HOST}:${httpsPort}`,
+    origin: `https://${hosts[0] ?? PUBLIC_HOST}:${httpsPort}`,
+    appOrigin: `https://${hosts.at(-1) ?? APP_HOST}:${httpsPort}`,
     authSubrequests,
     async authChecksAfter(skip, path, count = 1) {
       const deadline = Date.now() + 5_000;

@@ -17,6 +17,9 @@ import { startSlapd, type Slapd } from '@gatehouse/testkit/slapd';
 import { startIdentityApp, type IdentityApp } from '../apps/identity-app.ts';
 import { edgeFetch } from './edge-fetch.ts';
 import { APP_HOST, makeEdgeTLS, PUBLIC_HOST, startEdge, type AppProxyPass, type Edge, type EdgeTLS } from './edge.ts';
+import { CLIENT_ID, forwardAuthClientYAML, forwardAuthConfig, yamlString } from './reference-config.ts';
+
+export { CLIENT_ID };
 
 /** The Entra user of the seed (steps 11-12). */
 export const ENTRA_USER = {
@@ -29,8 +32,6 @@ export const ENTRA_USER = {
 
 /** An Entra security group of that user (the connector reads it from Graph; forward-auth passes it on). */
 export const ENTRA_GROUP = { id: 'a8c4f0e2-5d7b-4c1e-9f3a-2b6d8e0c1f47', displayName: 'gemini-users' } as const;
-
-export const CLIENT_ID = 'oauth2-proxy';
 
 export type StorageChoice = { kind: 'sqlite' } | { kind: 'kubernetes'; kubeconfigPath: string; namespace: string; store: Store };
 
@@ -60,10 +61,6 @@ export interface Stack {
   /** Certificates Chromium must trust (by key hash) and the extra flags for the fake Entra. */
   browserTrust: { certs: string[]; args: string[] };
   stop(): Promise<void>;
-}
-
-function yamlString(s: string): string {
-  return JSON.stringify(s);
 }
 
 /** The issuer config a Dex user would write for this deployment (seed: "Dex Config"). */
@@ -114,12 +111,7 @@ oauth2:
   skipApprovalScreen: true
   pkce:
     enforce: true
-staticClients:
-  - id: ${CLIENT_ID}
-    name: OAuth2 Proxy
-    redirectURIs: [${yamlString(`${o.origin}/oauth2/callback`)}]
-    postLogoutRedirectURIs: [${yamlString(`${o.origin}/oauth2/sign_out/done`)}]
-    secretEnv: OAUTH2_PROXY_CLIENT_SECRET
+staticClients:${forwardAuthClientYAML(o.origin)}
 connectors:
   - type: microsoft
     id: azure
@@ -210,25 +202,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     cleanups.push(() => edge.stop());
     const forwardAuth = await startForwardAuth({
       config: {
-        provider: 'oidc',
-        http_address: `127.0.0.1:${faPort}`,
-        oidc_issuer_url: `${origin}/dex`,
-        client_id: CLIENT_ID,
-        client_secret: secrets.client,
-        redirect_url: `${origin}/oauth2/callback`,
-        cookie_secret: secrets.cookie,
+        ...forwardAuthConfig({ origin, port: faPort, clientSecret: secrets.client, cookieSecret: secrets.cookie }),
         cookie_domains: [PUBLIC_HOST],
         // The app subdomain (any port: the test's): an absolute rd there is allowed (Domain=PUBLIC_HOST covers it).
         whitelist_domains: [`${APP_HOST}:*`],
-        cookie_secure: true,
-        email_domains: ['*'],
-        set_xauthrequest: true,
-        // The seed's X-Auth-Request-User is the user name (john.doe), not the opaque subject.
-        user_id_claim: 'preferred_username',
-        reverse_proxy: true,
-        trusted_proxy_ips: ['127.0.0.1'],
-        scope: options.cookieRefresh ? 'openid email profile groups offline_access' : 'openid email profile groups',
-        ...(options.cookieRefresh ? { cookie_refresh: options.cookieRefresh } : {}),
+        ...(options.cookieRefresh ? { scope: 'openid email profile groups offline_access', cookie_refresh: options.cookieRefresh } : {}),
         ...options.forwardAuth,
       },
       logger: logger.child({ component: 'forward-auth' }),

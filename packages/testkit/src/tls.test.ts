@@ -2,7 +2,8 @@ import { once } from 'node:events';
 import { connect, createServer, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { createTestCA } from './tls.ts';
+import { X509Certificate } from 'node:crypto';
+import { createTestCA, loadTestCA } from './tls.ts';
 
 async function handshake(port: number, options: { ca: string; servername?: string; host?: string }): Promise<TLSSocket> {
   const socket = connect({ port, host: options.host ?? '127.0.0.1', ca: options.ca, servername: options.servername });
@@ -50,6 +51,28 @@ describe('createTestCA', () => {
       socket.on('data', (c: Buffer) => chunks.push(c));
       await once(socket, 'end');
       expect(Buffer.concat(chunks).toString()).toBe('robot');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('reloaded from its PEMs, a CA issues certificates that the first copy\'s clients trust; lifetimes are chosen', async () => {
+    const first = await createTestCA('Kept CA', { caDays: 3650 });
+    const again = loadTestCA({ caCert: first.caCert, caKey: first.caKey }, { leafDays: 365 });
+    const leaf = await again.issue(['gatehouse.localhost']);
+    const days = (pem: string) => {
+      const c = new X509Certificate(pem);
+      return Math.round((Date.parse(c.validTo) - Date.parse(c.validFrom)) / 86_400_000);
+    };
+    expect(days(first.caCert)).toBe(3651); // one day back for clock skew
+    expect(days(leaf.cert)).toBe(366);
+    expect(new X509Certificate(leaf.cert).checkIssued(new X509Certificate(first.caCert))).toBe(true);
+    const server = createServer({ cert: leaf.cert, key: leaf.key }, (s) => s.end());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    try {
+      (await handshake(port, { ca: first.caCert, servername: 'gatehouse.localhost' })).destroy();
     } finally {
       server.close();
     }

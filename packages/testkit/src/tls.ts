@@ -19,33 +19,47 @@ export interface TestCA {
   issueClient(commonName: string): Promise<IssuedCert>;
 }
 
+/** How long certificates stay valid. Tests keep the default; the demo keeps its CA across runs. */
+export interface ValidityOptions {
+  /** Lifetime in days of the CA (default 30). */
+  caDays?: number;
+  /** Lifetime in days of the certificates it issues (default 30). */
+  leafDays?: number;
+}
+
 const day = 24 * 60 * 60 * 1000;
 
-function validity(): { notBeforeDate: Date; notAfterDate: Date } {
+function validity(days: number): { notBeforeDate: Date; notAfterDate: Date } {
   // A little in the past so clock skew between processes never makes a fresh cert "not yet valid".
   const now = Date.now();
-  return { notBeforeDate: new Date(now - day), notAfterDate: new Date(now + 30 * day) };
+  return { notBeforeDate: new Date(now - day), notAfterDate: new Date(now + days * day) };
 }
 
 /**
  * Creates a CA (EC P-256, SHA-256) that issues server and client certificates.
  * Use `issue(['localhost', '127.0.0.1'])` for a loopback server and give clients `caCert`.
  */
-export async function createTestCA(name = 'Gatehouse Test CA'): Promise<TestCA> {
+export async function createTestCA(name = 'Gatehouse Test CA', options: ValidityOptions = {}): Promise<TestCA> {
   const ca = await generate([{ name: 'commonName', value: name }], {
     keyType: 'ec',
     algorithm: 'sha256',
-    ...validity(),
+    ...validity(options.caDays ?? 30),
     extensions: [
       { name: 'basicConstraints', cA: true, critical: true },
       { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     ],
   });
-  const signer = { key: ca.private, cert: ca.cert };
+  return loadTestCA({ caCert: ca.cert, caKey: ca.private }, options);
+}
+
+/** A CA made earlier by `createTestCA` (its two PEMs, e.g. kept in files), issuing again. */
+export function loadTestCA(pems: { caCert: string; caKey: string }, options: ValidityOptions = {}): TestCA {
+  const signer = { key: pems.caKey, cert: pems.caCert };
+  const leafDays = options.leafDays ?? 30;
 
   return {
-    caCert: ca.cert,
-    caKey: ca.private,
+    caCert: pems.caCert,
+    caKey: pems.caKey,
     async issue(hostnames: string[]): Promise<IssuedCert> {
       const first = hostnames[0];
       if (first === undefined) throw new Error('issue() needs at least one hostname');
@@ -53,7 +67,7 @@ export async function createTestCA(name = 'Gatehouse Test CA'): Promise<TestCA> 
       const leaf = await generate([{ name: 'commonName', value: first }], {
         keyType: 'ec',
         algorithm: 'sha256',
-        ...validity(),
+        ...validity(leafDays),
         ca: signer,
         extensions: [
           { name: 'basicConstraints', cA: false },
@@ -68,7 +82,7 @@ export async function createTestCA(name = 'Gatehouse Test CA'): Promise<TestCA> 
       const leaf = await generate([{ name: 'commonName', value: commonName }], {
         keyType: 'ec',
         algorithm: 'sha256',
-        ...validity(),
+        ...validity(leafDays),
         ca: signer,
         extensions: [
           { name: 'basicConstraints', cA: false },

@@ -150,7 +150,10 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
         stopped = true;
         if (proc.exitCode === null && proc.signalCode === null) {
           proc.kill('SIGTERM');
-          const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5_000))]);
+          let timer: NodeJS.Timeout | undefined;
+          const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 5_000)))]);
+          // A pending timer would keep the caller's process alive for 5 s after nginx left.
+          clearTimeout(timer);
           if (!done) {
             killOnExit();
             await exited;
