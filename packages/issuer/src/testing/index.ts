@@ -221,8 +221,8 @@ export interface BrowseResult {
 
 /**
  * Requests `url` like a browser without JavaScript: sends the jar's cookies, stores new ones,
- * follows redirects by hand (303/302/301 → GET, 307/308 keep the method), and stops at the
- * first non-redirect response or at a location starting with `stopAt`.
+ * follows redirects by hand (303/302/301 → GET, 307/308 keep the method) and immediate meta
+ * refreshes, and stops at the first other response or at a location starting with `stopAt`.
  */
 export async function browse(jar: CookieJar, url: string, options: BrowseOptions = {}): Promise<BrowseResult> {
   let current = url;
@@ -251,7 +251,21 @@ export async function browse(jar: CookieJar, url: string, options: BrowseOptions
       current = next;
       continue;
     }
-    return { response, url: current, body: await response.text(), status: response.status, visited };
+    const text = await response.text();
+    // A page that moves on by itself (meta refresh, as the issuer answers a successful form):
+    // a browser follows it with a GET.
+    const refresh = response.status === 200 ? /<meta http-equiv="refresh" content="0;url=([^"]+)">/.exec(text)?.[1] : undefined;
+    if (refresh !== undefined && hop < (options.maxRedirects ?? 20)) {
+      const next = new URL(refresh.replace(/&amp;/g, '&'), current).toString();
+      if (options.stopAt && next.startsWith(options.stopAt)) {
+        return { response, url: current, body: text, status: response.status, location: next, visited };
+      }
+      method = 'GET';
+      body = undefined;
+      current = next;
+      continue;
+    }
+    return { response, url: current, body: text, status: response.status, visited };
   }
   throw new Error(`too many redirects from ${url}`);
 }

@@ -33,8 +33,8 @@ import {
 import type { ClientDirectory } from '../clients.ts';
 import type { IssuerMetrics } from '../metrics.ts';
 import { KNOWN_SCOPES } from '../provider.ts';
-import { contentSecurityPolicy, handoffFormTargets } from '../security.ts';
-import { approvalPage, connectorSelectionPage, continuePage, errorPage, passwordPage, type PageContext } from '../views/pages.ts';
+import { contentSecurityPolicy, exactFormTargets } from '../security.ts';
+import { approvalPage, connectorSelectionPage, continuePage, errorPage, movingOnPage, passwordPage, type PageContext } from '../views/pages.ts';
 import { loginExpired, PageError } from './errors.ts';
 import { readForm } from './form.ts';
 import type { LoginThrottle } from './throttle.ts';
@@ -96,10 +96,26 @@ export function interactionRouter(deps: InteractionDeps): Router {
     return d;
   }
 
-  /** Where forms on this interaction's pages may end up: us, the client's redirect_uri, and where
-   * the client sends the browser on (see handoffFormTargets). */
+  /** Where forms on this interaction's pages may end up: us and the client's redirect_uri origin
+   * (exact origins, see exactFormTargets; a submission never leads into a redirect chain). */
   function formTargets(d: Details): string[] {
-    return handoffFormTargets(typeof d.params.redirect_uri === 'string' ? [d.params.redirect_uri] : []);
+    return exactFormTargets(typeof d.params.redirect_uri === 'string' ? [d.params.redirect_uri] : []);
+  }
+
+  /**
+   * Sends the browser on to `url` (oidc-provider's resume endpoint). After a form submission a
+   * page of ours that moves on by itself (meta refresh), not a 303: Chromium applies the form
+   * page's form-action to every redirect of the submission's navigation, and from the resume the
+   * chain goes to the client's callback and on to wherever the client sends the browser (`rd` on
+   * the app host), which no exact list can name. The refresh is a navigation of its own.
+   */
+  function continueTo(ctx: Context, url: string): void {
+    if (ctx.method === 'POST') {
+      sendPage(ctx, 200, movingOnPage(deps.pages, { href: url }));
+      return;
+    }
+    ctx.redirect(url);
+    ctx.status = 303;
   }
 
   function connector(id: string): IssuerConnector {
@@ -165,9 +181,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
       { login: { accountId: sub, remember: false }, consent: { grantId } },
       { mergeWithLastSubmission: false },
     );
-    ctx.status = 303;
-    ctx.redirect(returnTo);
-    ctx.status = 303;
+    continueTo(ctx, returnTo);
   }
 
   /** A connector vouched for the user: approval screen, or straight back to the client. */
@@ -419,8 +433,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
       { error: 'access_denied', error_description: 'the user declined the request' },
       { mergeWithLastSubmission: false },
     );
-    ctx.redirect(returnTo);
-    ctx.status = 303;
+    continueTo(ctx, returnTo);
   });
 
   return router;

@@ -36,6 +36,9 @@ export interface LayoutOptions {
   /** `{issuer path}` prefix for static assets, e.g. `/dex`. */
   basePath: string;
   body: RawHTML;
+  /** Moves the browser on to this URL at once (meta refresh: a navigation of its own, not part of
+   * the form submission that rendered the page). */
+  refreshTo?: string;
 }
 
 export function layout(o: LayoutOptions): string {
@@ -49,6 +52,7 @@ export function layout(o: LayoutOptions): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
+${o.refreshTo !== undefined ? html`<meta http-equiv="refresh" content="0;url=${o.refreshTo}">` : raw('')}
 <title>${o.title} – ${product}</title>
 <link rel="stylesheet" href="${o.basePath}/static/style.css">
 </head>

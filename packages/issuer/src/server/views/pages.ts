@@ -171,3 +171,15 @@ ${o.fields.map(([name, value]) => html`<input type="hidden" name="${name}" value
 </form>`,
   );
 }
+
+/** After a form of ours succeeded: moves on to `href` by itself (see routes.ts continueTo). */
+export function movingOnPage(c: PageContext, o: { href: string }): string {
+  return layout({
+    title: 'Continuing',
+    frontend: c.frontend,
+    basePath: c.basePath,
+    refreshTo: o.href,
+    body: html`<p>Continuing to the application…</p>
+<div class="actions"><a class="button" href="${o.href}">Continue</a></div>`,
+  });
+}
