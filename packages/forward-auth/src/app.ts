@@ -17,6 +17,8 @@ import { RedirectValidator } from './redirect.ts';
 import { Refresher } from './refresh.ts';
 import { parseRouteRule } from './routes.ts';
 import { sendErrorPage, sendStylesheet, sendText } from './http/respond.ts';
+import { RedisRevocations } from './session/redis-revocations.ts';
+import { RevocationList } from './session/revocations.ts';
 import { SessionManager } from './session/store.ts';
 import { SignOutStates } from './signout-state.ts';
 
@@ -28,6 +30,8 @@ export interface HandlerOptions {
 
 export interface ForwardAuthHandler extends RequestListener {
   readonly context: AppContext;
+  /** Closes what the handler holds open (the Redis connections of session_store_type = "redis"). */
+  close(): Promise<void>;
 }
 
 type Route = (req: IncomingMessage, res: ServerResponse, query: string) => void | Promise<void>;
@@ -38,16 +42,23 @@ export function buildContext(config: ForwardAuthConfig | Readonly<Record<string,
   for (const w of warnings) log.warn(w);
   const metrics = new ForwardAuthMetrics();
   const oidc = new OidcClient(cfg, options.fetch);
-  const sessions = new SessionManager(cfg);
+  const revocations = new RevocationList();
+  const sessions = new SessionManager(cfg, revocations);
   sessions.onCache = (r) => void metrics.hot.cache[r]++;
+  const sharedRevocations =
+    cfg.session_store_type === 'redis' && cfg.redis_connection_url !== undefined
+      ? new RedisRevocations(revocations, cfg.redis_connection_url, `${cfg.client_id}:${cfg.cookie_name}`, log)
+      : undefined;
   return {
     cfg,
     log,
     sessions,
+    revocations,
+    sharedRevocations,
     oidc,
     metrics,
     refresher: new Refresher(cfg, oidc, sessions, log, metrics),
-    bearer: cfg.skip_jwt_bearer_tokens ? new BearerVerifier(cfg, oidc, options.fetch) : undefined,
+    bearer: cfg.skip_jwt_bearer_tokens ? new BearerVerifier(cfg, oidc, revocations, options.fetch) : undefined,
     csrf: new CsrfFlows(cfg),
     signOuts: new SignOutStates(cfg),
     redirects: new RedirectValidator(cfg.whitelist_domains),
@@ -101,7 +112,7 @@ export function createForwardAuthHandler(config: ForwardAuthConfig | Readonly<Re
       fail(res, err);
     }
   };
-  return Object.assign(listener, { context: ctx });
+  return Object.assign(listener, { context: ctx, close: async () => ctx.sharedRevocations?.close() });
 }
 
 /** The request listener of the metrics_address listener: /metrics and nothing else. */

@@ -5,6 +5,7 @@ import { claimOptions, identityFromClaims } from './claims.ts';
 import type { ForwardAuthConfig } from './config/schema.ts';
 import type { FetchLike, OidcClient } from './oidc/client.ts';
 import { LRU } from './session/lru.ts';
+import { tokenKey, type RevocationList } from './session/revocations.ts';
 import type { Identity } from './authz.ts';
 
 const JWT_SHAPE = /^ey[A-Za-z0-9_-]+\.ey[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -20,15 +21,23 @@ export interface BearerIdentity {
   readonly expiresAt: number;
 }
 
+interface Verified extends BearerIdentity {
+  /** The token's revocation key and issue time (ms), checked on every use: a sign-out may come after caching. */
+  readonly key: string;
+  readonly issuedAt: number;
+}
+
 export class BearerVerifier {
   readonly #cfg: ForwardAuthConfig;
   readonly #oidc: OidcClient;
   readonly #fetch: FetchLike;
   readonly #extras: Extra[];
-  readonly #cache = new LRU<string, BearerIdentity>(2_000);
+  readonly #cache = new LRU<string, Verified>(2_000);
+  readonly #revocations: RevocationList;
 
-  constructor(cfg: ForwardAuthConfig, oidc: OidcClient, fetchImpl: FetchLike = fetch) {
+  constructor(cfg: ForwardAuthConfig, oidc: OidcClient, revocations: RevocationList, fetchImpl: FetchLike = fetch) {
     this.#cfg = cfg;
+    this.#revocations = revocations;
     this.#oidc = oidc;
     this.#fetch = fetchImpl;
     this.#extras = cfg.extra_jwt_issuers.map((entry) => {
@@ -48,8 +57,8 @@ export class BearerVerifier {
   async verify(token: string, now = Date.now()): Promise<BearerIdentity | undefined> {
     const cached = this.#cache.get(token);
     if (cached !== undefined) {
-      if (now < cached.expiresAt) return cached;
-      this.#cache.delete(token);
+      if (now < cached.expiresAt && !this.#revocations.revoked(cached.key, cached.issuedAt, now)) return cached;
+      if (now >= cached.expiresAt) this.#cache.delete(token);
       return undefined;
     }
     // Route by the (unverified) `iss` to the one verifier that can accept it; the signature decides.
@@ -65,8 +74,9 @@ export class BearerVerifier {
     if (payload === undefined || typeof payload.exp !== 'number') return undefined;
     const r = identityFromClaims(payload, claimOptions(this.#cfg));
     if (!r.ok) return undefined;
-    const result = { identity: r.identity, expiresAt: payload.exp * 1000 };
+    const result: Verified = { identity: r.identity, expiresAt: payload.exp * 1000, key: tokenKey(token), issuedAt: typeof payload.iat === 'number' ? payload.iat * 1000 : 0 };
     this.#cache.set(token, result);
+    if (this.#revocations.revoked(result.key, result.issuedAt, now)) return undefined;
     return result;
   }
 

@@ -9,6 +9,8 @@ import type { OidcClient } from './oidc/client.ts';
 import type { RedirectValidator } from './redirect.ts';
 import type { Refresher } from './refresh.ts';
 import type { RouteRule } from './routes.ts';
+import type { SharedRevocations } from './session/redis-revocations.ts';
+import type { RevocationList } from './session/revocations.ts';
 import type { SessionManager } from './session/store.ts';
 import type { SignOutStates } from './signout-state.ts';
 
@@ -16,6 +18,9 @@ export interface AppContext {
   readonly cfg: ForwardAuthConfig;
   readonly log: Logger;
   readonly sessions: SessionManager;
+  /** Signed-out logins and tokens (this replica's view; mirrored from Redis with session_store_type = "redis"). */
+  readonly revocations: RevocationList;
+  readonly sharedRevocations: SharedRevocations | undefined;
   readonly refresher: Refresher;
   readonly oidc: OidcClient;
   readonly bearer: BearerVerifier | undefined;

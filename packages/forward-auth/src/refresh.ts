@@ -81,7 +81,7 @@ export class Refresher {
         idToken: tokens.idToken ?? old.idToken,
         accessToken: tokens.accessToken ?? old.accessToken,
         refreshToken: tokens.refreshToken ?? refreshToken,
-      }, old.cookieDomain);
+      }, old.cookieDomain, Date.now(), old);
       const sealed = this.#sessions.seal(session, host, cookieHeader);
       if (!sealed.entry.authorized) return this.#revoke(entry, 'no longer authorized');
       entry.fate = { kind: 'refreshed', entry: sealed.entry, written: sealed.written, until: old.expiresAt };

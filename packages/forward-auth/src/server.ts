@@ -62,13 +62,20 @@ export async function startForwardAuth(options: StartOptions): Promise<RunningFo
     ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
   });
   const ctx = handler.context;
-  const main = await listen(ctx.cfg.http_address, handler);
+  let main: Listening;
+  try {
+    main = await listen(ctx.cfg.http_address, handler);
+  } catch (err) {
+    await handler.close();
+    throw err;
+  }
   let metrics: Listening | undefined;
   if (ctx.cfg.metrics_address !== undefined) {
     try {
       metrics = await listen(ctx.cfg.metrics_address, createMetricsHandler(ctx));
     } catch (err) {
       await stop(main.server);
+      await handler.close();
       throw err;
     }
   }
@@ -81,6 +88,7 @@ export async function startForwardAuth(options: StartOptions): Promise<RunningFo
     handler,
     close: async () => {
       await Promise.all([stop(main.server), ...(metrics === undefined ? [] : [stop(metrics.server)])]);
+      await handler.close();
     },
   };
 }

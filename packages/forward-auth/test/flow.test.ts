@@ -206,7 +206,7 @@ describe('cookies from the real flow', () => {
 });
 
 describe('sign-out', () => {
-  it('clears our cookies and ends the issuer session through end_session with id_token_hint', async () => {
+  it('clears our cookies and ends the issuer session through end_session with client_id, never the id_token', async () => {
     const jar = new CookieJar();
     await signIn(h, jar);
     const issuerCookies = () => jar.header(`${h.issuer.issuerURL}/`).split('; ').filter((c) => c !== '');
@@ -219,7 +219,10 @@ describe('sign-out', () => {
     expect(out.headers.getSetCookie().some((c) => /^_oauth2_proxy=; .*Max-Age=0/.test(c))).toBe(true);
     const end = new URL(out.headers.get('location') as string);
     expect(end.href.startsWith(h.issuer.issuerURL)).toBe(true);
-    expect(end.searchParams.get('id_token_hint')).toMatch(/^ey/);
+    // The URL lands in browser history and logs: no token in it; the issuer identifies the client by client_id.
+    expect(end.searchParams.get('id_token_hint')).toBeNull();
+    expect(end.href).not.toMatch(/ey[A-Za-z0-9_-]{10,}\./);
+    expect(end.searchParams.get('client_id')).toBe('oauth2-proxy');
     // The issuer is given the one registered URL; rd comes back through the state.
     expect(end.searchParams.get('post_logout_redirect_uri')).toBe(`${h.fa.url}/oauth2/sign_out/done`);
 

@@ -155,16 +155,27 @@ scope = "openid email"
     expect(issues(() => validateForwardAuthConfig({ ...minimal, http_address: '0.0.0.0:4180', metrics_address: 'http://0.0.0.0:4180' })).metrics_address).toMatch(/differ/);
   });
 
+  it('session_store_type = "redis" with redis_connection_url, under oauth2-proxy\'s names, flags and environment', () => {
+    expect(validateForwardAuthConfig(minimal).config.session_store_type).toBe('cookie');
+    const env = loadForwardAuthConfig({ env: { OAUTH2_PROXY_SESSION_STORE_TYPE: 'redis', OAUTH2_PROXY_REDIS_CONNECTION_URL: 'redis://redis:6379' }, values: minimal }).config;
+    expect([env.session_store_type, env.redis_connection_url]).toEqual(['redis', 'redis://redis:6379']);
+    const flags = loadForwardAuthConfig({ argv: ['--session-store-type=redis', '--redis-connection-url', 'rediss://:pw@r.example:6380/2'], values: minimal }).config;
+    expect(flags.redis_connection_url).toBe('rediss://:pw@r.example:6380/2');
+    expect(issues(() => validateForwardAuthConfig({ ...minimal, session_store_type: 'redis' })).redis_connection_url).toMatch(/required/);
+    expect(issues(() => validateForwardAuthConfig({ ...minimal, session_store_type: 'memcached' })).session_store_type).toMatch(/cookie.*redis/);
+    expect(issues(() => validateForwardAuthConfig({ ...minimal, session_store_type: 'redis', redis_connection_url: 'http://x' })).redis_connection_url).toMatch(/redis:\/\//);
+  });
+
   it('errors on unknown file keys, warns on unsupported options and unknown environment variables', () => {
     const file = join(dir, 'unknown.toml');
     writeFileSync(file, 'no_such_option = 1\n');
     expect(issues(() => loadForwardAuthConfig({ configFile: file, values: minimal })).no_such_option).toMatch(/unknown option/);
     const { warnings } = loadForwardAuthConfig({
       values: { ...minimal, upstreams: ['http://127.0.0.1:8080'] },
-      env: { OAUTH2_PROXY_REDIS_CONNECTION_URL: 'redis://x', GATEHOUSE_FA_NOPE: '1' },
+      env: { OAUTH2_PROXY_REDIS_PASSWORD: 'x', GATEHOUSE_FA_NOPE: '1' },
     });
     expect(warnings.join('\n')).toMatch(/upstreams .*not implemented/);
-    expect(warnings.join('\n')).toMatch(/redis_connection_url .*not implemented/);
+    expect(warnings.join('\n')).toMatch(/redis_password .*not implemented/);
     expect(warnings.join('\n')).toMatch(/nope .*not a known option/);
   });
 

@@ -58,6 +58,8 @@ export const OPTIONS = {
   ping_path: { kind: 'string' },
   ready_path: { kind: 'string' },
   session_cache_size: { kind: 'int' },
+  session_store_type: { kind: 'string' },
+  redis_connection_url: { kind: 'string' },
   log_level: { kind: 'string' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -66,7 +68,7 @@ export type OptionName = keyof typeof OPTIONS;
 /** oauth2-proxy options we recognise but do not implement: accepted with a warning, never silently. */
 export const UNSUPPORTED_OPTIONS: readonly string[] = [
   'upstreams', 'htpasswd_file', 'htpasswd_user_groups', 'display_htpasswd_form', 'authenticated_emails_file',
-  'session_store_type', 'redis_connection_url', 'redis_password', 'redis_use_sentinel', 'redis_use_cluster',
+  'redis_password', 'redis_use_sentinel', 'redis_use_cluster',
   'session_cookie_minimal', 'set_authorization_header', 'set_basic_auth', 'basic_auth_password', 'pass_basic_auth',
   'pass_user_headers', 'pass_authorization_header', 'pass_host_header', 'prefer_email_to_user',
   'skip_auth_strip_headers', 'skip_auth_regex', 'trusted_ips', 'real_client_ip_header', 'https_address',

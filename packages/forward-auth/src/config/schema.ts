@@ -104,6 +104,19 @@ export const forwardAuthSchema = z
     ping_path: z.string().startsWith('/').default('/ping'),
     ready_path: z.string().startsWith('/').default('/ready'),
     session_cache_size: z.number().int().min(0).max(1_000_000).default(10_000),
+    /** "cookie": revocations per replica, in memory; "redis": shared by every replica and kept across restarts. */
+    session_store_type: z.enum(['cookie', 'redis'], { message: 'must be "cookie" or "redis"' }).default('cookie'),
+    redis_connection_url: z
+      .string()
+      .refine((v) => {
+        try {
+          const u = new URL(v);
+          return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
+        } catch {
+          return false;
+        }
+      }, 'must be a redis:// or rediss:// URL, e.g. "redis://redis:6379"')
+      .optional(),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .strict()
@@ -113,6 +126,9 @@ export const forwardAuthSchema = z
     }
     if (c.metrics_address !== undefined && !/:0$/.test(c.metrics_address) && c.metrics_address.replace(/^https?:\/\//, '') === c.http_address.replace(/^https?:\/\//, '')) {
       ctx.addIssue({ code: 'custom', path: ['metrics_address'], message: 'must differ from http_address' });
+    }
+    if (c.session_store_type === 'redis' && c.redis_connection_url === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['redis_connection_url'], message: 'is required with session_store_type = "redis"' });
     }
     if (c.cookie_samesite === 'none' && !c.cookie_secure) {
       ctx.addIssue({ code: 'custom', path: ['cookie_samesite'], message: '"none" requires cookie_secure = true' });

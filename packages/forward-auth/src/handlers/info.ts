@@ -28,6 +28,8 @@ export async function handleUserInfo(ctx: AppContext, req: IncomingMessage, res:
 }
 
 export async function handleReady(ctx: AppContext, _req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // Serving before the first load from Redis would accept every session signed out elsewhere.
+  if (ctx.sharedRevocations !== undefined && !ctx.sharedRevocations.synced) return sendText(res, 503, 'revocations not loaded from redis yet');
   try {
     await ctx.oidc.discover();
     sendText(res, 200, 'OK');

@@ -33,16 +33,19 @@ export async function handleSignOut(ctx: AppContext, req: IncomingMessage, res: 
     ];
     if (loaded !== undefined) {
       const session = loaded.entry.session;
-      // This replica refuses the old cookie from now on even if it is replayed; other replicas find out at their
-      // next refresh, which the revoked refresh token fails (invalid_grant).
-      loaded.entry.fate = { kind: 'revoked', until: session.expiresAt };
+      // Refused from now on, every cookie of this login and its bearer tokens: on this replica by its revocation
+      // list, on the others through Redis when configured (else at their next refresh, which the revoked refresh
+      // token fails).
+      ctx.sessions.revoke(loaded.entry);
       ctx.log.info({ user: session.user }, 'sign-out');
-      await revokeTokens(ctx, session);
+      await Promise.all([revokeTokens(ctx, session), settleShared(ctx, session)]);
       try {
         await ctx.oidc.discover();
         // The issuer accepts only the registered URL; rd rides along in a cookie bound to the state.
         const bound = ctx.signOuts.start(target, (maxAge) => ctx.sessions.attributes(host, maxAge));
-        const end = ctx.oidc.endSessionURL(session.idToken, postLogoutRedirectURL(ctx.cfg), bound.state);
+        // No id_token_hint: the URL ends up in browser history and logs, and client_id with the registered
+        // post_logout_redirect_uri is all the issuer needs (OpenID RP-Initiated Logout 1.0 §2).
+        const end = ctx.oidc.endSessionURL(undefined, postLogoutRedirectURL(ctx.cfg), bound.state);
         if (end !== undefined) {
           target = end.href;
           setCookie = [...setCookie.filter((c) => !c.startsWith(`${ctx.signOuts.name}=`)), bound.setCookie];
@@ -71,6 +74,14 @@ export async function handleSignOutDone(ctx: AppContext, req: IncomingMessage, r
   const setCookie = ctx.signOuts.present(cookie) ? [serializeCookie(ctx.signOuts.name, '', ctx.sessions.attributes(host, 0))] : [];
   if (rd === undefined && states.length > 0) ctx.log.info('post-logout return without a matching sign-out cookie; going to /');
   redirect(res, ctx.redirects.sanitize(rd), setCookie);
+}
+
+/** Waits (briefly) until the other replicas can see the revocation; an unreachable Redis gets it on reconnect. */
+async function settleShared(ctx: AppContext, session: Session): Promise<void> {
+  if (ctx.sharedRevocations === undefined) return;
+  if (!(await ctx.sharedRevocations.settle(REVOKE_WAIT_MS))) {
+    ctx.log.warn({ user: session.user }, 'sign-out not yet written to redis: other replicas refuse the session once it is back');
+  }
 }
 
 /** Revokes the refresh and access tokens the session holds; failures are logged, never thrown. */

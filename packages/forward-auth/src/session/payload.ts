@@ -16,10 +16,14 @@ export interface Session {
   readonly refreshToken?: string;
   /** The Domain attribute the cookie was set with, so a refresh or a clear writes the same cookie. */
   readonly cookieDomain?: string;
+  /** Random id of the login, kept by every refresh: what a sign-out revokes (absent in cookies of older versions). */
+  readonly sid?: string;
+  /** When the login happened (ms), kept by every refresh. */
+  readonly loginAt?: number;
 }
 
 // Short keys keep the cookie small: c created (s), e expires (s), u user, m email, p preferred username,
-// g groups, i id_token, a access token, r refresh token, d cookie domain.
+// g groups, i id_token, a access token, r refresh token, d cookie domain, s session id, l login time (s).
 interface Wire {
   v: 1;
   c: number;
@@ -32,6 +36,8 @@ interface Wire {
   a?: string;
   r?: string;
   d?: string;
+  s?: string;
+  l?: number;
 }
 
 export function encodeSession(s: Session): Buffer {
@@ -43,6 +49,8 @@ export function encodeSession(s: Session): Buffer {
   if (s.accessToken !== undefined) w.a = s.accessToken;
   if (s.refreshToken !== undefined) w.r = s.refreshToken;
   if (s.cookieDomain !== undefined) w.d = s.cookieDomain;
+  if (s.sid !== undefined) w.s = s.sid;
+  if (s.loginAt !== undefined) w.l = Math.floor(s.loginAt / 1000);
   return Buffer.from(JSON.stringify(w), 'utf8');
 }
 
@@ -58,7 +66,8 @@ export function decodeSession(bytes: Buffer): Session | undefined {
   }
   if (typeof w !== 'object' || w === null || w.v !== 1) return undefined;
   if (typeof w.c !== 'number' || typeof w.e !== 'number' || typeof w.u !== 'string') return undefined;
-  if (!optString(w.m) || !optString(w.p) || !optString(w.i) || !optString(w.a) || !optString(w.r) || !optString(w.d)) return undefined;
+  if (!optString(w.m) || !optString(w.p) || !optString(w.i) || !optString(w.a) || !optString(w.r) || !optString(w.d) || !optString(w.s)) return undefined;
+  if (w.l !== undefined && typeof w.l !== 'number') return undefined;
   if (w.g !== undefined && !(Array.isArray(w.g) && w.g.every((g) => typeof g === 'string'))) return undefined;
   return {
     user: w.u,
@@ -71,6 +80,8 @@ export function decodeSession(bytes: Buffer): Session | undefined {
     ...(w.a === undefined ? {} : { accessToken: w.a }),
     ...(w.r === undefined ? {} : { refreshToken: w.r }),
     ...(w.d === undefined ? {} : { cookieDomain: w.d }),
+    ...(w.s === undefined ? {} : { sid: w.s }),
+    ...(w.l === undefined ? {} : { loginAt: w.l * 1000 }),
   };
 }
 

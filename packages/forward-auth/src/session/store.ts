@@ -1,5 +1,6 @@
 // Cookie sessions: sealing into (possibly chunked) cookies, reading back through a bounded cache of decrypted
 // entries keyed by the cookie value, and the per-session precomputed answer of /oauth2/auth.
+import { randomBytes } from 'node:crypto';
 import type { ForwardAuthConfig } from '../config/schema.ts';
 import { emailDomainAllowed, groupsAllowed, type Identity } from '../authz.ts';
 import { authResponseHeaders } from '../headers.ts';
@@ -18,6 +19,7 @@ import {
   type CookieAttributes,
 } from './cookies.ts';
 import { LRU } from './lru.ts';
+import { RevocationList, loginKey, tokenKey, tokenLifetime } from './revocations.ts';
 import { packSession, unpackSession, type Session } from './payload.ts';
 
 /** What happened to a session after its refresh: later requests still carrying the old cookie reuse it. */
@@ -43,6 +45,10 @@ export interface SessionEntry {
   /** When a refresh is due (ms); Infinity when cookie_refresh is off or there is no refresh token. */
   refreshAt: number;
   fate: SessionFate | undefined;
+  /** What a sign-out of this login revokes (see RevocationList). */
+  readonly revocationKey: string;
+  /** The login time the fold watermark is compared with (0 for cookies of older versions). */
+  readonly loginAt: number;
 }
 
 export interface LoadedSession {
@@ -64,10 +70,12 @@ export class SessionManager {
   readonly #cache: LRU<string, SessionEntry>;
   readonly #name: string;
   readonly #chunk0: string;
+  readonly #revocations: RevocationList;
   onCache: ((result: 'hit' | 'miss' | 'invalid' | 'conflict') => void) | undefined;
 
-  constructor(cfg: ForwardAuthConfig) {
+  constructor(cfg: ForwardAuthConfig, revocations = new RevocationList()) {
     this.#cfg = cfg;
+    this.#revocations = revocations;
     this.#cipher = new CookieCipher([cfg.cookie_secret, ...cfg.cookie_secrets], 'session');
     this.#cache = new LRU(cfg.session_cache_size);
     this.#name = cfg.cookie_name;
@@ -98,14 +106,15 @@ export class SessionManager {
 
   #loadAmong(cookies: RequestCookies, now: number): LoadedSession | undefined {
     const found: Array<LoadedSession & { whole: boolean }> = [];
+    // A signed-out copy is no session: it neither wins nor makes the request ambiguous.
     for (const value of cookies.values(this.#name)) {
       const loaded = this.#resolve(value, now);
-      if (loaded !== undefined) found.push({ ...loaded, whole: true });
+      if (loaded !== undefined && loaded.entry.fate?.kind !== 'revoked') found.push({ ...loaded, whole: true });
     }
     const joined = joinedChunks(cookies, this.#name);
     if (typeof joined === 'string') {
       const loaded = this.#resolve(joined, now);
-      if (loaded !== undefined) found.push({ ...loaded, whole: false });
+      if (loaded !== undefined && loaded.entry.fate?.kind !== 'revoked') found.push({ ...loaded, whole: false });
     }
     const first = found[0];
     if (first === undefined) return undefined;
@@ -141,7 +150,24 @@ export class SessionManager {
       if (this.#cache.get(key) === entry) this.#cache.delete(key);
       return undefined;
     }
+    // The revocation list, not the cache, decides: a cached entry may have been signed out at another replica,
+    // and an evicted one comes back here without its fate.
+    if (entry.fate?.kind !== 'revoked' && this.#revocations.revoked(entry.revocationKey, entry.loginAt, now)) {
+      entry.fate = { kind: 'revoked', until: entry.session.expiresAt };
+    }
     return { value, entry };
+  }
+
+  /**
+   * Signs a login out: this entry is refused at once, and the revocation list refuses every cookie of the login
+   * (all refreshes keep its id, and none expires later than cookie_expire from now) and its bearer tokens.
+   */
+  revoke(entry: SessionEntry, now = Date.now()): void {
+    const s = entry.session;
+    entry.fate = { kind: 'revoked', until: s.expiresAt };
+    const longest = now + this.#cfg.cookie_expire;
+    this.#revocations.add(entry.revocationKey, s.sid === undefined ? s.expiresAt : longest, now);
+    for (const token of [s.idToken, s.accessToken]) if (token !== undefined) this.#revocations.add(tokenKey(token), tokenLifetime(token, longest), now);
   }
 
   #open(value: string): Session | undefined {
@@ -169,18 +195,26 @@ export class SessionManager {
       }),
       refreshAt: c.cookie_refresh > 0 && session.refreshToken !== undefined ? session.createdAt + c.cookie_refresh : Infinity,
       fate: undefined,
+      revocationKey: loginKey(session.sid, value),
+      loginAt: session.loginAt ?? 0,
     };
   }
 
-  /** A new session for an identity and its tokens, keeping only the tokens the configuration needs. */
+  /**
+   * A new session for an identity and its tokens, keeping only the tokens the configuration needs. `continues`:
+   * the session a refresh replaces, whose login (id and time) the new one keeps.
+   */
   create(
     identity: Identity,
     tokens: { idToken?: string | undefined; accessToken?: string | undefined; refreshToken?: string | undefined },
     cookieDomain: string | undefined,
     now = Date.now(),
+    continues?: Session,
   ): Session {
     const c = this.#cfg;
     return {
+      sid: continues?.sid ?? randomBytes(16).toString('base64url'),
+      loginAt: continues?.sid === undefined ? now : (continues.loginAt ?? now),
       ...(cookieDomain === undefined ? {} : { cookieDomain }),
       user: identity.user,
       groups: identity.groups,
