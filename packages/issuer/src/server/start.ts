@@ -21,9 +21,10 @@ import { ClientDirectory } from './clients.ts';
 import { DeviceCodeThrottle, LoginThrottle, type ThrottleOptions } from './interactions/throttle.ts';
 import { deviceCodeThrottle } from './device-code-throttle.ts';
 import { KeyManager } from './keys.ts';
+import { AnonymousBudget, AnonymousRecordsStore, type AnonymousBudgetOptions } from './anonymous-records.ts';
 import { buildProvider, grantTypesOffered } from './provider.ts';
 import { registerPasswordGrant } from './password-grant.ts';
-import { withRequestCache } from './request-cache.ts';
+import { providerScope, withRequestCache } from './request-cache.ts';
 import { RuntimeConnectors } from './runtime-connectors.ts';
 import { openIssuerStore, openTelemetry, issuerMetrics, issuerLogger } from './integrations.ts';
 import { parseStorageKeys, SealedStore, STORAGE_KEY_ENV } from './sealed-store.ts';
@@ -39,6 +40,8 @@ export interface StartIssuerOptions {
   baseDir?: string;
   /** Password and device-code throttling (tests shorten the window). */
   throttle?: Partial<ThrottleOptions>;
+  /** Limits on records anonymous clients may cause (`anonymous-records.ts`; tests shorten them). */
+  anonymousBudget?: Partial<AnonymousBudgetOptions>;
   /** Seconds between key checks (another replica may have rotated). Default 30. */
   keyCheckInterval?: number;
   /** Keys sealing secrets at rest (`sealed-store.ts`). Default: `GATEHOUSE_STORAGE_KEY`. */
@@ -119,7 +122,15 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
 
     const { metrics, prom } = issuerMetrics();
     // One request-scoped read cache for oidc-provider's adapter, findAccount and refresh rotation.
-    const modelStore = withRequestCache(store);
+    // Anonymous requests write nothing, or within a budget (anonymous-records.ts).
+    const anonymous = new AnonymousRecordsStore(store, {
+      cookieKeys: () => keys.cookieKeys(),
+      basePath,
+      trustedProxies: config.web.trustedProxies,
+      budget: new AnonymousBudget(options.anonymousBudget),
+      scope: providerScope,
+    });
+    const modelStore = withRequestCache(anonymous);
     const grants = new GrantIdentities(modelStore);
     const pages = { frontend: config.frontend, basePath };
     // Per replica (in memory), kept across provider rebuilds.

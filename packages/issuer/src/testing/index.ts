@@ -314,3 +314,23 @@ export async function login(jar: CookieJar, authorizationURL: string, o: LoginOp
   }
   return page;
 }
+
+/**
+ * Sends `count` requests, `concurrency` at a time (fetch keeps connections alive), and returns
+ * how often each status was answered and how long it all took.
+ */
+export async function flood(count: number, concurrency: number, send: (i: number) => Promise<Response>): Promise<{ statuses: Record<number, number>; ms: number }> {
+  const statuses: Record<number, number> = {};
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      for (let i = next++; i < count; i = next++) {
+        const res = await send(i);
+        await res.arrayBuffer();
+        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+      }
+    }),
+  );
+  return { statuses, ms: Math.round(performance.now() - started) };
+}
