@@ -47,6 +47,8 @@ export interface StackOptions {
   forwardAuth?: Record<string, unknown>;
   /** Add Dex's `mockCallback` connector (id `mock`): a login that needs no browser (`connector_id=mock`). */
   withMockConnector?: boolean;
+  /** Offer the password grant through the LDAP connector (needs `withLdap`) and the device flow. */
+  withPasswordGrantAndDeviceFlow?: boolean;
 }
 
 export interface Stack {
@@ -58,13 +60,20 @@ export interface Stack {
   issuer: RunningIssuer;
   forwardAuth: RunningForwardAuth;
   slapd: Slapd | undefined;
+  /** The secret of forward-auth's client (CLIENT_ID) at the issuer (for token-endpoint attacks). */
+  clientSecret: string;
   /** Certificates Chromium must trust (by key hash) and the extra flags for the fake Entra. */
   browserTrust: { certs: string[]; args: string[] };
   stop(): Promise<void>;
 }
 
 /** The issuer config a Dex user would write for this deployment (seed: "Dex Config"). */
-function issuerYAML(o: { origin: string; issuerPort: number; storage: string; entra: FakeEntra; slapd: Slapd | undefined; mock: boolean }): string {
+function issuerYAML(o: { origin: string; issuerPort: number; storage: string; entra: FakeEntra; slapd: Slapd | undefined; mock: boolean; grants: boolean }): string {
+  const grants = o.grants
+    ? `
+  grantTypes: [authorization_code, refresh_token, password, "urn:ietf:params:oauth:grant-type:device_code"]
+  passwordConnector: ldap`
+    : '';
   const mock = o.mock
     ? `
   - type: mockCallback
@@ -110,7 +119,7 @@ logger:
 oauth2:
   skipApprovalScreen: true
   pkce:
-    enforce: true
+    enforce: true${grants}
 staticClients:${forwardAuthClientYAML(o.origin)}
 connectors:
   - type: microsoft
@@ -167,7 +176,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         : `  type: kubernetes\n  config:\n    inCluster: false\n    kubeConfigFile: ${yamlString(options.storage.kubeconfigPath)}\n    namespace: ${options.storage.namespace}`;
 
     const issuerPort = await getFreePort();
-    const loaded = await loadConfig(issuerYAML({ origin, issuerPort, storage, entra, slapd, mock: options.withMockConnector === true }), {
+    const loaded = await loadConfig(issuerYAML({ origin, issuerPort, storage, entra, slapd, mock: options.withMockConnector === true, grants: options.withPasswordGrantAndDeviceFlow === true }), {
       env: {
         AZURE_CLIENT_ID: azureClientId,
         AZURE_CLIENT_SECRET: secrets.azure,
@@ -224,6 +233,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       issuer,
       forwardAuth,
       slapd,
+      clientSecret: secrets.client,
       browserTrust: { certs: [tls.cert], args: entra.chromiumArgs },
       stop: stopAll,
     };
