@@ -42,7 +42,8 @@ export function buildContext(config: ForwardAuthConfig | Readonly<Record<string,
   for (const w of warnings) log.warn(w);
   const metrics = new ForwardAuthMetrics();
   const oidc = new OidcClient(cfg, options.fetch);
-  const revocations = new RevocationList();
+  const revocations = new RevocationList(cfg.revocation_max_entries);
+  revocations.onFold = (at) => log.warn({ at }, 'revocation list full (revocation_max_entries): every login and token from before now is revoked');
   const sessions = new SessionManager(cfg, revocations);
   sessions.onCache = (r) => void metrics.hot.cache[r]++;
   const sharedRevocations =

@@ -118,6 +118,24 @@ describe('session_store_type = "redis": one revocation list for every replica, k
     expect(await bearer(afterRedis, session.idToken as string)).toBe(401);
   });
 
+  it('a full list folds into "everything before now" at every replica, and new logins work', async () => {
+    const a = await h.another({ session_store_type: 'redis', redis_connection_url: redis.url, revocation_max_entries: 1_000 });
+    replicas.push(a);
+    const b = await replica();
+    expect(await within(5_000, 200, async () => (await fetch(`${a.url}/ready`)).status)).toBeGreaterThanOrEqual(0);
+    const old = await signedIn();
+    expect(await status(b, old.cookie)).toBe(202);
+    const list = a.handler.context.revocations;
+    for (let i = 0; i < 1_000; i++) list.add(`s:flood-${i}`, Date.now() + 60_000);
+    expect(list.notBefore).toBeGreaterThan(0);
+    expect(list.size).toBeLessThan(1_000);
+    expect(await within(2_000, 401, () => status(b, old.cookie))).toBeGreaterThanOrEqual(0);
+    expect(await status(a, old.cookie)).toBe(401);
+    const fresh = await signedIn();
+    expect(await status(a, fresh.cookie)).toBe(202);
+    expect(await status(b, fresh.cookie)).toBe(202);
+  });
+
   it('redis down: sign-outs still work and are written on reconnect; a replica that never synced is not ready', async () => {
     const [a, b] = [await replica(), await replica()];
     const { cookie } = await signedIn();

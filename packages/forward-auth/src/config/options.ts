@@ -58,6 +58,7 @@ export const OPTIONS = {
   ping_path: { kind: 'string' },
   ready_path: { kind: 'string' },
   session_cache_size: { kind: 'int' },
+  revocation_max_entries: { kind: 'int' },
   session_store_type: { kind: 'string' },
   redis_connection_url: { kind: 'string' },
   log_level: { kind: 'string' },

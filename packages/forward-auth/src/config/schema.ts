@@ -104,6 +104,8 @@ export const forwardAuthSchema = z
     ping_path: z.string().startsWith('/').default('/ping'),
     ready_path: z.string().startsWith('/').default('/ready'),
     session_cache_size: z.number().int().min(0).max(1_000_000).default(10_000),
+    /** Live sign-outs a replica remembers before it folds them into "everything before now is revoked". */
+    revocation_max_entries: z.number().int().min(1_000).max(10_000_000).default(250_000),
     /** "cookie": revocations per replica, in memory; "redis": shared by every replica and kept across restarts. */
     session_store_type: z.enum(['cookie', 'redis'], { message: 'must be "cookie" or "redis"' }).default('cookie'),
     redis_connection_url: z

@@ -23,7 +23,7 @@ export interface Session {
 }
 
 // Short keys keep the cookie small: c created (s), e expires (s), u user, m email, p preferred username,
-// g groups, i id_token, a access token, r refresh token, d cookie domain, s session id, l login time (s).
+// g groups, i id_token, a access token, r refresh token, d cookie domain, s session id, l login time (ms: compared with the fold watermark).
 interface Wire {
   v: 1;
   c: number;
@@ -50,7 +50,7 @@ export function encodeSession(s: Session): Buffer {
   if (s.refreshToken !== undefined) w.r = s.refreshToken;
   if (s.cookieDomain !== undefined) w.d = s.cookieDomain;
   if (s.sid !== undefined) w.s = s.sid;
-  if (s.loginAt !== undefined) w.l = Math.floor(s.loginAt / 1000);
+  if (s.loginAt !== undefined) w.l = s.loginAt;
   return Buffer.from(JSON.stringify(w), 'utf8');
 }
 
@@ -81,7 +81,7 @@ export function decodeSession(bytes: Buffer): Session | undefined {
     ...(w.r === undefined ? {} : { refreshToken: w.r }),
     ...(w.d === undefined ? {} : { cookieDomain: w.d }),
     ...(w.s === undefined ? {} : { sid: w.s }),
-    ...(w.l === undefined ? {} : { loginAt: w.l * 1000 }),
+    ...(w.l === undefined ? {} : { loginAt: w.l }),
   };
 }
 

@@ -36,6 +36,7 @@ export class RedisRevocations implements SharedRevocations {
   #up = true;
   #closed = false;
   #flushing: Promise<void> = Promise.resolve();
+  readonly #logFold: RevocationList['onFold'];
 
   constructor(list: RevocationList, url: string, namespace: string, log: Logger) {
     this.#list = list;
@@ -60,7 +61,9 @@ export class RedisRevocations implements SharedRevocations {
       this.#pending.set(key, until);
       this.#flush();
     };
+    const logFold = (this.#logFold = list.onFold);
     list.onFold = (at) => {
+      logFold?.(at);
       this.#pendingNotBefore = Math.max(this.#pendingNotBefore, at);
       this.#pending.clear();
       this.#flush();
@@ -163,7 +166,7 @@ export class RedisRevocations implements SharedRevocations {
   async close(): Promise<void> {
     this.#closed = true;
     this.#list.onAdd = undefined;
-    this.#list.onFold = undefined;
+    this.#list.onFold = this.#logFold;
     for (const c of [this.#sub, this.#client]) {
       try {
         if (c.isOpen) await c.close();

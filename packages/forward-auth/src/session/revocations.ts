@@ -7,8 +7,8 @@
 import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
 
-/** Entries at which the list folds into a watermark (about 100 MB of keys; see README "Sessions"). */
-export const MAX_REVOCATIONS = 1_000_000;
+/** Default of `revocation_max_entries`: about 36 MB (145 bytes an entry, measured on Node 24). */
+export const MAX_REVOCATIONS = 250_000;
 
 /** `t:<fingerprint>`: the revocation key of a bearer token (never the token itself: keys are shared via Redis). */
 export function tokenKey(token: string): string {
