@@ -4,6 +4,10 @@ import { readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { preflightOrExit } from '@gatehouse/testkit/preflight';
+
+// The benches start nginx, kube-apiserver and wrk: all there (or installed now), or stop here with the command.
+await preflightOrExit({ usedBy: ['test', 'bench'] });
 
 const here = dirname(fileURLToPath(import.meta.url));
 const wanted = process.argv.slice(2);

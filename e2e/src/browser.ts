@@ -4,10 +4,8 @@
  * (`--ignore-certificate-errors-spki-list`), so every other certificate error still fails the page.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { locate, programSpec, requireProgram } from '@gatehouse/testkit/programs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-
-export const CHROMIUM = '/usr/bin/chromium';
 
 export interface BrowserOptions {
   /** Host names mapped to 127.0.0.1 (e.g. `gatehouse.test`); none for `*.localhost`, which Chromium resolves itself. */
@@ -32,7 +30,7 @@ export function spkiHash(certPem: string): string {
 }
 
 export function chromiumAvailable(): boolean {
-  return existsSync(CHROMIUM);
+  return locate(programSpec('chromium')) !== undefined;
 }
 
 export async function launchBrowser(options: BrowserOptions): Promise<TestBrowser> {
@@ -44,7 +42,8 @@ export async function launchBrowser(options: BrowserOptions): Promise<TestBrowse
   const extraSpkis = extra.filter((a) => a.startsWith(spkiFlag)).flatMap((a) => a.slice(spkiFlag.length).split(','));
   const otherExtra = extra.filter((a) => !a.startsWith(spkiFlag));
   const browser = await chromium.launch({
-    executablePath: CHROMIUM,
+    // A missing Chromium fails here with the install command, not after playwright's launch timeout.
+    executablePath: requireProgram('chromium'),
     headless: true,
     timeout: 60_000,
     args: [

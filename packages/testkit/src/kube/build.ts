@@ -5,8 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { access, constants, mkdir, readFile } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installHint, locate, programSpec } from '../programs.ts';
 
 export const KUBE_APISERVER_MODULE_DIR = fileURLToPath(new URL('../../kube-apiserver/', import.meta.url));
 /** Git-ignored build output (`.cache/` is in .gitignore). */
@@ -22,21 +23,11 @@ async function isExecutable(path: string): Promise<boolean> {
   }
 }
 
-/** A program on PATH, or undefined. */
-export async function findOnPath(name: string, extra: string[] = []): Promise<string | undefined> {
-  const dirs = [...extra, ...(process.env.PATH ?? '').split(delimiter).filter(Boolean)];
-  for (const dir of dirs) {
-    const candidate = join(dir, name);
-    if (await isExecutable(candidate)) return candidate;
-  }
-  return undefined;
-}
-
-/** `$GATEHOUSE_GO`, then `go` on PATH, then the usual install location. */
+/** `$GATEHOUSE_GO`, then `go` on PATH, then the usual install location (../programs.ts). */
 export async function findGo(): Promise<string | undefined> {
   const fromEnv = process.env.GATEHOUSE_GO;
   if (fromEnv) return (await isExecutable(fromEnv)) ? fromEnv : undefined;
-  return (await findOnPath('go')) ?? ((await isExecutable('/usr/local/go/bin/go')) ? '/usr/local/go/bin/go' : undefined);
+  return locate(programSpec('go'));
 }
 
 export class KubeToolMissingError extends Error {
@@ -66,7 +57,7 @@ export async function buildKubeApiServer(options: { log?: (line: string) => void
   if (!go) {
     // A binary built earlier still serves (e.g. Go removed since); otherwise the suites cannot run.
     if (await isExecutable(KUBE_APISERVER_BINARY)) return { binary: KUBE_APISERVER_BINARY, ms: 0 };
-    throw new KubeToolMissingError('Go is not installed (needed to build kube-apiserver from k8s.io/kubernetes)');
+    throw new KubeToolMissingError(`Go is not installed (needed to build kube-apiserver from k8s.io/kubernetes): ${installHint(programSpec('go'))}`);
   }
   await mkdir(KUBE_CACHE_DIR, { recursive: true });
   const started = Date.now();

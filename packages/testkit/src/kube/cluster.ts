@@ -11,7 +11,8 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getFreePort, waitForPort } from '../ports.ts';
-import { buildKubeApiServer, findOnPath, KubeToolMissingError } from './build.ts';
+import { installHint, locate, programSpec } from '../programs.ts';
+import { buildKubeApiServer, KubeToolMissingError } from './build.ts';
 
 export interface KubectlResult {
   stdout: string;
@@ -73,8 +74,8 @@ function installReaper(): void {
 }
 
 export async function kubectlPath(): Promise<string> {
-  const found = await findOnPath('kubectl');
-  if (!found) throw new KubeToolMissingError('kubectl is not installed');
+  const found = locate(programSpec('kubectl'));
+  if (!found) throw new KubeToolMissingError(`kubectl is not installed: ${installHint(programSpec('kubectl'))}`);
   return found;
 }
 
@@ -180,8 +181,8 @@ async function startOnce(options: StartKubeOptions): Promise<KubeCluster> {
   const log = options.log ?? (() => {});
   const timeoutMs = options.startTimeoutMs ?? 120_000;
   const namespace = options.namespace ?? 'gatehouse-test';
-  const etcdBin = (await findOnPath('etcd', ['/usr/bin'])) ?? '';
-  if (!etcdBin) throw new KubeToolMissingError('etcd is not installed (Debian package etcd-server)');
+  const etcdBin = locate(programSpec('etcd'));
+  if (!etcdBin) throw new KubeToolMissingError(`etcd is not installed: ${installHint(programSpec('etcd'))}`);
   const kubectl = await kubectlPath();
   const { binary } = await buildKubeApiServer({ log });
 

@@ -11,11 +11,11 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { getFreePort } from '../ports.ts';
+import { requireProgram } from '../programs.ts';
 import { fillTemplate } from './template.ts';
 
 export { fillTemplate, placeholdersOf, TemplateError } from './template.ts';
 
-const NGINX = '/usr/sbin/nginx';
 const MAX_STDERR = 64 * 1024;
 
 export interface NginxOptions {
@@ -74,6 +74,8 @@ async function waitForPidFile(path: string, proc: ChildProcess, timeoutMs: numbe
 
 /** Starts nginx with the filled template; rejects with nginx's own message if it cannot start. */
 export async function startNginx(options: NginxOptions): Promise<Nginx> {
+  // Before anything else: a missing nginx fails here, with the command that installs it.
+  const nginx = requireProgram('nginx');
   const template = await templateText(options.confTemplate);
   const prefix = await mkdtemp(join(tmpdir(), 'gatehouse-nginx-'));
   let child: ChildProcess | undefined;
@@ -114,10 +116,12 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
     const pidFile = join(prefix, 'nginx.pid');
     const globals = pidDirective === undefined ? `daemon off; pid ${pidFile};` : 'daemon off;';
     // detached: nginx gets its own process group, so a last-resort kill reaches the workers too.
-    const proc = spawn(NGINX, ['-p', prefix, '-c', confPath, '-e', join(prefix, 'logs', 'error.log'), '-g', globals], {
+    const proc = spawn(nginx, ['-p', prefix, '-c', confPath, '-e', join(prefix, 'logs', 'error.log'), '-g', globals], {
       stdio: ['ignore', 'ignore', 'pipe'],
       detached: true,
     });
+    // A failed spawn emits 'error' and never 'exit': report it rather than wait for a pid file.
+    if (proc.pid === undefined) throw await new Promise<Error>((res) => proc.once('error', res));
     child = proc;
     process.once('exit', killOnExit);
     let stderr = '';

@@ -3,14 +3,12 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getFreePort, waitForPort } from '../ports.ts';
+import { requireProgram } from '../programs.ts';
 import { createTestCA, type TestCA } from '../tls.ts';
 import { escapeRdnValue, seedDirectory, type SeedDirectory } from './seed.ts';
 
 export { escapeRdnValue, sshaHash, type SeedDirectory, type SeedUser } from './seed.ts';
 
-const SLAPD = '/usr/sbin/slapd';
-const SLAPADD = '/usr/sbin/slapadd';
-const LDAPMODIFY = '/usr/bin/ldapmodify';
 const SCHEMAS = ['core', 'cosine', 'inetorgperson', 'nis'];
 const MAX_LOG = 1 << 20;
 
@@ -106,6 +104,8 @@ function slapdConf(dir: string, baseDN: string, adminDN: string, adminPW: string
 
 /** Starts a throwaway OpenLDAP server on loopback with a seeded directory (see `SeedDirectory`). */
 export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
+  // Before anything else: a missing program fails here, with the command that installs it.
+  const [SLAPD, SLAPADD, LDAPMODIFY] = [requireProgram('slapd'), requireProgram('slapadd'), requireProgram('ldapmodify')];
   const baseDN = options.baseDN ?? 'dc=example,dc=org';
   const adminDN = `cn=admin,${baseDN}`;
   const adminPW = 'admin-secret';
@@ -144,10 +144,12 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
         logText = (logText + chunk).slice(-MAX_LOG);
       });
       exited = new Promise((resolve) => {
-        proc.once('exit', () => {
+        const gone = (): void => {
           if (child === proc) child = undefined;
           resolve();
-        });
+        };
+        proc.once('exit', gone);
+        proc.once('error', gone); // a failed spawn never emits 'exit'
       });
       process.once('exit', killOnExit);
       const died = exited.then(() => {
