@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNginx } from '../nginx/index.ts';
 import { locate, MissingProgramError, PROGRAMS, type ProgramId } from '../programs.ts';
+import { startRedis } from '../redis/index.ts';
 import { startSlapd } from '../slapd/index.ts';
 import { checkPrograms } from './index.ts';
 
@@ -178,7 +179,7 @@ describe('launchers fail at once when their program is missing', () => {
   let saved: string | undefined;
   beforeAll(async () => {
     saved = process.env.GATEHOUSE_SYSTEM_ROOT;
-    process.env.GATEHOUSE_SYSTEM_ROOT = await systemRoot('root-no-launchers', ['nginx', 'slapd']);
+    process.env.GATEHOUSE_SYSTEM_ROOT = await systemRoot('root-no-launchers', ['nginx', 'slapd', 'redis-server']);
   });
   afterAll(() => {
     if (saved === undefined) delete process.env.GATEHOUSE_SYSTEM_ROOT;
@@ -199,6 +200,14 @@ describe('launchers fail at once when their program is missing', () => {
     const error = await startSlapd().then((d) => d.stop(), (e: unknown) => e);
     expect(error).toBeInstanceOf(MissingProgramError);
     expect((error as MissingProgramError).message).toContain('install it with: apt-get update && env DEBIAN_FRONTEND=noninteractive apt-get install');
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  it('startRedis', async () => {
+    const started = performance.now();
+    const error = await startRedis().then((r) => r.stop(), (e: unknown) => e);
+    expect(error).toBeInstanceOf(MissingProgramError);
+    expect((error as MissingProgramError).message).toContain('install -y --no-install-recommends redis-server');
     expect(performance.now() - started).toBeLessThan(1_000);
   });
 });

@@ -9,8 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getFreePort, waitForPort } from '../ports.ts';
-
-const REDIS_SERVER = '/usr/bin/redis-server';
+import { requireProgram } from '../programs.ts';
 
 export interface RedisOptions {
   /** `requirepass`: clients must AUTH (the URL then carries `:password@`). */
@@ -39,6 +38,8 @@ export interface Redis {
 
 /** Starts redis-server on 127.0.0.1 with append-only persistence, so a restart keeps every acknowledged write. */
 export async function startRedis(options: RedisOptions = {}): Promise<Redis> {
+  // Before anything else: a missing redis-server fails here, with the command that installs it.
+  const redisServer = requireProgram('redis-server');
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-redis-'));
   const port = await getFreePort();
   const conf = join(dir, 'redis.conf');
@@ -66,13 +67,15 @@ export async function startRedis(options: RedisOptions = {}): Promise<Redis> {
 
   const start = async (): Promise<void> => {
     if (child) throw new Error('redis-server is already running');
-    const proc = spawn(REDIS_SERVER, [conf], { stdio: 'ignore' });
+    const proc = spawn(redisServer, [conf], { stdio: 'ignore' });
     child = proc;
     exited = new Promise((resolve) => {
-      proc.once('exit', () => {
+      const gone = (): void => {
         if (child === proc) child = undefined;
         resolve();
-      });
+      };
+      proc.once('exit', gone);
+      proc.once('error', gone); // a failed spawn never emits 'exit'
     });
     process.once('exit', killOnExit);
     const died = exited.then(async () => {
