@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeviceCodeThrottle, LoginThrottle } from './throttle.ts';
+import { DeviceCodeThrottle, LoginThrottle, SlidingWindow } from './throttle.ts';
 
 describe('LoginThrottle', () => {
   it('blocks a username from one address after maxPerUser failures within the window, then lets it go', () => {
@@ -72,5 +72,19 @@ describe('LoginThrottle', () => {
     expect(t.reserve('a').ok).toBe(true);
     expect(t.reserve('b').ok).toBe(true);
     expect(t.reserve('c').ok).toBe(false); // 3 held globally
+  });
+
+  it('SlidingWindow: expired keys are swept once the map is large, and sweeping stays cheap while every key is live', () => {
+    let now = 0;
+    const w = new SlidingWindow(1000, () => now);
+    for (let i = 0; i <= 100_000; i++) w.hit([`k${i}`]);
+    now = 2000; // all of them expired
+    w.hit(['fresh']);
+    expect(w.size).toBe(1);
+    // 300k live keys: a sweep per hit would be ~10^10 steps; amortised it is instant.
+    const started = performance.now();
+    for (let i = 0; i < 300_000; i++) w.hit([`live${i}`]);
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(w.size).toBe(300_001);
   });
 });

@@ -61,6 +61,9 @@ export class SlidingWindow {
   readonly #windowMs: number;
   readonly #now: () => number;
   readonly #hits = new Map<string, number[]>();
+  /** The next sweep runs past this many keys: at least twice what a sweep left, so sweeping stays
+   * amortised O(1) per hit even when every key is still live. */
+  #sweepAt = MAX_KEYS;
 
   constructor(windowMs: number, now: () => number = Date.now) {
     this.#windowMs = windowMs;
@@ -90,7 +93,7 @@ export class SlidingWindow {
 
   /** Records one hit on every key, unconditionally. */
   hit(keys: readonly string[]): number {
-    if (this.#hits.size > MAX_KEYS) this.#sweep();
+    if (this.#hits.size > this.#sweepAt) this.#sweep();
     const at = this.#now();
     for (const key of keys) {
       const list = this.#recent(key);
@@ -124,6 +127,12 @@ export class SlidingWindow {
 
   #sweep(): void {
     for (const key of [...this.#hits.keys()]) this.#recent(key);
+    this.#sweepAt = Math.max(MAX_KEYS, this.#hits.size * 2);
+  }
+
+  /** Keys held (tests). */
+  get size(): number {
+    return this.#hits.size;
   }
 }
 
