@@ -7,6 +7,7 @@ import { loadConfig } from '@gatehouse/issuer';
 import type { KubeCluster } from '@gatehouse/testkit/kube';
 import { renderCrdFiles } from '../src/crd-files.ts';
 import { CRD_DIR } from './kube-global-setup.ts';
+import { renderExample } from './deploy-render.ts';
 import { freshNamespace, kubeAvailable, testKube } from './kube-env.ts';
 
 const KUSTOMIZE_DIR = fileURLToPath(new URL('../../../deploy/kustomize/', import.meta.url));
@@ -91,5 +92,50 @@ describe.skipIf(!kubeAvailable)('kubectl apply --dry-run=server', () => {
       expect(res.stdout).toContain(`nginx.ingress.kubernetes.io/${key}:`);
     }
     expect(res.stdout).toContain('gatehouse-forward-auth.gatehouse.svc.cluster.local:4180/oauth2/auth');
+  });
+
+  // Not a dry run: the overlay as a user applies it, into its own `gatehouse` namespace (the API server is the
+  // tests' own). Any warning (a deprecated API, a Pod Security violation of a pod template, an unknown field)
+  // fails the test. The server stores the policies; nothing enforces them here (deploy-hardening.test.ts).
+  it('kubectl apply -k overlays/example --server-side, twice: applied, with no warning at all', async () => {
+    try {
+      for (const round of ['created', 'unchanged']) {
+        const res = await kube.kubectl(['apply', '-k', `${KUSTOMIZE_DIR}overlays/example`, '--server-side']);
+        expect(res.stderr, round).toBe('');
+        expect(res.code, round).toBe(0);
+        for (const name of ['default-deny', 'gatehouse-issuer', 'gatehouse-forward-auth', 'gatehouse-issuer-apiserver', 'gatehouse-issuer-upstreams', 'protected-app']) {
+          expect(res.stdout, round).toContain(`networkpolicy.networking.k8s.io/${name} serverside-applied`);
+        }
+        expect(res.stdout).toContain('poddisruptionbudget.policy/gatehouse-issuer serverside-applied');
+        expect(res.stdout).toContain('deployment.apps/protected-app serverside-applied');
+      }
+      // Stored as rendered: what deploy-hardening.test.ts reasons about is what the server keeps.
+      const rendered = await renderExample();
+      const stored = await kube.kubectl(['get', 'networkpolicies,poddisruptionbudgets', '-n', 'gatehouse', '-o', 'json']);
+      expect(stored.code, stored.stderr).toBe(0);
+      const items = (JSON.parse(stored.stdout) as { items: Array<{ kind: string; metadata: { name: string }; spec: unknown }> }).items;
+      const key = (o: { kind: string; metadata: { name: string } }) => `${o.kind}/${o.metadata.name}`;
+      const want = rendered.filter((o) => o.kind === 'NetworkPolicy' || o.kind === 'PodDisruptionBudget');
+      expect(items.map(key).sort()).toEqual(want.map(key).sort());
+      for (const o of want) expect(items.find((i) => key(i) === key(o))?.spec, key(o)).toEqual(o.spec);
+
+      // The namespace enforces Pod Security "restricted", so a template that breaks it is reported: the empty
+      // stderr above means every pod template meets it.
+      const bad = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: runs-as-root, namespace: gatehouse}
+spec:
+  selector: {matchLabels: {app: x}}
+  template:
+    metadata: {labels: {app: x}}
+    spec:
+      containers: [{name: x, image: busybox}]
+`;
+      const violation = await kube.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: bad });
+      expect(violation.stderr).toMatch(/would violate PodSecurity "restricted:latest"/);
+    } finally {
+      // No namespace controller runs here: the namespace stays Terminating, which no other file uses.
+      await kube.kubectl(['delete', 'namespace', 'gatehouse', '--wait=false']);
+    }
   });
 });
