@@ -23,6 +23,7 @@ export type ProgramId =
   | 'redis-server'
   | 'initdb'
   | 'postgres'
+  | 'curl'
   | 'wrk';
 
 export interface SystemProgram {
@@ -71,6 +72,7 @@ export const PROGRAMS: readonly SystemProgram[] = [
   { id: 'redis-server', purpose: 'the Redis suites', paths: ['/usr/bin/redis-server'], onPath: 'redis-server', apt: 'redis-server', usedBy: 'test' },
   { id: 'initdb', purpose: 'the PostgreSQL suites', paths: ['/usr/lib/postgresql/*/bin/initdb'], apt: 'postgresql', usedBy: 'test' },
   { id: 'postgres', purpose: 'the PostgreSQL suites', paths: ['/usr/lib/postgresql/*/bin/postgres'], apt: 'postgresql', usedBy: 'test' },
+  { id: 'curl', purpose: 'the demo test (it runs the curl line ./pnpmw demo prints)', paths: ['/usr/bin/curl'], onPath: 'curl', apt: 'curl', usedBy: 'test' },
   { id: 'wrk', purpose: 'the HTTP benchmarks', paths: ['/usr/bin/wrk'], apt: 'wrk', usedBy: 'bench' },
 ];
 
