@@ -141,17 +141,21 @@ describe('session_store_type = "redis": one revocation list for every replica, k
     const { cookie } = await signedIn();
     expect(await status(b, cookie)).toBe(202);
     await redis.pause();
+    let late: RunningForwardAuth;
     try {
       await signOut(a, cookie); // answers (after waiting at most the revocation wait) and refuses at a
       expect(await status(a, cookie)).toBe(401);
       expect(await status(b, cookie)).toBe(202); // fail open for what b has not heard of (README: the bound)
-      const late = await h.another({ session_store_type: 'redis', redis_connection_url: redis.url });
+      late = await h.another({ session_store_type: 'redis', redis_connection_url: redis.url });
       replicas.push(late);
       expect((await fetch(`${late.url}/ready`)).status).toBe(503);
     } finally {
       await redis.start();
     }
     expect(await within(10_000, 401, () => status(b, cookie))).toBeGreaterThanOrEqual(0);
+    // The replica that started during the outage connects, loads the list and becomes ready.
+    expect(await within(10_000, 200, async () => (await fetch(`${late.url}/ready`)).status)).toBeGreaterThanOrEqual(0);
+    expect(await status(late, cookie)).toBe(401);
     const fresh = await replica();
     expect(await status(fresh, cookie)).toBe(401);
   }, 30_000);
