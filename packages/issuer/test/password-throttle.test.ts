@@ -104,6 +104,17 @@ describe('password throttling under concurrency', () => {
     });
   });
 
+  it('the right password is refused while the window holds the failures, and accepted once it moved on', async () => {
+    await withCountingIssuer({ maxPerUser: 3, windowMs: 1500 }, async (issuer, checks) => {
+      await Promise.all(Array.from({ length: 20 }, (_, i) => grant(issuer, 'victim', `guess-${i}`)));
+      expect(checks.length).toBe(3);
+      expect((await grant(issuer, 'victim', RIGHT)).json?.error).toBe('invalid_grant');
+      await new Promise((r) => setTimeout(r, 1600));
+      expect((await grant(issuer, 'victim', RIGHT)).status).toBe(200);
+      expect(checks.length).toBe(4);
+    });
+  });
+
   it('the form and the grant share one budget', async () => {
     await withCountingIssuer({ maxPerUser: 5 }, async (issuer, checks) => {
       const { jar, target } = await passwordForm(issuer);
