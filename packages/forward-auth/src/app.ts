@@ -50,6 +50,7 @@ export function buildContext(config: ForwardAuthConfig | Readonly<Record<string,
     cfg.session_store_type === 'redis' && cfg.redis_connection_url !== undefined
       ? new RedisRevocations(revocations, cfg.redis_connection_url, `${cfg.client_id}:${cfg.cookie_name}`, log)
       : undefined;
+  metrics.watchRevocations(revocations, sharedRevocations);
   return {
     cfg,
     log,

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Plain integers the hot path increments; prom-client reads them only when /metrics is scraped. */
 export interface HotCounts {
@@ -56,5 +56,26 @@ export class ForwardAuthMetrics {
       registers: [this.registry],
     });
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Gauges of the revocation list (its size against revocation_max_entries) and of the Redis mirror. */
+  watchRevocations(list: { readonly size: number }, shared: { readonly synced: boolean } | undefined): void {
+    new Gauge({
+      name: 'gatehouse_forward_auth_revocations',
+      help: 'Live sign-out revocations this replica holds (folds into a watermark at revocation_max_entries)',
+      registers: [this.registry],
+      collect() {
+        this.set(list.size);
+      },
+    });
+    if (shared === undefined) return;
+    new Gauge({
+      name: 'gatehouse_forward_auth_revocations_synced',
+      help: '1 once the revocations were loaded from Redis (session_store_type = "redis"); /ready is 503 before',
+      registers: [this.registry],
+      collect() {
+        this.set(shared.synced ? 1 : 0);
+      },
+    });
   }
 }

@@ -102,6 +102,10 @@ describe('session_store_type = "redis": one revocation list for every replica, k
     const replays = await Promise.all(Array.from({ length: 50 }, () => status(b, cookie)));
     expect(replays.every((s) => s === 401)).toBe(true);
     expect(await bearer(b, session.idToken as string)).toBe(401);
+    const metrics = await (await fetch(`${b.url}/metrics`)).text();
+    expect(metrics).toMatch(/^gatehouse_forward_auth_revocations [1-9]/m);
+    expect(metrics).toMatch(/^gatehouse_forward_auth_revocations_synced 1$/m);
+    console.log(`sign-out at replica a refused at replica b after ${seen.toFixed(1)} ms`);
   });
 
   it('a restarted replica, and a restarted redis, still refuse it', async () => {
