@@ -3,12 +3,12 @@
  * round-robin load balancer (one issuer URL): a login crosses replicas on every request, a code
  * raced through both replicas is redeemed once, and a rotation on one reaches the other.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { startIssuer, type RunningIssuer } from '@gatehouse/issuer';
-import { CookieJar, login, TEST_CLIENT, testIssuerConfig } from '@gatehouse/issuer/testing';
+import { loginForCode as sharedLoginForCode, TEST_CLIENT, testIssuerConfig, tokenRequest } from '@gatehouse/issuer/testing';
 import { getFreePort } from '@gatehouse/testkit/ports';
 import type { KubeCluster } from '@gatehouse/testkit/kube';
 import type { KubernetesStore } from '../src/index.ts';
@@ -99,26 +99,7 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
     client: { id: string; redirect: string } = { id: TEST_CLIENT.id, redirect: REDIRECT },
     scope = 'openid email profile',
   ): Promise<{ code: string; verifier: string }> {
-    const verifier = b64url(randomBytes(32));
-    const state = b64url(randomBytes(16));
-    const auth = new URL(`${issuerURL}/auth`);
-    auth.search = new URLSearchParams({
-      client_id: client.id,
-      redirect_uri: client.redirect,
-      response_type: 'code',
-      scope,
-      state,
-      nonce: b64url(randomBytes(16)),
-      code_challenge: b64url(createHash('sha256').update(verifier).digest()),
-      code_challenge_method: 'S256',
-    }).toString();
-    const done = await login(new CookieJar(), auth.toString(), { stopAt: client.redirect });
-    expect(done.location, `stuck at ${done.url} (${done.status}): ${done.body.slice(0, 300)}`).toBeDefined();
-    const back = new URL(done.location!);
-    expect(back.searchParams.get('state')).toBe(state);
-    const code = back.searchParams.get('code');
-    expect(code).toBeTruthy();
-    return { code: code!, verifier };
+    return sharedLoginForCode(issuerURL, { ...client, secret: null }, scope);
   }
 
   /** `kubectl apply` of an OAuth2Client named after its id, as an operator would write it. */
@@ -139,14 +120,7 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
     verifier: string,
     client: { id: string; secret: string; redirect: string } = { id: TEST_CLIENT.id, secret: TEST_CLIENT.secret!, redirect: REDIRECT },
   ): Promise<Response> {
-    return fetch(`${baseURL}/dex/token`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`,
-      },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirect, code_verifier: verifier }),
-    });
+    return tokenRequest(`${baseURL}/dex/token`, client, { grant_type: 'authorization_code', code, redirect_uri: client.redirect, code_verifier: verifier });
   }
 
   it('a login begun on one replica completes on the other, and the code is redeemed on either', async () => {

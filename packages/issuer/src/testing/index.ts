@@ -9,10 +9,13 @@
  * await issuer.close();
  * ```
  */
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import type { ConnectorFactory } from '@gatehouse/connector-kit';
 import { MemoryStore, type Store } from '@gatehouse/storage';
-import { getFreePort } from '@gatehouse/testkit/ports';
+import { getFreePort, waitForPort } from '@gatehouse/testkit/ports';
 import type { ConnectorConfig, IssuerConfig, OAuth2Config, StaticClient } from '../config/types.ts';
 import type { ThrottleOptions } from '../server/interactions/throttle.ts';
 import { startIssuer, type RunningIssuer } from '../server/start.ts';
@@ -333,4 +336,80 @@ export async function flood(count: number, concurrency: number, send: (i: number
     }),
   );
   return { statuses, ms: Math.round(performance.now() - started) };
+}
+
+/** A client for `loginForCode` / `tokenRequest`: its id, secret (null: public) and redirect URI. */
+export interface CodeClient {
+  id: string;
+  secret: string | null;
+  redirect: string;
+}
+
+export const TEST_CODE_CLIENT: CodeClient = { id: TEST_CLIENT.id, secret: TEST_CLIENT.secret!, redirect: TEST_CLIENT.redirectURIs[0]! };
+
+/**
+ * A whole login through `issuerURL` (a connector without UI, e.g. mockCallback) for an
+ * authorization code with PKCE S256; throws where it got stuck.
+ */
+export async function loginForCode(issuerURL: string, client: CodeClient = TEST_CODE_CLIENT, scope = 'openid email profile'): Promise<{ code: string; verifier: string; state: string }> {
+  const b64url = (b: Buffer): string => b.toString('base64url');
+  const verifier = b64url(randomBytes(32));
+  const state = b64url(randomBytes(16));
+  const auth = new URL(`${issuerURL}/auth`);
+  auth.search = new URLSearchParams({
+    client_id: client.id,
+    redirect_uri: client.redirect,
+    response_type: 'code',
+    scope,
+    state,
+    nonce: b64url(randomBytes(16)),
+    code_challenge: b64url(createHash('sha256').update(verifier).digest()),
+    code_challenge_method: 'S256',
+  }).toString();
+  const done = await login(new CookieJar(), auth.toString(), { stopAt: client.redirect });
+  if (done.location === undefined) throw new Error(`login stuck at ${done.url} (${done.status}): ${done.body.slice(0, 300)}`);
+  const back = new URL(done.location);
+  const code = back.searchParams.get('code');
+  if (back.searchParams.get('state') !== state || !code) throw new Error(`no code for this login: ${done.location}`);
+  return { code, verifier, state };
+}
+
+/** A token request (`form`) at `tokenURL` with the client's HTTP Basic credentials (or its id, for a public client). */
+export function tokenRequest(tokenURL: string, client: CodeClient, form: Record<string, string>): Promise<Response> {
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+  if (client.secret !== null) headers.authorization = `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`;
+  const body = new URLSearchParams(client.secret === null ? { client_id: client.id, ...form } : form);
+  return fetch(tokenURL, { method: 'POST', headers, body });
+}
+
+/** An issuer in a process of its own: `gatehouse serve <configFile>` (and `args`), listening on `port`. */
+export interface IssuerProcess {
+  url: string;
+  /** What it printed so far (pino JSON lines). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export async function startIssuerProcess(configFile: string, port: number, options: { cwd: string; args?: string[]; env?: NodeJS.ProcessEnv }): Promise<IssuerProcess> {
+  const cli = fileURLToPath(new URL('../cli.ts', import.meta.url));
+  const child = spawn(process.execPath, [cli, 'serve', ...(options.args ?? []), configFile], {
+    cwd: options.cwd,
+    env: { PATH: process.env['PATH'], ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  try {
+    await Promise.race([waitForPort(port), exited.then(() => Promise.reject(new Error(`issuer exited: ${output.slice(-2000)}`)))]);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url: `http://127.0.0.1:${port}`, output: () => output, stop };
 }
