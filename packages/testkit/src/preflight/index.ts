@@ -83,7 +83,7 @@ export function checkPrograms(options: Pick<PreflightOptions, 'usedBy' | 'lookup
 }
 
 /** The one message a person reads when the run stops: what is missing and the exact commands. */
-export function missingMessage(missing: MissingProgram[], notInstalledBecause: string): string {
+export function missingMessage(missing: MissingProgram[], note: string): string {
   const aptPackages = [...new Set(missing.flatMap((m) => (m.apt ? [m.apt] : [])))];
   const manual = [...new Set(missing.flatMap((m) => (!m.apt && m.manual ? [m.manual] : [])))];
   const lines = ['gatehouse preflight: the test suites need programs this machine does not have:'];
@@ -91,9 +91,7 @@ export function missingMessage(missing: MissingProgram[], notInstalledBecause: s
   lines.push('', 'Install them, then run the tests again:');
   if (aptPackages.length > 0) lines.push(`  ${aptInstallCommand(aptPackages)}`);
   for (const step of manual) lines.push(`  ${step}`);
-  if (aptPackages.length > 0) {
-    lines.push('', `(Not installed automatically: ${notInstalledBecause}. As root or with passwordless sudo the test command installs them itself.)`);
-  }
+  if (aptPackages.length > 0 && note) lines.push('', `(${note})`);
   return lines.join('\n');
 }
 
@@ -107,20 +105,26 @@ export async function preflight(options: PreflightOptions = {}): Promise<Preflig
   const packages = [...new Set(missing.flatMap((m) => (m.apt ? [m.apt] : [])))];
   const privilege: InstallPrivilege = options.install === false ? { kind: 'none', reason: 'installing was turned off' } : installPrivilege();
   let installed: string[] = [];
-  let notInstalledBecause = privilege.kind === 'none' ? privilege.reason : '';
+  let note =
+    privilege.kind === 'none'
+      ? `Not installed automatically: ${privilege.reason}. As root or with passwordless sudo the test command installs them itself.`
+      : '';
   if (packages.length > 0 && privilege.kind !== 'none') {
     log(`gatehouse preflight: installing ${packages.join(' ')} (apt-get${privilege.kind === 'sudo' ? ' via sudo' : ''}; once per machine)`);
     const result = await aptInstall(packages, privilege, options.lookup?.root ?? process.env.GATEHOUSE_SYSTEM_ROOT ?? '');
     if (result.ok) installed = packages;
     else {
-      notInstalledBecause = 'apt-get failed (its output is above)';
+      note = 'apt-get failed: its output is above.';
       log(`gatehouse preflight: apt-get failed:\n${result.output.trim()}`);
     }
     missing = checkPrograms(options);
+    if (result.ok && missing.some((m) => m.apt)) {
+      note = `apt-get installed ${packages.join(' ')}, yet the programs above are still not where the suites look.`;
+    }
   }
   const ms = performance.now() - started;
   if (missing.length === 0) return { status: 'ok', installed, ms };
-  return { status: 'missing', code: 'missing_programs', missing, message: missingMessage(missing, notInstalledBecause), ms };
+  return { status: 'missing', code: 'missing_programs', missing, message: missingMessage(missing, note), ms };
 }
 
 /** For the vitest config and the CLI: returns when everything is there; otherwise prints the message and exits 1. */
