@@ -95,8 +95,13 @@ export class RedisRevocations implements SharedRevocations {
     const space = message.indexOf(' ');
     const head = message.slice(0, space);
     const rest = message.slice(space + 1);
-    if (head === 'not-before') this.#list.raiseNotBefore(Number(rest));
+    if (head === 'not-before') this.#raiseNotBefore(Number(rest));
     else if (/^\d+$/.test(head) && rest !== '') this.#list.merge(rest, Number(head));
+  }
+
+  /** A watermark in the future would refuse every new login until then: never past now. */
+  #raiseNotBefore(at: number): void {
+    if (Number.isFinite(at)) this.#list.raiseNotBefore(Math.min(at, Date.now()));
   }
 
   async #resync(): Promise<void> {
@@ -107,7 +112,7 @@ export class RedisRevocations implements SharedRevocations {
         this.#client.zRangeByScoreWithScores(this.#key, now, '+inf'),
         this.#client.get(this.#notBeforeKey),
       ]);
-      if (notBefore !== null) this.#list.raiseNotBefore(Number(notBefore));
+      if (notBefore !== null) this.#raiseNotBefore(Number(notBefore));
       for (const e of entries) this.#list.merge(e.value, e.score, now);
       // What this replica knows and Redis lacks (written while it was down, or lost by Redis): write it back.
       const known = new Set(entries.map((e) => e.value));
