@@ -1,6 +1,6 @@
 /**
  * `./pnpmw demo`: starts the reference stack (see demo.ts), prints what to open and how to trust the local CA,
- * and stops everything on Ctrl-C (SIGINT), SIGTERM or SIGHUP.
+ * and stops everything on Ctrl-C (SIGINT), SIGTERM or SIGHUP, or when its parent (pnpm) is gone.
  *
  *   --port N  (GATEHOUSE_DEMO_PORT)  nginx's TLS port on 127.0.0.1; default the first free one of 8443-8462
  *   --dir D   (GATEHOUSE_DEMO_DIR)   state directory; default data/demo/ (git-ignored)
@@ -84,6 +84,14 @@ async function main(): Promise<number> {
     });
   }
 
+  // If whoever started us dies without a signal (pnpm killed with SIGKILL, a closed CI job), we are re-parented:
+  // stop then too, so nothing of the demo outlives its command.
+  const parent = process.ppid;
+  const orphanCheck = setInterval(() => {
+    if (process.ppid !== parent) stopRequested('parent exited');
+  }, 500);
+  orphanCheck.unref();
+
   const port = await choosePort(values.port ?? process.env['GATEHOUSE_DEMO_PORT']);
   if (!port.ok) {
     process.stderr.write(`demo: ${port.message}\n`);
@@ -100,6 +108,7 @@ async function main(): Promise<number> {
   process.stdout.write(banner(demo, performance.now() / 1000));
 
   const signal = await stopSignal;
+  clearInterval(orphanCheck);
   process.stdout.write(`\n${signal}: stopping the demo\n`);
   await demo.stop();
   process.stdout.write('demo stopped\n');

@@ -155,7 +155,16 @@ describe.skipIf(!chromiumAvailable())('./pnpmw demo', () => {
 
   afterAll(async () => {
     await browser?.close();
-    if (demo?.child.exitCode === null) process.kill(-(demo.child.pid as number), 'SIGKILL');
+    // A test that failed half-way leaves its demo running: stop it as Ctrl-C would (a SIGKILL of the group would
+    // leave nginx, which runs in a process group of its own), then kill what is left.
+    if (demo?.child.exitCode === null && demo.child.signalCode === null) {
+      const pid = demo.child.pid as number;
+      const tree = await processTree(pid);
+      process.kill(-pid, 'SIGINT');
+      const deadline = Date.now() + 10_000;
+      while (tree.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      for (const p of tree.filter(alive)) process.kill(p, 'SIGKILL');
+    }
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -224,6 +233,21 @@ describe.skipIf(!chromiumAvailable())('./pnpmw demo', () => {
     // A process manager (systemd, a CI job) signals only the process it started.
     const stopMs = await stopAndCheckGone(demo, 'SIGTERM', 'command');
     console.log(`demo warm start ${demo.startMs} ms (command to printed URL), stop ${stopMs} ms`);
+  }, 240_000);
+
+  it('the command killed outright (SIGKILL, no chance to clean up): the demo notices and stops nginx and itself', async () => {
+    demo = await startDemoCommand(dir, port);
+    const pid = demo.child.pid as number;
+    const tree = await processTree(pid);
+    const exited = once(demo.child, 'exit');
+    process.kill(pid, 'SIGKILL');
+    await exited;
+    const deadline = Date.now() + 10_000;
+    while (tree.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(tree.filter(alive)).toEqual([]);
+    expect(demo.output()).toContain('parent exited: stopping the demo');
+    const ports = [port, ...demo.banner.internal];
+    expect(await Promise.all(ports.map(refused))).toEqual(ports.map(() => true));
   }, 240_000);
 
   it('refuses a port in use with a message naming it', async () => {
