@@ -114,6 +114,18 @@ describe('anonymous requests through nginx leave nothing in the store', () => {
     });
   });
 
+  it('the login held by the browser: one cookie on the interaction path, HttpOnly, Secure, SameSite=Lax, under 4 KB', async () => {
+    const first = await http1(stack, authPath);
+    const uid = new URL(location(first)!, stack.origin).pathname.split('/').pop()!;
+    const raw = (Array.isArray(first.headers['set-cookie']) ? first.headers['set-cookie'] : [first.headers['set-cookie'] ?? '']).filter((c) => c.startsWith('_interaction_state='));
+    expect(raw).toHaveLength(1);
+    const attrs = raw[0]!.split(';').map((a) => a.trim().toLowerCase());
+    expect(attrs).toEqual(expect.arrayContaining([`path=/dex/interaction/${uid.toLowerCase()}`, 'httponly', 'secure', 'samesite=lax']));
+    expect(raw[0]!.length).toBeLessThan(4096);
+    // The sealed value is opaque: nothing of the request (client, redirect_uri, state) reads through.
+    expect(raw[0]).not.toMatch(/oauth2-proxy|redirect_uri|callback/);
+  });
+
   it('every other anonymous endpoint, and failures', async () => {
     const cases: Array<[string, () => Promise<Answer>]> = [
       ['GET /dex/device', () => http1(stack, '/dex/device')],

@@ -41,6 +41,8 @@ export interface AnonymousBudgetOptions {
   /** Records all anonymous clients together may cause per window (per replica). */
   total: number;
   now?: () => number;
+  /** Told once per window when the total is spent (then the budget refuses everyone), and when an address first is. */
+  onExhausted?: (limit: 'total' | 'address') => void;
 }
 
 export const DEFAULT_ANONYMOUS_BUDGET: AnonymousBudgetOptions = { windowMs: 10 * 60_000, perAddress: 20, total: 1000 };
@@ -58,6 +60,7 @@ export class AnonymousBudget {
   #windowStart = 0;
   #total = 0;
   #byAddress = new Map<string, number>();
+  #told = new Set<'total' | 'address'>();
 
   constructor(options: Partial<AnonymousBudgetOptions> = {}) {
     this.#o = { ...DEFAULT_ANONYMOUS_BUDGET, ...options };
@@ -70,9 +73,17 @@ export class AnonymousBudget {
       this.#windowStart = now;
       this.#total = 0;
       this.#byAddress = new Map();
+      this.#told.clear();
     }
     const used = this.#byAddress.get(address) ?? 0;
-    if (used >= this.#o.perAddress || this.#total >= this.#o.total) return false;
+    if (used >= this.#o.perAddress || this.#total >= this.#o.total) {
+      const limit = this.#total >= this.#o.total ? 'total' : 'address';
+      if (!this.#told.has(limit)) {
+        this.#told.add(limit);
+        this.#o.onExhausted?.(limit);
+      }
+      return false;
+    }
     this.#byAddress.set(address, used + 1);
     this.#total++;
     return true;

@@ -127,7 +127,11 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
       cookieKeys: () => keys.cookieKeys(),
       basePath,
       trustedProxies: config.web.trustedProxies,
-      budget: new AnonymousBudget(options.anonymousBudget),
+      budget: new AnonymousBudget({
+        onExhausted: (limit) =>
+          logger.warn({ limit }, limit === 'total' ? 'anonymous record budget spent for this window: device/PAR requests of public clients get 429' : 'a client address spent its anonymous record budget for this window'),
+        ...options.anonymousBudget,
+      }),
       scope: providerScope,
     });
     const modelStore = withRequestCache(anonymous);
