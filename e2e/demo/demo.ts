@@ -2,6 +2,11 @@
  * The reference stack for a person at a browser: nginx running `deploy/nginx/gatehouse.conf.template` on TLS
  * (a local CA kept in the state directory) in front of forward-auth, the issuer (SQLite, the password DB and
  * the mock connector) and the sample app. The same pieces as the e2e stack, without fakes or test hooks.
+ *
+ * It uses two pieces of @gatehouse/testkit, the nginx launcher (strict template filling, its own process group,
+ * killed if we exit) and the CA helpers: like the tests, the demo runs from a checkout and is never part of the
+ * image (the Dockerfile installs only the issuer's and forward-auth's production dependencies), so a test-only
+ * package is an acceptable dependency here, and the demo runs the very template the tests check.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
