@@ -5,9 +5,10 @@
  * trust only the stack's CA.
  */
 import { Agent, request } from 'node:https';
-import { connect as h2connect, constants as h2 } from 'node:http2';
+import { connect as h2connect, constants as h2, type ClientHttp2Session } from 'node:http2';
 import { connect as tlsConnect } from 'node:tls';
-/** Where to send: the stack's nginx (an EdgeTarget is one), or a bare edge started by a test. */
+
+/** Where to send: the stack's nginx (an AdversarialStack is one), or a bare edge started by a test. */
 export interface EdgeTarget {
   host: string;
   port: number;
@@ -23,11 +24,11 @@ export interface Answer {
 const agents = new WeakMap<EdgeTarget, Agent>();
 
 /** A keep-alive agent per stack (corpora send thousands of requests; a TLS handshake each would dominate). */
-function agentFor(stack: EdgeTarget): Agent {
-  let a = agents.get(stack);
+function agentFor(target: EdgeTarget): Agent {
+  let a = agents.get(target);
   if (a === undefined) {
-    a = new Agent({ keepAlive: true, maxSockets: 8, ca: stack.tls.caCert, servername: stack.host });
-    agents.set(stack, a);
+    a = new Agent({ keepAlive: true, maxSockets: 8, ca: target.tls.caCert, servername: target.host });
+    agents.set(target, a);
   }
   return a;
 }
@@ -38,7 +39,7 @@ function agentFor(stack: EdgeTarget): Agent {
  * `headers` may hold arrays (a header sent several times). `host` overrides the Host header.
  */
 export function http1(
-  stack: EdgeTarget,
+  target: EdgeTarget,
   path: string,
   init: { method?: string; headers?: Record<string, string | string[]>; host?: string; body?: string } = {},
 ): Promise<Answer> {
@@ -46,12 +47,12 @@ export function http1(
     const req = request(
       {
         host: '127.0.0.1',
-        port: stack.port,
-        servername: stack.host,
+        port: target.port,
+        servername: target.host,
         method: init.method ?? 'GET',
         path,
-        headers: { host: init.host ?? `${stack.host}:${stack.port}`, ...init.headers },
-        agent: agentFor(stack),
+        headers: { host: init.host ?? `${target.host}:${target.port}`, ...init.headers },
+        agent: agentFor(target),
         timeout: 15_000,
       },
       (res) => {
@@ -69,18 +70,18 @@ export function http1(
 }
 
 /** Closes the keep-alive connections of `http1` for a stack (call before stopping it). */
-export function closeClients(stack: EdgeTarget): void {
-  agents.get(stack)?.destroy();
-  agents.delete(stack);
+export function closeClients(target: EdgeTarget): void {
+  agents.get(target)?.destroy();
+  agents.delete(target);
 }
 
 /**
  * Writes `bytes` on a fresh TLS connection and returns everything nginx sent back until it closed the
  * connection (or `idleMs` passed without data), parsed into responses.
  */
-export function rawExchange(stack: EdgeTarget, bytes: string | Buffer, idleMs = 1_500): Promise<{ raw: string; responses: Answer[] }> {
+export function rawExchange(target: EdgeTarget, bytes: string | Buffer, idleMs = 1_500): Promise<{ raw: string; responses: Answer[] }> {
   return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port: stack.port, servername: stack.host, ca: stack.tls.caCert, ALPNProtocols: ['http/1.1'] });
+    const socket = tlsConnect({ host: '127.0.0.1', port: target.port, servername: target.host, ca: target.tls.caCert, ALPNProtocols: ['http/1.1'] });
     const chunks: Buffer[] = [];
     let timer: NodeJS.Timeout | undefined;
     const finish = () => {
@@ -146,17 +147,46 @@ export function parseResponses(raw: string): Answer[] {
   return out;
 }
 
-/** One HTTP/2 request; `headers` may hold arrays and names that HTTP/1.1 clients would refuse. */
-export function http2Request(stack: EdgeTarget, path: string, headers: Record<string, string | string[]> = {}, authority?: string): Promise<Answer> {
+/** One HTTP/2 request on a connection of its own; `headers` may hold arrays and names that HTTP/1.1 clients would refuse. */
+export async function http2Request(target: EdgeTarget, path: string, headers: Record<string, string | string[]> = {}, authority?: string): Promise<Answer> {
+  const client = http2Client(target);
+  try {
+    return await client.request(path, headers, authority);
+  } finally {
+    client.close();
+  }
+}
+
+export interface Http2Client {
+  /** A request on the shared connection (streams run concurrently). */
+  request(path: string, headers?: Record<string, string | string[]>, authority?: string): Promise<Answer>;
+  close(): void;
+}
+
+/** One HTTP/2 connection for many requests (a corpus would otherwise pay a TLS handshake per case). */
+export function http2Client(target: EdgeTarget): Http2Client {
+  let session: ClientHttp2Session | undefined;
+  const open = (): ClientHttp2Session => {
+    if (session === undefined || session.closed || session.destroyed) {
+      session = h2connect(`https://${target.host}:${target.port}`, {
+        createConnection: () => tlsConnect({ host: '127.0.0.1', port: target.port, servername: target.host, ca: target.tls.caCert, ALPNProtocols: ['h2'] }),
+      });
+      session.on('error', () => undefined); // surfaced by the streams
+    }
+    return session;
+  };
+  return {
+    request: (path, headers = {}, authority) => streamRequest(open(), target, path, headers, authority),
+    close: () => session?.close(),
+  };
+}
+
+function streamRequest(session: ClientHttp2Session, target: EdgeTarget, path: string, headers: Record<string, string | string[]>, authority: string | undefined): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const session = h2connect(`https://${stack.host}:${stack.port}`, {
-      createConnection: () => tlsConnect({ host: '127.0.0.1', port: stack.port, servername: stack.host, ca: stack.tls.caCert, ALPNProtocols: ['h2'] }),
-    });
-    session.on('error', reject);
     const req = session.request({
       [h2.HTTP2_HEADER_METHOD]: 'GET',
       [h2.HTTP2_HEADER_PATH]: path,
-      [h2.HTTP2_HEADER_AUTHORITY]: authority ?? `${stack.host}:${stack.port}`,
+      [h2.HTTP2_HEADER_AUTHORITY]: authority ?? `${target.host}:${target.port}`,
       [h2.HTTP2_HEADER_SCHEME]: 'https',
       ...headers,
     });
@@ -169,14 +199,8 @@ export function http2Request(stack: EdgeTarget, path: string, headers: Record<st
       resHeaders = h as Record<string, string | string[] | undefined>;
     });
     req.on('data', (d: string) => (body += d));
-    req.on('end', () => {
-      session.close();
-      resolve({ status, headers: resHeaders, body });
-    });
-    req.on('error', (err) => {
-      session.destroy();
-      reject(err);
-    });
+    req.on('end', () => resolve({ status, headers: resHeaders, body }));
+    req.on('error', reject);
     req.end();
   });
 }

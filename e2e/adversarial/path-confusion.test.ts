@@ -6,8 +6,8 @@
 // (the JSON 401) may only name paths the app reads as API paths.
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { AppRequestRecord } from '../apps/identity-app.ts';
-import { closeClients, http1 } from './client.ts';
-import { pathCorpus, sendable, type PathCase } from './path-corpus.ts';
+import { closeClients, http1, http2Client, rawExchange, type Answer } from './client.ts';
+import { pathCorpus, rawByteCorpus, sendable, type PathCase } from './path-corpus.ts';
 import { APP_BASE_HOST, CASE_HEADER, PROXY_PASS_VARIANTS, startAdversarialStack, type AdversarialStack } from './stack.ts';
 import { defineClass } from './tally.ts';
 
@@ -65,18 +65,49 @@ for (const rules of RULE_SETS) {
         await stack?.stop();
       });
 
-      it(`${corpus.length} targets: a login is required, or nginx refuses, or the app serves an allowed path`, async () => {
+      /** What happened to one target: the app's records decide, else nginx's answer. */
+      const outcomeOf = (status: number, location: unknown, id: string): { outcome: string; detail: string } => {
+        const saw = stack.appSaw(id);
+        let outcome: string;
+        if (saw.length > 0) outcome = saw.every((r) => servedAllowed(rules, r)) ? 'served-allowed' : 'BYPASS';
+        else if (status === 302 && /\/oauth2\/start\?/.test(String(location))) outcome = 'auth-required';
+        else if (status >= 400 && status < 500) outcome = 'refused-by-nginx';
+        else outcome = `unexpected-${status}`;
+        return { outcome, detail: `status ${status}, app saw ${JSON.stringify(saw.map((r) => ({ raw: r.rawURL, host: r.host, path: r.path })))}` };
+      };
+      const EXPECTED = ['auth-required', 'refused-by-nginx', 'served-allowed'];
+
+      it(`${corpus.length} targets over HTTP/1.1: a login is required, or nginx refuses, or the app serves an allowed path`, async () => {
         await pool(corpus, 8, async (c: PathCase) => {
           const id = stack.caseId();
           const res = await http1(stack, c.target, { headers: { [CASE_HEADER]: id } });
-          const saw = stack.appSaw(id);
-          let outcome: string;
-          if (saw.length > 0) outcome = saw.every((r) => servedAllowed(rules, r)) ? 'served-allowed' : 'BYPASS';
-          else if (res.status === 302 && /\/oauth2\/start\?/.test(String(res.headers.location))) outcome = 'auth-required';
-          else if (res.status >= 400 && res.status < 500) outcome = 'refused-by-nginx';
-          else outcome = `unexpected-${res.status}`;
-          skipClass.check(`${proxyPass} ${rules.rule} ${c.kind} ${c.target}`, ['auth-required', 'refused-by-nginx', 'served-allowed'], outcome,
-            `status ${res.status}, app saw ${JSON.stringify(saw.map((r) => ({ raw: r.rawURL, host: r.host, path: r.path })))}`);
+          const { outcome, detail } = outcomeOf(res.status, res.headers.location, id);
+          skipClass.check(`HTTP/1.1 ${proxyPass} ${rules.rule} ${c.kind} ${c.target}`, EXPECTED, outcome, detail);
+        });
+      });
+
+      it(`the same ${corpus.length} targets as HTTP/2 :path`, async () => {
+        const h2 = http2Client(stack);
+        try {
+          await pool(corpus, 8, async (c: PathCase) => {
+            const id = stack.caseId();
+            const res = await h2.request(c.target, { [CASE_HEADER]: id }).catch((): Answer => ({ status: 400, headers: {}, body: '' }));
+            const { outcome, detail } = outcomeOf(res.status, res.headers.location, id);
+            skipClass.check(`HTTP/2 ${proxyPass} ${rules.rule} ${c.kind} ${c.target}`, EXPECTED, outcome, detail);
+          });
+        } finally {
+          h2.close();
+        }
+      });
+
+      it(`${rawByteCorpus().length} targets with raw bytes no HTTP client sends (controls, space, DEL, non-ASCII), on a raw socket`, async () => {
+        await pool(rawByteCorpus(), 4, async (c: PathCase) => {
+          const id = stack.caseId();
+          const head = `GET ${c.target} HTTP/1.1\r\nHost: ${stack.host}:${stack.port}\r\n${CASE_HEADER}: ${id}\r\nConnection: close\r\n\r\n`;
+          const { responses } = await rawExchange(stack, Buffer.from(head, 'latin1'), 600);
+          const res = responses[0] ?? { status: 0, headers: {}, body: '' };
+          const { outcome, detail } = outcomeOf(res.status, res.headers.location, id);
+          skipClass.check(`raw ${proxyPass} ${rules.rule} ${c.kind} ${JSON.stringify(c.target)}`, EXPECTED, outcome, detail);
         });
       });
 

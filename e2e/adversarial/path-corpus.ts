@@ -86,3 +86,21 @@ export function pathCorpus(): PathCase[] {
 export function sendable(target: string): boolean {
   return /^[\u0021-\u00ff]+$/.test(target);
 }
+
+/**
+ * Targets with one raw byte that HTTP clients never send (controls, space, DEL, bytes above 0x7F, as latin1
+ * characters) in each position around a dot-segment climb from the public prefix.
+ */
+export function rawByteCorpus(): PathCase[] {
+  const bytes = [...Array.from({ length: 0x21 }, (_, i) => i), 0x7f, 0x80, 0x85, 0xa0, 0xc0, 0xc3, 0xe0, 0xff];
+  const cases: PathCase[] = [];
+  for (const b of bytes) {
+    const c = String.fromCharCode(b);
+    if (c === '\r' || c === '\n') continue; // they end the request line: not a target
+    cases.push({ kind: 'raw-byte-then-dotdot', target: `${PUBLIC_PREFIX}x${c}/../../${PRIVATE}` });
+    cases.push({ kind: 'raw-byte-in-dotdot', target: `${PUBLIC_PREFIX}.${c}./${PRIVATE}` });
+    cases.push({ kind: 'raw-byte-in-segment', target: `${PUBLIC_PREFIX}a${c}b` });
+    cases.push({ kind: 'raw-byte-prefix', target: `/${c}/public/x` });
+  }
+  return cases;
+}
