@@ -86,6 +86,18 @@ for (const rules of RULE_SETS) {
         });
       });
 
+      it('the issue 11 reproductions, 50 concurrent copies each, next to 50 plain public requests', async () => {
+        const repro = ['/public/x%23/../../private/secret', '/public/x%23%2F..%2F..%2Fprivate%2Fsecret', '//public/private/secret', '/public/..%2Fprivate/secret'];
+        const jobs = [...repro.flatMap((t) => Array.from({ length: 50 }, () => ({ kind: 'repro', target: t }))), ...Array.from({ length: 50 }, () => ({ kind: 'plain', target: '/public/x' }))];
+        await Promise.all(jobs.map(async (c) => {
+          const id = stack.caseId();
+          const res = await http1(stack, c.target, { headers: { [CASE_HEADER]: id } });
+          const { outcome, detail } = outcomeOf(res.status, res.headers.location, id);
+          // The plain request is served (both rules allow /public/x); a reproduction never reaches the app.
+          skipClass.check(`concurrent ${proxyPass} ${rules.rule} ${c.target}`, c.kind === 'plain' ? 'served-allowed' : ['auth-required', 'refused-by-nginx'], outcome, detail);
+        }));
+      });
+
       it(`the same ${corpus.length} targets as HTTP/2 :path`, async () => {
         const h2 = http2Client(stack);
         try {
