@@ -12,6 +12,7 @@ import { relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { spkiHash } from '@gatehouse/testkit/tls';
 import { DEMO_USER, startDemo, type Demo } from './demo.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -56,8 +57,10 @@ ready in ${seconds.toFixed(1)} s; ${made}
 
   Trust the local CA (made for this demo only; remove it from your trust store when done):
     curl       curl -i --cacert ${ca} ${demo.origin}/
-    Chromium   Settings > Privacy and security > Security > Manage certificates > Authorities > Import ${ca}
-               (Linux, from a shell: certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n gatehouse-demo -i ${ca}; package libnss3-tools)
+    Chromium   to try at once, a throw-away profile that accepts this CA's key only:
+               chromium --user-data-dir=$(mktemp -d) --ignore-certificate-errors-spki-list=${spkiHash(demo.state.tls.caCert)} ${demo.origin}/
+               to trust it for good: Settings > Privacy and security > Security > Manage certificates, import it as an
+               authority (Linux shell: certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n gatehouse-demo -i ${ca}; libnss3-tools)
     Firefox    Settings > Privacy & Security > Certificates > View Certificates > Authorities > Import ${ca}
                and tick "Trust this CA to identify websites"
 

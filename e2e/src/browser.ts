@@ -3,8 +3,8 @@
  * loopback through `--host-resolver-rules`; test certificates are trusted by their public-key hash
  * (`--ignore-certificate-errors-spki-list`), so every other certificate error still fails the page.
  */
-import { createHash, X509Certificate } from 'node:crypto';
 import { locate, programSpec, requireProgram } from '@gatehouse/testkit/programs';
+import { spkiHash } from '@gatehouse/testkit/tls';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export interface BrowserOptions {
@@ -23,11 +23,7 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-/** base64(SHA-256(SubjectPublicKeyInfo)), the form `--ignore-certificate-errors-spki-list` takes. */
-export function spkiHash(certPem: string): string {
-  const spki = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(spki).digest('base64');
-}
+export { spkiHash };
 
 export function chromiumAvailable(): boolean {
   return locate(programSpec('chromium')) !== undefined;

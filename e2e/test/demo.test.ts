@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getFreePort } from '@gatehouse/testkit/ports';
-import { chromiumAvailable, launchBrowser, TrafficRecorder, type TestBrowser } from '../src/browser.ts';
+import { chromiumAvailable, launchBrowser, spkiHash, TrafficRecorder, type TestBrowser } from '../src/browser.ts';
 import { appAnswer, formatTrace, step } from '../src/journey.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -26,6 +26,8 @@ interface Banner {
   signOut: string;
   caFile: string;
   curl: string[];
+  /** The printed Chromium flag that accepts the CA's key. */
+  chromiumTrust: string;
   internal: number[];
   reusedCA: boolean;
 }
@@ -36,8 +38,9 @@ function parseBanner(out: string): Banner | undefined {
   const signOut = /^\s*Sign out\s+(\S+)$/m.exec(out)?.[1];
   const curl = /^\s*curl\s+(curl .+)$/m.exec(out)?.[1];
   const caFile = / --cacert (\S+) /.exec(curl ?? '')?.[1];
+  const chromiumTrust = /^\s*chromium --user-data-dir=\$\(mktemp -d\) (--ignore-certificate-errors-spki-list=\S+) (\S+)$/m.exec(out);
   const behind = /^\s*Behind nginx: issuer 127\.0\.0\.1:(\d+), forward-auth 127\.0\.0\.1:(\d+), app 127\.0\.0\.1:(\d+)$/m.exec(out);
-  if (!url || !creds || !signOut || !curl || !caFile || !behind) return undefined;
+  if (!url || !creds || !signOut || !curl || !caFile || !behind || chromiumTrust?.[2] !== url) return undefined;
   return {
     url,
     user: creds[1] as string,
@@ -45,6 +48,7 @@ function parseBanner(out: string): Banner | undefined {
     signOut,
     caFile,
     curl: curl.split(' '),
+    chromiumTrust: chromiumTrust[1] as string,
     internal: behind.slice(1).map(Number),
     reusedCA: out.includes('the local CA of earlier runs is reused'),
   };
@@ -89,6 +93,20 @@ const refused = (port: number): Promise<boolean> =>
     s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
   });
 
+/**
+ * A demo a failed test left running: stopped as Ctrl-C would (a SIGKILL of the group would leave nginx, which
+ * runs in a process group of its own), then whatever is left is killed.
+ */
+async function stopLeftover(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const pid = child.pid as number;
+  const tree = await processTree(pid);
+  process.kill(-pid, 'SIGINT');
+  const deadline = Date.now() + 10_000;
+  while (tree.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  for (const p of tree.filter(alive)) process.kill(p, 'SIGKILL');
+}
+
 interface RunningDemo {
   child: ChildProcess;
   banner: Banner;
@@ -114,7 +132,7 @@ async function startDemoCommand(dir: string, port: number): Promise<RunningDemo>
     const banner = parseBanner(out);
     if (banner) return { child, banner, output: () => out, startMs: Math.round(performance.now() - t0) };
     if (child.exitCode !== null || Date.now() > deadline) {
-      if (child.exitCode === null) process.kill(-(child.pid as number), 'SIGKILL');
+      await stopLeftover(child);
       throw new Error(`the demo did not print its URL:\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 50));
@@ -155,16 +173,7 @@ describe.skipIf(!chromiumAvailable())('./pnpmw demo', () => {
 
   afterAll(async () => {
     await browser?.close();
-    // A test that failed half-way leaves its demo running: stop it as Ctrl-C would (a SIGKILL of the group would
-    // leave nginx, which runs in a process group of its own), then kill what is left.
-    if (demo?.child.exitCode === null && demo.child.signalCode === null) {
-      const pid = demo.child.pid as number;
-      const tree = await processTree(pid);
-      process.kill(-pid, 'SIGINT');
-      const deadline = Date.now() + 10_000;
-      while (tree.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      for (const p of tree.filter(alive)) process.kill(p, 'SIGKILL');
-    }
+    if (demo) await stopLeftover(demo.child);
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -179,8 +188,10 @@ describe.skipIf(!chromiumAvailable())('./pnpmw demo', () => {
     const curl = await run(banner.curl[0] as string, [...banner.curl.slice(1), '-sS', '-o', '/dev/null', '-w', '%{http_code} %{redirect_url}']);
     expect(curl.stdout).toBe(`302 https://gatehouse.localhost:${port}/oauth2/start?rd=/`);
 
-    // Chromium trusts the printed CA's key only (no host mapping: it resolves *.localhost to loopback itself).
-    browser = await launchBrowser({ hosts: [], trustedCerts: [await readFile(banner.caFile, 'utf8')] });
+    // Chromium with the printed flag, which accepts the printed CA's key only (and no host mapping: it resolves
+    // *.localhost to loopback itself).
+    expect(banner.chromiumTrust).toBe(`--ignore-certificate-errors-spki-list=${spkiHash(await readFile(banner.caFile, 'utf8'))}`);
+    browser = await launchBrowser({ hosts: [], trustedCerts: [], extraArgs: [banner.chromiumTrust] });
     const context = await browser.newContext();
     const page = await context.newPage();
     const recorder = new TrafficRecorder(page);

@@ -1,3 +1,4 @@
+import { createHash, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { generate } from 'selfsigned';
 
@@ -93,4 +94,13 @@ export function loadTestCA(pems: { caCert: string; caKey: string }, options: Val
       return { cert: leaf.cert, key: leaf.private };
     },
   };
+}
+
+/**
+ * base64(SHA-256(SubjectPublicKeyInfo)) of a certificate (the first of a PEM chain): the form Chromium's
+ * `--ignore-certificate-errors-spki-list` takes, which accepts a server whose chain holds that key.
+ */
+export function spkiHash(certPem: string): string {
+  const spki = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('base64');
 }

@@ -7,7 +7,7 @@
  * Trust the fake's CA with `trustInThisProcess()` (in-process clients) or by writing
  * `caCert` to a file for `NODE_EXTRA_CA_CERTS` (child processes); Chromium takes `chromiumArgs`.
  */
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import type { Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
 import { exportJWK, generateKeyPair } from 'jose';
-import { createTestCA } from '../tls.ts';
+import { createTestCA, spkiHash } from '../tls.ts';
 import { Directory } from './directory.ts';
 import { createHandler } from './handler.ts';
 import type { FakeEntra, FakeEntraFault, FakeEntraOptions, RecordedRequest } from './types.ts';
@@ -89,8 +89,7 @@ export async function startFakeEntra(options: FakeEntraOptions): Promise<FakeEnt
     await closed;
   };
 
-  const spki = new X509Certificate(leaf.cert).publicKey.export({ type: 'spki', format: 'der' });
-  const spkiHash = createHash('sha256').update(spki).digest('base64');
+  const leafHash = spkiHash(leaf.cert);
 
   const fake: FakeEntra = {
     url,
@@ -99,7 +98,7 @@ export async function startFakeEntra(options: FakeEntraOptions): Promise<FakeEnt
     tenantId: directory.tenantId,
     caCert: ca.caCert,
     caFile,
-    chromiumArgs: [`--ignore-certificate-errors-spki-list=${spkiHash}`],
+    chromiumArgs: [`--ignore-certificate-errors-spki-list=${leafHash}`],
     requests,
     issuerFor: (tid) => `${url}/${tid}/v2.0`,
     trustInThisProcess() {
