@@ -3,6 +3,7 @@
 // callbacks, failed token/device/PAR requests, forward-auth's sign-in start) is sent many times, and the issuer's
 // SQLite file is counted: nothing is left, except logins that left for an upstream IdP, which stay within the
 // per-address budget (see the README, "Anonymous requests and the Store").
+import { randomBytes } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '@gatehouse/storage';
@@ -97,7 +98,8 @@ describe('anonymous requests through nginx leave nothing in the store', () => {
       ['response_mode=form_post', { response_mode: 'form_post' }],
       ['prompt=login max_age=0', { prompt: 'login', max_age: '0' }],
       ['connector_id=mock', { connector_id: 'mock' }],
-      ['a 3,000-byte state (too large to hold: refused)', { state: 's'.repeat(3000) }],
+      ['a 4,000-byte random state (too large to hold: refused)', { state: randomBytes(3000).toString('base64url') }],
+      ['a 3,000-byte state that compresses (held)', { state: `rd=${'/deep/link'.repeat(300)}` }],
       ['unknown scope', { scope: 'openid nosuchscope' }],
       ['wrong redirect_uri', { redirect_uri: 'https://evil.example/cb' }],
       ['unknown client', { client_id: 'nope' }],

@@ -6,6 +6,7 @@
  * total budget; and a real login, begun on one replica and finished on the other, still works
  * after a flood from another address.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -131,6 +132,17 @@ describe('anonymous requests and the Store (SQLite, two replicas on one file)', 
     const res = await fetch(on(1, `${issuerURL}/device`), { method: 'POST', headers: { ...form, cookie: jar.header(`${issuerURL}/device`) }, body: q({ xsrf, user_code: 'BBBB-BBBB' }) });
     expect(await res.text()).toContain('The code you entered is not valid');
     expect(rows()).toEqual(before);
+  });
+
+  it('a login too large to hold in a cookie is refused back to the client; a long return URL in the state is held', async () => {
+    const big = await fetch(authURL({ state: randomBytes(3000).toString('base64url') }), { redirect: 'manual' });
+    const back = new URL(big.headers.get('location')!, issuerURL);
+    expect(`${back.origin}${back.pathname}`).toBe(REDIRECT);
+    expect(back.searchParams.get('error')).toBe('invalid_request');
+    expect(back.searchParams.get('error_description')).toBe('the authorization request is too large');
+    const deepLink = `rd=https://app.example/${'reports/2026/q3?view=full&'.repeat(80)}`;
+    const done = await follow(new CookieJar(), authURL({ state: deepLink }), REDIRECT, '198.51.100.11', (i) => i % 2);
+    expect(new URL(done).searchParams.get('state')).toBe(deepLink);
   });
 
   it('after the flood a real login works, begun on one replica and finished on the other; it is stored only once the user logged in', async () => {

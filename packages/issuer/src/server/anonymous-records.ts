@@ -27,7 +27,8 @@
  *   query answer still completes; only a `form_post` answer finds no login then).
  */
 import { createHash, hkdfSync } from 'node:crypto';
-import { EncryptJWT, jwtDecrypt } from 'jose';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { CompactEncrypt, compactDecrypt } from 'jose';
 import Provider, { errors } from 'oidc-provider';
 import { ForwardingStore, type ModelName, type ModelPayload, type ModelStore, type Store } from '@gatehouse/storage';
 import { clientAddress } from './security.ts';
@@ -138,6 +139,8 @@ const HELD: Partial<Record<ModelName, Held>> = {
 
 /** Longest sealed value we set: browsers drop a cookie over 4096 bytes (name and attributes included). */
 const MAX_SEALED = 3800;
+/** Largest record a sealed value may inflate to. */
+const MAX_PLAIN = 64 * 1024;
 
 const currentContext = (): RequestContext | undefined => Provider.ctx as unknown as RequestContext | undefined;
 
@@ -192,24 +195,34 @@ class AnonymousModelStore implements ModelStore {
     return clientAddress(ctx.req as never, this.#o.trustedProxies);
   }
 
+  /**
+   * JWE (dir, A256GCM) of the deflated `{ m, id, exp, p }`: compressed because a cookie holds
+   * 4 KB and an authorization request's parameters (a state carrying a return URL) repeat a lot.
+   */
   async #seal(id: string, payload: ModelPayload, expiresIn: number): Promise<string> {
     const [key] = this.#keys.all();
     if (!key) throw new Error('no cookie key to seal with');
-    return new EncryptJWT({ m: this.#name, id: digest(id), p: payload })
-      .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
-      .setExpirationTime(Math.floor(Date.now() / 1000) + Math.max(1, Math.floor(expiresIn)))
-      .encrypt(key);
+    const exp = Math.floor(Date.now() / 1000) + Math.max(1, Math.floor(expiresIn));
+    const plain = deflateRawSync(JSON.stringify({ m: this.#name, id: digest(id), exp, p: payload }));
+    return new CompactEncrypt(plain).setProtectedHeader({ alg: 'dir', enc: 'A256GCM' }).encrypt(key);
   }
 
   async #open(id: string, value: string): Promise<ModelPayload | undefined> {
+    if (value.length > MAX_SEALED) return undefined;
     for (const key of this.#keys.all()) {
+      let plain: Uint8Array;
       try {
-        const { payload } = await jwtDecrypt(value, key, { contentEncryptionAlgorithms: ['A256GCM'], keyManagementAlgorithms: ['dir'] });
-        // Bound to its model and id: a cookie of another login (or kind) opens as nothing.
-        if (payload.m !== this.#name || payload.id !== digest(id) || typeof payload.p !== 'object' || payload.p === null) return undefined;
-        return payload.p as ModelPayload;
+        ({ plaintext: plain } = await compactDecrypt(value, key, { contentEncryptionAlgorithms: ['A256GCM'], keyManagementAlgorithms: ['dir'] }));
       } catch {
-        // Not ours, tampered, expired or sealed with another key: try the next key.
+        continue; // not ours, tampered, or sealed with another key: try the next key
+      }
+      try {
+        const sealed = JSON.parse(inflateRawSync(plain, { maxOutputLength: MAX_PLAIN }).toString('utf8')) as { m?: unknown; id?: unknown; exp?: unknown; p?: unknown };
+        // Bound to its model and id (a cookie of another login, or kind, opens as nothing), and expiring with the record.
+        if (sealed.m !== this.#name || sealed.id !== digest(id) || typeof sealed.exp !== 'number' || sealed.exp <= Date.now() / 1000) return undefined;
+        return typeof sealed.p === 'object' && sealed.p !== null ? (sealed.p as ModelPayload) : undefined;
+      } catch {
+        return undefined;
       }
     }
     return undefined;
