@@ -1,6 +1,6 @@
 // X-Forwarded-* and X-Real-IP are believed only from reverse proxies listed in trusted_proxy_ips.
-import { BlockList, isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
+import { AddressList } from '@gatehouse/common';
 
 export interface RequestOrigin {
   readonly proto: string;
@@ -28,16 +28,11 @@ function first(v: string | string[] | undefined): string | undefined {
 
 export class ForwardedHeaders {
   readonly #enabled: boolean;
-  readonly #trusted = new BlockList();
+  readonly #trusted: AddressList;
 
   constructor(reverseProxy: boolean, trustedProxyIPs: readonly string[]) {
     this.#enabled = reverseProxy;
-    for (const entry of trustedProxyIPs) {
-      const [addr, bits] = entry.split('/') as [string, string | undefined];
-      const type = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
-      if (bits === undefined) this.#trusted.addAddress(addr, type);
-      else this.#trusted.addSubnet(addr, Number(bits), type);
-    }
+    this.#trusted = new AddressList(trustedProxyIPs);
   }
 
   /** Whether this connection's peer may set forwarded headers (cached on the socket). */
@@ -46,10 +41,7 @@ export class ForwardedHeaders {
     const socket = req.socket as typeof req.socket & { [trustCache]?: boolean };
     const cached = socket[trustCache];
     if (cached !== undefined) return cached;
-    let addr = socket.remoteAddress ?? '';
-    if (addr.startsWith('::ffff:') && isIP(addr.slice(7)) === 4) addr = addr.slice(7);
-    const family = isIP(addr);
-    const ok = family !== 0 && this.#trusted.check(addr, family === 6 ? 'ipv6' : 'ipv4');
+    const ok = this.#trusted.has(socket.remoteAddress);
     socket[trustCache] = ok;
     return ok;
   }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ForwardAuthConfigError, loadForwardAuthConfig, validateForwardAuthConfig } from './load.ts';
-import { parseDuration } from './duration.ts';
+import { parseDurationMs as parseDuration } from '@gatehouse/common';
 import { cookieSecretBytes } from './secret.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fa-config-'));

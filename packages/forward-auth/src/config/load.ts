@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
-import { parseDuration } from './duration.ts';
+import { parseDurationMs } from '@gatehouse/common';
 import { ENV_PREFIXES, OPTIONS, UNSUPPORTED_OPTIONS, isOptionName, type OptionKind } from './options.ts';
 import { forwardAuthSchema, type ForwardAuthConfig } from './schema.ts';
 
@@ -59,7 +59,7 @@ function convert(name: string, kind: OptionKind, value: unknown, issues: ConfigI
       return bad('an integer');
     case 'duration':
       if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
-      if (typeof value === 'string') return parseDuration(value) ?? bad('a duration such as "168h", "1h30m" or "15m"');
+      if (typeof value === 'string') return parseDurationMs(value) ?? bad('a duration such as "168h", "1h30m" or "15m"');
       return bad('a duration such as "168h"');
     case 'list':
       if (Array.isArray(value)) {

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { parseCIDR } from '@gatehouse/common';
 import { z } from 'zod';
 import { cookieSecretBytes } from './secret.ts';
 
@@ -31,15 +31,7 @@ const secret = z.string().refine((s) => cookieSecretBytes(s) !== undefined, {
   message: 'must be 16, 24 or 32 bytes, raw or base64/base64url-encoded (e.g. `openssl rand -base64 32`)',
 });
 
-const cidr = z.string().refine((v) => {
-  const [addr, bits, extra] = v.split('/');
-  if (extra !== undefined || addr === undefined) return false;
-  const family = isIP(addr);
-  if (family === 0) return false;
-  if (bits === undefined) return true;
-  const n = Number(bits);
-  return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128);
-}, 'must be an IP address or CIDR range');
+const cidr = z.string().refine((v) => parseCIDR(v) !== undefined, 'must be an IP address or CIDR range');
 
 // `host`, `.host`, `*.host`, each optionally with `:port` or `:*`.
 const whitelistEntry = z.string().regex(/^(\*\.|\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?(:(\d{1,5}|\*))?$|^\[[0-9a-fA-F:.]+\](:(\d{1,5}|\*))?$/, 'must be a host name, optionally with a leading "." or "*." and ":port" or ":*"');

@@ -1,4 +1,4 @@
 export { loadConfig, loadConfigFile } from './load.ts';
 export type { ConfigOverrides, LoadConfigOptions } from './load.ts';
-export { parseDuration } from './duration.ts';
+export { parseDuration } from '@gatehouse/common';
 export type * from './types.ts';

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
+import { isRecord } from '@gatehouse/common';
 import type { ConnectorRegistry } from '../connectors/registry.ts';
 import { createRegistry } from '../connectors/registry.ts';
 import { expandEnvEnabled, expandTree } from './env.ts';
@@ -45,10 +46,6 @@ function applyOverrides(data: Record<string, unknown>, o: ConfigOverrides): void
 }
 
 const MAX_YAML_ERRORS = 5;
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return x !== null && typeof x === 'object' && !Array.isArray(x);
-}
 
 /** Expands `$VAR` in the three places Dex does, warning about variables that are not set. */
 function expandEnv(data: Record<string, unknown>, env: NodeJS.ProcessEnv, warnings: ConfigIssue[]): void {

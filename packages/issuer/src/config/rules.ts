@@ -5,12 +5,11 @@
  * never quote a secret value (client secrets, password hashes, connector configs).
  */
 import { existsSync } from 'node:fs';
-import { isIP } from 'node:net';
 import path from 'node:path';
 import { ConnectorRegistryError } from '../connectors/registry.ts';
 import type { ConnectorRegistry } from '../connectors/registry.ts';
 import { BCRYPT_HASH, LOCAL_CONNECTOR_ID } from '../connectors/local.ts';
-import { parseDuration } from './duration.ts';
+import { isRecord, parseCIDR, parseDuration } from '@gatehouse/common';
 import { redirectURIProblems } from './redirect-uris.ts';
 import { checkKeys, closest, formatPath } from './keys.ts';
 import type { PathPart } from './keys.ts';
@@ -42,9 +41,6 @@ export interface RuleContext {
 
 type Obj = Record<string, unknown>;
 
-function isRecord(x: unknown): x is Obj {
-  return x !== null && typeof x === 'object' && !Array.isArray(x);
-}
 function str(o: Obj | undefined, key: string): string | undefined {
   const v = o?.[key];
   return typeof v === 'string' ? v : undefined;
@@ -147,16 +143,6 @@ function checkStorage(data: Obj, ctx: RuleContext, d: Derived): void {
   }
 }
 
-function checkCIDR(value: string): boolean {
-  const [ip = '', prefix, extra] = value.split('/');
-  if (extra !== undefined) return false;
-  const v = isIP(ip);
-  if (v === 0) return false;
-  if (prefix === undefined) return true;
-  if (!/^[0-9]{1,3}$/.test(prefix)) return false;
-  return Number(prefix) <= (v === 4 ? 32 : 128);
-}
-
 function checkWeb(data: Obj, ctx: RuleContext, d: Derived): void {
   const web = rec(data, 'web');
   const https = str(web, 'https');
@@ -180,7 +166,7 @@ function checkWeb(data: Obj, ctx: RuleContext, d: Derived): void {
     }
   }
   arr(web, 'trustedProxies').forEach((p, i) => {
-    if (typeof p === 'string' && !checkCIDR(p)) {
+    if (typeof p === 'string' && parseCIDR(p) === undefined) {
       ctx.errors.push({ path: `web.trustedProxies[${i}]`, message: 'expected an IP address or CIDR (e.g. "10.0.0.0/8")' });
     }
   });

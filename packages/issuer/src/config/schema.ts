@@ -6,7 +6,7 @@
  * Gatehouse additions to Dex's format are marked "Gatehouse:" below.
  */
 import { z } from 'zod';
-import { parseDuration } from './duration.ts';
+import { parseDuration } from '@gatehouse/common';
 
 /** `host:port` (`127.0.0.1:5556`, `[::1]:5556`, `:5556`, `0.0.0.0:5556`). */
 export const ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^:\s[\]/]*):([0-9]{1,5})$/;

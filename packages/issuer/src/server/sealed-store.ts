@@ -33,6 +33,7 @@ import type {
   Store,
   VersionedKeys,
 } from '@gatehouse/storage';
+import { isRecord } from '@gatehouse/common';
 import { ForwardingStore, StoreError } from '@gatehouse/storage';
 
 export const STORAGE_KEY_ENV = 'GATEHOUSE_STORAGE_KEY';
@@ -165,10 +166,6 @@ export class Sealer {
       throw new StoreError('invalid', `sealed ${place[0] ?? 'value'} is not JSON`, { cause });
     }
   }
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 function isSealedMarker(v: unknown): v is { [SEALED_MEMBER]: unknown } {

@@ -1,6 +1,6 @@
 /** Response hardening shared by every page, the trusted-proxy filter and the client address. */
 import type { IncomingMessage } from 'node:http';
-import { BlockList, isIP } from 'node:net';
+import { AddressList, unmapIPv4 as normalise } from '@gatehouse/common';
 
 /**
  * The strict CSP of every HTML page. `formTargets` are the sources a form on the page may end up
@@ -91,52 +91,17 @@ export function originOf(url: string): string | undefined {
   }
 }
 
-/** `::ffff:a.b.c.d` → `a.b.c.d`, so a dual-stack socket's peer reads as the IPv4 it is. */
-function normalise(address: string): string {
-  return address.toLowerCase().startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
-}
-
-const familyOf = (ip: string): 'ipv4' | 'ipv6' | undefined => {
-  const v = isIP(ip);
-  return v === 4 ? 'ipv4' : v === 6 ? 'ipv6' : undefined;
-};
-
-/** One BlockList per configured list (the config's array lives as long as the server). Entries
- * were validated at load (rules.ts checkCIDR); anything odd is skipped, never trusted. BlockList
- * compares IPv6 numerically (`::1` = `0:0:0:0:0:0:0:1`) and matches IPv4-mapped addresses
- * against IPv4 rules and back. */
-const lists = new WeakMap<readonly string[], BlockList>();
-function trustedList(trusted: readonly string[]): BlockList {
-  let list = lists.get(trusted);
-  if (list) return list;
-  list = new BlockList();
-  for (const entry of trusted) {
-    const [base = '', bits, extra] = entry.trim().split('/');
-    const family = familyOf(base);
-    if (family === undefined || extra !== undefined) continue;
-    if (bits === undefined) {
-      list.addAddress(base, family);
-      continue;
-    }
-    const prefix = /^[0-9]{1,3}$/.test(bits) ? Number(bits) : NaN;
-    if (!(prefix <= (family === 'ipv4' ? 32 : 128))) continue;
-    list.addSubnet(base, prefix, family);
-  }
-  lists.set(trusted, list);
-  return list;
-}
+/** One AddressList per configured list (the config's array lives as long as the server). */
+const lists = new WeakMap<readonly string[], AddressList>();
 
 /** True when `address` is one of the configured proxies (IPv4/IPv6 addresses or CIDRs). */
 export function isTrustedProxy(address: string | undefined, trusted: readonly string[]): boolean {
-  if (!address) return false;
-  const ip = normalise(address);
-  const family = familyOf(ip);
-  if (family === undefined) return false;
-  try {
-    return trustedList(trusted).check(ip, family);
-  } catch {
-    return false; // e.g. a scoped address (`fe80::1%eth0`) BlockList cannot parse
+  let list = lists.get(trusted);
+  if (list === undefined) {
+    list = new AddressList(trusted);
+    lists.set(trusted, list);
   }
+  return list.has(address);
 }
 
 /**
