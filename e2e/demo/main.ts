@@ -15,6 +15,12 @@ import { pino } from 'pino';
 import { spkiHash } from '@gatehouse/testkit/tls';
 import { DEMO_USER, startDemo, type Demo } from './demo.ts';
 
+const USAGE = `usage: ./pnpmw demo [--port N] [--dir DIR]
+  --port N   nginx's TLS port on 127.0.0.1 (GATEHOUSE_DEMO_PORT); default the first free one of 8443-8462
+  --dir DIR  state directory: CA, secrets, SQLite file (GATEHOUSE_DEMO_DIR); default data/demo/
+  GATEHOUSE_DEMO_LOG=info shows the issuer's and forward-auth's logs (stderr)
+`;
+
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const DEFAULT_PORTS = Array.from({ length: 20 }, (_, i) => 8443 + i);
 
@@ -70,7 +76,17 @@ ready in ${seconds.toFixed(1)} s; ${made}
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { port: { type: 'string' }, dir: { type: 'string' } }, strict: true });
+  let values: { port?: string; dir?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({ options: { port: { type: 'string' }, dir: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true }));
+  } catch (err) {
+    process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const logger = pino({ level: process.env['GATEHOUSE_DEMO_LOG'] ?? 'warn' }, pino.destination(2));
 
   let stopRequested: (signal: string) => void = () => undefined;
