@@ -11,6 +11,7 @@ import {
   StoreError,
   type ConnectorRecord,
   type KeyStore,
+  type KubernetesStorageConfig,
   type ModelName,
   type ModelStore,
   type OAuth2Client,
@@ -35,12 +36,8 @@ export { crdManifests } from './crds.ts';
 export { GROUP, VERSION, MODEL_KINDS, RECORD_KINDS, LABELS } from './kinds.ts';
 export { nameFor, labelFor } from './names.ts';
 
-/** The `storage.config` section for `type: kubernetes` (Dex's keys). */
-export interface KubernetesStoreConfig {
-  inCluster: boolean;
-  kubeConfigFile?: string;
-  namespace?: string;
-}
+/** The `storage.config` section for `type: kubernetes` (Dex's keys), as @gatehouse/storage defines it. */
+export type KubernetesStoreConfig = KubernetesStorageConfig;
 
 export interface KubernetesStoreOptions {
   logger?: Logger;

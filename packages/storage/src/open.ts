@@ -3,17 +3,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { MemoryStore } from './memory.ts';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite.ts';
+import { storageType, type KubernetesStorageConfig, type StorageConfig } from './config.ts';
 import { StoreError, type Store } from './types.ts';
-
-/** The validated `storage` section (a copy of `StorageConfig` in packages/issuer/src/config/types.ts). */
-export type StorageConfig =
-  | { type: 'memory'; config: Record<string, never> }
-  | { type: 'sqlite3'; config: { file: string } }
-  | { type: 'kubernetes'; config: { inCluster: boolean; kubeConfigFile?: string; namespace?: string } };
 
 /** What `@gatehouse/storage-kubernetes` must export. */
 export interface KubernetesStoreModule {
-  openKubernetesStore(config: Extract<StorageConfig, { type: 'kubernetes' }>['config']): Promise<Store>;
+  openKubernetesStore(config: KubernetesStorageConfig): Promise<Store>;
 }
 
 export interface OpenStoreOptions {
@@ -27,8 +22,9 @@ export interface OpenStoreOptions {
 const KUBERNETES_PACKAGE = '@gatehouse/storage-kubernetes';
 
 export async function openStore(config: StorageConfig, options: OpenStoreOptions = {}): Promise<Store> {
-  // Dex spells it `sqlite3`; accept `sqlite` too, as the issuer's config loader does.
-  if ((config.type as string) === 'sqlite') config = { ...config, type: 'sqlite3' } as StorageConfig;
+  // Callers outside the issuer's loader may still name an alias (`sqlite`).
+  const type = storageType(config.type);
+  if (type !== undefined && type !== config.type) config = { ...config, type } as StorageConfig;
   switch (config.type) {
     case 'memory':
       return new MemoryStore();

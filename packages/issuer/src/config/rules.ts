@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { STORAGE_TYPES, storageType } from '@gatehouse/storage';
 import { ConnectorRegistryError } from '../connectors/registry.ts';
 import type { ConnectorRegistry } from '../connectors/registry.ts';
 import { BCRYPT_HASH, LOCAL_CONNECTOR_ID } from '../connectors/local.ts';
@@ -96,7 +97,7 @@ function checkStorage(data: Obj, ctx: RuleContext, d: Derived): void {
   const push = (issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>) => {
     for (const i of issues) ctx.errors.push({ path: formatPath(['storage', 'config', ...(i.path as PathPart[])]), message: i.message });
   };
-  switch (type) {
+  switch (storageType(type)) {
     case 'memory': {
       const r = memoryConfig.safeParse(config);
       if (!r.success) push(r.error.issues);
@@ -104,7 +105,6 @@ function checkStorage(data: Obj, ctx: RuleContext, d: Derived): void {
       ctx.warnings.push({ path: 'storage.type', message: 'memory storage loses every login, token and key on restart: use it for tests only' });
       return;
     }
-    case 'sqlite':
     case 'sqlite3': {
       const r = sqliteConfig.safeParse(config);
       if (!r.success) push(r.error.issues);
@@ -127,14 +127,14 @@ function checkStorage(data: Obj, ctx: RuleContext, d: Derived): void {
       d.storage = { type: 'kubernetes', config: k };
       return;
     }
-    default:
+    case undefined:
       if ((DEX_ONLY_STORAGE_TYPES as readonly string[]).includes(type)) {
         ctx.errors.push({
           path: 'storage.type',
           message: `storage type "${type}" is not supported by Gatehouse; use sqlite3 (one file) or kubernetes (custom resources)`,
         });
       } else {
-        const s = closest(type, ['memory', 'sqlite3', 'kubernetes']);
+        const s = closest(type, STORAGE_TYPES);
         ctx.errors.push({
           path: 'storage.type',
           message: `unknown storage type "${type}"${s === undefined ? '' : ` (did you mean "${s}"?)`}; use memory, sqlite3 or kubernetes`,

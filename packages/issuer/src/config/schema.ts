@@ -75,7 +75,6 @@ export const kubernetesConfig = z.strictObject({
 });
 export const memoryConfig = z.strictObject({});
 
-export const STORAGE_TYPES = ['memory', 'sqlite3', 'sqlite', 'kubernetes'] as const;
 /** Dex storage types Gatehouse does not implement. */
 export const DEX_ONLY_STORAGE_TYPES = ['etcd', 'postgres', 'mysql'] as const;
 

@@ -5,11 +5,9 @@
  * defaults applied.
  */
 
-export type StorageConfig =
-  | { type: 'memory'; config: Record<string, never> }
-  /** Dex's name is `sqlite3`; `sqlite` is accepted too. `file` is relative to the config file. */
-  | { type: 'sqlite3'; config: { file: string } }
-  | { type: 'kubernetes'; config: { inCluster: boolean; kubeConfigFile?: string; namespace?: string } };
+import type { StorageConfig } from '@gatehouse/storage';
+
+export type { StorageConfig };
 
 export interface WebConfig {
   /** `host:port` for plain HTTP, e.g. `127.0.0.1:5556` or `0.0.0.0:5556`. */

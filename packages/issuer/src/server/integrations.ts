@@ -7,7 +7,7 @@ import type { IssuerMetrics } from './metrics.ts';
 
 export async function openIssuerStore(config: IssuerConfig, baseDir: string): Promise<Store> {
   // The Kubernetes backend is a dependency of the issuer, not of @gatehouse/storage.
-  return openStore(config.storage as never, {
+  return openStore(config.storage, {
     baseDir,
     loadKubernetes: () => import('@gatehouse/storage-kubernetes'),
   });

@@ -1,0 +1,33 @@
+/**
+ * The `storage` section of the issuer's config (Dex's `storage: {type, config}`), as the issuer
+ * validates it and `openStore` takes it. The issuer's config loader checks the YAML against these
+ * types; this package owns them because it is what opens the backends.
+ */
+
+export interface SqliteStorageConfig {
+  /** Relative paths are resolved against the config file's folder; `:memory:` is kept as is. */
+  file: string;
+}
+
+export interface KubernetesStorageConfig {
+  inCluster: boolean;
+  kubeConfigFile?: string;
+  namespace?: string;
+}
+
+export type StorageConfig =
+  | { type: 'memory'; config: Record<string, never> }
+  | { type: 'sqlite3'; config: SqliteStorageConfig }
+  | { type: 'kubernetes'; config: KubernetesStorageConfig };
+
+export type StorageType = StorageConfig['type'];
+
+export const STORAGE_TYPES: readonly StorageType[] = ['memory', 'sqlite3', 'kubernetes'];
+
+/** Other names a config may use: Dex spells SQLite `sqlite3`, and `sqlite` is accepted too. */
+const ALIASES: ReadonlyMap<string, StorageType> = new Map([['sqlite', 'sqlite3']]);
+
+/** The storage type `name` denotes (aliases resolved), or undefined when it is none of ours. */
+export function storageType(name: string): StorageType | undefined {
+  return (STORAGE_TYPES as readonly string[]).includes(name) ? (name as StorageType) : ALIASES.get(name);
+}
