@@ -57,6 +57,8 @@ function world(deployments: Deployment[]): Record<string, Endpoint> {
     other: { name: 'a pod in another namespace', ip: '10.244.5.5', namespace: 'team-a', labels: { app: 'web' } },
     apiServer: { name: 'the API server', ip: '192.168.10.5' },
     entra: { name: 'login.microsoftonline.com', ip: '20.190.160.1' },
+    entra6: { name: 'login.microsoftonline.com over IPv6', ip: '2603:1037:1:c8::8' },
+    private6: { name: 'a private IPv6 address', ip: 'fd12:3456::10' },
     metadata: { name: 'the cloud metadata service', ip: '169.254.169.254' },
     ldap: { name: 'the overlay LDAPS directory', ip: '10.20.0.7' },
   };
@@ -96,6 +98,8 @@ describe('deploy/kustomize/overlays/example as rendered', () => {
       ['issuer', 'dns', 53, 'TCP', true],
       ['issuer', 'apiServer', 6443, 'TCP', true],
       ['issuer', 'entra', 443, 'TCP', true],
+      ['issuer', 'entra6', 443, 'TCP', true],
+      ['issuer', 'private6', 80, 'TCP', false],
       ['issuer', 'ldap', 636, 'TCP', true],
       ['issuer', 'ldap', 389, 'TCP', false],
       ['issuer', 'metadata', 80, 'TCP', false],

@@ -1,10 +1,11 @@
 /**
  * NetworkPolicy semantics (networking.k8s.io/v1) over a handful of endpoints, for tests of deploy/kustomize: a
  * bare API server stores policies but enforces nothing, so the tests ask this model which connections the
- * rendered policies allow. Pods are matched by labels and namespace, ipBlocks by address (IPv4), ports by
+ * rendered policies allow. Pods are matched by labels and namespace, ipBlocks by address, ports by
  * number or by the destination's port name. A connection passes when the source's egress and the
  * destination's ingress both allow it (an endpoint no policy selects for a direction is open in it).
  */
+import { BlockList, isIP } from 'node:net';
 
 export interface LabelSelector {
   matchLabels?: Record<string, string>;
@@ -60,19 +61,14 @@ export function selects(selector: LabelSelector | undefined, labels: Record<stri
   return true;
 }
 
-function ipv4(ip: string): number | undefined {
-  const parts = ip.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) return undefined;
-  return parts.reduce((acc, p) => acc * 256 + p, 0);
-}
-
+/** Kubernetes keeps the families apart: an IPv6 block never matches an IPv4 address (nor the reverse). */
 function inCidr(ip: string, cidr: string): boolean {
-  const [base = '', bits = '32'] = cidr.split('/');
-  const a = ipv4(ip);
-  const b = ipv4(base);
-  if (a === undefined || b === undefined) return false; // IPv6 blocks never match an IPv4 address
-  const size = 2 ** (32 - Number(bits));
-  return Math.floor(a / size) === Math.floor(b / size);
+  const [base = '', bits = ''] = cidr.split('/');
+  const family = isIP(base) === 6 ? 'ipv6' : 'ipv4';
+  if (isIP(ip) !== isIP(base) || isIP(ip) === 0) return false;
+  const list = new BlockList();
+  list.addSubnet(base, Number(bits), family);
+  return list.check(ip, family);
 }
 
 const namespaceLabels = (ns: string): Record<string, string> => ({ 'kubernetes.io/metadata.name': ns });
