@@ -94,6 +94,15 @@ describe.skipIf(!kubeAvailable)('kubectl apply --dry-run=server', () => {
     expect(res.stdout).toContain('gatehouse-forward-auth.gatehouse.svc.cluster.local:4180/oauth2/auth');
   });
 
+  // The README's upgrade step on CRDs first installed with its set-up command (plain `kubectl apply`, as the
+  // global set-up did): server-side apply takes the fields over without a conflict or a warning.
+  it('kubectl apply --server-side -f deploy/crds over a client-side install: no conflict, no warning', async () => {
+    const res = await kube.kubectl(['apply', '--server-side', '-f', CRD_DIR]);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('customresourcedefinition.apiextensions.k8s.io/signingkeys.gatehouse.dev serverside-applied');
+  });
+
   // Not a dry run: the overlay as a user applies it, into its own `gatehouse` namespace (the API server is the
   // tests' own). Any warning (a deprecated API, a Pod Security violation of a pod template, an unknown field)
   // fails the test. The server stores the policies; nothing enforces them here (deploy-hardening.test.ts).
