@@ -1,18 +1,19 @@
 /**
- * Builds the upstream kube-apiserver from the Go module in `packages/testkit/kube-apiserver`
- * (no binary downloads are possible). `go build` skips the link when the output is up to date,
+ * Builds the upstream kube-apiserver (and, where none is installed, kubectl) from the Go module in
+ * `packages/testkit/kube-apiserver` (no binary downloads are possible). `go build` skips the link when the output is up to date,
  * so calling this on every run costs a few seconds once the Go build cache is warm.
  */
 import { spawn } from 'node:child_process';
 import { access, constants, mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { installHint, locate, programSpec } from '../programs.ts';
+import { BUILT_KUBECTL, installHint, locate, programSpec } from '../programs.ts';
 
 export const KUBE_APISERVER_MODULE_DIR = fileURLToPath(new URL('../../kube-apiserver/', import.meta.url));
 /** Git-ignored build output (`.cache/` is in .gitignore). */
 export const KUBE_CACHE_DIR = fileURLToPath(new URL('../../.cache/', import.meta.url));
 export const KUBE_APISERVER_BINARY = join(KUBE_CACHE_DIR, 'kube-apiserver');
+export const KUBECTL_BINARY = BUILT_KUBECTL;
 
 async function isExecutable(path: string): Promise<boolean> {
   try {
@@ -60,8 +61,26 @@ export async function buildKubeApiServer(options: { log?: (line: string) => void
     throw new KubeToolMissingError(`Go is not installed (needed to build kube-apiserver from k8s.io/kubernetes): ${installHint(programSpec('go'))}`);
   }
   await mkdir(KUBE_CACHE_DIR, { recursive: true });
+  options.log?.(`building kube-apiserver with ${go} (a cold build takes minutes)`);
+  return goBuild(go, '.', KUBE_APISERVER_BINARY);
+}
+
+/**
+ * Builds kubectl from the same k8s.io/kubernetes release (`kube-apiserver/kubectl/`) into `output`
+ * (default `.cache/kubectl`, where ../programs.ts looks last): the preflight's way to provide a
+ * kubectl where none is installed. Mostly packages the kube-apiserver build already compiled.
+ */
+export async function buildKubectl(options: { output?: string; log?: (line: string) => void } = {}): Promise<BuildResult> {
+  const go = await findGo();
+  if (!go) throw new KubeToolMissingError(`Go is not installed (needed to build kubectl from k8s.io/kubernetes): ${installHint(programSpec('go'))}`);
+  const output = options.output ?? KUBECTL_BINARY;
+  await mkdir(dirname(output), { recursive: true });
+  options.log?.(`building kubectl with ${go} (a cold build takes minutes)`);
+  return goBuild(go, './kubectl', output);
+}
+
+async function goBuild(go: string, pkg: string, output: string): Promise<BuildResult> {
   const started = Date.now();
-  options.log?.(`building kube-apiserver with ${go} (a cold build takes many minutes)`);
   const version = await kubernetesVersion();
   // Stamp the version as the upstream release does (kubectl version and discovery read it).
   const [major, minor] = version.replace(/^v/, '').split('.');
@@ -73,19 +92,10 @@ export async function buildKubeApiServer(options: { log?: (line: string) => void
   ].join(' ');
   // No VCS stamping (CI checkouts may lack .git or trip git's ownership check). The binary is stripped
   // (-s -w), so the compiler need not write DWARF for its ~1,900 packages either (-dwarf=false).
-  const args = [
-    'build',
-    '-trimpath',
-    '-buildvcs=false',
-    '-gcflags=all=-dwarf=false',
-    `-ldflags=-s -w ${stamp}`,
-    '-o',
-    KUBE_APISERVER_BINARY,
-    '.',
-  ];
-  const { code, output } = await run(go, args, KUBE_APISERVER_MODULE_DIR);
-  if (code !== 0) throw new Error(`go build of kube-apiserver failed (exit ${code}):\n${output.slice(-4000)}`);
-  return { binary: KUBE_APISERVER_BINARY, ms: Date.now() - started };
+  const args = ['build', '-trimpath', '-buildvcs=false', '-gcflags=all=-dwarf=false', `-ldflags=-s -w ${stamp}`, '-o', output, pkg];
+  const { code, output: log } = await run(go, args, KUBE_APISERVER_MODULE_DIR);
+  if (code !== 0) throw new Error(`go build of ${pkg} failed (exit ${code}):\n${log.slice(-4000)}`);
+  return { binary: output, ms: Date.now() - started };
 }
 
 /** The k8s.io/kubernetes version required in go.mod (e.g. v1.33.13). */

@@ -1,5 +1,5 @@
 /** `@gatehouse/testkit/kube`: a real kube-apiserver + etcd for tests (see cluster.ts, shared.ts). */
-export { buildKubeApiServer, findGo, KubeToolMissingError, KUBE_APISERVER_BINARY, type BuildResult } from './build.ts';
+export { buildKubeApiServer, buildKubectl, findGo, KubeToolMissingError, KUBE_APISERVER_BINARY, KUBECTL_BINARY, type BuildResult } from './build.ts';
 export {
   startKubeApiServer,
   connectKubeCluster,

@@ -7,9 +7,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { KUBE_APISERVER_MODULE_DIR } from '../kube/build.ts';
-import { aptInstallCommand, locate, PROGRAMS, type LookupOptions, type ProgramId, type SystemProgram } from '../programs.ts';
+import { delimiter, dirname, join } from 'node:path';
+import { buildKubectl, KUBE_APISERVER_MODULE_DIR } from '../kube/build.ts';
+import { aptInstallCommand, BUILT_KUBECTL, locate, PROGRAMS, type LookupOptions, type ProgramId, type SystemProgram } from '../programs.ts';
 import { aptInstall, installPrivilege, type InstallPrivilege } from './install.ts';
 
 export interface MissingProgram {
@@ -95,8 +95,27 @@ export function missingMessage(missing: MissingProgram[], note: string): string 
   return lines.join('\n');
 }
 
-/** Checks, installs what apt can when allowed, checks again. Never throws for a missing program. */
+/** A kubectl this preflight built is run by name too (README commands): its directory goes on PATH. */
+function putBuiltKubectlOnPath(root: string): void {
+  const kubectl = locate(PROGRAMS.find((p) => p.id === 'kubectl')!, { root });
+  if (kubectl !== root + BUILT_KUBECTL) return;
+  const dir = dirname(kubectl);
+  const path = process.env.PATH ?? '';
+  if (!path.split(delimiter).includes(dir)) process.env.PATH = `${dir}${delimiter}${path}`;
+}
+
+/**
+ * Checks, installs what apt can when allowed (and builds kubectl with Go when none is installed), checks
+ * again. Never throws for a missing program. Puts a kubectl it built on this process's PATH.
+ */
 export async function preflight(options: PreflightOptions = {}): Promise<PreflightResult> {
+  const root = options.lookup?.root ?? process.env.GATEHOUSE_SYSTEM_ROOT ?? '';
+  const result = await check(options, root);
+  putBuiltKubectlOnPath(root);
+  return result;
+}
+
+async function check(options: PreflightOptions, root: string): Promise<PreflightResult> {
   const started = performance.now();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   let missing = checkPrograms(options);
@@ -111,7 +130,7 @@ export async function preflight(options: PreflightOptions = {}): Promise<Preflig
       : '';
   if (packages.length > 0 && privilege.kind !== 'none') {
     log(`gatehouse preflight: installing ${packages.join(' ')} (apt-get${privilege.kind === 'sudo' ? ' via sudo' : ''}; once per machine)`);
-    const result = await aptInstall(packages, privilege, options.lookup?.root ?? process.env.GATEHOUSE_SYSTEM_ROOT ?? '');
+    const result = await aptInstall(packages, privilege, root);
     if (result.ok) installed = packages;
     else {
       note = 'apt-get failed: its output is above.';
@@ -121,6 +140,18 @@ export async function preflight(options: PreflightOptions = {}): Promise<Preflig
     if (result.ok && missing.some((m) => m.apt)) {
       note = `apt-get installed ${packages.join(' ')}, yet the programs above are still not where the suites look.`;
     }
+  }
+  // kubectl: no usable Debian package, so it is built from the kube-apiserver's module (needs Go, not root).
+  const allowed = options.install !== false && process.env.GATEHOUSE_PREFLIGHT_INSTALL !== '0';
+  if (allowed && missing.some((m) => m.id === 'kubectl') && !missing.some((m) => m.id === 'go')) {
+    log('gatehouse preflight: building kubectl from k8s.io/kubernetes with Go (no kubectl installed; once per machine)');
+    try {
+      await buildKubectl({ output: root + BUILT_KUBECTL });
+      installed.push('kubectl (built)');
+    } catch (error) {
+      log(`gatehouse preflight: building kubectl failed: ${(error as Error).message}`);
+    }
+    missing = checkPrograms(options);
   }
   const ms = performance.now() - started;
   if (missing.length === 0) return { status: 'ok', installed, ms };

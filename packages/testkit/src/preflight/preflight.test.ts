@@ -8,7 +8,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNginx } from '../nginx/index.ts';
-import { locate, MissingProgramError, PROGRAMS, type ProgramId } from '../programs.ts';
+import { KUBE_CACHE_DIR } from '../kube/build.ts';
+import { BUILT_KUBECTL, locate, MissingProgramError, PROGRAMS, type ProgramId } from '../programs.ts';
 import { startRedis } from '../redis/index.ts';
 import { startSlapd } from '../slapd/index.ts';
 import { checkPrograms } from './index.ts';
@@ -27,10 +28,11 @@ interface Run {
   ms: number;
 }
 
-function run(argv: string[], env: NodeJS.ProcessEnv, options: { uid?: number; timeoutMs?: number } = {}): Promise<Run> {
+/** Runs `cmd` (default: this Node) with `argv`. */
+function run(argv: string[], env: NodeJS.ProcessEnv, options: { cmd?: string; uid?: number; timeoutMs?: number } = {}): Promise<Run> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, {
+    const child = spawn(options.cmd ?? process.execPath, argv, {
       cwd: REPO,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -47,8 +49,7 @@ function run(argv: string[], env: NodeJS.ProcessEnv, options: { uid?: number; ti
 }
 
 /** A lookup root with a symlink to every program found here, except `hidden`. */
-async function systemRoot(name: string, hidden: ProgramId[]): Promise<string> {
-  const root = join(work, name);
+async function systemRoot(name: string, hidden: ProgramId[], root = join(work, name)): Promise<string> {
   for (const spec of PROGRAMS) {
     if (hidden.includes(spec.id)) continue;
     const real = locate(spec, { root: '' });
@@ -158,6 +159,28 @@ describe('preflight', () => {
     } finally {
       if (alive()) process.kill(daemon, 'SIGKILL');
     }
+  });
+
+  it('with no kubectl installed and installing off: the exact command that builds one', async () => {
+    const root = await systemRoot('root-no-kubectl', ['kubectl']);
+    const result = await run([CLI], env({ GATEHOUSE_SYSTEM_ROOT: root, GATEHOUSE_PREFLIGHT_INSTALL: '0' }));
+    expect(result.code).toBe(1);
+    expect(result.ms).toBeLessThan(5_000);
+    expect(result.stderr).toContain('- kubectl (the Kubernetes suites): not found\n');
+    expect(result.stderr).toContain('\n  kubectl, once Go is installed (the test command does this itself): ./pnpmw exec node packages/testkit/src/kube/build-cli.ts --kubectl\n');
+    expect(result.stderr).not.toContain('building kubectl');
+  });
+
+  // Go's build cache makes this cheap after the first time (the kube-apiserver build compiled most of
+  // kubectl's packages); the root is kept between runs so the binary is only checked, not relinked.
+  it('with no kubectl installed: builds kubectl v1.33 from the kube-apiserver module with Go, and passes', { timeout: 900_000 }, async () => {
+    const root = await systemRoot('', ['kubectl'], join(KUBE_CACHE_DIR, 'preflight-test-root'));
+    const result = await run([CLI], env({ GATEHOUSE_SYSTEM_ROOT: root }), { timeoutMs: 900_000 });
+    expect(result.stderr).toContain('gatehouse preflight: building kubectl from k8s.io/kubernetes with Go');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('installed kubectl (built)');
+    const version = await run(['version', '--client', '-o', 'json'], env({}), { cmd: root + BUILT_KUBECTL });
+    expect(JSON.parse(version.stdout)).toMatchObject({ clientVersion: { gitVersion: 'v1.33.13', major: '1', minor: '33' } });
   });
 
   it('`vitest run` stops before any project starts, within 10 s, with the command', async () => {
