@@ -1,4 +1,4 @@
-import { ConnectorError } from '@gatehouse/connector-kit';
+import { ConnectorError, parseJSONBody } from '@gatehouse/connector-kit';
 import type { ConnectorErrorCode, ConnectorLogger } from '@gatehouse/connector-kit';
 import { z } from 'zod';
 import { GITHUB_API_VERSION, apiError } from './http.ts';
@@ -145,7 +145,7 @@ export class GitHubApi {
   }
 
   #error(what: string, res: HttpResponse): ConnectorError {
-    return apiError({ method: 'GET', url: '', headers: {}, what }, res, this.#unauthorizedCode, this.#logger);
+    return apiError({ what }, res, this.#unauthorizedCode, this.#logger);
   }
 
   #parse<S extends z.ZodType>(what: string, schema: S, body: unknown): z.output<S> {
@@ -159,12 +159,7 @@ export class GitHubApi {
   }
 }
 
+/** A JSON body, or `upstream_error`. */
 export function parseJSON(what: string, text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new ConnectorError('upstream_error', `${what}: response is not JSON`, {
-      userMessage: 'GitHub sent an answer that could not be understood.',
-    });
-  }
+  return parseJSONBody({ upstream: 'GitHub', what }, text);
 }

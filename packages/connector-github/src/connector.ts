@@ -1,5 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
-import { ConnectorError, isConnectorError, withConnectorData } from '@gatehouse/connector-kit';
+import { ConnectorError, createPkce, isConnectorError, keptStateSchema, oauthErrorCode, pkceVerifierField, verifyCallbackState, withConnectorData } from '@gatehouse/connector-kit';
 import type {
   CallbackConnector,
   CallbackRequest,
@@ -16,15 +15,11 @@ import type { GitHubConfig, GitHubEndpoints } from './config.ts';
 import { pickEmail } from './email.ts';
 import { orgRules, resolveGroups } from './groups.ts';
 import type { GitHubHttp } from './http.ts';
-import { authorizeURL, createPkce, exchangeToken } from './oauth.ts';
+import { authorizeURL, exchangeToken } from './oauth.ts';
 import type { GitHubTokens } from './oauth.ts';
 
 /** What the issuer keeps between `loginURL` and `handleCallback`. */
-const keptSchema = z.object({
-  state: z.string().min(1),
-  codeVerifier: z.string().min(43),
-  redirectURI: z.string().min(1),
-});
+const keptSchema = keptStateSchema({ codeVerifier: pkceVerifierField(), redirectURI: z.string().min(1) });
 type Kept = z.output<typeof keptSchema>;
 
 /** What the issuer stores with an offline session: the user's GitHub token(s). */
@@ -37,12 +32,6 @@ type ConnectorData = z.output<typeof connectorDataSchema>;
 
 /** Renew a GitHub App user token this long before it expires. */
 const EXPIRY_MARGIN_MS = 60_000;
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 export interface GitHubConnectorOptions {
   id: string;
@@ -94,21 +83,11 @@ export class GitHubConnector implements CallbackConnector, RefreshConnector {
   }
 
   async handleCallback(scopes: Scopes, kept: unknown, request: CallbackRequest): Promise<Identity> {
-    const parsed = keptSchema.safeParse(kept);
-    if (!parsed.success) {
-      throw new ConnectorError('invalid_state', 'no login state kept for this callback', {
-        userMessage: 'This sign-in has expired or was started elsewhere. Please start again.',
-      });
-    }
-    const k = parsed.data;
     const q = request.url.searchParams;
-    const state = q.get('state');
     // Checked before anything else, so a foreign callback never spends its code.
-    if (state === null || !safeEqual(state, k.state)) {
-      throw new ConnectorError('invalid_state', 'callback state does not match this login', {
-        userMessage: 'This sign-in response does not belong to your sign-in. Please start again.',
-      });
-    }
+    const k = verifyCallbackState(keptSchema, kept, q, {
+      mismatch: 'This sign-in response does not belong to your sign-in. Please start again.',
+    });
     const error = q.get('error');
     if (error !== null) throw this.#authorizeError(error, q.get('error_description'));
     const code = q.get('code');
@@ -213,7 +192,7 @@ export class GitHubConnector implements CallbackConnector, RefreshConnector {
   }
 
   #authorizeError(error: string, description: string | null): ConnectorError {
-    const safe = error.replace(/[^\w.-]/g, '').slice(0, 64);
+    const safe = oauthErrorCode(error);
     if (safe === 'access_denied') {
       return new ConnectorError('access_denied', 'the user declined the GitHub authorization', {
         userMessage: 'You did not authorize this application on GitHub.',

@@ -1,17 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { ConnectorError } from '@gatehouse/connector-kit';
+import { ConnectorError, oauthErrorCode } from '@gatehouse/connector-kit';
 import type { ConnectorErrorCode, ConnectorLogger } from '@gatehouse/connector-kit';
 import { z } from 'zod';
 import { parseJSON } from './api.ts';
 import { apiError } from './http.ts';
 import type { GitHubHttp, HttpRequest } from './http.ts';
-
-/** A PKCE pair (RFC 7636, S256: the only method GitHub accepts). */
-export function createPkce(): { verifier: string; challenge: string } {
-  const verifier = randomBytes(32).toString('base64url');
-  const challenge = createHash('sha256').update(verifier).digest('base64url');
-  return { verifier, challenge };
-}
 
 export interface AuthorizeParams {
   clientID: string;
@@ -105,7 +97,7 @@ export async function exchangeToken(http: GitHubHttp, oauthBase: string, p: Exch
 }
 
 function tokenError(error: string, description: string | undefined, isRefresh: boolean, logger: ConnectorLogger): ConnectorError {
-  const safeError = error.replace(/[^\w.-]/g, '').slice(0, 64);
+  const safeError = oauthErrorCode(error);
   const detail = `GitHub token endpoint: ${safeError}${description ? ` (${description.slice(0, 200)})` : ''}`;
   logger.warn({ error: safeError }, 'github token exchange refused');
   let code: ConnectorErrorCode;

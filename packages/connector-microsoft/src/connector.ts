@@ -1,7 +1,6 @@
-import { timingSafeEqual } from 'node:crypto';
 import { CryptoProvider } from '@azure/msal-node';
 import { z } from 'zod';
-import { ConnectorError, isConnectorError, withConnectorData } from '@gatehouse/connector-kit';
+import { callbackParams, ConnectorError, isConnectorError, keptStateSchema, pkceVerifierField, verifyCallbackState, withConnectorData } from '@gatehouse/connector-kit';
 import type {
   CallbackConnector,
   CallbackRequest,
@@ -22,10 +21,9 @@ import { createMsal, describeAadsts, fetchTenantMetadata, mapMsalError, refreshT
 import type { TenantMetadata } from './msal.ts';
 
 /** Per-login data the issuer keeps between `loginURL` and `handleCallback`. */
-const keptSchema = z.object({
-  state: z.string().min(1),
+const keptSchema = keptStateSchema({
   nonce: z.string().min(1),
-  codeVerifier: z.string().min(43),
+  codeVerifier: pkceVerifierField(),
   redirectURI: z.string().min(1),
 });
 type Kept = z.output<typeof keptSchema>;
@@ -37,12 +35,6 @@ const dataSchema = z.object({
   refreshToken: z.string().min(1).optional(),
 });
 type ConnectorData = z.output<typeof dataSchema>;
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 const startAgain = 'This sign-in could not be completed; please start again.';
 
@@ -118,14 +110,10 @@ export class MicrosoftConnector implements CallbackConnector, RefreshConnector {
   }
 
   async handleCallback(scopes: Scopes, kept: unknown, request: CallbackRequest): Promise<Identity> {
-    const login = keptSchema.safeParse(kept);
-    if (!login.success) throw new ConnectorError('invalid_state', 'no login data kept for this callback', { userMessage: startAgain });
-    const params = request.method === 'POST' && request.form ? new URLSearchParams(request.form) : request.url.searchParams;
-    const state = params.get('state');
+    const params = callbackParams(request);
     // The state is checked before anything else, and before the code is spent.
-    if (state === null || !sameSecret(state, login.data.state)) {
-      throw new ConnectorError('invalid_state', 'callback state does not belong to this login', { userMessage: startAgain });
-    }
+    const login = verifyCallbackState(keptSchema, kept, params, { missing: startAgain, mismatch: startAgain });
+    const state = login.state;
     const upstreamError = params.get('error');
     if (upstreamError !== null) {
       const code = /AADSTS(\d+)/.exec(params.get('error_description') ?? '')?.[1];
@@ -147,10 +135,10 @@ export class MicrosoftConnector implements CallbackConnector, RefreshConnector {
         {
           code,
           scopes: this.upstreamScopes(scopes),
-          redirectUri: login.data.redirectURI,
-          codeVerifier: login.data.codeVerifier,
-          state: login.data.state,
-          nonce: login.data.nonce,
+          redirectUri: login.redirectURI,
+          codeVerifier: login.codeVerifier,
+          state: login.state,
+          nonce: login.nonce,
         },
         { code, state },
       );
@@ -162,7 +150,7 @@ export class MicrosoftConnector implements CallbackConnector, RefreshConnector {
       throw mapped;
     }
     if (!accessToken || !idToken) throw new ConnectorError('upstream_error', 'Entra ID returned no access token or id_token');
-    const claims = await verifyIdToken(idToken, this.config, keys, { nonce: login.data.nonce, tenantIssuer: metadata.issuer });
+    const claims = await verifyIdToken(idToken, this.config, keys, { nonce: login.nonce, tenantIssuer: metadata.issuer });
     const refreshToken = scopes.offlineAccess ? await refreshTokenOf(session) : undefined;
     const identity = await this.buildIdentity(scopes, accessToken, claims, { oid: claims.oid, tid: claims.tid, ...(refreshToken ? { refreshToken } : {}) }, false);
     this.log.info({ userId: identity.userId, tid: claims.tid, groups: identity.groups?.length }, 'Entra ID login');

@@ -1,5 +1,10 @@
-import { ConnectorError } from '@gatehouse/connector-kit';
+import { boundedFetch, DEFAULT_MAX_BODY_BYTES, parseJSONObject as parseObject, parseRetryAfter, statusError as upstreamStatusError } from '@gatehouse/connector-kit';
+import type { ConnectorError } from '@gatehouse/connector-kit';
 
+/** How users know the upstream, in the kit's messages ("Microsoft sign-in did not answer in time"). */
+const UPSTREAM = 'Microsoft sign-in';
+
+/** An answer with plain-object headers: what msal's `NetworkResponse` carries. */
 export interface HttpResponse {
   status: number;
   headers: Record<string, string>;
@@ -22,100 +27,29 @@ export interface HttpRequest {
   idempotent?: boolean;
 }
 
-const UNAVAILABLE_MESSAGE = 'Microsoft sign-in is not reachable right now. Try again in a moment.';
-
 /** Parses `Retry-After` (seconds or an HTTP date) into whole seconds. */
-export function retryAfterSeconds(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim());
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
-}
+export const retryAfterSeconds: (value: string | undefined) => number | undefined = (value) => parseRetryAfter(value);
 
 /** Largest answer accepted: discovery, keys, tokens and 100-entry Graph pages are far below it. */
-export const MAX_BODY_BYTES = 4 * 1024 * 1024;
-
-/** A body larger than `MAX_BODY_BYTES`: the upstream is broken or hostile, retrying will not help. */
-class BodyTooLarge extends ConnectorError {}
-
-/** Reads a body up to `limit` bytes; leaving the loop early cancels the stream (and the socket). */
-async function readBounded(body: ReadableStream<Uint8Array> | null, what: string, limit: number): Promise<string> {
-  if (body === null) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.byteLength;
-    if (size > limit) {
-      throw new BodyTooLarge('upstream_error', `${what} sent an answer larger than ${limit} bytes`, {
-        userMessage: 'Microsoft sign-in sent an unexpected answer.',
-      });
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
+export const MAX_BODY_BYTES = DEFAULT_MAX_BODY_BYTES;
 
 /**
- * One bounded HTTP request (time: `timeoutMs`; size: `maxBodyBytes`, default `MAX_BODY_BYTES`).
+ * One request through the kit's bounded transport (time: `timeoutMs`; size: `maxBodyBytes`).
  * Network failures and timeouts become `upstream_unavailable`, an oversized answer
- * `upstream_error`. A GET that failed on the connection (e.g. a socket the upstream closed while
- * idle) is retried once, as is any request marked `idempotent`; a token POST never is: it may carry
- * an authorization code or a refresh token the upstream already received and spent.
+ * `upstream_error`. A GET that failed on the connection is sent once more, as is any request
+ * marked `idempotent`; a token POST never is: the upstream may already have spent its code.
  */
-export async function httpRequest(url: string, request: HttpRequest, retry = true): Promise<HttpResponse> {
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      method: request.method,
-      headers: request.headers ?? {},
-      ...(request.body !== undefined ? { body: request.body } : {}),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(request.timeoutMs),
-    });
-    const text = await readBounded(response.body, request.what, request.maxBodyBytes ?? MAX_BODY_BYTES);
-    const headers: Record<string, string> = {};
-    response.headers.forEach((v, k) => {
-      headers[k] = v;
-    });
-    return { status: response.status, headers, text };
-  } catch (cause) {
-    if (cause instanceof BodyTooLarge) throw cause;
-    const name = (cause as Error).name;
-    const timedOut = name === 'TimeoutError' || name === 'AbortError';
-    const idempotent = request.idempotent ?? request.method === 'GET';
-    if (retry && idempotent && !timedOut) return httpRequest(url, request, false);
-    throw new ConnectorError(
-      'upstream_unavailable',
-      timedOut ? `${request.what} did not answer within ${request.timeoutMs} ms` : `${request.what} unreachable (${name})`,
-      { userMessage: UNAVAILABLE_MESSAGE, cause },
-    );
-  }
+export async function httpRequest(url: string, request: HttpRequest): Promise<HttpResponse> {
+  const response = await boundedFetch({ upstream: UPSTREAM, url, ...request });
+  return { status: response.status, headers: Object.fromEntries(response.headers), text: response.text };
 }
 
-/** The ConnectorError for an upstream answering 429 or 5xx. */
+/** The ConnectorError for an upstream answering 429 or 5xx (429/502/503/504: upstream_unavailable). */
 export function statusError(what: string, status: number, headers: Record<string, string>): ConnectorError {
-  const retryAfter = retryAfterSeconds(headers['retry-after']);
-  if (status === 429 || status === 502 || status === 503 || status === 504) {
-    return new ConnectorError('upstream_unavailable', `${what} answered HTTP ${status}`, {
-      userMessage: status === 429 ? 'Microsoft is limiting requests right now. Try again shortly.' : UNAVAILABLE_MESSAGE,
-      ...(retryAfter !== undefined ? { retryAfter } : {}),
-    });
-  }
-  return new ConnectorError('upstream_error', `${what} answered HTTP ${status}`, {
-    userMessage: 'Microsoft sign-in failed. Try again later.',
-    ...(retryAfter !== undefined ? { retryAfter } : {}),
-  });
+  return upstreamStatusError({ upstream: UPSTREAM, what }, status, headers['retry-after']);
 }
 
 /** Parses a JSON object body, or throws `upstream_error`. */
 export function parseJSONObject(what: string, text: string): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(text);
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
-  } catch {
-    // fall through
-  }
-  throw new ConnectorError('upstream_error', `${what} sent a response that is not a JSON object`, {
-    userMessage: 'Microsoft sign-in sent an unexpected answer.',
-  });
+  return parseObject({ upstream: UPSTREAM, what }, text);
 }

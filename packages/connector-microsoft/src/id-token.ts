@@ -1,7 +1,6 @@
-import { timingSafeEqual } from 'node:crypto';
 import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify } from 'jose';
 import type { JWTPayload } from 'jose';
-import { ConnectorError } from '@gatehouse/connector-kit';
+import { ConnectorError, constantTimeEqual } from '@gatehouse/connector-kit';
 import { CONSUMERS_TENANT_ID, isMultiTenant } from './config.ts';
 import type { MicrosoftConfig } from './config.ts';
 import { httpRequest, statusError } from './http.ts';
@@ -35,12 +34,9 @@ export function tenantKeys(jwksURI: string, config: MicrosoftConfig): KeySet {
   });
 }
 
-/** The nonce is this login's secret: compared in constant time (only its fixed length may show). */
+/** The nonce is this login's secret: compared in constant time. */
 function sameNonce(actual: unknown, expected: string): boolean {
-  if (typeof actual !== 'string') return false;
-  const a = Buffer.from(actual, 'utf8');
-  const b = Buffer.from(expected, 'utf8');
-  return a.length === b.length && timingSafeEqual(a, b);
+  return typeof actual === 'string' && constantTimeEqual(actual, expected);
 }
 
 const refused = (why: string) =>

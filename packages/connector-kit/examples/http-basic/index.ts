@@ -4,11 +4,12 @@
  * and re-reads the user on refresh with a service token (`GET {url}/users/{id}`).
  *
  * It shows the whole plugin contract in one file: a config schema, `defineConnector`,
- * `ConnectorError` codes for every upstream failure, bounded timeouts, and no secret in logs.
+ * `ConnectorError` codes for every upstream failure, the kit's bounded HTTP client (timeouts,
+ * body cap, one retry of a GET on a dropped connection), and no secret in logs.
  */
 import { z } from 'zod';
-import { ConnectorError, defineConnector, httpsURL, requiredString, stringList } from '@gatehouse/connector-kit';
-import type { Identity, PasswordConnector, RefreshConnector, Scopes } from '@gatehouse/connector-kit';
+import { ConnectorError, defineConnector, HttpClient, httpsURL, parseJSONBody, requiredString, statusError, stringList } from '@gatehouse/connector-kit';
+import type { Connector, HttpResponse, Identity, PasswordConnector, RefreshConnector, Scopes } from '@gatehouse/connector-kit';
 
 export const configSchema = z
   .object({
@@ -36,35 +37,11 @@ const upstreamUser = z.object({
 });
 type UpstreamUser = z.output<typeof upstreamUser>;
 
-async function call(config: HttpBasicConfig, path: string, authorization: string, retry = true): Promise<Response> {
-  try {
-    return await fetch(`${config.url}${path}`, {
-      headers: { authorization, accept: 'application/json' },
-      signal: AbortSignal.timeout(config.timeoutMs),
-    });
-  } catch (cause) {
-    // A kept-alive socket the upstream closed in the meantime fails at once: retry that once (GET is idempotent).
-    if (retry && (cause as Error).name !== 'TimeoutError') return call(config, path, authorization, false);
-    throw new ConnectorError('upstream_unavailable', `user service unreachable: ${(cause as Error).name}`, {
-      userMessage: 'The user service is not reachable. Try again in a moment.',
-      cause,
-    });
-  }
-}
-
-async function readUser(response: Response): Promise<UpstreamUser> {
-  if (response.status >= 500) {
-    throw new ConnectorError('upstream_error', `user service answered ${response.status}`, {
-      userMessage: 'The user service failed. Try again later.',
-    });
-  }
-  let body: unknown;
-  try {
-    body = await response.json();
-  } catch (cause) {
-    throw new ConnectorError('upstream_error', 'user service sent malformed JSON', { cause });
-  }
-  const parsed = upstreamUser.safeParse(body);
+/** Reads the user object of a 200 answer; 5xx and malformed answers are `upstream_error`/`upstream_unavailable`. */
+function readUser(response: HttpResponse, what: string): UpstreamUser {
+  const call = { upstream: 'The user service', what };
+  if (response.status >= 500) throw statusError(call, response.status, response.headers.get('retry-after'));
+  const parsed = upstreamUser.safeParse(parseJSONBody(call, response.text));
   if (!parsed.success) throw new ConnectorError('upstream_error', 'user service sent an unexpected user object');
   return parsed.data;
 }
@@ -92,8 +69,10 @@ export const factory = defineConnector({
   warnings(config) {
     return config.url.startsWith('http:') ? ['url uses plain http: passwords cross the wire unencrypted'] : [];
   },
-  open(id, config, context): PasswordConnector & RefreshConnector {
+  open(id, config, context): PasswordConnector & RefreshConnector & Pick<Connector, 'close'> {
     const log = context.logger.child({ connector: id });
+    // One pool per connector: `close()` releases its sockets.
+    const http = new HttpClient({ upstream: 'The user service', timeoutMs: config.timeoutMs, headers: { accept: 'application/json' }, logger: log });
     return {
       kind: 'password',
       prompt: config.prompt,
@@ -101,28 +80,32 @@ export const factory = defineConnector({
         // An empty password must never reach the upstream (many treat it as "anonymous").
         if (username === '' || password === '' || username.includes(':')) return { ok: false };
         const basic = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-        const response = await call(config, '/user', basic);
+        const response = await http.send({ method: 'GET', url: `${config.url}/user`, headers: { authorization: basic }, what: 'GET /user' });
         if (response.status === 401 || response.status === 403) {
-          await response.body?.cancel();
           log.info({ outcome: 'invalid_credentials' }, 'login refused');
           return { ok: false };
         }
-        const identity = toIdentity(config, await readUser(response), scopes);
+        const identity = toIdentity(config, readUser(response, 'GET /user'), scopes);
         log.info({ userId: identity.userId }, 'login');
         return { ok: true, identity };
       },
       async refresh(scopes, identity) {
         const data = identity.connectorData as { id?: unknown } | undefined;
         if (typeof data?.id !== 'string') throw new ConnectorError('refresh_failed', 'connectorData has no user id');
-        const response = await call(config, `/users/${encodeURIComponent(data.id)}`, `Bearer ${config.serviceToken}`);
+        const response = await http.send({
+          method: 'GET',
+          url: `${config.url}/users/${encodeURIComponent(data.id)}`,
+          headers: { authorization: `Bearer ${config.serviceToken}` },
+          what: 'GET /users/{id}',
+        });
         if (response.status === 404) {
-          await response.body?.cancel();
           throw new ConnectorError('refresh_failed', `user ${data.id} no longer exists upstream`);
         }
-        const user = await readUser(response);
+        const user = readUser(response, 'GET /users/{id}');
         if (user.id !== identity.userId) throw new ConnectorError('refresh_failed', 'upstream returned a different user');
         return toIdentity(config, user, scopes);
       },
+      close: () => http.close(),
     };
   },
 });
