@@ -166,3 +166,18 @@ describe('msal code redemption over a dropped connection', () => {
     expect(seen[0]?.body).toContain('code=the-code');
   });
 });
+
+describe('httpRequest: trust', () => {
+  it('makes a certificate the trust store refuses upstream_error (a CA problem), sent once', async () => {
+    const ca = await createTestCA('Untrusted CA');
+    const leaf = await ca.issue(['127.0.0.1']);
+    let hits = 0;
+    const url = await listen(createHttpsServer({ cert: leaf.cert, key: leaf.key }), (_req, res) => {
+      hits += 1;
+      res.end('{}');
+    });
+    const error = await httpRequest(url, { method: 'GET', timeoutMs: 5000, what: 'Entra ID discovery' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'upstream_error', message: expect.stringMatching(/TLS certificate .* not trusted/) });
+    expect(hits).toBe(0);
+  });
+});
