@@ -4,7 +4,7 @@
  * so calling this on every run costs a few seconds once the Go build cache is warm.
  */
 import { spawn } from 'node:child_process';
-import { access, constants, mkdir, readFile } from 'node:fs/promises';
+import { access, constants, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUILT_KUBECTL, installHint, locate, programSpec } from '../programs.ts';
@@ -76,7 +76,15 @@ export async function buildKubectl(options: { output?: string; log?: (line: stri
   const output = options.output ?? KUBECTL_BINARY;
   await mkdir(dirname(output), { recursive: true });
   options.log?.(`building kubectl with ${go} (a cold build takes minutes)`);
-  return goBuild(go, './kubectl', output);
+  // Built aside, then renamed into place: a concurrent run never finds a half-written kubectl.
+  const partial = `${output}.${process.pid}.partial`;
+  try {
+    const result = await goBuild(go, './kubectl', partial);
+    await rename(partial, output);
+    return { ...result, binary: output };
+  } finally {
+    await rm(partial, { force: true });
+  }
 }
 
 async function goBuild(go: string, pkg: string, output: string): Promise<BuildResult> {

@@ -183,6 +183,23 @@ describe('preflight', () => {
     expect(JSON.parse(version.stdout)).toMatchObject({ clientVersion: { gitVersion: 'v1.33.13', major: '1', minor: '33' } });
   });
 
+  it('four runs at once on a machine without kubectl: all pass, and the kubectl they leave works', { timeout: 900_000 }, async () => {
+    const root = await systemRoot('root-build-kubectl-4', ['kubectl']);
+    const results = await Promise.all([1, 2, 3, 4].map(() => run([CLI], env({ GATEHOUSE_SYSTEM_ROOT: root }), { timeoutMs: 900_000 })));
+    for (const result of results) expect(result.code, result.stderr).toBe(0);
+    const version = await run(['version', '--client', '-o', 'json'], env({}), { cmd: root + BUILT_KUBECTL });
+    expect(JSON.parse(version.stdout)).toMatchObject({ clientVersion: { gitVersion: 'v1.33.13' } });
+  });
+
+  it('an installed Go older than kube-apiserver/go.mod asks for a newer one', async () => {
+    const fakeGo = join(work, 'go-1.19');
+    await writeFile(fakeGo, '#!/bin/sh\n[ "$1 $2" = "env GOVERSION" ] && echo go1.19.8\n', { mode: 0o755 });
+    const result = await run([CLI], env({ GATEHOUSE_GO: fakeGo, GATEHOUSE_PREFLIGHT_INSTALL: '0' }));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`- go (building kube-apiserver for the Kubernetes suites): ${fakeGo} is go1.19.8, older than the go1.24.0 kube-apiserver/go.mod needs`);
+    expect(result.stderr).toContain('\n  Go >= 1.24: curl -fsSL');
+  });
+
   it('`vitest run` stops before any project starts, within 10 s, with the command', async () => {
     const root = await systemRoot('root-vitest', ['slapadd']);
     const apt = await fakeApt('apt-vitest');
