@@ -6,3 +6,5 @@ export * from './callback.ts';
 export * from './constant-time.ts';
 export * from './pkce.ts';
 export * from './http/index.ts';
+/** The zod the kit's schema helpers are built with: a connector's schema composes with them only on the same instance. */
+export { z } from 'zod';

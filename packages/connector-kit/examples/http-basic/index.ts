@@ -7,8 +7,7 @@
  * `ConnectorError` codes for every upstream failure, the kit's bounded HTTP client (timeouts,
  * body cap, one retry of a GET on a dropped connection), and no secret in logs.
  */
-import { z } from 'zod';
-import { ConnectorError, defineConnector, HttpClient, httpsURL, parseJSONBody, requiredString, statusError, stringList } from '@gatehouse/connector-kit';
+import { ConnectorError, defineConnector, HttpClient, httpsURL, parseJSONBody, requiredString, statusError, stringList, z } from '@gatehouse/connector-kit';
 import type { Connector, HttpResponse, Identity, PasswordConnector, RefreshConnector, Scopes } from '@gatehouse/connector-kit';
 
 export const configSchema = z
