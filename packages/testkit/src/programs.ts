@@ -135,6 +135,14 @@ function expand(path: string): string[] {
   return entries.flatMap((entry) => expand(`${dir}/${entry}${path.slice(star + 2)}`));
 }
 
+/** `name` on PATH (no lookup root: for the tools the preflight itself runs, apt-get and sudo). */
+export function findOnPath(name: string, pathEnv = process.env.PATH ?? ''): string | undefined {
+  for (const dir of pathEnv.split(delimiter)) {
+    if (dir.startsWith('/') && isExecutable(join(dir, name))) return join(dir, name);
+  }
+  return undefined;
+}
+
 /** Where a program is, or undefined. Synchronous and allocation-light: the preflight runs it on every test run. */
 export function locate(spec: SystemProgram, options: LookupOptions = {}): string | undefined {
   const root = systemRoot(options);

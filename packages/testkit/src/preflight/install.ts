@@ -3,31 +3,17 @@
  * non-interactive), and only when this process may: root, or passwordless sudo, on an apt machine.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
-import { APT_DAEMON_PID_FILES } from '../programs.ts';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { APT_DAEMON_PID_FILES, findOnPath } from '../programs.ts';
 
 export type InstallPrivilege = { kind: 'root' } | { kind: 'sudo' } | { kind: 'none'; reason: string };
-
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir.startsWith('/')) continue;
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 /** Whether (and how) this process may run apt-get; never prompts for a password. */
 export function installPrivilege(): InstallPrivilege {
   if (process.env.GATEHOUSE_PREFLIGHT_INSTALL === '0') return { kind: 'none', reason: 'GATEHOUSE_PREFLIGHT_INSTALL=0' };
-  if (!onPath('apt-get')) return { kind: 'none', reason: 'this machine has no apt-get' };
+  if (!findOnPath('apt-get')) return { kind: 'none', reason: 'this machine has no apt-get' };
   if (process.getuid?.() === 0) return { kind: 'root' };
-  if (!onPath('sudo')) return { kind: 'none', reason: 'not root, and sudo is not installed' };
+  if (!findOnPath('sudo')) return { kind: 'none', reason: 'not root, and sudo is not installed' };
   // -n: fail instead of asking for a password (the test run must not sit at a prompt).
   const probe = spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore', timeout: 5_000 });
   return probe.status === 0 ? { kind: 'sudo' } : { kind: 'none', reason: 'not root, and sudo asks for a password' };
