@@ -8,6 +8,16 @@ function isLoopbackHost(hostname: string): boolean {
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
+/** The URL, or an issue saying it is not an absolute URL. */
+function parseAbsoluteURL(value: string, ctx: z.RefinementCtx): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `must be an absolute URL, got ${JSON.stringify(value)}` });
+    return undefined;
+  }
+}
+
 export interface URLFieldOptions {
   /** Allow `http:` for loopback hosts (127.0.0.0/8, ::1, localhost): local test servers. Default true. */
   allowLoopbackHttp?: boolean;
@@ -21,13 +31,8 @@ export function httpsURL(options: URLFieldOptions = {}) {
   return z
     .string({ error: 'must be a URL string' })
     .superRefine((value, ctx) => {
-      let url: URL;
-      try {
-        url = new URL(value);
-      } catch {
-        ctx.addIssue({ code: 'custom', message: `must be an absolute URL, got ${JSON.stringify(value)}` });
-        return;
-      }
+      const url = parseAbsoluteURL(value, ctx);
+      if (url === undefined) return;
       const httpOk = allowHttp || (allowLoopbackHttp && isLoopbackHost(url.hostname));
       if (url.protocol !== 'https:' && !(url.protocol === 'http:' && httpOk)) {
         ctx.addIssue({ code: 'custom', message: `must be an https URL, got ${url.protocol}` });
@@ -41,13 +46,8 @@ export function httpsURL(options: URLFieldOptions = {}) {
 /** An OAuth2 redirect URI: absolute http(s) URL, no fragment, kept exactly as written (compared exactly). */
 export function redirectURI() {
   return z.string({ error: 'must be a URL string' }).superRefine((value, ctx) => {
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: `must be an absolute URL, got ${JSON.stringify(value)}` });
-      return;
-    }
+    const url = parseAbsoluteURL(value, ctx);
+    if (url === undefined) return;
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
       ctx.addIssue({ code: 'custom', message: `must be an http(s) URL, got ${url.protocol}` });
     }

@@ -1,8 +1,7 @@
-import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runConnectorConformance, createMemoryLogger } from '@gatehouse/connector-kit/testing';
+import { loopbackServer } from './loopback-server.ts';
 import { factory } from '../examples/http-basic/index.ts';
 
 /** A tiny user service: the example connector's upstream. */
@@ -12,9 +11,6 @@ const users = new Map<string, User>([
 ]);
 const serviceToken = 'service-token-for-tests';
 let mode: 'ok' | 'error500' | 'hang' = 'ok';
-let server: Server;
-let port = 0;
-const sockets = new Set<Socket>();
 let upstreamCalls = 0;
 
 function handle(req: IncomingMessage, res: ServerResponse): void {
@@ -41,30 +37,17 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   json(401, { error: 'unauthorized' });
 }
 
-async function listen(onPort: number): Promise<void> {
-  server = createServer(handle);
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(onPort, '127.0.0.1', resolve));
-  port = (server.address() as AddressInfo).port;
-}
+const upstream = loopbackServer(handle);
 
-async function stop(): Promise<void> {
-  for (const s of sockets) s.destroy();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-}
-
-beforeAll(() => listen(0));
-afterAll(() => stop());
+beforeAll(() => upstream.start());
+afterAll(() => upstream.stop());
 
 let removed: User | undefined;
 
 runConnectorConformance({
   name: 'example-http-basic',
   factory,
-  config: () => ({ url: `http://127.0.0.1:${port}`, serviceToken, timeoutMs: 1000 }),
+  config: () => ({ url: `http://127.0.0.1:${upstream.port}`, serviceToken, timeoutMs: 1000 }),
   invalidConfigs: [
     { config: { serviceToken }, path: 'url' },
     { config: { url: 'ftp://x', serviceToken }, path: 'url' },
@@ -89,7 +72,7 @@ runConnectorConformance({
     },
   },
   faults: [
-    { name: 'the upstream is down', set: () => stop(), clear: () => listen(port) },
+    { name: 'the upstream is down', set: () => upstream.stop(), clear: () => upstream.start() },
     { name: 'the upstream answers 500', set: () => void (mode = 'error500'), clear: () => void (mode = 'ok'), code: 'upstream_error' },
     { name: 'the upstream hangs', set: () => void (mode = 'hang'), clear: () => void (mode = 'ok') },
   ],
@@ -97,7 +80,7 @@ runConnectorConformance({
 
 describe('example-http-basic specifics', () => {
   it('refuses users outside requiredGroups with not_in_required_groups', async () => {
-    const config = factory.configSchema.parse({ url: `http://127.0.0.1:${port}`, serviceToken, requiredGroups: ['ops'] });
+    const config = factory.configSchema.parse({ url: `http://127.0.0.1:${upstream.port}`, serviceToken, requiredGroups: ['ops'] });
     const logger = createMemoryLogger();
     const c = await factory.open('x', config, { logger, issuerURL: 'https://i.test', callbackURL: 'https://i.test/callback' });
     if (c.kind !== 'password') throw new Error('expected a password connector');
@@ -106,7 +89,7 @@ describe('example-http-basic specifics', () => {
   });
 
   it('never sends an empty password upstream', async () => {
-    const config = factory.configSchema.parse({ url: `http://127.0.0.1:${port}`, serviceToken });
+    const config = factory.configSchema.parse({ url: `http://127.0.0.1:${upstream.port}`, serviceToken });
     const c = await factory.open('x', config, { logger: createMemoryLogger(), issuerURL: 'https://i.test', callbackURL: 'https://i.test/callback' });
     if (c.kind !== 'password') throw new Error('expected a password connector');
     const before = upstreamCalls;

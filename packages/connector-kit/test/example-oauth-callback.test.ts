@@ -1,10 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryLogger, expectConnectorError, runConnectorConformance } from '@gatehouse/connector-kit/testing';
 import type { CallbackConnector, CallbackRequest, Connector } from '@gatehouse/connector-kit';
+import { loopbackServer } from './loopback-server.ts';
 import { factory } from '../examples/oauth-callback/index.ts';
 
 /**
@@ -21,9 +20,6 @@ const accessTokens = new Map<string, string>();
 const refreshTokens = new Map<string, string>();
 const tokenPosts: string[] = [];
 let mode: 'ok' | 'token503' | 'hang' = 'ok';
-let server: Server;
-let port = 0;
-const sockets = new Set<Socket>();
 
 const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
   void res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
@@ -85,20 +81,7 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   json(res, 404, { error: 'not_found' });
 }
 
-async function listen(onPort: number): Promise<void> {
-  server = createServer(handle);
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(onPort, '127.0.0.1', resolve));
-  port = (server.address() as AddressInfo).port;
-}
-
-async function stop(): Promise<void> {
-  for (const s of sockets) s.destroy();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-}
+const upstream = loopbackServer(handle);
 
 /** The browser at the upstream: follow the authorize URL to the redirect back to the issuer. */
 async function driveLogin(loginURL: string): Promise<CallbackRequest> {
@@ -108,10 +91,10 @@ async function driveLogin(loginURL: string): Promise<CallbackRequest> {
   return { url: new URL(location), method: 'GET' };
 }
 
-beforeAll(() => listen(0));
-afterAll(() => stop());
+beforeAll(() => upstream.start());
+afterAll(() => upstream.stop());
 
-const config = () => ({ url: `http://127.0.0.1:${port}`, clientID: CLIENT.id, clientSecret: CLIENT.secret, timeoutMs: 1000 });
+const config = () => ({ url: `http://127.0.0.1:${upstream.port}`, clientID: CLIENT.id, clientSecret: CLIENT.secret, timeoutMs: 1000 });
 
 runConnectorConformance({
   name: 'example-oauth-callback',
@@ -135,7 +118,7 @@ runConnectorConformance({
     restoreUser: () => void users.set(ada.sub, ada),
   },
   faults: [
-    { name: 'the upstream is down', set: () => stop(), clear: () => listen(port) },
+    { name: 'the upstream is down', set: () => upstream.stop(), clear: () => upstream.start() },
     { name: 'the token endpoint answers 503', set: () => void (mode = 'token503'), clear: () => void (mode = 'ok') },
     { name: 'the upstream hangs', set: () => void (mode = 'hang'), clear: () => void (mode = 'ok') },
   ],
