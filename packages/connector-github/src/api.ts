@@ -1,6 +1,6 @@
 import { ConnectorError, parseJSONBody } from '@gatehouse/connector-kit';
 import type { ConnectorErrorCode, ConnectorLogger } from '@gatehouse/connector-kit';
-import { z } from 'zod';
+import { z } from '@gatehouse/connector-kit';
 import { GITHUB_API_VERSION, apiError } from './http.ts';
 import type { GitHubHttp, HttpRequest, HttpResponse } from './http.ts';
 

@@ -1,5 +1,5 @@
 import { httpsURL, redirectURI, requiredString, stringList } from '@gatehouse/connector-kit';
-import { z } from 'zod';
+import { z } from '@gatehouse/connector-kit';
 
 /** One organisation whose members may sign in, optionally only members of some of its teams. */
 const orgSchema = z.strictObject({

@@ -9,7 +9,7 @@ import type {
   RefreshConnector,
   Scopes,
 } from '@gatehouse/connector-kit';
-import { z } from 'zod';
+import { z } from '@gatehouse/connector-kit';
 import { GitHubApi } from './api.ts';
 import type { GitHubConfig, GitHubEndpoints } from './config.ts';
 import { pickEmail } from './email.ts';

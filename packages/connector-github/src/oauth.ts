@@ -1,6 +1,6 @@
 import { ConnectorError, oauthErrorCode } from '@gatehouse/connector-kit';
 import type { ConnectorErrorCode, ConnectorLogger } from '@gatehouse/connector-kit';
-import { z } from 'zod';
+import { z } from '@gatehouse/connector-kit';
 import { parseJSON } from './api.ts';
 import { apiError } from './http.ts';
 import type { GitHubHttp, HttpRequest } from './http.ts';

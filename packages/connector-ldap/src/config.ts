@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { caData } from '@gatehouse/connector-kit';
 import { FilterParser } from 'ldapts';
-import { z } from 'zod';
+import { z } from '@gatehouse/connector-kit';
 
 /** An LDAP attribute description: a name or OID, with options (`userCertificate;binary`). */
 const ATTRIBUTE = /^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)(?:;[A-Za-z0-9-]+)*$/;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '@gatehouse/connector-kit';
 import { httpsURL, redirectURI, requiredString, stringList } from '@gatehouse/connector-kit';
 
 /** Tenant path values that are not one directory: the issuer of each token names the user's tenant. */

@@ -1,5 +1,5 @@
 import { CryptoProvider } from '@azure/msal-node';
-import { z } from 'zod';
+import { z } from '@gatehouse/connector-kit';
 import { callbackParams, ConnectorError, isConnectorError, keptStateSchema, pkceVerifierField, verifyCallbackState, withConnectorData } from '@gatehouse/connector-kit';
 import type {
   CallbackConnector,

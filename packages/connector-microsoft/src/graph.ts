@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '@gatehouse/connector-kit';
 import { ConnectorError } from '@gatehouse/connector-kit';
 import type { ConnectorLogger } from '@gatehouse/connector-kit';
 import type { MicrosoftConfig } from './config.ts';

@@ -1,6 +1,6 @@
 import { AuthError, ConfidentialClientApplication, LogLevel } from '@azure/msal-node';
 import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from '@azure/msal-node';
-import { z } from 'zod';
+import { z } from '@gatehouse/connector-kit';
 import { ConnectorError, isConnectorError } from '@gatehouse/connector-kit';
 import type { ConnectorErrorCode, ConnectorLogger } from '@gatehouse/connector-kit';
 import type { MicrosoftConfig } from './config.ts';
