@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '@gatehouse/storage';
-import { DEFAULT_ANONYMOUS_BUDGET } from '../../packages/issuer/src/server/anonymous-records.ts';
+import { DEFAULT_ANONYMOUS_BUDGET } from '../../packages/issuer/src/server/store/anonymous-records.ts';
 import { closeClients, http1, type Answer } from './client.ts';
 import { startAdversarialStack, type AdversarialStack } from './stack.ts';
 import { defineClass } from './tally.ts';

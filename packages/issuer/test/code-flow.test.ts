@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import { browse, CookieJar, TEST_CLIENT, testOAuth2, withTestIssuer } from '../src/testing/index.ts';
-import { decodeSubject } from '../src/server/subject.ts';
+import { decodeSubject } from '../src/server/grants/subject.ts';
 import { authorizationRequest, authorize, redeem, REDIRECT, useIssuer } from './helpers.ts';
 
 describe('authorization code flow through mockCallback', () => {

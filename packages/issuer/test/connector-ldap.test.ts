@@ -6,7 +6,7 @@ import { type Slapd, startSlapd } from '@gatehouse/testkit/slapd';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningIssuer } from '../src/index.ts';
-import { decodeSubject } from '../src/server/subject.ts';
+import { decodeSubject } from '../src/server/grants/subject.ts';
 import { browse, CookieJar, formAction, startTestIssuer } from '../src/testing/index.ts';
 import { authorizationRequest, authorize, discover, redeem, REDIRECT } from './helpers.ts';
 

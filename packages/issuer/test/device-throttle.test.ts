@@ -8,7 +8,7 @@ import * as client from 'openid-client';
 import { MemoryStore } from '@gatehouse/storage';
 import type { RunningIssuer } from '../src/index.ts';
 import { browse, type BrowseResult, CookieJar, formAction, startTestIssuer, TEST_CLIENT, testOAuth2 } from '../src/testing/index.ts';
-import type { ThrottleOptions } from '../src/server/interactions/throttle.ts';
+import type { ThrottleOptions } from '../src/server/login/throttle.ts';
 import { discover } from './helpers.ts';
 
 const CLI = { ...TEST_CLIENT, id: 'kubectl', secret: undefined, public: true, name: 'kubectl', redirectURIs: ['http://127.0.0.1:8000/'] };

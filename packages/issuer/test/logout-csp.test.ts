@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import type { RunningIssuer } from '../src/index.ts';
 import { browse, CookieJar, formAction, startTestIssuer, TEST_CLIENT, testOAuth2, type BrowseResult } from '../src/testing/index.ts';
-import { contentSecurityPolicy, handoffFormTargets } from '../src/server/security.ts';
+import { contentSecurityPolicy, handoffFormTargets } from '../src/server/http/security.ts';
 import { authorize, discover, redeem, REDIRECT } from './helpers.ts';
 
 const csp = (formAction: string) =>

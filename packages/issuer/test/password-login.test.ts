@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { browse, CookieJar, formAction, login, MOCK_CONNECTOR, testOAuth2 } from '../src/testing/index.ts';
-import { decodeSubject } from '../src/server/subject.ts';
+import { decodeSubject } from '../src/server/grants/subject.ts';
 import { ALICE, ALICE_PASSWORD, authorizationRequest, authorize, redeem, REDIRECT, useIssuer } from './helpers.ts';
 
 async function authURL(config: client.Configuration, extra: Record<string, string> = {}) {

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { CONNECTOR_KIT_VERSION, type ConnectorFactory } from '@gatehouse/connector-kit';
 import type { RunningIssuer } from '../src/index.ts';
 import { browse, CookieJar, formAction, startTestIssuer, TEST_CLIENT, testOAuth2 } from '../src/testing/index.ts';
-import type { ThrottleOptions } from '../src/server/interactions/throttle.ts';
+import type { ThrottleOptions } from '../src/server/login/throttle.ts';
 import { authorizationRequest, discover, postForm, REDIRECT, TEST_BASIC } from './helpers.ts';
 
 const RIGHT = 'the-right-password';

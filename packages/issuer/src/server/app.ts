@@ -5,7 +5,7 @@
  * oidc-provider runs as its own koa app, called with the issuer path stripped from `req.url`
  * and the full path kept in `req.originalUrl` (from which it derives its mount path). Which
  * Provider instance answers is read per request from a `ProviderSlot`, so a key rotation swaps in
- * a rebuilt provider atomically (see keys.ts).
+ * a rebuilt provider atomically (see keys/key-manager.ts).
  */
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -13,15 +13,15 @@ import Koa, { type Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Store } from '@gatehouse/storage';
 import type { IssuerConfig } from '../config/types.ts';
-import { PageError } from './interactions/errors.ts';
-import { readFormText } from './interactions/form.ts';
-import { interactionRouter, sendPage, type InteractionDeps } from './interactions/routes.ts';
-import { requestScope } from './request-cache.ts';
-import type { KeyManager } from './keys.ts';
-import { errorSummary, INTERNAL_LISTENERS } from './provider.ts';
-import { clientAddress, isTrustedProxy, providerContentSecurityPolicy } from './security.ts';
-import { errorPage } from './views/pages.ts';
-import { stylesheet } from './views/theme.ts';
+import { PageError } from './http/errors.ts';
+import { readFormText } from './http/form.ts';
+import { interactionRouter, sendPage, type InteractionDeps } from './login/routes.ts';
+import { requestScope } from './store/request-cache.ts';
+import type { KeyManager } from './keys/key-manager.ts';
+import { errorSummary, INTERNAL_LISTENERS } from './oidc/provider.ts';
+import { clientAddress, isTrustedProxy, providerContentSecurityPolicy } from './http/security.ts';
+import { errorPage } from './http/views/pages.ts';
+import { stylesheet } from './http/views/theme.ts';
 
 export class ProviderSlot {
   #provider: Provider;

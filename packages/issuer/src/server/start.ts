@@ -15,19 +15,19 @@ import type { Store } from '@gatehouse/storage';
 import type { ConnectorConfig, IssuerConfig } from '../config/types.ts';
 import { createRegistry } from '../connectors/index.ts';
 import { LOCAL_CONNECTOR_ID, LOCAL_CONNECTOR_NAME } from '../connectors/local.ts';
-import { GrantIdentities, type IssuerConnector } from './accounts.ts';
+import { GrantIdentities, type IssuerConnector } from './grants/accounts.ts';
 import { createApp, ProviderSlot } from './app.ts';
-import { ClientDirectory } from './clients.ts';
-import { DeviceCodeThrottle, LoginThrottle, type ThrottleOptions } from './interactions/throttle.ts';
-import { deviceCodeThrottle } from './device-code-throttle.ts';
-import { KeyManager } from './keys.ts';
-import { AnonymousBudget, AnonymousRecordsStore, type AnonymousBudgetOptions } from './anonymous-records.ts';
-import { buildProvider, grantTypesOffered } from './provider.ts';
-import { registerPasswordGrant } from './password-grant.ts';
-import { providerScope, withRequestCache } from './request-cache.ts';
-import { RuntimeConnectors } from './runtime-connectors.ts';
+import { ClientDirectory } from './oidc/clients.ts';
+import { DeviceCodeThrottle, LoginThrottle, type ThrottleOptions } from './login/throttle.ts';
+import { deviceCodeThrottle } from './login/device-code-throttle.ts';
+import { KeyManager } from './keys/key-manager.ts';
+import { AnonymousBudget, AnonymousRecordsStore, type AnonymousBudgetOptions } from './store/anonymous-records.ts';
+import { buildProvider, grantTypesOffered } from './oidc/provider.ts';
+import { registerPasswordGrant } from './login/password-grant.ts';
+import { providerScope, withRequestCache } from './store/request-cache.ts';
+import { RuntimeConnectors } from './login/runtime-connectors.ts';
 import { openIssuerStore, openTelemetry, issuerMetrics, issuerLogger } from './integrations.ts';
-import { parseStorageKeys, SealedStore, STORAGE_KEY_ENV } from './sealed-store.ts';
+import { parseStorageKeys, SealedStore, STORAGE_KEY_ENV } from './store/sealed-store.ts';
 
 export interface StartIssuerOptions {
   config: IssuerConfig;
@@ -148,7 +148,7 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
       // client address is never read from the left-most entry (see clientAddress).
       p.proxy = true;
       p.maxIpsCount = 1;
-      // `/device` is routes.code_verification (provider.ts), relative to the issuer path.
+      // `/device` is routes.code_verification (oidc/provider.ts), relative to the issuer path.
       p.use(deviceCodeThrottle({ throttle: deviceThrottle, trustedProxies: config.web.trustedProxies, pages, verificationPath: '/device', logger }) as never);
       if (config.oauth2.passwordConnector) {
         registerPasswordGrant(p, {

@@ -17,7 +17,7 @@ import type { ConnectorFactory } from '@gatehouse/connector-kit';
 import { MemoryStore, type Store } from '@gatehouse/storage';
 import { getFreePort, waitForPort } from '@gatehouse/testkit/ports';
 import type { ConnectorConfig, IssuerConfig, OAuth2Config, StaticClient } from '../config/types.ts';
-import type { ThrottleOptions } from '../server/interactions/throttle.ts';
+import type { ThrottleOptions } from '../server/login/throttle.ts';
 import { startIssuer, type RunningIssuer } from '../server/start.ts';
 
 /** The default confidential client of a test issuer. */

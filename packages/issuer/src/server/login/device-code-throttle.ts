@@ -5,9 +5,9 @@
  * pending code gives it back. Past the limit: a 429 page, and the lookup never happens.
  */
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import type { DeviceCodeThrottle } from './interactions/throttle.ts';
-import { clientAddress, contentSecurityPolicy } from './security.ts';
-import { errorPage, type PageContext } from './views/pages.ts';
+import type { DeviceCodeThrottle } from './throttle.ts';
+import { clientAddress, contentSecurityPolicy } from '../http/security.ts';
+import { errorPage, type PageContext } from '../http/views/pages.ts';
 
 export interface DeviceCodeThrottleDeps {
   throttle: DeviceCodeThrottle;

@@ -7,7 +7,7 @@
  * - Refresh tokens get a reuse window: a token rotated out less than `reuseInterval` seconds ago
  *   still looks unconsumed (so a client retrying after a lost response is not treated as a
  *   replay and does not get its whole grant revoked). What such a reuse yields (the same
- *   successor, never a second one) is decided in `refresh-rotation.ts`.
+ *   successor, never a second one) is decided in `grants/refresh-rotation.ts`.
  * Grants carry our own `gatehouse` field (the identity behind the grant); oidc-provider only
  * writes its own fields, so upserts keep ours.
  * Reads go through the request-scoped cache (`request-cache.ts`): hand `startIssuer`'s other
@@ -15,8 +15,8 @@
  */
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { ModelName, ModelPayload, ModelStore, Store } from '@gatehouse/storage';
-import type { ClientDirectory } from './clients.ts';
-import { noteRefreshTokenRead } from './refresh-rotation.ts';
+import type { ClientDirectory } from '../oidc/clients.ts';
+import { noteRefreshTokenRead } from '../grants/refresh-rotation.ts';
 import { withRequestCache } from './request-cache.ts';
 
 export const GRANT_EXTENSION = 'gatehouse';

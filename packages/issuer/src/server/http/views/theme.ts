@@ -1,6 +1,6 @@
 /** The single stylesheet, themed from `config.frontend` (light/dark + optional colours). Colours
  * are validated as plain CSS colour tokens so a config value cannot inject CSS. */
-import type { FrontendConfig } from '../../config/types.ts';
+import type { FrontendConfig } from '../../../config/types.ts';
 
 const SAFE_COLOR = /^(#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,30}|(rgb|rgba|hsl|hsla)\([0-9.,%\s]{1,40}\))$/;
 

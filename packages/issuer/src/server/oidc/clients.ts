@@ -5,8 +5,8 @@
  * offers one, so a client applied at run time works at once and a deleted one stops.
  */
 import type { OAuth2Client, RecordStore } from '@gatehouse/storage';
-import { isNativeClient, redirectURIProblems, type ClientURIs } from '../config/redirect-uris.ts';
-import type { IssuerConfig, StaticClient } from '../config/types.ts';
+import { isNativeClient, redirectURIProblems, type ClientURIs } from '../../config/redirect-uris.ts';
+import type { IssuerConfig, StaticClient } from '../../config/types.ts';
 
 /** oidc-provider client metadata (snake_case). */
 export type ClientMetadata = Record<string, unknown> & { client_id: string };

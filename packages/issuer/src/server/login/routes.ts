@@ -29,14 +29,14 @@ import {
   subjectFor,
   type GrantIdentities,
   type IssuerConnector,
-} from '../accounts.ts';
-import type { ClientDirectory } from '../clients.ts';
+} from '../grants/accounts.ts';
+import type { ClientDirectory } from '../oidc/clients.ts';
 import type { IssuerMetrics } from '../metrics.ts';
-import { KNOWN_SCOPES } from '../provider.ts';
-import { contentSecurityPolicy, exactFormTargets } from '../security.ts';
-import { approvalPage, connectorSelectionPage, continuePage, errorPage, movingOnPage, passwordPage, type PageContext } from '../views/pages.ts';
-import { loginExpired, PageError } from './errors.ts';
-import { readForm } from './form.ts';
+import { KNOWN_SCOPES } from '../oidc/provider.ts';
+import { contentSecurityPolicy, exactFormTargets } from '../http/security.ts';
+import { approvalPage, connectorSelectionPage, continuePage, errorPage, movingOnPage, passwordPage, type PageContext } from '../http/views/pages.ts';
+import { loginExpired, PageError } from '../http/errors.ts';
+import { readForm } from '../http/form.ts';
 import type { LoginThrottle } from './throttle.ts';
 
 export interface InteractionDeps {

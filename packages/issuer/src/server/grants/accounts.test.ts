@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectorError, type Connector, type Identity } from '@gatehouse/connector-kit';
 import { MemoryStore, type ModelPayload } from '@gatehouse/storage';
-import type { ExpiryConfig } from '../config/types.ts';
+import type { ExpiryConfig } from '../../config/types.ts';
 import { createFindAccount, GrantIdentities, lastUsedStaleness, type GrantIdentity } from './accounts.ts';
-import { GRANT_EXTENSION } from './adapter.ts';
+import { GRANT_EXTENSION } from '../store/adapter.ts';
 
 const DAY = 86400;
 const now = (): number => Math.floor(Date.now() / 1000);

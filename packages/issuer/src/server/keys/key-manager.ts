@@ -19,7 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair } from 'jose';
 import type { KeyStore, PrivateJWK, PublicJWK, SigningKeySet, VersionedKeys } from '@gatehouse/storage';
-import type { SignerConfig } from '../config/types.ts';
+import type { SignerConfig } from '../../config/types.ts';
 
 export type SigningAlgorithm = SignerConfig['algorithms'][number];
 

@@ -13,9 +13,9 @@ import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Connector, Identity, Scopes } from '@gatehouse/connector-kit';
 import { canRefresh, isConnectorError } from '@gatehouse/connector-kit';
 import type { Store } from '@gatehouse/storage';
-import type { ExpiryConfig } from '../config/types.ts';
-import { GRANT_EXTENSION } from './adapter.ts';
-import type { ClientDirectory } from './clients.ts';
+import type { ExpiryConfig } from '../../config/types.ts';
+import { GRANT_EXTENSION } from '../store/adapter.ts';
+import type { ClientDirectory } from '../oidc/clients.ts';
 import { encodeSubject } from './subject.ts';
 
 /** A connector opened for this issuer (same shape as `OpenedConnector` from `../connectors`). */
@@ -148,7 +148,7 @@ interface TokenLike {
  * The idle check (`validIfNotUsedFor`) counts from the latest of the grant's `lastUsed` and the
  * presented token's `iat`. With rotation, every refresh issues a new token whose `iat` is that
  * refresh, and each refresh token lives only for the idle window (see `expiresIn.RefreshToken`
- * in provider.ts), so `iat` alone keeps the idle window exact and `lastUsed` is bookkeeping: a
+ * in oidc/provider.ts), so `iat` alone keeps the idle window exact and `lastUsed` is bookkeeping: a
  * refresh whose upstream identity is unchanged rewrites the grant only when `lastUsed` is older
  * than a tenth of the idle window (an hour when there is none), i.e. it lags the last refresh
  * by less than that. Without rotation the token's `iat` is its first issue, `lastUsed` is the

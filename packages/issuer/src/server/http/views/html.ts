@@ -1,6 +1,6 @@
 /** HTML escaping and the page layout every view shares. No inline scripts or styles: the one
  * stylesheet is served from `{issuer}/static/style.css` (see `theme.ts`). */
-import type { FrontendConfig } from '../../config/types.ts';
+import type { FrontendConfig } from '../../../config/types.ts';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' };
 

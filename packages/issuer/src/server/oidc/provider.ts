@@ -1,26 +1,26 @@
 /**
  * The oidc-provider instance and every configuration choice, each on purpose (see comments).
- * `buildProvider` is called at start and again after a key rotation (see `keys.ts`).
+ * `buildProvider` is called at start and again after a key rotation (see `keys/key-manager.ts`).
  */
 import type { EventEmitter } from 'node:events';
 import { compactVerify, decodeJwt, decodeProtectedHeader, importJWK } from 'jose';
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { canRefresh } from '@gatehouse/connector-kit';
 import type { Store } from '@gatehouse/storage';
-import type { IssuerConfig } from '../config/types.ts';
-import { createAdapterFactory } from './adapter.ts';
-import { patchRefreshRotation } from './refresh-rotation.ts';
+import type { IssuerConfig } from '../../config/types.ts';
+import { createAdapterFactory } from '../store/adapter.ts';
+import { patchRefreshRotation } from '../grants/refresh-rotation.ts';
 import {
   AUDIENCE_PREFIX,
   createFindAccount,
   grantTTL,
   type GrantIdentities,
   type IssuerConnector,
-} from './accounts.ts';
+} from '../grants/accounts.ts';
 import { ANY_LOOPBACK, isLoopbackRedirect, type ClientDirectory } from './clients.ts';
-import type { KeyManager } from './keys.ts';
-import type { IssuerMetrics } from './metrics.ts';
-import { contentSecurityPolicy, handoffFormTargets } from './security.ts';
+import type { KeyManager } from '../keys/key-manager.ts';
+import type { IssuerMetrics } from '../metrics.ts';
+import { contentSecurityPolicy, handoffFormTargets } from '../http/security.ts';
 import {
   continuePage,
   deviceCodePage,
@@ -31,7 +31,7 @@ import {
   logoutPage,
   parseAutoSubmitPage,
   type PageContext,
-} from './views/pages.ts';
+} from '../http/views/pages.ts';
 import type pino from 'pino';
 
 /** Scopes Dex knows; anything else (except audience scopes) is `invalid_scope`, as in Dex. */
@@ -151,7 +151,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     findAccount: findAccount as Configuration['findAccount'],
     jwks: keys.providerJWKS() as Configuration['jwks'],
-    // Shared by every replica through the Store (see keys.ts); keygrip signs with the first.
+    // Shared by every replica through the Store (see keys/key-manager.ts); keygrip signs with the first.
     // `_session` (and its .sig) stays under the issuer path: on a single host it would otherwise
     // reach the app and forward-auth. `short` gets no path: oidc-provider gives the interaction
     // cookies their own (/dex/interaction/<uid>, /dex/auth/<uid>), which a path here would replace.
@@ -234,7 +234,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
         },
         userCodeConfirmSource: async (ctx, form, client, _deviceInfo, userCode) => {
           // Confirming redirects to the interaction, which stops at a page of ours for device logins
-          // (interactions/routes.ts), so the chain that follows this form never leaves the issuer.
+          // (login/routes.ts), so the chain that follows this form never leaves the issuer.
           ctx.set('Content-Security-Policy', contentSecurityPolicy([]));
           ctx.type = 'html';
           ctx.body = deviceConfirmPage(deps.pages, { form, clientName: client.clientName ?? client.clientId, userCode });

@@ -9,7 +9,7 @@
  *
  * - **Held by the browser.** An Interaction until its login has an authenticated result (the
  *   connector vouched for a user), and a Session until it has an account, are sealed (JWE,
- *   A256GCM, under a key derived from the cookie secret every replica shares, see keys.ts) into a
+ *   A256GCM, under a key derived from the cookie secret every replica shares, see keys/key-manager.ts) into a
  *   cookie beside oidc-provider's own (`_interaction` / `_session`), bound to the model and record
  *   id and expiring with the record. Any replica continues a login another began, and nothing is
  *   written before someone logs in. Replaying such a cookie only replays what the browser already
@@ -31,7 +31,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { CompactEncrypt, compactDecrypt } from 'jose';
 import Provider, { errors } from 'oidc-provider';
 import { ForwardingStore, type ModelName, type ModelPayload, type ModelStore, type Store } from '@gatehouse/storage';
-import { clientAddress } from './security.ts';
+import { clientAddress } from '../http/security.ts';
 
 /** Limits of `AnonymousBudget`; the defaults are stated in the README. */
 export interface AnonymousBudgetOptions {
@@ -52,7 +52,7 @@ export const DEFAULT_ANONYMOUS_BUDGET: AnonymousBudgetOptions = { windowMs: 10 *
 export const UPSTREAM_COPY_TTL = 600;
 
 /**
- * Fixed-window counters, in memory: per replica, like the login throttle (see throttle.ts).
+ * Fixed-window counters, in memory: per replica, like the login throttle (see login/throttle.ts).
  * With R replicas, at most R × `total` anonymous records per window. The address map holds at
  * most `total` entries per window (an address is only added while the total has room).
  */
@@ -106,7 +106,7 @@ interface RequestContext {
 }
 
 export interface AnonymousRecordsOptions {
-  /** The cookie secrets every replica shares (keys.ts); the first seals, all open. */
+  /** The cookie secrets every replica shares (keys/key-manager.ts); the first seals, all open. */
   cookieKeys(): string[];
   /** Path of the issuer URL ('' at the root). */
   basePath: string;

@@ -52,7 +52,7 @@ export function handoffFormTargets(clientURLs: readonly string[]): string[] {
  * The form-action sources of the login pages (password, approval, the upstream form_post
  * Continue page): the issuer and the exact origins of `urls` (the client's redirect_uri), never
  * a scheme. Their forms post to the issuer, and a successful submission is answered with a page
- * that moves on by itself (routes.ts continueTo), so the redirects that follow, to hosts we cannot
+ * that moves on by itself (login/routes.ts continueTo), so the redirects that follow, to hosts we cannot
  * list, are not part of the form's navigation.
  */
 export function exactFormTargets(urls: readonly string[]): string[] {
@@ -66,7 +66,7 @@ export function exactFormTargets(urls: readonly string[]): string[] {
 
 /**
  * The CSP on responses oidc-provider renders itself (JSON, and pages we replace with our own:
- * errors, logout, device, and the auto-submitting form_post/logout page, see provider.ts). No
+ * errors, logout, device, and the auto-submitting form_post/logout page, see oidc/provider.ts). No
  * script-src: no page needs a script, and oidc-provider only adds its inline-script hash to an
  * existing script-src.
  */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { errors } from 'oidc-provider';
 import { MemoryStore } from '@gatehouse/storage';
 import { createAdapterFactory, GRANT_EXTENSION } from './adapter.ts';
-import type { ClientDirectory } from './clients.ts';
+import type { ClientDirectory } from '../oidc/clients.ts';
 
 const clients = { metadataFor: async (id: string) => (id === 'c' ? { client_id: 'c' } : undefined) } as unknown as ClientDirectory;
 
@@ -28,7 +28,7 @@ describe('store adapter', () => {
     await rt.upsert('rt-1', { jti: 'rt-1', kind: 'RefreshToken' }, 600);
     await rt.consume('rt-1');
     expect((await rt.find('rt-1'))?.consumed).toBeUndefined();
-    // Consuming again is never granted here: the reuse yields the recorded successor (refresh-rotation.ts).
+    // Consuming again is never granted here: the reuse yields the recorded successor (grants/refresh-rotation.ts).
     await expect(rt.consume('rt-1')).rejects.toBeInstanceOf(errors.InvalidGrant);
     now += 5000;
     expect((await rt.find('rt-1'))?.consumed).toBeTruthy();

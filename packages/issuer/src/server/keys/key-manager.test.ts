@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '@gatehouse/storage';
-import { KeyManager } from './keys.ts';
+import { KeyManager } from './key-manager.ts';
 
 describe('KeyManager', () => {
   it('creates keys once, rotates when due, and prunes retired keys after the verification period', async () => {

@@ -1,5 +1,5 @@
 /** The issuer's pages. Each returns a complete HTML document; every value is escaped. */
-import type { FrontendConfig } from '../../config/types.ts';
+import type { FrontendConfig } from '../../../config/types.ts';
 import { html, layout, raw, type RawHTML } from './html.ts';
 
 export interface PageContext {
@@ -172,7 +172,7 @@ ${o.fields.map(([name, value]) => html`<input type="hidden" name="${name}" value
   );
 }
 
-/** After a form of ours succeeded: moves on to `href` by itself (see routes.ts continueTo). */
+/** After a form of ours succeeded: moves on to `href` by itself (see login/routes.ts continueTo). */
 export function movingOnPage(c: PageContext, o: { href: string }): string {
   return layout({
     title: 'Continuing',

@@ -7,7 +7,7 @@
 import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { canRefresh, isConnectorError, isPasswordConnector } from '@gatehouse/connector-kit';
 import type { Store } from '@gatehouse/storage';
-import type { ExpiryConfig } from '../config/types.ts';
+import type { ExpiryConfig } from '../../config/types.ts';
 import {
   claimsFor,
   connectorScopes,
@@ -16,12 +16,12 @@ import {
   subjectFor,
   type GrantIdentities,
   type IssuerConnector,
-} from './accounts.ts';
-import type { ClientDirectory } from './clients.ts';
-import type { IssuerMetrics } from './metrics.ts';
-import { KNOWN_SCOPES } from './provider.ts';
-import type { LoginThrottle } from './interactions/throttle.ts';
-import { clientAddress } from './security.ts';
+} from '../grants/accounts.ts';
+import type { ClientDirectory } from '../oidc/clients.ts';
+import type { IssuerMetrics } from '../metrics.ts';
+import { KNOWN_SCOPES } from '../oidc/provider.ts';
+import type { LoginThrottle } from './throttle.ts';
+import { clientAddress } from '../http/security.ts';
 
 /** The same bounds as the password form. */
 const MAX_USERNAME = 512;

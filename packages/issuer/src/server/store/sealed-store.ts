@@ -46,7 +46,7 @@ const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
 /**
  * Model payload fields that hold secrets, as paths. Interaction: our per-login state (see
- * `interactions/routes.ts`, `LoginState`). Grant: the identity extension (`accounts.ts`) keeps
+ * `login/routes.ts`, `LoginState`). Grant: the identity extension (`grants/accounts.ts`) keeps
  * no connectorData today; if it ever does, it is sealed too.
  */
 const SEALED_MODEL_FIELDS: Partial<Record<ModelName, readonly (readonly string[])[]>> = {

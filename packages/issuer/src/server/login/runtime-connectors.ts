@@ -5,8 +5,8 @@
  * deleted one is closed; otherwise the records present at start are opened.
  */
 import type { ConnectorRecord, RecordStore } from '@gatehouse/storage';
-import type { ConnectorRegistry, OpenConnectorsContext } from '../connectors/index.ts';
-import type { IssuerConnector } from './accounts.ts';
+import type { ConnectorRegistry, OpenConnectorsContext } from '../../connectors/index.ts';
+import type { IssuerConnector } from '../grants/accounts.ts';
 
 export interface RuntimeConnectorsOptions {
   registry: ConnectorRegistry;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryStore, StoreError } from '@gatehouse/storage';
 import type { ModelPayload, SigningKeySet } from '@gatehouse/storage';
 import { runStoreConformance } from '@gatehouse/storage/conformance';
-import { KeyManager } from './keys.ts';
+import { KeyManager } from '../keys/key-manager.ts';
 import { parseStorageKeys, SealedStore, SEALED_MEMBER, StorageKeyError } from './sealed-store.ts';
 
 const newKey = (): string => randomBytes(32).toString('base64');
