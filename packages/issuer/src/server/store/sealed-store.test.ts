@@ -193,7 +193,10 @@ describe('SealedStore', () => {
     const inner = new MemoryStore();
     const clear = new SealedStore(inner, undefined);
     await clear.offlineSessions.upsert({ userId: 'u1', connectorId: 'c', connectorData: { refreshToken: 'clear-token' }, updatedAt: 1 });
-    await clear.model('Interaction').upsert('i1', interactionPayload('i1', 'clear-token'), 600);
+    // One payload, compared below as written: building it again would take a new `exp`, a second
+    // later when key generation crosses a second boundary.
+    const written = interactionPayload('i1', 'clear-token');
+    await clear.model('Interaction').upsert('i1', written, 600);
     const manager = await writeKeys(clear);
     // Without a key nothing changes: the inner store holds the values as given.
     expect(await inner.offlineSessions.get('u1', 'c')).toMatchObject({ connectorData: { refreshToken: 'clear-token' } });
@@ -201,7 +204,7 @@ describe('SealedStore', () => {
 
     const sealed = new SealedStore(inner, KEY_A);
     expect((await sealed.offlineSessions.get('u1', 'c'))?.connectorData).toEqual({ refreshToken: 'clear-token' });
-    expect(await sealed.model('Interaction').find('i1')).toEqual(interactionPayload('i1', 'clear-token'));
+    expect(await sealed.model('Interaction').find('i1')).toEqual(written);
     const clearKeys = (await sealed.keys.get())!;
     expect(clearKeys.version).toBe(manager.version);
     expect(privateValues(clearKeys.keys).length).toBeGreaterThan(0);
