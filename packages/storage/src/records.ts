@@ -2,7 +2,8 @@
  * Small rules shared by every backend, so they agree on expiry, keys and payload encoding.
  * Exported as `@gatehouse/storage/records` for backends in other packages (storage-kubernetes).
  */
-import { StoreError, type ModelPayload } from './types.ts';
+import { createHash } from 'node:crypto';
+import { StoreError, type ModelName, type ModelPayload } from './types.ts';
 
 /** Absolute expiry in epoch milliseconds; undefined = never. `expiresIn <= 0` is already expired. */
 export function expiresAtFrom(expiresIn: number | undefined, nowMs: number): number | undefined {
@@ -73,4 +74,39 @@ export function requireId(id: unknown, what: string): string {
 
 export function closedError(type: string): StoreError {
   return new StoreError('unavailable', `${type} store is closed`);
+}
+
+/** The row key of a model id (SQL backends): SHA-256, base64url (43 characters). Ids are bearer
+ * secrets (tokens, codes, session ids); a copy of the database must not hand them out. */
+export function modelKey(id: string): string {
+  return createHash('sha256').update(id, 'utf8').digest('base64url');
+}
+
+/** Models that are looked up by something other than the id and so must keep `jti`. */
+const KEEPS_JTI: ReadonlySet<string> = new Set<ModelName>(['Session', 'DeviceCode']);
+
+/** The payload as stored: without `jti` when it is the (secret) id (restored by `restoredPayload`). */
+export function storedPayload(model: string, id: string, payload: ModelPayload): { json: string; jtiIsId: boolean } {
+  if (KEEPS_JTI.has(model) || payload.jti !== id) return { json: encodeJSON(payload, 'payload'), jtiIsId: false };
+  const { jti: _jti, ...rest } = payload;
+  return { json: encodeJSON(rest, 'payload'), jtiIsId: true };
+}
+
+/**
+ * A stored row back to the payload oidc-provider wrote: `consumed` from the row, `jti` from the id
+ * the caller gave. A row whose jti was the id cannot be returned by a lookup without the id
+ * (findByUid/findByUserCode), so that gives undefined.
+ */
+export function restoredPayload(
+  json: string,
+  consumedAtMs: number | undefined | null,
+  jtiIsId: boolean,
+  id: string | undefined,
+): ModelPayload | undefined {
+  const payload = decodePayload(json, consumedAtMs);
+  if (jtiIsId) {
+    if (id === undefined) return undefined;
+    payload.jti = id;
+  }
+  return payload;
 }

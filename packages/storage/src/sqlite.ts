@@ -9,7 +9,6 @@
  * because findByUid/findByUserCode must return it without knowing it. The file (and SQLite's
  * -wal/-shm, which inherit its mode) is owner-only.
  */
-import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import {
@@ -32,34 +31,23 @@ import {
 import {
   closedError,
   consumedAtFrom,
-  decodePayload,
   encodeJSON,
   expiresAtFrom,
   indexFields,
+  modelKey,
   passwordKey,
   requireId,
+  restoredPayload,
+  storedPayload,
 } from './records.ts';
+
+export { modelKey };
 
 export interface SqliteStoreOptions {
   /** How long a writer waits for another process's write lock (ms). Default 5,000. */
   busyTimeoutMs?: number;
   /** Rows deleted per gc statement. Default 500. */
   gcPageSize?: number;
-}
-
-/** The row key of a model id: SHA-256, base64url (43 characters). */
-export function modelKey(id: string): string {
-  return createHash('sha256').update(id, 'utf8').digest('base64url');
-}
-
-/** Models that are looked up by something other than the id and so must keep `jti`. */
-const KEEPS_JTI: ReadonlySet<string> = new Set<ModelName>(['Session', 'DeviceCode']);
-
-/** The payload as stored: without `jti` when it is the (secret) id. */
-function storedPayload(model: string, id: string, payload: ModelPayload): { json: string; jtiIsId: boolean } {
-  if (KEEPS_JTI.has(model) || payload.jti !== id) return { json: encodeJSON(payload, 'payload'), jtiIsId: false };
-  const { jti: _jti, ...rest } = payload;
-  return { json: encodeJSON(rest, 'payload'), jtiIsId: true };
 }
 
 /** Ordered schema migrations; index + 1 is the schema version they produce. A function runs in
@@ -147,13 +135,7 @@ interface ModelRow {
 }
 
 function decodeRow(row: ModelRow | undefined, id: string | undefined): ModelPayload | undefined {
-  if (!row) return undefined;
-  const payload = decodePayload(row.payload, row.consumed_at);
-  if (row.jti_is_id === 1) {
-    if (id === undefined) return undefined;
-    payload.jti = id;
-  }
-  return payload;
+  return row && restoredPayload(row.payload, row.consumed_at, row.jti_is_id === 1, id);
 }
 
 class SqliteModelStore implements ModelStore {
