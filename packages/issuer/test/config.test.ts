@@ -215,7 +215,7 @@ describe('loadConfig: every problem at once, with key paths', () => {
     const { errors } = await fail(`
 issuer: ftp://example.com/dex?x=1
 storage:
-  type: postgres
+  type: etcd
 web: {}
 expiry:
   idTokens: 24 hours
@@ -267,7 +267,7 @@ isuer: typo
       expect(p, `expected an error at ${expected}`).toContain(expected);
     }
     expect(messageAt(errors, 'isuer')).toContain('did you mean "issuer"');
-    expect(messageAt(errors, 'storage.type')).toMatch(/postgres.*not supported.*sqlite3.*kubernetes/);
+    expect(messageAt(errors, 'storage.type')).toMatch(/etcd.*not supported.*sqlite3.*kubernetes.*postgres/);
     expect(messageAt(errors, 'staticClients[0].secretEnv')).toContain('exclusive');
     expect(messageAt(errors, 'staticClients[1].id')).toContain('id or idEnv is required');
     expect(messageAt(errors, 'staticPasswords')).toContain('enablePasswordDB');

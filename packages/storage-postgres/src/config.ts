@@ -8,35 +8,16 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { StoreError } from '@gatehouse/storage';
+import { StoreError, type PostgresStorageConfig } from '@gatehouse/storage';
 import type pg from 'pg';
 
 /** Dex's postgres SSL modes (lib/pq's). */
 export const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
 export type SslMode = (typeof SSL_MODES)[number];
 
-export interface PostgresSslConfig {
-  mode?: SslMode;
-  caFile?: string;
-  certFile?: string;
-  keyFile?: string;
-}
-
 /** The `storage.config` section for `type: postgres` (Dex's keys; seconds for the durations). */
-export interface PostgresStoreConfig {
-  host?: string;
-  port?: number;
-  database?: string;
-  user?: string;
-  password?: string;
-  ssl?: PostgresSslConfig;
-  /** Seconds to wait for a connection (Dex: connect_timeout). 0 or absent: 10 s. */
-  connectionTimeout?: number;
-  maxOpenConns?: number;
-  maxIdleConns?: number;
-  /** Seconds a connection is used before it is replaced. 0 or absent: no limit. */
-  connMaxLifetime?: number;
-}
+export type PostgresStoreConfig = PostgresStorageConfig;
+export type PostgresSslConfig = NonNullable<PostgresStorageConfig['ssl']>;
 
 export interface PoolSettings {
   pool: pg.PoolConfig;

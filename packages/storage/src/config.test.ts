@@ -5,6 +5,6 @@ describe('storageType', () => {
   it('resolves our types and the sqlite alias, nothing else', () => {
     for (const t of STORAGE_TYPES) expect(storageType(t)).toBe(t);
     expect(storageType('sqlite')).toBe('sqlite3');
-    for (const t of ['etcd', 'postgres', 'SQLite3', '', 'toString', '__proto__']) expect(storageType(t)).toBeUndefined();
+    for (const t of ['etcd', 'mysql', 'SQLite3', '', 'toString', '__proto__']) expect(storageType(t)).toBeUndefined();
   });
 });

@@ -15,14 +15,35 @@ export interface KubernetesStorageConfig {
   namespace?: string;
 }
 
+/** Dex's `postgres` keys (storage/sql/config.go); durations in seconds. Opened by @gatehouse/storage-postgres. */
+export interface PostgresStorageConfig {
+  host?: string;
+  port?: number;
+  database?: string;
+  user?: string;
+  password?: string;
+  ssl?: {
+    /** `disable`, `require`, `verify-ca`, `verify-full` (Dex's default when unset). */
+    mode?: 'disable' | 'require' | 'verify-ca' | 'verify-full';
+    caFile?: string;
+    certFile?: string;
+    keyFile?: string;
+  };
+  connectionTimeout?: number;
+  maxOpenConns?: number;
+  maxIdleConns?: number;
+  connMaxLifetime?: number;
+}
+
 export type StorageConfig =
   | { type: 'memory'; config: Record<string, never> }
   | { type: 'sqlite3'; config: SqliteStorageConfig }
-  | { type: 'kubernetes'; config: KubernetesStorageConfig };
+  | { type: 'kubernetes'; config: KubernetesStorageConfig }
+  | { type: 'postgres'; config: PostgresStorageConfig };
 
 export type StorageType = StorageConfig['type'];
 
-export const STORAGE_TYPES: readonly StorageType[] = ['memory', 'sqlite3', 'kubernetes'];
+export const STORAGE_TYPES: readonly StorageType[] = ['memory', 'sqlite3', 'kubernetes', 'postgres'];
 
 /** Other names a config may use: Dex spells SQLite `sqlite3`, and `sqlite` is accepted too. */
 const ALIASES: ReadonlyMap<string, StorageType> = new Map([['sqlite', 'sqlite3']]);

@@ -73,4 +73,18 @@ describe('openStore', () => {
       message: expect.stringContaining('@gatehouse/storage-kubernetes'),
     });
   });
+
+  it('opens postgres through its loader (config passed through) and names the package when it is not resolvable', async () => {
+    const seen: unknown[] = [];
+    const inner = new MemoryStore();
+    const config = { host: 'db', port: 5432, database: 'dex', ssl: { mode: 'verify-full' as const, caFile: '/ca.pem' } };
+    const store = await openStore({ type: 'postgres', config }, { loadPostgres: async () => ({ openPostgresStore: async (c) => (seen.push(c), inner as Store) }) });
+    expect(store).toBe(inner);
+    expect(seen).toEqual([config]);
+    await expect(openStore({ type: 'postgres', config }, { loadPostgres: async () => ({}) as never })).rejects.toMatchObject({ code: 'invalid' });
+    await expect(openStore({ type: 'postgres', config })).rejects.toMatchObject({
+      code: 'unavailable',
+      message: expect.stringContaining('@gatehouse/storage-postgres'),
+    });
+  });
 });

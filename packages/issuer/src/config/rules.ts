@@ -20,6 +20,7 @@ import {
   RESPONSE_TYPES,
   kubernetesConfig,
   memoryConfig,
+  postgresConfig,
   sqliteConfig,
 } from './schema.ts';
 import type { RawConfig } from './schema.ts';
@@ -127,17 +128,39 @@ function checkStorage(data: Obj, ctx: RuleContext, d: Derived): void {
       d.storage = { type: 'kubernetes', config: k };
       return;
     }
+    case 'postgres': {
+      // Dex reads these keys case-insensitively: case-only misspellings are read with a warning.
+      const keyErrors: ConfigIssue[] = [];
+      const checked = checkKeys(config, postgresConfig, keyErrors, ctx.warnings, ['storage', 'config']);
+      ctx.errors.push(...keyErrors);
+      const r = postgresConfig.safeParse(checked);
+      if (!r.success) push(r.error.issues.filter((i) => !(i.code === 'unrecognized_keys' && keyErrors.length > 0)));
+      if (!r.success || keyErrors.length > 0) return;
+      const { ssl, ...rest } = r.data;
+      const files: NonNullable<typeof ssl> = { ...ssl };
+      for (const key of ['caFile', 'certFile', 'keyFile'] as const) {
+        const file = ssl?.[key];
+        if (file === undefined) continue;
+        files[key] = resolveFile(ctx.baseDir, file);
+        if (!existsSync(files[key])) ctx.errors.push({ path: `storage.config.ssl.${key}`, message: `no file at ${files[key]}` });
+      }
+      if ((files.certFile === undefined) !== (files.keyFile === undefined)) {
+        ctx.errors.push({ path: `storage.config.ssl.${files.certFile === undefined ? 'certFile' : 'keyFile'}`, message: 'certFile and keyFile go together (a client certificate and its key)' });
+      }
+      d.storage = { type: 'postgres', config: { ...rest, ...(ssl === undefined ? {} : { ssl: files }) } };
+      return;
+    }
     case undefined:
       if ((DEX_ONLY_STORAGE_TYPES as readonly string[]).includes(type)) {
         ctx.errors.push({
           path: 'storage.type',
-          message: `storage type "${type}" is not supported by Gatehouse; use sqlite3 (one file) or kubernetes (custom resources)`,
+          message: `storage type "${type}" is not supported by Gatehouse; use sqlite3 (one file), kubernetes (custom resources) or postgres`,
         });
       } else {
         const s = closest(type, STORAGE_TYPES);
         ctx.errors.push({
           path: 'storage.type',
-          message: `unknown storage type "${type}"${s === undefined ? '' : ` (did you mean "${s}"?)`}; use memory, sqlite3 or kubernetes`,
+          message: `unknown storage type "${type}"${s === undefined ? '' : ` (did you mean "${s}"?)`}; use memory, sqlite3, kubernetes or postgres`,
         });
       }
   }

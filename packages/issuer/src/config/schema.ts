@@ -75,16 +75,42 @@ export const kubernetesConfig = z.strictObject({
 });
 export const memoryConfig = z.strictObject({});
 
+/** A whole number, also as digits in a string (what a `$VAR` in the YAML expands to). */
+const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.union([z.number(), z.string().regex(/^\d+$/).transform(Number)], { error: 'expected a whole number (durations in seconds, as in Dex)' })
+    .pipe(z.number().int({ message: 'expected a whole number' }).min(min).max(max));
+
+/** Dex's `postgres` keys (storage/sql/config.go); the durations are whole seconds, as in Dex. */
+export const postgresConfig = z.strictObject({
+  host: z.string().min(1).optional(),
+  port: wholeNumber(1, 65535).optional(),
+  database: z.string().min(1).optional(),
+  user: z.string().min(1).optional(),
+  password: z.string().optional(),
+  ssl: z
+    .strictObject({
+      mode: z.enum(['disable', 'require', 'verify-ca', 'verify-full']).optional(),
+      caFile: z.string().min(1).optional(),
+      certFile: z.string().min(1).optional(),
+      keyFile: z.string().min(1).optional(),
+    })
+    .optional(),
+  connectionTimeout: wholeNumber(0).optional(),
+  maxOpenConns: wholeNumber(0).optional(),
+  maxIdleConns: wholeNumber(0).optional(),
+  connMaxLifetime: wholeNumber(0).optional(),
+});
+
 /** Dex storage types Gatehouse does not implement. */
-export const DEX_ONLY_STORAGE_TYPES = ['etcd', 'postgres', 'mysql'] as const;
+export const DEX_ONLY_STORAGE_TYPES = ['etcd', 'mysql'] as const;
 
 export const storageSchema = z.object(
   {
-  type: z.string({ error: 'required: one of memory, sqlite3, kubernetes' }),
+  type: z.string({ error: 'required: one of memory, sqlite3, kubernetes, postgres' }),
   /** Checked per type in rules.ts, after `$VAR` expansion. */
   config: z.record(z.string(), z.unknown()).optional(),
   },
-  { error: 'required: a storage section with a type (memory, sqlite3 or kubernetes)' },
+  { error: 'required: a storage section with a type (memory, sqlite3, kubernetes or postgres)' },
 );
 
 const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;

@@ -5,11 +5,15 @@ import { createLogger, type Logger } from '../logging.ts';
 import { createMetrics, startTelemetryServer, type IssuerMetrics as PromMetrics } from '../telemetry/index.ts';
 import type { IssuerMetrics } from './metrics.ts';
 
-export async function openIssuerStore(config: IssuerConfig, baseDir: string): Promise<Store> {
-  // The Kubernetes backend is a dependency of the issuer, not of @gatehouse/storage.
+export async function openIssuerStore(config: IssuerConfig, baseDir: string, logger?: Logger): Promise<Store> {
+  // The Kubernetes and PostgreSQL backends are dependencies of the issuer, not of @gatehouse/storage.
   return openStore(config.storage, {
     baseDir,
     loadKubernetes: () => import('@gatehouse/storage-kubernetes'),
+    loadPostgres: async () => {
+      const { openPostgresStore } = await import('@gatehouse/storage-postgres');
+      return { openPostgresStore: (c) => openPostgresStore(c, logger ? { logger } : {}) };
+    },
   });
 }
 

@@ -83,7 +83,7 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
   const ownsStore = options.store === undefined;
   const storageKeys = parseStorageKeys(options.storageKey ?? process.env[STORAGE_KEY_ENV]);
   // Everything below sees the sealing wrapper (signing keys, connector data at rest).
-  const store = new SealedStore(options.store ?? (await openIssuerStore(config, options.baseDir ?? process.cwd())), storageKeys);
+  const store = new SealedStore(options.store ?? (await openIssuerStore(config, options.baseDir ?? process.cwd(), logger)), storageKeys);
   if (storageKeys.length === 0 && store.type === 'kubernetes') {
     logger.warn(`${STORAGE_KEY_ENV} is not set: signing keys and upstream tokens are stored in clear in the custom resources`);
   }

@@ -170,7 +170,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
         await query('SELECT 1');
         return;
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`postgres not ready after 30 s (${(err as Error).message}):\n${(await log()).slice(-4000)}`);
+        if (Date.now() > deadline) throw new Error(`postgres not ready after 30 s:\n${(await log()).slice(-4000)}`, { cause: err });
         await new Promise((r) => setTimeout(r, 100));
       }
     }
