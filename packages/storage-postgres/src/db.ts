@@ -48,6 +48,7 @@ export class Db {
   readonly pool: pg.Pool;
   readonly #maxIdle: number;
   readonly #target: string;
+  readonly #listening = new WeakSet<pg.PoolClient>();
   #closed = false;
 
   constructor(settings: PoolSettings, logger: Logger) {
@@ -94,6 +95,13 @@ export class Db {
         client = await this.pool.connect();
       } catch (err) {
         throw toStoreError(err, `${what} (connecting to ${this.#target})`);
+      }
+      // pg-pool listens for errors only while a connection is idle; one that fails while checked
+      // out between statements (a server shutdown) would otherwise emit an unhandled 'error'. The
+      // statement running on it fails with that error anyway.
+      if (!this.#listening.has(client)) {
+        this.#listening.add(client);
+        client.on('error', () => undefined);
       }
       try {
         const result = await fn(client);
