@@ -18,7 +18,7 @@ import { getFreePort } from '@gatehouse/testkit/ports';
 import { startIssuer, type RunningIssuer } from '../src/index.ts';
 import { DEFAULT_ANONYMOUS_BUDGET } from '../src/server/store/anonymous-records.ts';
 import { browse, CookieJar, flood, TEST_CLIENT, testIssuerConfig, testOAuth2 } from '../src/testing/index.ts';
-import { DEVICE_CODE_GRANT } from '../src/server/oidc/provider.ts';
+import { DEVICE_CODE_GRANT } from '../src/server/oidc/grant-types.ts';
 
 const REDIRECT = TEST_CLIENT.redirectURIs[0]!;
 const CLI = { ...TEST_CLIENT, id: 'kubectl', secret: undefined, public: true, name: 'kubectl', redirectURIs: ['http://127.0.0.1:8000/'] };

@@ -22,7 +22,8 @@ import { DeviceCodeThrottle, LoginThrottle, type ThrottleOptions } from './login
 import { deviceCodeThrottle } from './login/device-code-throttle.ts';
 import { KeyManager } from './keys/key-manager.ts';
 import { AnonymousBudget, AnonymousRecordsStore, type AnonymousBudgetOptions } from './store/anonymous-records.ts';
-import { buildProvider, grantTypesOffered } from './oidc/provider.ts';
+import { buildProvider } from './oidc/provider.ts';
+import { grantTypesOffered } from './oidc/grant-types.ts';
 import { registerPasswordGrant } from './login/password-grant.ts';
 import { providerScope, withRequestCache } from './store/request-cache.ts';
 import { RuntimeConnectors } from './login/runtime-connectors.ts';

@@ -38,8 +38,6 @@ export interface GrantIdentity {
   lastUsed: number;
 }
 
-export const AUDIENCE_PREFIX = 'audience:server:client_id:';
-
 export function connectorScopes(scope: string | Iterable<string>): Scopes {
   const set = new Set(typeof scope === 'string' ? scope.split(' ') : scope);
   return { offlineAccess: set.has('offline_access'), groups: set.has('groups') };

@@ -37,10 +37,7 @@ export interface RefreshRotationOptions {
   now?: () => number;
 }
 
-type RotationState = { kind: 'rotated'; predecessor: string; consumedAt: number } | { kind: 'reused'; successor: string };
-
-/** Per request (oidc-provider's koa context), what `consume` decided for `save`. */
-const states = new WeakMap<object, RotationState>();
+export type RotationState = { kind: 'rotated'; predecessor: string; consumedAt: number } | { kind: 'reused'; successor: string };
 
 /** Per request, the RefreshToken payloads the adapter read (as stored, `consumed` included). */
 const reads = new WeakMap<object, Map<string, ModelPayload>>();
@@ -84,7 +81,8 @@ export function openSuccessor(predecessor: string, sealed: unknown): string | un
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-class Rotation {
+/** The token family's rules; oidc/patches/refresh-token-rotation.ts puts them in oidc-provider's RefreshToken. */
+export class Rotation {
   readonly #model: ModelStore;
   readonly #o: RefreshRotationOptions;
 
@@ -124,8 +122,9 @@ class Rotation {
     return undefined;
   }
 
-  /** Records the successor in the predecessor's record; `read`: its payload read before consume. */
-  async link(predecessor: string, successor: string, consumedAt: number, read: ModelPayload | undefined): Promise<void> {
+  /** Records the successor in the predecessor's record (from its payload as read before consume). */
+  async link(predecessor: string, successor: string, consumedAt: number): Promise<void> {
+    const read = readInRequest(Provider.ctx as object | undefined, predecessor);
     const payload = read && !read.consumed ? { ...read, consumed: consumedAt } : await this.#model.find(predecessor);
     if (!payload) return;
     const exp = typeof payload.exp === 'number' ? payload.exp - this.#nowSeconds() : undefined;
@@ -140,41 +139,4 @@ class Rotation {
     if (successor === undefined) throw new errors.InvalidGrant('refresh token already used');
     return { kind: 'reused', successor };
   }
-}
-
-interface RefreshTokenInstance {
-  jti?: string;
-  emit(event: string): void;
-}
-
-/** Replaces `consume` and `save` of the provider's RefreshToken model (see the module comment). */
-export function patchRefreshRotation(provider: Provider, options: RefreshRotationOptions): void {
-  const rotation = new Rotation(options);
-  const proto = provider.RefreshToken.prototype as unknown as {
-    consume(this: RefreshTokenInstance): Promise<void>;
-    save(this: RefreshTokenInstance, ...args: unknown[]): Promise<string>;
-  };
-  const originalSave = proto.save;
-
-  proto.consume = async function (this: RefreshTokenInstance) {
-    const ctx = Provider.ctx as object | undefined;
-    const state = await rotation.consume(this.jti as string);
-    if (ctx) states.set(ctx, state);
-    if (state.kind === 'rotated') this.emit('consumed');
-  };
-
-  proto.save = async function (this: RefreshTokenInstance, ...args: unknown[]) {
-    const ctx = Provider.ctx as object | undefined;
-    const state = ctx ? states.get(ctx) : undefined;
-    // Only the brand-new token of a rotation in this request is affected.
-    if (!ctx || !state || this.jti !== undefined) return originalSave.apply(this, args);
-    states.delete(ctx);
-    if (state.kind === 'reused') {
-      this.jti = state.successor;
-      return state.successor;
-    }
-    const value = await originalSave.apply(this, args);
-    await rotation.link(state.predecessor, value, state.consumedAt, readInRequest(ctx, state.predecessor));
-    return value;
-  };
 }

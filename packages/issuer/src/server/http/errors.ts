@@ -1,3 +1,5 @@
+/** Errors as the issuer answers and logs them. */
+
 /** An error the issuer answers with a readable HTML page. */
 export class PageError extends Error {
   readonly status: number;
@@ -22,3 +24,10 @@ export const loginExpired = (): PageError =>
     'Login session not found',
     'This login has expired or was started in another browser window. Go back to the application and start again.',
   );
+
+/** What is logged of an error: its kind and message, and the stack (code locations, no data). */
+export function errorSummary(err: unknown): { name: string; message: string; stack?: string } {
+  if (!(err instanceof Error)) return { name: 'Error', message: String(err).slice(0, 200) };
+  // Bounded: some messages quote input (JSON.parse shows a snippet).
+  return { name: err.name, message: err.message.slice(0, 200), ...(err.stack ? { stack: err.stack.split('\n').slice(1, 6).join('\n') } : {}) };
+}

@@ -19,7 +19,7 @@ import {
 } from '../grants/accounts.ts';
 import type { ClientDirectory } from '../oidc/clients.ts';
 import type { IssuerMetrics } from '../metrics.ts';
-import { KNOWN_SCOPES } from '../oidc/provider.ts';
+import { refuseUnknownScopes } from '../oidc/scopes.ts';
 import type { LoginThrottle } from './throttle.ts';
 import { clientAddress } from '../http/security.ts';
 
@@ -50,8 +50,7 @@ export function registerPasswordGrant(provider: Provider, deps: PasswordGrantDep
     if (username === '' || password === '') throw new errors.InvalidRequest('username and password are required');
     if (username.length > MAX_USERNAME || password.length > MAX_PASSWORD) throw new errors.InvalidRequest('username or password is too long');
     const scopes = [...new Set((params.scope ?? '').split(' ').filter(Boolean))];
-    const unknown = scopes.filter((s) => !(KNOWN_SCOPES as readonly string[]).includes(s));
-    if (unknown.length > 0) throw new errors.InvalidScope('unrecognized scope(s)', unknown.join(' ').slice(0, 200));
+    refuseUnknownScopes(scopes, { audiences: false });
     if (!scopes.includes('openid')) throw new errors.InvalidScope('openid scope is required', 'openid');
 
     const opened = deps.connectors.get(deps.connectorId);

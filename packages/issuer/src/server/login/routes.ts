@@ -22,7 +22,6 @@ import {
 import type { Store } from '@gatehouse/storage';
 import type { IssuerConfig } from '../../config/types.ts';
 import {
-  AUDIENCE_PREFIX,
   connectorScopes,
   grantTTL,
   publicIdentity,
@@ -32,8 +31,9 @@ import {
 } from '../grants/accounts.ts';
 import type { ClientDirectory } from '../oidc/clients.ts';
 import type { IssuerMetrics } from '../metrics.ts';
-import { KNOWN_SCOPES } from '../oidc/provider.ts';
-import { contentSecurityPolicy, exactFormTargets } from '../http/security.ts';
+import { audiencesOf, oidcScopes } from '../oidc/scopes.ts';
+import { sendPage } from '../http/respond.ts';
+import { exactFormTargets } from '../http/security.ts';
 import { approvalPage, connectorSelectionPage, continuePage, errorPage, movingOnPage, passwordPage, type PageContext } from '../http/views/pages.ts';
 import { loginExpired, PageError } from '../http/errors.ts';
 import { readForm } from '../http/form.ts';
@@ -70,14 +70,6 @@ interface Details {
 }
 
 const UID = /^[A-Za-z0-9_-]{1,128}$/;
-
-function sendPage(ctx: Context, status: number, body: string, formTargets: string[] = []): void {
-  ctx.status = status;
-  ctx.type = 'html';
-  ctx.set('Content-Security-Policy', contentSecurityPolicy(formTargets));
-  ctx.set('Cache-Control', 'no-store');
-  ctx.body = body;
-}
 
 export function interactionRouter(deps: InteractionDeps): Router {
   const router = new Router({ prefix: deps.basePath || undefined });
@@ -152,7 +144,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const scopes = scopesOf(d);
     const sub = subjectFor(identity, connectorId);
     const grant = new provider.Grant({ accountId: sub, clientId });
-    const known = scopes.filter((s) => (KNOWN_SCOPES as readonly string[]).includes(s));
+    const known = oidcScopes(scopes);
     if (known.length > 0) grant.addOIDCScope(known.join(' '));
     const grantId = await grant.save();
     const now = Math.floor(Date.now() / 1000);
@@ -161,7 +153,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
       {
         connectorId,
         identity: publicIdentity(identity),
-        audience: scopes.filter((s) => s.startsWith(AUDIENCE_PREFIX)).map((s) => s.slice(AUDIENCE_PREFIX.length)),
+        audience: audiencesOf(scopes),
         createdAt: now,
         lastUsed: now,
       },
@@ -202,7 +194,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
       approvalPage(deps.pages, {
         clientName: client?.name || clientId,
         scopes,
-        audiences: scopes.filter((s) => s.startsWith(AUDIENCE_PREFIX)).map((s) => s.slice(AUDIENCE_PREFIX.length)),
+        audiences: audiencesOf(scopes),
         action: `${interactionPath(d.uid)}/approve`,
       }),
       formTargets(d),
@@ -439,4 +431,3 @@ export function interactionRouter(deps: InteractionDeps): Router {
   return router;
 }
 
-export { sendPage };
