@@ -8,6 +8,7 @@ import type { PasswordUser, Store } from '@gatehouse/storage';
 import type { ConnectorContext } from '@gatehouse/connector-kit';
 import { createMemoryLogger, expectConnectorError, runConnectorConformance } from '@gatehouse/connector-kit/testing';
 import { localFactory, openLocalConnector } from './local.ts';
+import { verifyPassword } from './password-hash.ts';
 import type { LocalConfig } from './local.ts';
 
 // A real SQLite store in a temp dir; the connector reads it through a handle the fault can swap.
@@ -100,19 +101,39 @@ describe('local connector', () => {
   });
 
   it('spends a bcrypt comparison on unknown users too', async () => {
-    const compare = bcrypt.compare;
     let calls = 0;
-    const spy = async (s: string, h: string) => {
-      calls += 1;
-      return compare(s, h);
-    };
-    (bcrypt as { compare: typeof spy }).compare = spy;
-    try {
-      expect(await connector.login(scopes, 'nobody@example.com', 'whatever')).toEqual({ ok: false });
-      expect(calls).toBe(1);
-    } finally {
-      (bcrypt as { compare: typeof compare }).compare = compare;
+    const counted = openLocalConnector({ staticPasswords: [STATIC] }, handle, {
+      verify: async (password, hash) => {
+        calls += 1;
+        return verifyPassword(password, hash);
+      },
+    });
+    expect(await counted.login(scopes, 'nobody@example.com', 'whatever')).toEqual({ ok: false });
+    expect(calls).toBe(1);
+  });
+
+  it('refuses a stored user whose hash is malformed or out of range, says which in the log, and spends the same time', async () => {
+    const logger = createMemoryLogger();
+    const c = openLocalConnector({ staticPasswords: [] }, handle, { logger });
+    for (const hash of ['plain-text-password', STORED.hash.replace('$10$', '$31$')]) {
+      await store.passwords.upsert({ ...STORED, email: 'broken@example.com', hash });
+      logger.records.length = 0;
+      const t0 = performance.now();
+      expect(await c.login(scopes, 'broken@example.com', 'jane-password')).toEqual({ ok: false });
+      expect(performance.now() - t0).toBeLessThan(5_000);
+      expect(logger.records).toEqual([expect.objectContaining({ level: 'error', obj: { email: 'broken@example.com', code: 'malformed_hash' } })]);
+      expect(JSON.stringify(logger.records)).not.toContain(hash);
     }
+    await store.passwords.delete('broken@example.com');
+  });
+
+  it('serves 16 concurrent logins of the same users correctly', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        i % 2 === 0 ? connector.login(scopes, 'jane@example.com', 'jane-password') : connector.login(scopes, 'admin@example.com', 'wrong'),
+      ),
+    );
+    results.forEach((r, i) => expect(r.ok).toBe(i % 2 === 0));
   });
 
   it('fails refresh when the user was recreated with another userID', async () => {

@@ -4,12 +4,13 @@
  * issuer opens it (id `local`, name `Email`, config `{ staticPasswords }`) when `enablePasswordDB`
  * is true, passing its store in the context.
  */
-import bcrypt from 'bcryptjs';
+import { hashSync } from '@node-rs/bcrypt';
 import { z } from 'zod';
 import { CONNECTOR_KIT_VERSION, ConnectorError, ConnectorErrorCodes } from '@gatehouse/connector-kit';
 import type {
   ConnectorContext,
   ConnectorFactory,
+  ConnectorLogger,
   Identity,
   PasswordConnector,
   PasswordLoginResult,
@@ -17,12 +18,12 @@ import type {
   Scopes,
 } from '@gatehouse/connector-kit';
 import type { PasswordUser, RecordStore } from '@gatehouse/storage';
+import { BCRYPT_HASH, verifyPassword, type PasswordCheck } from './password-hash.ts';
 
 export const LOCAL_CONNECTOR_ID = 'local';
 export const LOCAL_CONNECTOR_NAME = 'Email';
 
-/** bcrypt hash shape with a cost Dex accepts (10..16). */
-export const BCRYPT_HASH = /^\$2[abxy]\$(1[0-6])\$[./A-Za-z0-9]{53}$/;
+export { BCRYPT_HASH };
 
 const staticUser = z.strictObject({
   email: z.string().min(1),
@@ -47,7 +48,7 @@ export interface LocalConnectorContext extends ConnectorContext {
 }
 
 /** Compared against when the user is unknown, so a miss costs as much as a wrong password. */
-const DUMMY_HASH = bcrypt.hashSync('gatehouse-dummy-password', 10);
+const DUMMY_HASH = hashSync('gatehouse-dummy-password', 10);
 
 interface FoundUser {
   hash: string;
@@ -56,7 +57,19 @@ interface FoundUser {
 
 export type LocalConnector = PasswordConnector & RefreshConnector;
 
-export function openLocalConnector(config: LocalConfig, store: LocalConnectorContext['store'] | undefined): LocalConnector {
+export interface LocalConnectorOptions {
+  /** Where a stored hash that cannot be checked is reported (by email, never the hash). */
+  logger?: ConnectorLogger;
+  /** The bcrypt comparison; tests count calls through it. */
+  verify?: (password: string, hash: string) => Promise<PasswordCheck>;
+}
+
+export function openLocalConnector(
+  config: LocalConfig,
+  store: LocalConnectorContext['store'] | undefined,
+  options: LocalConnectorOptions = {},
+): LocalConnector {
+  const verify = options.verify ?? verifyPassword;
   const statics = new Map(config.staticPasswords.map((p) => [p.email.toLowerCase(), p]));
 
   async function find(email: string): Promise<FoundUser | undefined> {
@@ -96,8 +109,14 @@ export function openLocalConnector(config: LocalConfig, store: LocalConnectorCon
       if (password === '') return { ok: false };
       const user = await find(username);
       // Always run one bcrypt comparison so timing does not reveal whether the account exists.
-      const ok = await bcrypt.compare(password, user?.hash ?? DUMMY_HASH);
-      if (user === undefined || !ok) return { ok: false };
+      const check = await verify(password, user?.hash ?? DUMMY_HASH);
+      if (!check.ok) {
+        // As Dex: the user sees invalid credentials. The operator sees which record is broken.
+        options.logger?.error({ email: user?.identity.email, code: check.code }, 'password record has no valid bcrypt hash (cost 10..16); login refused');
+        await verify(password, DUMMY_HASH); // the same time as a wrong password
+        return { ok: false };
+      }
+      if (user === undefined || !check.match) return { ok: false };
       return { ok: true, identity: user.identity };
     },
     async refresh(_scopes: Scopes, identity: Identity): Promise<Identity> {
@@ -119,7 +138,7 @@ export const localFactory: ConnectorFactory<LocalConfig> = {
   configSchema: localConfigSchema,
   open(_id, config, context) {
     const store = (context as Partial<LocalConnectorContext>).store;
-    return openLocalConnector(config, store);
+    return openLocalConnector(config, store, { logger: context.logger });
   },
 };
 
