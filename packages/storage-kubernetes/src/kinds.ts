@@ -17,7 +17,7 @@ export interface KindInfo {
   description: string;
 }
 
-/** oidc-provider models. `authcodes` keeps the seed's plural. */
+/** The oidc-provider models the issuer writes (MODEL_NAMES). `authcodes` keeps the seed's plural. */
 export const MODEL_KINDS: Record<ModelName, KindInfo> = {
   Session: { kind: 'OIDCSession', plural: 'oidcsessions', singular: 'oidcsession', description: 'An end-user browser session.' },
   AccessToken: { kind: 'AccessToken', plural: 'accesstokens', singular: 'accesstoken', description: 'An opaque access token.' },
@@ -35,31 +35,7 @@ export const MODEL_KINDS: Record<ModelName, KindInfo> = {
     singular: 'clientcredentialstoken',
     description: 'An access token from the client_credentials grant.',
   },
-  Client: {
-    kind: 'RegisteredClient',
-    plural: 'registeredclients',
-    singular: 'registeredclient',
-    description: 'A client created through dynamic registration (oidc-provider Client model).',
-  },
-  InitialAccessToken: {
-    kind: 'InitialAccessToken',
-    plural: 'initialaccesstokens',
-    singular: 'initialaccesstoken',
-    description: 'A dynamic-registration initial access token.',
-  },
-  RegistrationAccessToken: {
-    kind: 'RegistrationAccessToken',
-    plural: 'registrationaccesstokens',
-    singular: 'registrationaccesstoken',
-    description: 'A dynamic-registration management token.',
-  },
   Interaction: { kind: 'Interaction', plural: 'interactions', singular: 'interaction', description: 'A login or consent in progress.' },
-  ReplayDetection: {
-    kind: 'ReplayDetection',
-    plural: 'replaydetections',
-    singular: 'replaydetection',
-    description: 'A seen JWT id (replay protection).',
-  },
   PushedAuthorizationRequest: {
     kind: 'PushedAuthRequest',
     plural: 'pushedauthrequests',
@@ -67,12 +43,6 @@ export const MODEL_KINDS: Record<ModelName, KindInfo> = {
     description: 'A pushed authorization request (PAR).',
   },
   Grant: { kind: 'Grant', plural: 'grants', singular: 'grant', description: 'What an end-user granted a client.' },
-  BackchannelAuthenticationRequest: {
-    kind: 'BackchannelAuthRequest',
-    plural: 'backchannelauthrequests',
-    singular: 'backchannelauthrequest',
-    description: 'A CIBA backchannel authentication request.',
-  },
 };
 
 export const RECORD_KINDS = {

@@ -295,7 +295,7 @@ describe.skipIf(!kubeAvailable)('kubernetes store on a real API server', () => {
   });
 
   it('openKubernetesStore names a missing CRD (StoreError invalid)', async () => {
-    const crd = 'backchannelauthrequests.gatehouse.dev';
+    const crd = 'pushedauthrequests.gatehouse.dev';
     const removed = await kube.kubectl(['delete', 'crd', crd, '--wait=true']);
     expect(removed.code, removed.stderr).toBe(0);
     try {
@@ -309,7 +309,7 @@ describe.skipIf(!kubeAvailable)('kubernetes store on a real API server', () => {
       }, 10_000);
       expect(error).toBe(true);
     } finally {
-      await kube.kubectl(['apply', '-f', `${CRD_DIR}backchannelauthrequests.yaml`]);
+      await kube.kubectl(['apply', '-f', `${CRD_DIR}pushedauthrequests.yaml`]);
       await kube.kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${crd}`]);
     }
     await expect(

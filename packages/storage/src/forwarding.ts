@@ -1,4 +1,4 @@
-import type { ModelName, ModelStore, Store } from './types.ts';
+import type { ModelName, ModelPayload, ModelStore, Store } from './types.ts';
 
 /**
  * A Store that hands every call to `inner`: the base of decorators (the issuer's request cache and
@@ -40,5 +40,39 @@ export class ForwardingStore implements Store {
   }
   close(): Promise<void> {
     return this.inner.close();
+  }
+}
+
+/**
+ * A ModelStore that hands every call to `inner`: the base of per-model decorators (the issuer's
+ * request cache and sealing), so each overrides only the calls it changes.
+ */
+export class ForwardingModelStore implements ModelStore {
+  readonly inner: ModelStore;
+
+  constructor(inner: ModelStore) {
+    this.inner = inner;
+  }
+
+  upsert(id: string, payload: ModelPayload, expiresIn?: number): Promise<void> {
+    return this.inner.upsert(id, payload, expiresIn);
+  }
+  find(id: string): Promise<ModelPayload | undefined> {
+    return this.inner.find(id);
+  }
+  findByUid(uid: string): Promise<ModelPayload | undefined> {
+    return this.inner.findByUid(uid);
+  }
+  findByUserCode(userCode: string): Promise<ModelPayload | undefined> {
+    return this.inner.findByUserCode(userCode);
+  }
+  consume(id: string): Promise<boolean> {
+    return this.inner.consume(id);
+  }
+  destroy(id: string): Promise<void> {
+    return this.inner.destroy(id);
+  }
+  revokeByGrantId(grantId: string): Promise<void> {
+    return this.inner.revokeByGrantId(grantId);
   }
 }

@@ -4,22 +4,28 @@
  * `@gatehouse/storage/conformance`.
  */
 
-/** oidc-provider models persisted through `Store.model()`. */
+/**
+ * The oidc-provider models the issuer writes through `Store.model()`: only those its enabled
+ * features use. Left out, because the issuer cannot write them: `Client` (clients come from the
+ * config and `Store.clients`, never from dynamic registration), `InitialAccessToken` and
+ * `RegistrationAccessToken` (registration is off), `BackchannelAuthenticationRequest` (CIBA is
+ * off) and `ReplayDetection` (DPoP and attestation are off, and clients authenticate with
+ * `client_secret_basic` or `none`, never a JWT assertion). Enabling one of those features means
+ * adding its model here, and a kind in storage-kubernetes. Any other name is a StoreError.
+ */
 export const MODEL_NAMES = [
   'Session',
   'AccessToken',
   'AuthorizationCode',
   'RefreshToken',
+  /** features.deviceFlow, when the device-code grant is offered. */
   'DeviceCode',
+  /** features.clientCredentials, when the client_credentials grant is offered. */
   'ClientCredentials',
-  'Client',
-  'InitialAccessToken',
-  'RegistrationAccessToken',
   'Interaction',
-  'ReplayDetection',
+  /** features.pushedAuthorizationRequests (on by default in oidc-provider). */
   'PushedAuthorizationRequest',
   'Grant',
-  'BackchannelAuthenticationRequest',
 ] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 

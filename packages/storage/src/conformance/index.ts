@@ -124,9 +124,17 @@ export function runStoreConformance(
         const id = newId();
         const payload = { ...payloadFor(id), exp: undefined };
         delete payload.exp;
-        await store.model('Client').upsert(id, payload);
-        expect(await store.model('Client').find(id)).toEqual(payload);
-        await store.model('Client').destroy(id);
+        await store.model('Grant').upsert(id, payload);
+        expect(await store.model('Grant').find(id)).toEqual(payload);
+        await store.model('Grant').destroy(id);
+      });
+
+      // oidc-provider names a model the issuer does not keep (a feature it never enabled): a
+      // clear error for the caller, never a crash or a silent write.
+      it.each(['ReplayDetection', 'Client', 'NoSuchModel'])('%s (not a kept model) is a StoreError naming it', (model) => {
+        expect(() => store.model(model as (typeof MODEL_NAMES)[number])).toThrow(
+          expect.objectContaining({ name: 'StoreError', code: 'invalid', message: `unknown model ${model}` }),
+        );
       });
 
       it('keeps models apart: the same id in two models is two records', async () => {
@@ -310,7 +318,7 @@ export function runStoreConformance(
         const live = [newId(), newId(), newId()];
         const liveNoExpiry = newId();
         for (const id of live) await codes.upsert(id, payloadFor(id), 600);
-        await store.model('Client').upsert(liveNoExpiry, payloadFor(liveNoExpiry));
+        await store.model('Grant').upsert(liveNoExpiry, payloadFor(liveNoExpiry));
 
         const expired = Array.from({ length: gcRecords }, () => newId());
         const models = ['AuthorizationCode', 'AccessToken', 'Interaction', 'Session'] as const;
@@ -326,10 +334,10 @@ export function runStoreConformance(
         expect(removed).toBeGreaterThanOrEqual(gcRecords);
         expect(await store.gc()).toBe(0);
         for (const id of live) expect(await codes.find(id)).toBeDefined();
-        expect(await store.model('Client').find(liveNoExpiry)).toBeDefined();
+        expect(await store.model('Grant').find(liveNoExpiry)).toBeDefined();
 
         for (const id of live) await codes.destroy(id);
-        await store.model('Client').destroy(liveNoExpiry);
+        await store.model('Grant').destroy(liveNoExpiry);
       });
 
       it('gc(now) uses the given time', async () => {
