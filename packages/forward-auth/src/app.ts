@@ -15,7 +15,7 @@ import { ForwardAuthMetrics } from './metrics.ts';
 import { OidcClient, type FetchLike } from './oidc/client.ts';
 import { RedirectValidator } from './redirect.ts';
 import { Refresher } from './refresh.ts';
-import { parseRouteRule } from './routes.ts';
+import { parseRouteRule } from './route-rules.ts';
 import { sendErrorPage, sendStylesheet, sendText } from './http/respond.ts';
 import { RedisRevocations } from './session/redis-revocations.ts';
 import { RevocationList } from './session/revocations.ts';

@@ -8,7 +8,7 @@ import type { ForwardAuthMetrics } from './metrics.ts';
 import type { OidcClient } from './oidc/client.ts';
 import type { RedirectValidator } from './redirect.ts';
 import type { Refresher } from './refresh.ts';
-import type { RouteRule } from './routes.ts';
+import type { RouteRule } from './route-rules.ts';
 import type { SharedRevocations } from './session/redis-revocations.ts';
 import type { RevocationList } from './session/revocations.ts';
 import type { SessionManager } from './session/store.ts';

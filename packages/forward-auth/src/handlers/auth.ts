@@ -6,7 +6,7 @@ import { BearerVerifier } from '../bearer.ts';
 import type { AppContext } from '../context.ts';
 import { authResponseHeaders } from '../headers.ts';
 import { Refresher } from '../refresh.ts';
-import { apiRouteMatches, routeAllows } from '../routes.ts';
+import { apiRouteMatches, routeAllows } from '../route-rules.ts';
 import { requestCookieHeader } from '../session/cookies.ts';
 import type { LoadedSession, SessionEntry } from '../session/store.ts';
 import { sendEmpty, sendJSON } from '../http/respond.ts';

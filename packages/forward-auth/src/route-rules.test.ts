@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apiRouteMatches, parseRouteRule, routeAllows, unambiguousPath } from './routes.ts';
+import { apiRouteMatches, parseRouteRule, routeAllows, unambiguousPath } from './route-rules.ts';
 
 describe('unambiguousPath', () => {
   // Accepted paths are returned unchanged: rules match the bytes nginx forwards.
