@@ -1,5 +1,5 @@
 export { startForwardAuth, type StartOptions, type RunningForwardAuth } from './server.ts';
-export { createForwardAuthHandler, type ForwardAuthHandler, type HandlerOptions } from './app.ts';
+export { createForwardAuthHandler, type ForwardAuthHandler, type HandlerOptions } from './router.ts';
 export {
   loadForwardAuthConfig,
   validateForwardAuthConfig,

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { createForwardAuthHandler, createMetricsHandler, type ForwardAuthHandler } from './app.ts';
+import { createForwardAuthHandler, createMetricsHandler, type ForwardAuthHandler } from './router.ts';
 import type { ForwardAuthConfig } from './config/schema.ts';
 import type { FetchLike } from './oidc/client.ts';
 

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { createForwardAuthHandler } from '../app.ts';
+import { createForwardAuthHandler } from '../router.ts';
 import type { Session } from './payload.ts';
 
 const h = createForwardAuthHandler(

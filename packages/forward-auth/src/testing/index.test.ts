@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { createForwardAuthHandler } from '../app.ts';
+import { createForwardAuthHandler } from '../router.ts';
 import { forwardAuthTestConfig, sealTestSession } from './index.ts';
 
 describe('@gatehouse/forward-auth/testing', () => {

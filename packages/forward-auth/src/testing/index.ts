@@ -8,7 +8,7 @@
  * ```
  */
 import { randomBytes } from 'node:crypto';
-import type { ForwardAuthHandler } from '../app.ts';
+import type { ForwardAuthHandler } from '../router.ts';
 
 export interface TestConfigOptions {
   /** The issuer URL (`oidc_issuer_url`). */

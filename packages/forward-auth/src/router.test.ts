@@ -5,7 +5,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createForwardAuthHandler, type ForwardAuthHandler } from './app.ts';
+import { createForwardAuthHandler, type ForwardAuthHandler } from './router.ts';
 import type { Session } from './session/payload.ts';
 import { HOSTILE, WHITELIST } from './redirect.cases.ts';
 
