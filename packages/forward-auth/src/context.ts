@@ -11,7 +11,7 @@ import type { Refresher } from './refresh.ts';
 import type { RouteRule } from './route-rules.ts';
 import type { SharedRevocations } from './session/redis-revocations.ts';
 import type { RevocationList } from './session/revocations.ts';
-import type { SessionManager } from './session/store.ts';
+import type { SessionManager } from './session/manager.ts';
 import type { SignOutStates } from './signout-state.ts';
 
 export interface AppContext {

@@ -8,7 +8,7 @@ import { claimOptions, identityFromClaims } from './claims.ts';
 import type { ForwardAuthConfig } from './config/schema.ts';
 import type { ForwardAuthMetrics } from './metrics.ts';
 import { IssuerError, IssuerErrorCode, type OidcClient } from './oidc/client.ts';
-import type { LoadedSession, SessionEntry, SessionFate, SessionManager } from './session/store.ts';
+import type { LoadedSession, SessionEntry, SessionFate, SessionManager } from './session/manager.ts';
 
 /** How many refreshed generations a replayed old cookie is followed through to the newest session. */
 const MAX_CHAIN = 8;

@@ -19,7 +19,7 @@ import { parseRouteRule } from './route-rules.ts';
 import { sendErrorPage, sendStylesheet, sendText } from './http/respond.ts';
 import { RedisRevocations } from './session/redis-revocations.ts';
 import { RevocationList } from './session/revocations.ts';
-import { SessionManager } from './session/store.ts';
+import { SessionManager } from './session/manager.ts';
 import { SignOutStates } from './signout-state.ts';
 
 export interface HandlerOptions {

@@ -8,7 +8,7 @@ import { authResponseHeaders } from '../headers.ts';
 import { Refresher } from '../refresh.ts';
 import { apiRouteMatches, routeAllows } from '../route-rules.ts';
 import { requestCookieHeader } from '../session/cookies.ts';
-import type { LoadedSession, SessionEntry } from '../session/store.ts';
+import type { LoadedSession, SessionEntry } from '../session/manager.ts';
 import { sendEmpty, sendJSON } from '../http/respond.ts';
 
 export class AuthHandler {
