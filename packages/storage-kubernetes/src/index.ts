@@ -19,7 +19,7 @@ import {
   type PasswordUser,
   type Store,
 } from '@gatehouse/storage';
-import { closedError } from '@gatehouse/storage/records';
+import { closedError } from '@gatehouse/storage/backend-rules';
 import { KubeClient } from './client.ts';
 import { API_VERSION, allKinds, RECORD_KINDS } from './kinds.ts';
 import { KubernetesModelStore } from './model-store.ts';

@@ -7,7 +7,7 @@
 import { StoreError, type ModelName, type ModelPayload, type ModelStore } from '@gatehouse/storage';
 import { LABELS, MANAGED_BY, MODEL_KINDS } from './kinds.ts';
 import { dayOf, labelFor, nameFor, sameHash, sha256Hex } from './names.ts';
-import { consumedAtFrom, encodeJSON, expiresAtFrom, isExpired as expiredAt, requireId } from '@gatehouse/storage/records';
+import { consumedAtFrom, encodeJSON, expiresAtFrom, isExpired as expiredAt, requireId } from '@gatehouse/storage/backend-rules';
 import { ContinueExpiredError, Resource, type KubeObject } from './resource.ts';
 import type { KubeClient } from './client.ts';
 

@@ -23,7 +23,7 @@ import type { KubeClient } from './client.ts';
 import { LABELS, MANAGED_BY, RECORD_KINDS } from './kinds.ts';
 import { nameFor } from './names.ts';
 import { Resource, type KubeObject } from './resource.ts';
-import { encodeJSON, passwordKey, requireId } from '@gatehouse/storage/records';
+import { encodeJSON, passwordKey, requireId } from '@gatehouse/storage/backend-rules';
 import { ResourceWatcher } from './watcher.ts';
 
 /** A record parsed from a spec, or why the spec is not acceptable. */

@@ -2,7 +2,7 @@
  * @gatehouse/storage-postgres: the Store on PostgreSQL (Dex's `postgres` storage), shared by any
  * number of issuer replicas. pg's Pool; schema migrated at start-up under an advisory lock
  * (schema.ts); model ids stored as SHA-256 like the SQLite backend (rules shared through
- * `@gatehouse/storage/records`); clients and connectors pushed to every replica by LISTEN/NOTIFY
+ * `@gatehouse/storage/backend-rules`); clients and connectors pushed to every replica by LISTEN/NOTIFY
  * (watch.ts).
  */
 import {
@@ -19,7 +19,7 @@ import {
   type RecordStore,
   type Store,
 } from '@gatehouse/storage';
-import { passwordKey } from '@gatehouse/storage/records';
+import { passwordKey } from '@gatehouse/storage/backend-rules';
 import { poolSettings, type PostgresStoreConfig } from './config.ts';
 import { Db, toStoreError, type Logger } from './db.ts';
 import { collectGarbage, PostgresModelStore } from './model-store.ts';

@@ -5,7 +5,7 @@
  * caller (in any process) sees a changed row.
  */
 import type { ModelName, ModelPayload, ModelStore } from '@gatehouse/storage';
-import { consumedAtFrom, expiresAtFrom, indexFields, modelKey, requireId, restoredPayload, storedPayload } from '@gatehouse/storage/records';
+import { consumedAtFrom, expiresAtFrom, indexFields, modelKey, requireId, restoredPayload, storedPayload } from '@gatehouse/storage/backend-rules';
 import { asNumber, type Db, type Row } from './db.ts';
 
 const LIVE = '(expires_at IS NULL OR expires_at > $3)';

@@ -1,6 +1,6 @@
 /** Signing keys (one row, compare-and-swap on a version), key → JSON record tables, offline sessions. */
 import type { KeyStore, OfflineSession, OfflineSessionStore, SigningKeySet, VersionedKeys } from '@gatehouse/storage';
-import { encodeJSON, requireId } from '@gatehouse/storage/records';
+import { encodeJSON, requireId } from '@gatehouse/storage/backend-rules';
 import type { Db } from './db.ts';
 
 export class PostgresKeyStore implements KeyStore {

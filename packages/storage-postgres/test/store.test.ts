@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreError } from '@gatehouse/storage';
-import { modelKey } from '@gatehouse/storage/records';
+import { modelKey } from '@gatehouse/storage/backend-rules';
 import { newId } from '@gatehouse/storage/conformance';
 import { startPostgres, type Postgres } from '@gatehouse/testkit/postgres';
 import { openPostgresStore, poolSettings, POSTGRES_SCHEMA_VERSION, type PostgresStore, type PostgresStoreConfig } from '../src/index.ts';

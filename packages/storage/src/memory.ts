@@ -30,7 +30,7 @@ import {
   isExpired,
   passwordKey,
   requireId,
-} from './records.ts';
+} from './backend-rules.ts';
 
 type Guard = () => void;
 

@@ -39,7 +39,7 @@ import {
   requireId,
   restoredPayload,
   storedPayload,
-} from './records.ts';
+} from './backend-rules.ts';
 
 export { modelKey };
 

@@ -1,6 +1,6 @@
 /**
  * Small rules shared by every backend, so they agree on expiry, keys and payload encoding.
- * Exported as `@gatehouse/storage/records` for backends in other packages (storage-kubernetes).
+ * Exported as `@gatehouse/storage/backend-rules` for backends in other packages (storage-kubernetes, storage-postgres).
  */
 import { createHash } from 'node:crypto';
 import { StoreError, type ModelName, type ModelPayload } from './types.ts';
