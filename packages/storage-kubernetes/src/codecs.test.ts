@@ -1,7 +1,7 @@
 /** Pure parts: names, labels and the record codecs' validation (no API server needed). */
 import { describe, expect, it } from 'vitest';
 import { labelFor, nameFor, sameHash, sha256Hex } from './names.ts';
-import { clientCodec, connectorCodec, passwordCodec } from './records.ts';
+import { clientCodec, connectorCodec, passwordCodec } from './record-stores.ts';
 import { crdManifests } from './crds.ts';
 import { allKinds, MODEL_KINDS } from './kinds.ts';
 import { MODEL_NAMES } from '@gatehouse/storage';

@@ -30,7 +30,7 @@ import {
   KubernetesOfflineSessionStore,
   KubernetesRecordStore,
   passwordCodec,
-} from './records.ts';
+} from './record-stores.ts';
 
 export { crdManifests } from './crds.ts';
 export { GROUP, VERSION, MODEL_KINDS, RECORD_KINDS, LABELS } from './kinds.ts';

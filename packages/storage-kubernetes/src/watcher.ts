@@ -8,7 +8,7 @@
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { ChangeEvent } from '@gatehouse/storage';
 import type { Logger } from 'pino';
-import type { Parsed } from './records.ts';
+import type { Parsed } from './record-stores.ts';
 import type { KubeObject, Resource } from './resource.ts';
 
 interface Entry<T> {
