@@ -23,7 +23,7 @@ import { passwordKey } from '@gatehouse/storage/backend-rules';
 import { poolSettings, type PostgresStoreConfig } from './config.ts';
 import { Db, toStoreError, type Logger } from './db.ts';
 import { collectGarbage, PostgresModelStore } from './model-store.ts';
-import { PostgresKeyStore, PostgresOfflineSessionStore, TableRecords, type TableSpec } from './records.ts';
+import { PostgresKeyStore, PostgresOfflineSessionStore, TableRecords, type TableSpec } from './record-stores.ts';
 import { migrate } from './schema.ts';
 import { ChangeListener, type ListenerOptions } from './watch.ts';
 
