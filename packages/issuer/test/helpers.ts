@@ -4,6 +4,7 @@ import * as client from 'openid-client';
 import { afterAll, beforeAll } from 'vitest';
 import { z } from 'zod';
 import { CONNECTOR_KIT_VERSION, type CallbackConnector, type ConnectorFactory, type RefreshConnector } from '@gatehouse/connector-kit';
+import { configDefaults } from '../src/config/index.ts';
 import type { ExpiryConfig, IssuerConfig, StaticPassword } from '../src/config/types.ts';
 import type { RunningIssuer } from '../src/index.ts';
 import { type BrowseResult, CookieJar, login, startTestIssuer, TEST_CLIENT, testOAuth2, type LoginOptions, type StartTestIssuerOptions } from '../src/testing/index.ts';
@@ -41,11 +42,9 @@ export function shortExpiry(
   expiry: Partial<Omit<ExpiryConfig, 'refreshTokens'>> = {},
 ): ExpiryConfig {
   return {
-    signingKeys: 21600,
+    ...configDefaults().expiry,
     idTokens: 3600,
     authRequests: 600,
-    deviceRequests: 300,
-    authCodes: 600,
     ...expiry,
     refreshTokens: { disableRotation: false, reuseInterval: 0, absoluteLifetime: 86400, validIfNotUsedFor: 3600, ...refreshTokens },
   };

@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logging.ts';
-import { ADDRESS } from '../config/schema.ts';
+import { ADDRESS } from '../config/values.ts';
 
 export interface TelemetryOptions {
   /** Resolves when the issuer can serve (store reachable, keys loaded); throws otherwise. */

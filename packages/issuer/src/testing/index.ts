@@ -16,6 +16,7 @@ import pino from 'pino';
 import type { ConnectorFactory } from '@gatehouse/connector-kit';
 import { MemoryStore, type Store } from '@gatehouse/storage';
 import { getFreePort, waitForPort } from '@gatehouse/testkit/ports';
+import { configDefaults } from '../config/defaults.ts';
 import type { ConnectorConfig, IssuerConfig, OAuth2Config, StaticClient } from '../config/types.ts';
 import type { ThrottleOptions } from '../server/login/throttle.ts';
 import { startIssuer, type RunningIssuer } from '../server/start.ts';
@@ -55,39 +56,21 @@ export interface StartTestIssuerOptions {
  * deep, so pass `{ oauth2: testOAuth2({ grantTypes: [...] }) }` to change a single key.
  */
 export function testOAuth2(extra: Partial<OAuth2Config> = {}): OAuth2Config {
-  return {
-    grantTypes: ['authorization_code', 'refresh_token'],
-    responseTypes: ['code'],
-    skipApprovalScreen: true,
-    alwaysShowLoginScreen: false,
-    pkce: { enforce: false, codeChallengeMethodsSupported: ['S256'] },
-    ...extra,
-  };
+  return { ...configDefaults().oauth2, grantTypes: ['authorization_code', 'refresh_token'], skipApprovalScreen: true, ...extra };
 }
 
-/** A complete, valid issuer config for tests (memory storage, approval screen skipped). */
+/** A complete, valid issuer config for tests: the file defaults (configDefaults) with memory storage, the approval screen skipped, errors-only logs. */
 export function testIssuerConfig(port: number, options: StartTestIssuerOptions = {}): IssuerConfig {
+  const defaults = configDefaults();
   const base: IssuerConfig = {
+    ...defaults,
     issuer: `http://127.0.0.1:${port}/dex`,
     storage: { type: 'memory', config: {} },
-    web: { http: `127.0.0.1:${port}`, headers: {}, allowedOrigins: [], trustedProxies: [] },
-    telemetry: {},
-    frontend: { issuer: 'Gatehouse', theme: 'light', extra: {} },
-    expiry: {
-      signingKeys: 6 * 3600,
-      idTokens: 24 * 3600,
-      authRequests: 3600,
-      deviceRequests: 300,
-      authCodes: 600,
-      refreshTokens: { disableRotation: false, reuseInterval: 3, absoluteLifetime: 90 * 86400, validIfNotUsedFor: 30 * 86400 },
-    },
+    web: { ...defaults.web, http: `127.0.0.1:${port}` },
     oauth2: testOAuth2(),
-    signer: { algorithms: ['RS256'] },
     staticClients: options.staticClients ?? [TEST_CLIENT],
     connectors: options.connectors ?? [MOCK_CONNECTOR],
-    enablePasswordDB: false,
-    staticPasswords: [],
-    logger: { level: 'error', format: 'json' },
+    logger: { ...defaults.logger, level: 'error' },
   };
   const merged: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(options.overrides ?? {})) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectorError, type Connector, type Identity } from '@gatehouse/connector-kit';
 import { MemoryStore, type ModelPayload } from '@gatehouse/storage';
+import { configDefaults } from '../../config/defaults.ts';
 import type { ExpiryConfig } from '../../config/types.ts';
 import { createFindAccount, GrantIdentities, lastUsedStaleness, type GrantIdentity } from './accounts.ts';
 import { GRANT_EXTENSION } from '../store/adapter.ts';
@@ -8,15 +9,10 @@ import { GRANT_EXTENSION } from '../store/adapter.ts';
 const DAY = 86400;
 const now = (): number => Math.floor(Date.now() / 1000);
 
+/** The default expiry section with `refreshTokens` changed. */
 function expiry(refreshTokens: Partial<ExpiryConfig['refreshTokens']> = {}): ExpiryConfig {
-  return {
-    signingKeys: 6 * 3600,
-    idTokens: DAY,
-    authRequests: 3600,
-    deviceRequests: 300,
-    authCodes: 600,
-    refreshTokens: { disableRotation: false, reuseInterval: 3, absoluteLifetime: 90 * DAY, validIfNotUsedFor: 30 * DAY, ...refreshTokens },
-  };
+  const defaults = configDefaults().expiry;
+  return { ...defaults, refreshTokens: { ...defaults.refreshTokens, ...refreshTokens } };
 }
 
 const ALICE: Identity = { userId: 'u1', username: 'alice', email: 'alice@example.com', emailVerified: true, groups: ['staff'] };
