@@ -30,7 +30,7 @@ import { createHash, hkdfSync } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { CompactEncrypt, compactDecrypt } from 'jose';
 import Provider, { errors } from 'oidc-provider';
-import { ForwardingStore, type ModelName, type ModelPayload, type ModelStore, type Store } from '@gatehouse/storage';
+import { ForwardingModelStore, ForwardingStore, type ModelName, type ModelPayload, type ModelStore, type Store } from '@gatehouse/storage';
 import { clientAddress } from '../http/security.ts';
 
 /** Limits of `AnonymousBudget`; the defaults are stated in the README. */
@@ -172,17 +172,17 @@ class SealingKeys {
   }
 }
 
-class AnonymousModelStore implements ModelStore {
+/** Holds or budgets anonymous writes (upsert), reads them back (find, destroy); the other calls pass through. */
+class AnonymousModelStore extends ForwardingModelStore {
   readonly #name: ModelName;
   readonly #held: Held | undefined;
-  readonly #inner: ModelStore;
   readonly #o: AnonymousRecordsOptions;
   readonly #keys: SealingKeys;
 
   constructor(name: ModelName, inner: ModelStore, options: AnonymousRecordsOptions, keys: SealingKeys) {
+    super(inner);
     this.#name = name;
     this.#held = HELD[name];
-    this.#inner = inner;
     this.#o = options;
     this.#keys = keys;
   }
@@ -243,7 +243,7 @@ class AnonymousModelStore implements ModelStore {
     return cookieValues(ctx.req.headers.cookie, held.cookie);
   }
 
-  async upsert(id: string, payload: ModelPayload, expiresIn?: number): Promise<void> {
+  override async upsert(id: string, payload: ModelPayload, expiresIn?: number): Promise<void> {
     const held = this.#held;
     const ctx = held ? this.#context() : undefined;
     if (held && ctx && expiresIn !== undefined && expiresIn > 0 && held.anonymous(payload)) {
@@ -253,12 +253,12 @@ class AnonymousModelStore implements ModelStore {
       // A login leaving for an upstream IdP: a copy in the Store (short-lived, within the
       // budget) so that a form_post answer, which comes without cookies, finds its login.
       if (this.#name === 'Interaction' && payload.result !== undefined && this.#o.budget.take(this.#address(ctx))) {
-        await this.#inner.upsert(id, payload, Math.min(expiresIn, UPSTREAM_COPY_TTL));
+        await this.inner.upsert(id, payload, Math.min(expiresIn, UPSTREAM_COPY_TTL));
       }
       return;
     }
     if (!held && this.#budgeted()) this.#spend();
-    await this.#inner.upsert(id, payload, expiresIn);
+    await this.inner.upsert(id, payload, expiresIn);
     if (held && ctx && this.#carried(ctx, held).length > 0) this.#setCookie(ctx, held, id, null, 0);
   }
 
@@ -282,8 +282,8 @@ class AnonymousModelStore implements ModelStore {
     throw err;
   }
 
-  async find(id: string): Promise<ModelPayload | undefined> {
-    const stored = await this.#inner.find(id);
+  override async find(id: string): Promise<ModelPayload | undefined> {
+    const stored = await this.inner.find(id);
     if (stored || !this.#held || typeof id !== 'string') return stored;
     const ctx = this.#context();
     if (!ctx) return undefined;
@@ -294,26 +294,10 @@ class AnonymousModelStore implements ModelStore {
     return undefined;
   }
 
-  findByUid(uid: string): Promise<ModelPayload | undefined> {
-    return this.#inner.findByUid(uid);
-  }
-
-  findByUserCode(userCode: string): Promise<ModelPayload | undefined> {
-    return this.#inner.findByUserCode(userCode);
-  }
-
-  consume(id: string): Promise<boolean> {
-    return this.#inner.consume(id);
-  }
-
-  async destroy(id: string): Promise<void> {
-    await this.#inner.destroy(id);
+  override async destroy(id: string): Promise<void> {
+    await this.inner.destroy(id);
     const ctx = this.#held ? this.#context() : undefined;
     if (this.#held && ctx && this.#carried(ctx, this.#held).length > 0) this.#setCookie(ctx, this.#held, id, null, 0);
-  }
-
-  revokeByGrantId(grantId: string): Promise<void> {
-    return this.#inner.revokeByGrantId(grantId);
   }
 }
 

@@ -19,7 +19,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import Provider from 'oidc-provider';
-import { ForwardingStore, type ModelName, type ModelPayload, type ModelStore, type Store } from '@gatehouse/storage';
+import { ForwardingModelStore, ForwardingStore, type ModelName, type ModelPayload, type ModelStore, type Store } from '@gatehouse/storage';
 
 /** The current request's identity (an object that lives as long as the request), or undefined. */
 export type RequestScope = () => object | undefined;
@@ -65,15 +65,15 @@ class ReadCache {
 
 const key = (model: ModelName, id: string): string => `${model}\0${id}`;
 
-class CachedModelStore implements ModelStore {
+/** Caches `find` per request scope; writes forget (or remember) the record; lookups by uid or user code pass through. */
+class CachedModelStore extends ForwardingModelStore {
   readonly #name: ModelName;
-  readonly #inner: ModelStore;
   readonly #cache: ReadCache;
   readonly #scope: RequestScope;
 
   constructor(name: ModelName, inner: ModelStore, cache: ReadCache, scope: RequestScope) {
+    super(inner);
     this.#name = name;
-    this.#inner = inner;
     this.#cache = cache;
     this.#scope = scope;
   }
@@ -105,14 +105,14 @@ class CachedModelStore implements ModelStore {
     }
   }
 
-  async find(id: string): Promise<ModelPayload | undefined> {
+  override async find(id: string): Promise<ModelPayload | undefined> {
     const scope = this.#scope();
-    if (!scope || typeof id !== 'string') return this.#inner.find(id);
+    if (!scope || typeof id !== 'string') return this.inner.find(id);
     const reads = this.#cache.reads(scope);
     const k = key(this.#name, id);
     let read = reads.get(k);
     if (!read) {
-      read = this.#inner.find(id);
+      read = this.inner.find(id);
       reads.set(k, read);
       // A failed read is not remembered: the next find tries again.
       read.catch(() => {
@@ -124,30 +124,22 @@ class CachedModelStore implements ModelStore {
     return payload === undefined ? undefined : structuredClone(payload);
   }
 
-  findByUid(uid: string): Promise<ModelPayload | undefined> {
-    return this.#inner.findByUid(uid);
-  }
-
-  findByUserCode(userCode: string): Promise<ModelPayload | undefined> {
-    return this.#inner.findByUserCode(userCode);
-  }
-
-  upsert(id: string, payload: ModelPayload, expiresIn?: number): Promise<void> {
+  override upsert(id: string, payload: ModelPayload, expiresIn?: number): Promise<void> {
     // What the store keeps is the payload's JSON. A record written already expired (or with a
     // `consumed` the store may turn into a time) reads back differently: those are forgotten.
     const plain = (expiresIn === undefined || expiresIn > 0) && payload.consumed === undefined;
-    return this.#write(id, () => this.#inner.upsert(id, payload, expiresIn), plain ? (JSON.parse(JSON.stringify(payload)) as ModelPayload) : undefined);
+    return this.#write(id, () => this.inner.upsert(id, payload, expiresIn), plain ? (JSON.parse(JSON.stringify(payload)) as ModelPayload) : undefined);
   }
 
-  consume(id: string): Promise<boolean> {
-    return this.#write(id, () => this.#inner.consume(id));
+  override consume(id: string): Promise<boolean> {
+    return this.#write(id, () => this.inner.consume(id));
   }
 
-  destroy(id: string): Promise<void> {
-    return this.#write(id, () => this.#inner.destroy(id));
+  override destroy(id: string): Promise<void> {
+    return this.#write(id, () => this.inner.destroy(id));
   }
 
-  async revokeByGrantId(grantId: string): Promise<void> {
+  override async revokeByGrantId(grantId: string): Promise<void> {
     // The revoked records' ids are unknown here: forget every read of this model.
     const forgetAll = (): void => {
       const scope = this.#scope();
@@ -158,7 +150,7 @@ class CachedModelStore implements ModelStore {
     };
     forgetAll();
     try {
-      await this.#inner.revokeByGrantId(grantId);
+      await this.inner.revokeByGrantId(grantId);
     } finally {
       forgetAll();
     }

@@ -34,7 +34,8 @@ import type {
   VersionedKeys,
 } from '@gatehouse/storage';
 import { isRecord } from '@gatehouse/common';
-import { ForwardingStore, StoreError } from '@gatehouse/storage';
+import { ForwardingModelStore, ForwardingStore, StoreError } from '@gatehouse/storage';
+import { GRANT_EXTENSION } from './adapter.ts';
 
 export const STORAGE_KEY_ENV = 'GATEHOUSE_STORAGE_KEY';
 
@@ -52,8 +53,8 @@ const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 const SEALED_MODEL_FIELDS: Partial<Record<ModelName, readonly (readonly string[])[]>> = {
   Interaction: [['result', 'gatehouse']],
   Grant: [
-    ['gatehouse', 'identity', 'connectorData'],
-    ['gatehouse', 'connectorData'],
+    [GRANT_EXTENSION, 'identity', 'connectorData'],
+    [GRANT_EXTENSION, 'connectorData'],
   ],
 };
 
@@ -186,14 +187,14 @@ function mapPath(obj: Record<string, unknown>, path: readonly string[], fn: (v: 
   return next === current ? obj : { ...obj, [head]: next };
 }
 
-class SealedModelStore implements ModelStore {
-  readonly #inner: ModelStore;
+/** Seals the model's secret fields on upsert and opens them on reads; the other calls pass through. */
+class SealedModelStore extends ForwardingModelStore {
   readonly #name: ModelName;
   readonly #sealer: Sealer;
   readonly #fields: readonly (readonly string[])[];
 
   constructor(inner: ModelStore, name: ModelName, sealer: Sealer, fields: readonly (readonly string[])[]) {
-    this.#inner = inner;
+    super(inner);
     this.#name = name;
     this.#sealer = sealer;
     this.#fields = fields;
@@ -218,26 +219,17 @@ class SealedModelStore implements ModelStore {
     return out as ModelPayload;
   }
 
-  upsert(id: string, payload: ModelPayload, expiresIn?: number): Promise<void> {
-    return this.#inner.upsert(id, this.#seal(id, payload), expiresIn);
+  override upsert(id: string, payload: ModelPayload, expiresIn?: number): Promise<void> {
+    return this.inner.upsert(id, this.#seal(id, payload), expiresIn);
   }
-  async find(id: string): Promise<ModelPayload | undefined> {
-    return this.#open(id, await this.#inner.find(id));
+  override async find(id: string): Promise<ModelPayload | undefined> {
+    return this.#open(id, await this.inner.find(id));
   }
-  async findByUid(uid: string): Promise<ModelPayload | undefined> {
-    return this.#open(undefined, await this.#inner.findByUid(uid));
+  override async findByUid(uid: string): Promise<ModelPayload | undefined> {
+    return this.#open(undefined, await this.inner.findByUid(uid));
   }
-  async findByUserCode(userCode: string): Promise<ModelPayload | undefined> {
-    return this.#open(undefined, await this.#inner.findByUserCode(userCode));
-  }
-  consume(id: string): Promise<boolean> {
-    return this.#inner.consume(id);
-  }
-  destroy(id: string): Promise<void> {
-    return this.#inner.destroy(id);
-  }
-  revokeByGrantId(grantId: string): Promise<void> {
-    return this.#inner.revokeByGrantId(grantId);
+  override async findByUserCode(userCode: string): Promise<ModelPayload | undefined> {
+    return this.#open(undefined, await this.inner.findByUserCode(userCode));
   }
 }
 
