@@ -18,6 +18,7 @@ import { readFormText } from './http/form.ts';
 import { interactionRouter, type InteractionDeps } from './login/routes.ts';
 import { sendPage } from './http/respond.ts';
 import { requestScope } from './store/request-cache.ts';
+import { isStorageUnavailable } from './store/adapter.ts';
 import type { KeyManager } from './keys/key-manager.ts';
 import { INTERNAL_LISTENERS } from './oidc/listeners.ts';
 import { clientAddress, isTrustedProxy, providerContentSecurityPolicy } from './http/security.ts';
@@ -95,6 +96,13 @@ export function createApp(deps: AppDeps): Koa {
       if (err instanceof PageError) {
         if (err.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(err.retryAfterSeconds));
         sendPage(ctx, err.status, errorPage(deps.pages, { title: err.title, message: err.userMessage, ...(err.retryHref ? { retryHref: err.retryHref } : {}) }));
+        return;
+      }
+      if (isStorageUnavailable(err)) {
+        // The store did not answer (database restart, API-server outage): retryable, not a bug.
+        deps.logger.warn({ err: errorSummary(err), method: ctx.method, path: ctx.path }, 'storage unavailable: answered 503');
+        ctx.set('Retry-After', '5');
+        sendPage(ctx, 503, errorPage(deps.pages, { title: 'Temporarily unavailable', message: 'The service cannot complete the request right now. Please try again in a moment.' }));
         return;
       }
       const status = (err as { status?: number }).status;

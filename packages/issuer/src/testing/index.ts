@@ -370,7 +370,10 @@ export interface IssuerProcess {
   url: string;
   /** What it printed so far (pino JSON lines). */
   output(): string;
-  stop(): Promise<void>;
+  /** Whether the process is still running (a crash shows here). */
+  alive(): boolean;
+  /** Stops it with `signal` (default SIGTERM, a clean shutdown; SIGKILL: a replica dying mid-request). */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 export async function startIssuerProcess(configFile: string, port: number, options: { cwd: string; args?: string[]; env?: NodeJS.ProcessEnv }): Promise<IssuerProcess> {
@@ -384,8 +387,9 @@ export async function startIssuerProcess(configFile: string, port: number, optio
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  const alive = (): boolean => child.exitCode === null && child.signalCode === null;
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
+    if (alive()) child.kill(signal);
     await exited;
   };
   try {
@@ -394,5 +398,5 @@ export async function startIssuerProcess(configFile: string, port: number, optio
     await stop();
     throw err;
   }
-  return { url: `http://127.0.0.1:${port}`, output: () => output, stop };
+  return { url: `http://127.0.0.1:${port}`, output: () => output, alive, stop };
 }

@@ -38,6 +38,7 @@ import { approvalPage, connectorSelectionPage, continuePage, errorPage, movingOn
 import { loginExpired, PageError } from '../http/errors.ts';
 import { readForm } from '../http/form.ts';
 import type { LoginThrottle } from './throttle.ts';
+import { isStorageUnavailable } from '../store/adapter.ts';
 
 export interface InteractionDeps {
   provider(): Provider;
@@ -81,7 +82,9 @@ export function interactionRouter(deps: InteractionDeps): Router {
     let d: Details;
     try {
       d = (await deps.provider().interactionDetails(ctx.req, ctx.res)) as unknown as Details;
-    } catch {
+    } catch (err) {
+      // A store that did not answer is a retryable 503, not a login that is gone.
+      if (isStorageUnavailable(err)) throw err;
       throw loginExpired();
     }
     if (d.uid !== uid) throw loginExpired();
@@ -340,7 +343,10 @@ export function interactionRouter(deps: InteractionDeps): Router {
     if (!state || !UID.test(state)) {
       throw new PageError(400, 'Invalid login response', 'The response from the login provider does not belong to a login in progress.');
     }
-    const found = (await deps.provider().Interaction.find(state).catch(() => undefined)) as unknown as Details | undefined;
+    const found = (await deps.provider().Interaction.find(state).catch((err: unknown) => {
+      if (isStorageUnavailable(err)) throw err;
+      return undefined;
+    })) as unknown as Details | undefined;
     if (!found) throw loginExpired();
     return found;
   }

@@ -58,6 +58,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       store: deps.store,
       clients: deps.clients,
       refreshReuseInterval: refresh.disableRotation ? 0 : refresh.reuseInterval,
+      onUnavailable: (err) => deps.logger.warn({ err: errorSummary(err) }, 'storage unavailable: answered 503'),
     }),
     clients: deps.clients.staticMetadata(),
     clientDefaults: {

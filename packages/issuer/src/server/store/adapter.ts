@@ -14,12 +14,45 @@
  * store users the same `withRequestCache` wrapper so a record is read once per request.
  */
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
-import type { ModelName, ModelPayload, ModelStore, Store } from '@gatehouse/storage';
+import { StoreError, type ModelName, type ModelPayload, type ModelStore, type Store } from '@gatehouse/storage';
 import type { ClientDirectory } from '../oidc/clients.ts';
 import { noteRefreshTokenRead } from '../grants/refresh-rotation.ts';
 import { withRequestCache } from './request-cache.ts';
 
 export const GRANT_EXTENSION = 'gatehouse';
+
+/**
+ * `temporarily_unavailable` with HTTP 503 (and a readable page on browser routes): the store did
+ * not answer (a database restart, an API-server outage). Clients may retry; oidc-provider's
+ * default for an adapter error would be a 500 `server_error`, which says nothing of the kind.
+ */
+export class StorageUnavailable extends errors.TemporarilyUnavailable {
+  constructor(cause: unknown) {
+    super('the storage backend is unavailable; retry shortly');
+    this.status = 503;
+    this.statusCode = 503;
+    // OIDCProviderError hides the body of 5xx errors (server_error); this one is meant for the client.
+    this.expose = true;
+    this.cause = cause;
+  }
+}
+
+/** Whether `err` is the store being unreachable (as thrown by a backend or by this adapter). */
+export function isStorageUnavailable(err: unknown): boolean {
+  return err instanceof StorageUnavailable || (err instanceof StoreError && err.code === 'unavailable');
+}
+
+async function guarded<T>(options: AdapterOptions, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof StoreError && err.code === 'unavailable') {
+      options.onUnavailable?.(err);
+      throw new StorageUnavailable(err);
+    }
+    throw err;
+  }
+}
 
 export interface AdapterOptions {
   store: Store;
@@ -27,6 +60,8 @@ export interface AdapterOptions {
   /** Seconds a rotated refresh token stays usable. 0 = no reuse. */
   refreshReuseInterval: number;
   now?: () => number;
+  /** Told of every StoreError('unavailable') the adapter turns into a 503 (for the log). */
+  onUnavailable?: (err: StoreError) => void;
 }
 
 class StoreAdapter implements Adapter {
@@ -50,7 +85,11 @@ class StoreAdapter implements Adapter {
     return consumed !== undefined && this.#nowSeconds() - consumed <= this.#options.refreshReuseInterval;
   }
 
-  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+  upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    return guarded(this.#options, () => this.#upsert(id, payload, expiresIn));
+  }
+
+  async #upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     const next: ModelPayload = { ...(payload as ModelPayload) };
     if (this.#name === 'Grant' && next[GRANT_EXTENSION] === undefined) {
       const existing = await this.#model.find(id);
@@ -59,7 +98,11 @@ class StoreAdapter implements Adapter {
     await this.#model.upsert(id, next, expiresIn);
   }
 
-  async find(id: string): Promise<AdapterPayload | undefined> {
+  find(id: string): Promise<AdapterPayload | undefined> {
+    return guarded(this.#options, () => this.#find(id));
+  }
+
+  async #find(id: string): Promise<AdapterPayload | undefined> {
     if (typeof id !== 'string' || id.length === 0 || id.length > 512) return undefined;
     const payload = await this.#model.find(id);
     if (!payload) return undefined;
@@ -72,37 +115,39 @@ class StoreAdapter implements Adapter {
     return payload as AdapterPayload;
   }
 
-  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-    return (await this.#model.findByUid(uid)) as AdapterPayload | undefined;
+  findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    return guarded(this.#options, async () => (await this.#model.findByUid(uid)) as AdapterPayload | undefined);
   }
 
-  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-    return (await this.#model.findByUserCode(userCode)) as AdapterPayload | undefined;
+  findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    return guarded(this.#options, async () => (await this.#model.findByUserCode(userCode)) as AdapterPayload | undefined);
   }
 
   async consume(id: string): Promise<void> {
-    if (await this.#model.consume(id)) return;
+    if (await guarded(this.#options, () => this.#model.consume(id))) return;
     throw new errors.InvalidGrant('grant request is invalid');
   }
 
-  async destroy(id: string): Promise<void> {
-    await this.#model.destroy(id);
+  destroy(id: string): Promise<void> {
+    return guarded(this.#options, () => this.#model.destroy(id));
   }
 
-  async revokeByGrantId(grantId: string): Promise<void> {
-    await this.#model.revokeByGrantId(grantId);
+  revokeByGrantId(grantId: string): Promise<void> {
+    return guarded(this.#options, () => this.#model.revokeByGrantId(grantId));
   }
 }
 
 /** Clients come from the directory (static + store records), never from the Client model table. */
 class ClientAdapter implements Adapter {
   readonly #clients: ClientDirectory;
-  constructor(clients: ClientDirectory) {
+  readonly #options: AdapterOptions;
+  constructor(clients: ClientDirectory, options: AdapterOptions) {
     this.#clients = clients;
+    this.#options = options;
   }
   async upsert(): Promise<void> {}
-  async find(id: string): Promise<AdapterPayload | undefined> {
-    return (await this.#clients.metadataFor(id)) as AdapterPayload | undefined;
+  find(id: string): Promise<AdapterPayload | undefined> {
+    return guarded(this.#options, async () => (await this.#clients.metadataFor(id)) as AdapterPayload | undefined);
   }
   async findByUid(): Promise<undefined> {
     return undefined;
@@ -118,5 +163,5 @@ class ClientAdapter implements Adapter {
 /** The `adapter` option: a non-async factory, as oidc-provider requires. */
 export function createAdapterFactory(options: AdapterOptions): (name: string) => Adapter {
   const cached = { ...options, store: withRequestCache(options.store) };
-  return (name: string) => (name === 'Client' ? new ClientAdapter(options.clients) : new StoreAdapter(name, cached));
+  return (name: string) => (name === 'Client' ? new ClientAdapter(options.clients, options) : new StoreAdapter(name, cached));
 }
