@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { createForwardAuthHandler, startForwardAuth } from '@gatehouse/forward-auth';
 import { startNginx } from '@gatehouse/testkit/nginx';
 import { getFreePort, waitForPort } from '@gatehouse/testkit/ports';
+import { report } from './report.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const CONNECTIONS = 50;
@@ -187,6 +188,13 @@ async function main(): Promise<void> {
     console.log(`  nginx → app                     ${fmt(plain)}`);
     console.log(`  nginx auth_request → fa → app   ${fmt(guarded)}`);
     console.log(`  ratio ${(guarded.rps / plain.rps).toFixed(2)}× (target ≥ 0.50)`);
+    report('forward-auth', [
+      { name: 'bare node:http, same 202 (baseline)', value: same202.rps, unit: 'req/s' },
+      { name: 'forward-auth /oauth2/auth, valid cookie', value: fa.rps, unit: 'req/s', baseline: 'same 202', ratio: fa.rps / same202.rps, target: '≥ 0.9' },
+      { name: 'forward-auth /oauth2/auth p99', value: fa.p99, unit: 'ms', baseline: 'same 202 p99', ratio: fa.p99 / same202.p99, target: '≤ 2 ms' },
+      { name: 'nginx → app (baseline)', value: plain.rps, unit: 'req/s' },
+      { name: 'nginx auth_request → forward-auth → app', value: guarded.rps, unit: 'req/s', baseline: 'nginx → app', ratio: guarded.rps / plain.rps, target: '≥ 0.5' },
+    ]);
   } finally {
     await nginx?.stop();
     for (const c of children) c.kill('SIGTERM');

@@ -12,6 +12,7 @@ import { MemoryStore, SqliteStore, type Store } from '@gatehouse/storage';
 import { startIssuer, type RunningIssuer } from '@gatehouse/issuer';
 import { browse, CookieJar, testIssuerConfig, TEST_CLIENT } from '@gatehouse/issuer/testing';
 import { getFreePort } from '@gatehouse/testkit/ports';
+import { report, type Figure } from './report.ts';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1200);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -171,3 +172,12 @@ console.log(`requests per measurement: ${REQUESTS} (code exchanges: ${CODES}), c
 console.log(`| ${'measurement'.padEnd(42)} | ${'ops/s'.padStart(8)} | ratio to baseline |`);
 console.log(`| ${'-'.repeat(42)} | ${'-'.repeat(8)} | ----------------- |`);
 for (const [name, rate, ratio] of rows) console.log(`| ${name.padEnd(42)} | ${rate.toFixed(0).padStart(8)} | ${ratio.padStart(17)} |`);
+// Each measured row follows its baseline row.
+let baseline = '';
+report('issuer', rows.map(([name, value, ratio]): Figure => {
+  if (name.includes('(baseline)')) {
+    baseline = name.replace(' (baseline)', '');
+    return { name, value, unit: 'ops/s' };
+  }
+  return { name, value, unit: 'ops/s', baseline, ratio: Number(ratio) };
+}));

@@ -14,6 +14,7 @@ import { getFreePort } from '@gatehouse/testkit/ports';
 import { startIssuer } from '@gatehouse/issuer';
 import { CookieJar, login, TEST_CLIENT, testIssuerConfig } from '@gatehouse/issuer/testing';
 import { createHash } from 'node:crypto';
+import { report, type Figure } from './report.ts';
 
 const MIN_MS = Number(process.env.BENCH_MIN_MS ?? 3000);
 const CONCURRENCY = 8;
@@ -205,15 +206,20 @@ try {
   await kube.kubectl(['wait', '--for=condition=Established', '--timeout=60s', '-f', CRD_DIR]);
   const k8s = await openKubernetesStore({ inCluster: false, kubeConfigFile: kube.kubeconfigPath });
 
+  const out: Figure[] = [];
   console.log('API requests per code exchange (Kubernetes store; counted on the client):');
   for (const seq of [minimal, full]) {
     const warm = await roundTrips(k8s, seq, false);
     const cold = await roundTrips(k8s, seq, true);
     console.log(`  ${seq.name.padEnd(42)} ${warm} (code read by this replica) / ${cold} (written by another replica)`);
+    out.push({ name: `API requests, ${seq.name}, code read by this replica`, value: warm, unit: 'req' }, { name: `API requests, ${seq.name}, code written by another replica`, value: cold, unit: 'req' });
   }
   const real = await issuerRoundTrips(k8s);
   console.log('API requests through the real issuer (oidc-provider, mockCallback connector):');
-  for (const [what, n] of Object.entries(real)) console.log(`  ${what.padEnd(42)} ${n}`);
+  for (const [what, n] of Object.entries(real)) {
+    console.log(`  ${what.padEnd(42)} ${n}`);
+    out.push({ name: `API requests, real issuer, ${what}`, value: Number.parseInt(n, 10), unit: 'req' });
+  }
 
   const memory = new MemoryStore();
   const sqlite = new SqliteStore(join(dir, 'bench.db'));
@@ -232,6 +238,7 @@ try {
       const [m, s, k] = figures as [number, number, number];
       const label = `${seq.name} (${concurrency} in flight)`;
       console.log(`${label.padEnd(50)} ${fmt(m).padStart(10)} ${fmt(s).padStart(10)} ${fmt(k).padStart(11)} ${(k / s).toFixed(4).padStart(11)}`);
+      out.push({ name: `store ${label}, SQLite (baseline)`, value: s, unit: 'ops/s' }, { name: `store ${label}, Kubernetes`, value: k, unit: 'ops/s', baseline: 'SQLite', ratio: k / s });
     }
   }
   console.log(`\nPOST /token (authorization_code, openid email) per second through the real issuer; logins not timed`);
@@ -241,7 +248,9 @@ try {
     for (const [, store] of stores) figures.push(await issuerThroughput(store, ISSUER_CODES, concurrency));
     const [m, s, k] = figures as [number, number, number];
     console.log(`${String(concurrency).padEnd(50)} ${fmt(m).padStart(10)} ${fmt(s).padStart(10)} ${fmt(k).padStart(11)} ${(k / s).toFixed(4).padStart(11)}`);
+    out.push({ name: `POST /token code exchanges, ${concurrency} in flight, SQLite (baseline)`, value: s, unit: 'ops/s' }, { name: `POST /token code exchanges, ${concurrency} in flight, Kubernetes`, value: k, unit: 'ops/s', baseline: 'SQLite', ratio: k / s });
   }
+  report('kubernetes', out);
   await memory.close();
   await sqlite.close();
   await k8s.close();

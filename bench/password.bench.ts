@@ -1,5 +1,6 @@
 // Password logins against the machine's bcrypt ceiling, measured in the same run:
-//   baseline: raw bcrypt verifications/s on ALL cores (one worker thread per core, verifySync in a loop, no HTTP)
+//   baseline: raw bcrypt verifications/s on ALL cores (one worker thread per core, verifySync in a loop, no HTTP),
+//             measured before and after each figure it is the baseline of (the mean of the two)
 //   1. password grants/s at 16 and 32 in flight                                     target ≥ 0.8× the baseline
 //   2. full browser-less logins/s at 16 in flight (/auth → password form → code → /token)   target ≥ 0.8×
 //   3. refresh-grant p99 while 32 password grants are in flight vs idle              target ≤ 2×
@@ -125,12 +126,19 @@ async function main(): Promise<void> {
   const hash = hashSync(PASSWORD, 10);
   const rows: Array<{ name: string; value: number; unit: string; baseline?: string; ratio?: number; target?: string }> = [];
   try {
-    const ceiling = await bcryptCeiling(hash);
     const base = await issuer(join(dir, 'one.db'), hash);
     await load(4, 1, () => passwordGrant(base).then(() => undefined)); // warm-up: JIT, keys, prepared statements
-    const grants16 = await load(16, SECONDS, () => passwordGrant(base).then(() => undefined));
-    const grants32 = await load(32, SECONDS, () => passwordGrant(base).then(() => undefined));
-    const logins = await load(16, SECONDS, () => browserlessLogin(base));
+    // The machine is shared: each figure is set against the ceiling measured just before and just after it.
+    const ceilings = [await bcryptCeiling(hash)];
+    const around = async (fn: () => Promise<{ rate: number; latencies: number[] }>) => {
+      const r = await fn();
+      ceilings.push(await bcryptCeiling(hash));
+      return { ...r, ceiling: (ceilings.at(-1)! + ceilings.at(-2)!) / 2 };
+    };
+    const grants16 = await around(() => load(16, SECONDS, () => passwordGrant(base).then(() => undefined)));
+    const grants32 = await around(() => load(32, SECONDS, () => passwordGrant(base).then(() => undefined)));
+    const logins = await around(() => load(16, SECONDS, () => browserlessLogin(base)));
+    const ceiling = ceilings.reduce((a, b) => a + b, 0) / ceilings.length;
 
     // Refresh latency, 4 in flight: idle, then with 32 password grants running in the same process.
     const refresh = await refreshChains([base], 4);
@@ -162,10 +170,10 @@ async function main(): Promise<void> {
     const two = await replica(2, join(dir, 'r2.db'));
 
     const c = `bcrypt cost 10 on ${CORES} cores`;
-    rows.push({ name: `raw bcrypt verifications, ${CORES} worker threads (baseline)`, value: ceiling, unit: 'ops/s' });
-    rows.push({ name: 'password grants, 16 in flight', value: grants16.rate, unit: 'ops/s', baseline: c, ratio: grants16.rate / ceiling, target: '≥ 0.8' });
-    rows.push({ name: 'password grants, 32 in flight', value: grants32.rate, unit: 'ops/s', baseline: c, ratio: grants32.rate / ceiling, target: '≥ 0.8' });
-    rows.push({ name: 'browser-less logins (form + code exchange), 16 in flight', value: logins.rate, unit: 'ops/s', baseline: c, ratio: logins.rate / ceiling, target: '≥ 0.8' });
+    rows.push({ name: `raw bcrypt verifications, ${CORES} worker threads, mean of ${ceilings.length} (baseline)`, value: ceiling, unit: 'ops/s' });
+    rows.push({ name: 'password grants, 16 in flight', value: grants16.rate, unit: 'ops/s', baseline: c, ratio: grants16.rate / grants16.ceiling, target: '≥ 0.8' });
+    rows.push({ name: 'password grants, 32 in flight', value: grants32.rate, unit: 'ops/s', baseline: c, ratio: grants32.rate / grants32.ceiling, target: '≥ 0.8' });
+    rows.push({ name: 'browser-less logins (form + code exchange), 16 in flight', value: logins.rate, unit: 'ops/s', baseline: c, ratio: logins.rate / logins.ceiling, target: '≥ 0.8' });
     rows.push({ name: 'refresh grant p99, idle (baseline)', value: pct(idle.latencies, 99), unit: 'ms' });
     rows.push({ name: 'refresh grant p99, 32 password grants in flight', value: pct(busy.latencies, 99), unit: 'ms', baseline: 'idle p99', ratio: pct(busy.latencies, 99) / pct(idle.latencies, 99), target: '≤ 2' });
     rows.push({ name: 'password grants, 1 replica (baseline)', value: one.grants, unit: 'ops/s' });

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryStore, SqliteStore, type ModelPayload, type Store } from '@gatehouse/storage';
+import { report, type Figure } from './report.ts';
 
 const MIN_MS = Number(process.env.BENCH_MIN_MS ?? 1500);
 const BATCH = 1000;
@@ -112,11 +113,14 @@ try {
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
   console.log(`Store throughput (each figure measured for >= ${MIN_MS} ms, sequential awaits, one process)`);
   console.log(`${'metric'.padEnd(62)} ${'memory'.padStart(12)} ${'sqlite'.padStart(12)} ${'sqlite/memory'.padStart(14)}`);
+  const out: Figure[] = [];
   for (const [key, label] of rows) {
     const m = mem[key]!;
     const s = sql[key]!;
+    out.push({ name: `${label}, memory (baseline)`, value: m, unit: 'ops/s' }, { name: `${label}, SQLite`, value: s, unit: 'ops/s', baseline: 'memory', ratio: s / m });
     console.log(`${label.padEnd(62)} ${fmt(m).padStart(12)} ${fmt(s).padStart(12)} ${(s / m).toFixed(3).padStart(14)}`);
   }
+  report('storage', out);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
