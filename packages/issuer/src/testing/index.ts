@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
+import { isRecord } from '@gatehouse/common';
 import type { ConnectorFactory } from '@gatehouse/connector-kit';
 import { MemoryStore, type Store } from '@gatehouse/storage';
 import { getFreePort, waitForPort } from '@gatehouse/testkit/ports';
@@ -75,10 +76,7 @@ export function testIssuerConfig(port: number, options: StartTestIssuerOptions =
   const merged: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(options.overrides ?? {})) {
     const current = merged[k];
-    merged[k] =
-      v !== null && typeof v === 'object' && !Array.isArray(v) && current !== null && typeof current === 'object' && !Array.isArray(current)
-        ? { ...(current as object), ...(v as object) }
-        : v;
+    merged[k] = isRecord(v) && isRecord(current) ? { ...current, ...v } : v;
   }
   return merged as unknown as IssuerConfig;
 }
