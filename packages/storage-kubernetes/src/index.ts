@@ -19,7 +19,7 @@ import {
   type PasswordUser,
   type Store,
 } from '@gatehouse/storage';
-import { closedError } from '@gatehouse/storage/backend-rules';
+import { closedError, modelOf } from '@gatehouse/storage/backend-rules';
 import { KubeClient } from './client.ts';
 import { API_VERSION, allKinds, RECORD_KINDS } from './kinds.ts';
 import { KubernetesModelStore } from './model-store.ts';
@@ -94,9 +94,7 @@ export class KubernetesStore implements Store {
   }
 
   model(name: ModelName): ModelStore {
-    const store = this.#models.get(name);
-    if (!store) throw new StoreError('invalid', `unknown model ${String(name)}`);
-    return store;
+    return modelOf(this.#models, name);
   }
 
   async gc(now: Date = new Date()): Promise<number> {

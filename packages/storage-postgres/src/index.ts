@@ -7,7 +7,6 @@
  */
 import {
   MODEL_NAMES,
-  StoreError,
   type ChangeEvent,
   type ConnectorRecord,
   type KeyStore,
@@ -19,7 +18,7 @@ import {
   type RecordStore,
   type Store,
 } from '@gatehouse/storage';
-import { passwordKey } from '@gatehouse/storage/backend-rules';
+import { modelOf, passwordKey } from '@gatehouse/storage/backend-rules';
 import { poolSettings, type PostgresStoreConfig } from './config.ts';
 import { Db, toStoreError, type Logger } from './db.ts';
 import { collectGarbage, PostgresModelStore } from './model-store.ts';
@@ -119,9 +118,7 @@ export class PostgresStore implements Store {
   }
 
   model(name: ModelName): ModelStore {
-    const store = this.#models.get(name);
-    if (!store) throw new StoreError('invalid', `unknown model ${String(name)}`);
-    return store;
+    return modelOf(this.#models, name);
   }
 
   async gc(now: Date = new Date()): Promise<number> {

@@ -110,3 +110,11 @@ export function restoredPayload(
   }
   return payload;
 }
+
+/** A backend's store of model `name`. A name outside MODEL_NAMES (a model of a feature the issuer
+ * keeps off) is a StoreError naming it, never an undefined store that fails later. */
+export function modelOf<T>(models: ReadonlyMap<string, T>, name: string): T {
+  const store = models.get(name);
+  if (store === undefined) throw new StoreError('invalid', `unknown model ${String(name)}`);
+  return store;
+}

@@ -4,7 +4,6 @@
  */
 import {
   MODEL_NAMES,
-  StoreError,
   type ChangeEvent,
   type ConnectorRecord,
   type KeyStore,
@@ -28,6 +27,7 @@ import {
   expiresAtFrom,
   indexFields,
   isExpired,
+  modelOf,
   passwordKey,
   requireId,
 } from './backend-rules.ts';
@@ -335,9 +335,7 @@ export class MemoryStore implements Store {
   }
 
   model(name: ModelName): ModelStore {
-    const store = this.#models.get(name);
-    if (!store) throw new StoreError('invalid', `unknown model ${String(name)}`);
-    return store;
+    return modelOf(this.#models, name);
   }
 
   async gc(now: Date = new Date()): Promise<number> {

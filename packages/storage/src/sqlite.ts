@@ -35,6 +35,7 @@ import {
   expiresAtFrom,
   indexFields,
   modelKey,
+  modelOf,
   passwordKey,
   requireId,
   restoredPayload,
@@ -471,9 +472,7 @@ export class SqliteStore implements Store {
   }
 
   model(name: ModelName): ModelStore {
-    const store = this.#models.get(name);
-    if (!store) throw new StoreError('invalid', `unknown model ${String(name)}`);
-    return store;
+    return modelOf(this.#models, name);
   }
 
   /** Deletes expired rows one page per statement, so no statement holds the write lock for long. */
