@@ -5,7 +5,7 @@
  * known key as a suggestion. A key that differs from a known one only by case (Dex decodes keys
  * case-insensitively) is renamed, with a warning.
  */
-import type { ZodType } from 'zod';
+import type { output, ZodType } from 'zod';
 import type { ConfigIssue } from './types.ts';
 
 export type PathPart = string | number;
@@ -163,4 +163,30 @@ export function checkKeys(
     });
   }
   return out;
+}
+
+/**
+ * `checkKeys`, then `schema` over its result: unknown keys and bad values are both reported under
+ * `path` (the schema's own "unrecognized key" is dropped when checkKeys already named the key).
+ * Returns the key-checked copy and the parsed data, or undefined when either step found a problem.
+ */
+export function parseChecked<S extends ZodType>(
+  value: unknown,
+  schema: S,
+  errors: ConfigIssue[],
+  warnings: ConfigIssue[],
+  path: PathPart[],
+): { value: unknown; data: output<S> } | undefined {
+  const keyErrors: ConfigIssue[] = [];
+  const checked = checkKeys(value, schema, keyErrors, warnings, path);
+  errors.push(...keyErrors);
+  const r = schema.safeParse(checked);
+  if (!r.success) {
+    for (const issue of r.error.issues) {
+      if (issue.code === 'unrecognized_keys' && keyErrors.length > 0) continue;
+      errors.push({ path: formatPath([...path, ...(issue.path as PathPart[])]), message: issue.message });
+    }
+    return undefined;
+  }
+  return keyErrors.length > 0 ? undefined : { value: checked, data: r.data };
 }

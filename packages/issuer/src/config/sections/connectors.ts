@@ -3,9 +3,8 @@ import { z } from 'zod';
 import { isRecord } from '@gatehouse/common';
 import { ConnectorRegistryError } from '../../connectors/registry.ts';
 import { LOCAL_CONNECTOR_ID } from '../../connectors/local.ts';
-import { checkKeys, formatPath, type PathPart } from '../keys.ts';
+import { parseChecked } from '../keys.ts';
 import { type RuleContext, type Raw, arr, str } from '../context.ts';
-import type { ConfigIssue } from '../types.ts';
 import { DNS1123 } from '../values.ts';
 
 export const connectorId = z
@@ -73,19 +72,9 @@ export async function checkConnectors(file: Raw, ctx: RuleContext): Promise<Chec
       }
       // Unknown keys get the same treatment as in the rest of the file (closest known key suggested,
       // case-only misspellings read with a warning); the schema then checks values.
-      const keyErrors: ConfigIssue[] = [];
-      const config = checkKeys(c['config'] ?? {}, factory.configSchema, keyErrors, ctx.warnings, ['connectors', i, 'config']);
-      ctx.errors.push(...keyErrors);
-      const parsed = factory.configSchema.safeParse(config);
-      if (!parsed.success) {
-        for (const issue of parsed.error.issues) {
-          if (issue.code === 'unrecognized_keys' && keyErrors.length > 0) continue;
-          ctx.errors.push({ path: formatPath([base, 'config', ...(issue.path as PathPart[])]), message: issue.message });
-        }
-        return;
-      }
-      if (keyErrors.length > 0) return;
-      configs[i] = config;
+      const parsed = parseChecked(c['config'] ?? {}, factory.configSchema, ctx.errors, ctx.warnings, ['connectors', i, 'config']);
+      if (parsed === undefined) return;
+      configs[i] = parsed.value;
       let extra: string[] = [];
       try {
         extra = factory.warnings?.(parsed.data) ?? [];

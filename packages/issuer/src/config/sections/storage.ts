@@ -12,8 +12,7 @@ import {
   type SqliteStorageConfig,
   type StorageConfig,
 } from '@gatehouse/storage';
-import { checkKeys, closest, formatPath, type PathPart } from '../keys.ts';
-import type { ConfigIssue } from '../types.ts';
+import { closest, formatPath, parseChecked, type PathPart } from '../keys.ts';
 import { type RuleContext, type Raw, rec, resolveFile, str } from '../context.ts';
 import { DNS1123 } from '../values.ts';
 
@@ -98,12 +97,8 @@ export function checkStorage(file: Raw, ctx: RuleContext): StorageConfig | undef
     }
     case 'postgres': {
       // Dex reads these keys case-insensitively: case-only misspellings are read with a warning.
-      const keyErrors: ConfigIssue[] = [];
-      const checked = checkKeys(config, postgresConfig, keyErrors, ctx.warnings, ['storage', 'config']);
-      ctx.errors.push(...keyErrors);
-      const r = postgresConfig.safeParse(checked);
-      if (!r.success) push(r.error.issues.filter((i) => !(i.code === 'unrecognized_keys' && keyErrors.length > 0)));
-      if (!r.success || keyErrors.length > 0) return undefined;
+      const r = parseChecked(config, postgresConfig, ctx.errors, ctx.warnings, ['storage', 'config']);
+      if (r === undefined) return undefined;
       const { ssl, ...rest } = r.data;
       const files: NonNullable<typeof ssl> = { ...ssl };
       for (const key of ['caFile', 'certFile', 'keyFile'] as const) {
