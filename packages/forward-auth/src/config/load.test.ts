@@ -40,6 +40,13 @@ describe('durations and secrets', () => {
     for (const bad of ['', '10', 'h', '1d', '1h x', '-1h']) expect(parseDuration(bad)).toBeUndefined();
   });
 
+  it("reads every spelling of Go's time.ParseDuration, as oauth2-proxy does", () => {
+    const { config } = validateForwardAuthConfig({ ...minimal, cookie_expire: '+1.h', cookie_refresh: '.5m', cookie_csrf_expire: '900000000μs' });
+    expect(config.cookie_expire).toBe(3_600_000);
+    expect(config.cookie_refresh).toBe(30_000);
+    expect(config.cookie_csrf_expire).toBe(900_000);
+  });
+
   it('reads secrets as oauth2-proxy does', () => {
     expect(cookieSecretBytes(randomBytes(32).toString('base64'))?.length).toBe(32);
     expect(cookieSecretBytes(randomBytes(32).toString('base64url'))?.length).toBe(32);
