@@ -1,5 +1,5 @@
 // Issue 11: code and refresh-token replay across two replicas. Two `gatehouse serve` processes share one store, a
-// SQLite file and then a real kube-apiserver (CRDs): one authorization code raced at both is redeemed exactly once,
+// SQLite file, a PostgreSQL database and then a real kube-apiserver (CRDs): one authorization code raced at both is redeemed exactly once,
 // and a replay of a redeemed code at the other replica revokes what it issued; a rotated refresh token presented at
 // the other replica inside the reuse window (README: "reuse window") yields the same successor, never a second
 // family, also when raced; outside the window it is a replay and the whole family is revoked.
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loginForCode, startIssuerProcess, tokenRequest, type CodeClient, type IssuerProcess } from '@gatehouse/issuer/testing';
 import { findGo, startKubeApiServer, type KubeCluster } from '@gatehouse/testkit/kube';
 import { getFreePort } from '@gatehouse/testkit/ports';
+import { startPostgres } from '@gatehouse/testkit/postgres';
 import { defineClass } from './tally.ts';
 
 const codes = defineClass('replay/code-across-replicas');
@@ -157,6 +158,24 @@ function twoReplicas(name: string, storage: () => Promise<{ yaml: string; cleanu
 }
 
 twoReplicas('one SQLite file', async () => ({ yaml: `  type: sqlite3\n  config:\n    file: issuer.db` }));
+
+twoReplicas('one PostgreSQL database', async () => {
+  const server = await startPostgres();
+  const database = await server.createDatabase('replay');
+  return {
+    yaml: [
+      '  type: postgres',
+      '  config:',
+      `    host: ${server.host}`,
+      `    port: ${server.port}`,
+      `    database: ${database}`,
+      `    user: ${server.user}`,
+      `    password: ${server.password}`,
+      '    ssl: {mode: disable}',
+    ].join('\n'),
+    cleanup: async () => server.stop(),
+  };
+});
 
 const kubeMissing = (await findGo()) === undefined && process.env.GATEHOUSE_KUBE_APISERVER === undefined;
 if (kubeMissing && process.env.CI !== 'true') {
