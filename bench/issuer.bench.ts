@@ -1,7 +1,9 @@
 // Issuer throughput, each figure next to a baseline measured in the same run:
 // - refresh_token grants per second (RS256 and ES256 ID tokens) vs raw jose signatures per second
 //   with the same algorithm (the signing ceiling);
-// - authorization-code exchanges per second on the SQLite store vs the memory store.
+// - authorization-code exchanges per second on the SQLite and PostgreSQL stores vs the memory store
+//   (PostgreSQL: a local server from @gatehouse/testkit/postgres, fsync on, synchronous_commit off as
+//   SQLite's synchronous=NORMAL; one issuer process).
 // Load is generated in-process with fetch at a fixed concurrency and a bounded number of requests.
 // Run: ./pnpmw bench issuer   (BENCH_REQUESTS, BENCH_CONCURRENCY to tune)
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, SignJWT } from 'jose';
 import { MemoryStore, SqliteStore, type Store } from '@gatehouse/storage';
+import { openPostgresStore } from '@gatehouse/storage-postgres';
+import { startPostgres } from '@gatehouse/testkit/postgres';
 import { startIssuer, type RunningIssuer } from '@gatehouse/issuer';
 import { browse, CookieJar, testIssuerConfig, TEST_CLIENT } from '@gatehouse/issuer/testing';
 import { getFreePort } from '@gatehouse/testkit/ports';
@@ -148,6 +152,7 @@ for (const alg of algs) {
   rows.push([`refresh_token grants, ${alg} ID token`, refreshes, (refreshes / signs).toFixed(3)]);
 }
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+const pgServer = await startPostgres({ settings: { fsync: 'on', synchronous_commit: 'off' } });
 try {
   for (let round = 0; round < ROUNDS; round++) {
     const memoryStore = new MemoryStore();
@@ -159,14 +164,24 @@ try {
     } finally {
       await sqliteStore.close();
     }
+    const database = await pgServer.createDatabase('issuer_bench');
+    const pgStore = await openPostgresStore({ host: pgServer.host, port: pgServer.port, user: pgServer.user, password: pgServer.password, database, ssl: { mode: 'disable' } });
+    try {
+      keep('postgres', await exchangeRate(pgStore));
+    } finally {
+      await pgStore.close();
+    }
   }
 } finally {
+  await pgServer.stop();
   rmSync(dir, { recursive: true, force: true });
 }
 const memory = best.get('memory')!;
 const sqlite = best.get('sqlite')!;
 rows.push(['code exchanges, memory store (baseline)', memory, '1.00']);
 rows.push(['code exchanges, SQLite store', sqlite, (sqlite / memory).toFixed(3)]);
+const postgres = best.get('postgres')!;
+rows.push(['code exchanges, PostgreSQL store', postgres, (postgres / memory).toFixed(3)]);
 
 console.log(`requests per measurement: ${REQUESTS} (code exchanges: ${CODES}), concurrency ${CONCURRENCY}, best of ${ROUNDS} rounds, in-process load, Node ${process.versions.node}`);
 console.log(`| ${'measurement'.padEnd(42)} | ${'ops/s'.padStart(8)} | ratio to baseline |`);

@@ -1,11 +1,16 @@
 // Store throughput: the adapter-call sequence of one authorization-code exchange, and raw
-// upsert/find, on the memory backend (the baseline) and SQLite (a WAL file in a temp folder).
+// upsert/find, on the memory backend (the baseline), SQLite (a WAL file in a temp folder) and
+// PostgreSQL (a local server from @gatehouse/testkit/postgres over loopback TCP, fsync on): once with
+// synchronous_commit=off (what SQLite's synchronous=NORMAL in WAL mode also risks: the last
+// commits on power loss, never corruption) and once with PostgreSQL's default (every commit flushed).
 // Run: ./pnpmw bench storage
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryStore, SqliteStore, type ModelPayload, type Store } from '@gatehouse/storage';
+import { openPostgresStore } from '@gatehouse/storage-postgres';
+import { startPostgres } from '@gatehouse/testkit/postgres';
 import { report, type Figure } from './report.ts';
 
 const MIN_MS = Number(process.env.BENCH_MIN_MS ?? 1500);
@@ -105,20 +110,34 @@ try {
   const sql = await bench(sqlite);
   await sqlite.close();
 
+  const results: Array<[string, Record<string, number>]> = [['memory', mem], ['sqlite', sql]];
+  for (const [name, synchronousCommit] of [['postgres', 'off'], ['pg sync', 'on']] as const) {
+    const server = await startPostgres({ settings: { fsync: 'on', synchronous_commit: synchronousCommit } });
+    try {
+      const database = await server.createDatabase('bench');
+      const pg = await openPostgresStore({ host: server.host, port: server.port, user: server.user, password: server.password, database, ssl: { mode: 'disable' } });
+      results.push([name, await bench(pg)]);
+      await pg.close();
+    } finally {
+      await server.stop();
+    }
+  }
+
   const rows: Array<[string, string]> = [
     ['exchange', 'code exchange (find, Grant.find, consume, AT+RT upsert) /s'],
     ['upsert', 'AccessToken.upsert ops/s'],
     ['find', 'AccessToken.find ops/s'],
   ];
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-  console.log(`Store throughput (each figure measured for >= ${MIN_MS} ms, sequential awaits, one process)`);
-  console.log(`${'metric'.padEnd(62)} ${'memory'.padStart(12)} ${'sqlite'.padStart(12)} ${'sqlite/memory'.padStart(14)}`);
+  console.log(`Store throughput (each figure measured for >= ${MIN_MS} ms, sequential awaits, one process; pg sync = synchronous_commit on)`);
+  console.log(`${'metric'.padEnd(62)} ${results.map(([n]) => n.padStart(10)).join(' ')} ${'sqlite/memory'.padStart(14)} ${'postgres/sqlite'.padStart(16)}`);
   const out: Figure[] = [];
+  const names: Record<string, string> = { sqlite: 'SQLite', postgres: 'PostgreSQL', 'pg sync': 'PostgreSQL, synchronous_commit on' };
   for (const [key, label] of rows) {
-    const m = mem[key]!;
-    const s = sql[key]!;
-    out.push({ name: `${label}, memory (baseline)`, value: m, unit: 'ops/s' }, { name: `${label}, SQLite`, value: s, unit: 'ops/s', baseline: 'memory', ratio: s / m });
-    console.log(`${label.padEnd(62)} ${fmt(m).padStart(12)} ${fmt(s).padStart(12)} ${(s / m).toFixed(3).padStart(14)}`);
+    const v = (name: string) => results.find(([n]) => n === name)![1][key]!;
+    out.push({ name: `${label}, memory (baseline)`, value: v('memory'), unit: 'ops/s' });
+    for (const [name] of results.slice(1)) out.push({ name: `${label}, ${names[name]}`, value: v(name), unit: 'ops/s', baseline: 'memory', ratio: v(name) / v('memory') });
+    console.log(`${label.padEnd(62)} ${results.map(([, r]) => fmt(r[key]!).padStart(10)).join(' ')} ${(v('sqlite') / v('memory')).toFixed(3).padStart(14)} ${(v('postgres') / v('sqlite')).toFixed(3).padStart(16)}`);
   }
   report('storage', out);
 } finally {
