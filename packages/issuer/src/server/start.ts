@@ -16,6 +16,8 @@ import type { ConnectorConfig, IssuerConfig } from '../config/types.ts';
 import { createRegistry } from '../connectors/index.ts';
 import { LOCAL_CONNECTOR_ID, LOCAL_CONNECTOR_NAME } from '../connectors/local.ts';
 import { GrantIdentities, type IssuerConnector } from './grants/accounts.ts';
+import { RefreshPolicy } from './grants/refresh-policy.ts';
+import { LoginCompletion } from './login/completion.ts';
 import { createApp, ProviderSlot } from './app.ts';
 import { ClientDirectory } from './oidc/clients.ts';
 import { DeviceCodeThrottle, LoginThrottle, type ThrottleOptions } from './login/throttle.ts';
@@ -137,11 +139,13 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
     });
     const modelStore = withRequestCache(anonymous);
     const grants = new GrantIdentities(modelStore);
+    const refresh = new RefreshPolicy(config.expiry);
+    const login = new LoginCompletion({ store: modelStore, grants, refresh });
     const pages = { frontend: config.frontend, basePath };
     // Per replica (in memory), kept across provider rebuilds.
     const throttle = new LoginThrottle(options.throttle);
     const deviceThrottle = new DeviceCodeThrottle(options.throttle);
-    const providerDeps = { config, store: modelStore, keys, clients, grants, connectors, metrics, logger, pages, basePath };
+    const providerDeps = { config, store: modelStore, keys, clients, grants, refresh, login, connectors, metrics, logger, pages, basePath };
     const build = (): Provider => {
       const p = buildProvider(providerDeps);
       // app.ts hands the provider the issuer's own host and scheme (X-Forwarded-Proto, which is
@@ -154,7 +158,6 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
       if (config.oauth2.passwordConnector) {
         registerPasswordGrant(p, {
           ...providerDeps,
-          expiry: config.expiry,
           connectorId: config.oauth2.passwordConnector,
           throttle,
           trustedProxies: config.web.trustedProxies,
@@ -172,6 +175,7 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
       connectors,
       clients,
       grants,
+      login,
       metrics,
       throttle,
       pages,

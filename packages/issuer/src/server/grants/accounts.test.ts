@@ -3,7 +3,8 @@ import { ConnectorError, type Connector, type Identity } from '@gatehouse/connec
 import { MemoryStore, type ModelPayload } from '@gatehouse/storage';
 import { configDefaults } from '../../config/defaults.ts';
 import type { ExpiryConfig } from '../../config/types.ts';
-import { createFindAccount, GrantIdentities, lastUsedStaleness, type GrantIdentity } from './accounts.ts';
+import { createFindAccount, GrantIdentities, type GrantIdentity } from './accounts.ts';
+import { RefreshPolicy } from './refresh-policy.ts';
 import { GRANT_EXTENSION } from '../store/adapter.ts';
 
 const DAY = 86400;
@@ -42,7 +43,7 @@ function setup(policy: Partial<ExpiryConfig['refreshTokens']> = {}) {
     grants: new GrantIdentities(store),
     store,
     connectors: new Map([['ldap', { id: 'ldap', type: 'ldap', name: 'LDAP', connector }]]),
-    expiry: expiry(policy),
+    refresh: new RefreshPolicy(expiry(policy)),
     logger: { warn: () => {} },
   });
   const grant = async (ext: Partial<GrantIdentity>): Promise<void> => {
@@ -109,10 +110,10 @@ describe('findAccount on refresh: when the grant is rewritten', () => {
   });
 
   it('lastUsedStaleness: a tenth of the idle window with rotation, none without, an hour with no idle window', () => {
-    expect(lastUsedStaleness(expiry({ validIfNotUsedFor: 30 * DAY }).refreshTokens)).toBe(3 * DAY);
-    expect(lastUsedStaleness(expiry({ validIfNotUsedFor: 5 }).refreshTokens)).toBe(1);
-    expect(lastUsedStaleness(expiry({ validIfNotUsedFor: 1000, disableRotation: true }).refreshTokens)).toBeUndefined();
-    expect(lastUsedStaleness(expiry({ validIfNotUsedFor: 0 }).refreshTokens)).toBe(3600);
+    expect(new RefreshPolicy(expiry({ validIfNotUsedFor: 30 * DAY })).lastUsedStaleness()).toBe(3 * DAY);
+    expect(new RefreshPolicy(expiry({ validIfNotUsedFor: 5 })).lastUsedStaleness()).toBe(1);
+    expect(new RefreshPolicy(expiry({ validIfNotUsedFor: 1000, disableRotation: true })).lastUsedStaleness()).toBeUndefined();
+    expect(new RefreshPolicy(expiry({ validIfNotUsedFor: 0 })).lastUsedStaleness()).toBe(3600);
   });
 });
 

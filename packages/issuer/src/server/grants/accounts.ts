@@ -13,9 +13,9 @@ import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Connector, Identity, Scopes } from '@gatehouse/connector-kit';
 import { canRefresh, isConnectorError } from '@gatehouse/connector-kit';
 import type { Store } from '@gatehouse/storage';
-import type { ExpiryConfig } from '../../config/types.ts';
 import { GRANT_EXTENSION } from '../store/adapter.ts';
 import type { ClientDirectory } from '../oidc/clients.ts';
+import type { RefreshPolicy } from './refresh-policy.ts';
 import { encodeSubject } from './subject.ts';
 
 /** A connector opened for this issuer (same shape as `OpenedConnector` from `../connectors`). */
@@ -96,13 +96,6 @@ export class GrantIdentities {
   }
 }
 
-/** How long a new grant lives: offline grants as long as their refresh tokens may, others as
- * long as the tokens issued from them. */
-export function grantTTL(expiry: ExpiryConfig, offline: boolean): number {
-  const absolute = expiry.refreshTokens.absoluteLifetime;
-  return offline ? Math.max(expiry.idTokens, absolute > 0 ? absolute : 365 * 86400) : expiry.idTokens + expiry.authCodes;
-}
-
 /** Claims for a scope string, Dex's set: sub; email/email_verified; name/preferred_username;
  * groups; federated_claims. oidc-provider then filters them by the `claims` config per scope. */
 export function claimsFor(sub: string, ext: GrantIdentity): Record<string, unknown> {
@@ -126,7 +119,8 @@ export interface FindAccountDeps {
   grants: GrantIdentities;
   store: Store;
   connectors: Map<string, IssuerConnector>;
-  expiry: ExpiryConfig;
+  /** Idle and absolute lifetimes, and how stale `lastUsed` may get (grants/refresh-policy.ts). */
+  refresh: RefreshPolicy;
   logger: { warn(obj: object, msg?: string): void };
 }
 
@@ -137,25 +131,6 @@ interface TokenLike {
   scope?: string;
   /** When this token was issued (epoch seconds): a use of its grant. */
   iat?: number;
-}
-
-/**
- * How stale the grant's `lastUsed` may get before a refresh writes it again, or undefined when
- * every refresh must write it.
- *
- * The idle check (`validIfNotUsedFor`) counts from the latest of the grant's `lastUsed` and the
- * presented token's `iat`. With rotation, every refresh issues a new token whose `iat` is that
- * refresh, and each refresh token lives only for the idle window (see `expiresIn.RefreshToken`
- * in oidc/provider.ts), so `iat` alone keeps the idle window exact and `lastUsed` is bookkeeping: a
- * refresh whose upstream identity is unchanged rewrites the grant only when `lastUsed` is older
- * than a tenth of the idle window (an hour when there is none), i.e. it lags the last refresh
- * by less than that. Without rotation the token's `iat` is its first issue, `lastUsed` is the
- * only record of use, and it is written on every refresh (unless there is no idle window).
- */
-export function lastUsedStaleness(policy: ExpiryConfig['refreshTokens']): number | undefined {
-  const idle = policy.validIfNotUsedFor;
-  if (idle <= 0) return 3600;
-  return policy.disableRotation ? undefined : Math.max(1, Math.floor(idle / 10));
 }
 
 /** Same identity, compared as stored (JSON: undefined members dropped). */
@@ -188,15 +163,9 @@ async function refreshUpstream(
   token: TokenLike,
   ctx?: { set?(field: string, value: string): void },
 ): Promise<GrantIdentity> {
-  const now = nowSeconds();
-  const policy = deps.expiry.refreshTokens;
-  const lastUse = Math.max(ext.lastUsed, typeof token.iat === 'number' && token.iat <= now ? token.iat : 0);
-  if (policy.validIfNotUsedFor > 0 && now - lastUse > policy.validIfNotUsedFor) {
-    throw new errors.InvalidGrant('refresh token expired (unused for too long)');
-  }
-  if (policy.absoluteLifetime > 0 && now - ext.createdAt > policy.absoluteLifetime) {
-    throw new errors.InvalidGrant('refresh token expired');
-  }
+  const now = deps.refresh.now();
+  const expired = deps.refresh.expired(ext, token.iat);
+  if (expired !== undefined) throw new errors.InvalidGrant(expired);
   const opened = deps.connectors.get(ext.connectorId);
   if (!opened || !canRefresh(opened.connector)) {
     throw new errors.InvalidGrant('the connector of this grant cannot refresh it');
@@ -264,7 +233,7 @@ export function createFindAccount(deps: FindAccountDeps) {
       const before = ext;
       ext = await refreshUpstream(deps, ext, t, ctx);
       // One API write less per refresh when nothing but the last-used time would change.
-      const staleness = lastUsedStaleness(deps.expiry.refreshTokens);
+      const staleness = deps.refresh.lastUsedStaleness();
       const skip = staleness !== undefined && ext.lastUsed - before.lastUsed < staleness && sameIdentity(ext.identity, before.identity);
       if (!skip) await deps.grants.attach(t.grantId, ext, { ctx });
     }

@@ -15,7 +15,7 @@
  * usable token, and only a caller presenting the predecessor can read it.
  *
  * The link is written from the predecessor's payload as the adapter read it at the start of the
- * request (`noteRefreshTokenRead`) plus `consumed`, not from a second read after `consume`: one
+ * request (`noteRead`) plus `consumed`, not from a second read after `consume`: one
  * API round-trip less per refresh on the Kubernetes store. The payload cannot have changed in
  * between except through `consume` itself (only the winner of `consume` links, and nothing else
  * updates a refresh token); `consumed` is taken just before `consume`, so it is at most as late
@@ -25,34 +25,26 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import Provider, { errors } from 'oidc-provider';
 import type { ModelPayload, ModelStore, Store } from '@gatehouse/storage';
+import type { RefreshPolicy } from './refresh-policy.ts';
 
 export const SUCCESSOR_FIELD = 'gatehouseSuccessor';
 
 export interface RefreshRotationOptions {
   store: Store;
-  /** Seconds a rotated token still yields its successor. 0 = any reuse is a replay. */
-  reuseInterval: number;
+  /** The reuse window (`reuseInterval`, 0 = any reuse is a replay) and the clock. */
+  policy: RefreshPolicy;
   /** How long a racing reuse waits for the winner to record the successor (ms). */
   waitMs?: number;
-  now?: () => number;
 }
 
 export type RotationState = { kind: 'rotated'; predecessor: string; consumedAt: number } | { kind: 'reused'; successor: string };
 
-/** Per request, the RefreshToken payloads the adapter read (as stored, `consumed` included). */
-const reads = new WeakMap<object, Map<string, ModelPayload>>();
-
-/** Called by the adapter for each RefreshToken it reads inside a provider request. */
-export function noteRefreshTokenRead(id: string, payload: ModelPayload): void {
-  const ctx = Provider.ctx as object | undefined;
-  if (!ctx) return;
-  let seen = reads.get(ctx);
-  if (!seen) reads.set(ctx, (seen = new Map()));
-  seen.set(id, structuredClone(payload));
-}
-
-function readInRequest(ctx: object | undefined, id: string): ModelPayload | undefined {
-  return ctx ? reads.get(ctx)?.get(id) : undefined;
+/** What one request (oidc-provider's koa context) knows of the rotation. */
+interface InRequest {
+  /** The RefreshToken payloads the adapter read (as stored, `consumed` included). */
+  reads: Map<string, ModelPayload>;
+  /** What `consume` decided, for the `save` of the successor. */
+  state?: RotationState;
 }
 
 function linkKey(predecessor: string): Buffer {
@@ -85,24 +77,48 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class Rotation {
   readonly #model: ModelStore;
   readonly #o: RefreshRotationOptions;
+  readonly #policy: RefreshPolicy;
+  readonly #requests = new WeakMap<object, InRequest>();
 
   constructor(options: RefreshRotationOptions) {
     this.#model = options.store.model('RefreshToken');
     this.#o = options;
+    this.#policy = options.policy;
   }
 
-  #nowSeconds(): number {
-    return Math.floor((this.#o.now?.() ?? Date.now()) / 1000);
+  #inRequest(): InRequest | undefined {
+    const ctx = Provider.ctx as object | undefined;
+    if (!ctx) return undefined;
+    let r = this.#requests.get(ctx);
+    if (!r) this.#requests.set(ctx, (r = { reads: new Map() }));
+    return r;
+  }
+
+  /** Called by the adapter for each RefreshToken it reads inside a provider request. */
+  noteRead(id: string, payload: ModelPayload): void {
+    this.#inRequest()?.reads.set(id, structuredClone(payload));
+  }
+
+  /** Keeps what `consume` decided for this request's `save`; `takeDecision` hands it over once. */
+  noteDecision(state: RotationState): void {
+    const r = this.#inRequest();
+    if (r) r.state = state;
+  }
+
+  takeDecision(): RotationState | undefined {
+    const r = this.#inRequest();
+    const state = r?.state;
+    if (r) delete r.state;
+    return state;
   }
 
   #inWindow(payload: ModelPayload): boolean {
-    const consumed = typeof payload.consumed === 'number' ? payload.consumed : undefined;
-    return this.#o.reuseInterval > 0 && consumed !== undefined && this.#nowSeconds() - consumed <= this.#o.reuseInterval;
+    return this.#policy.inReuseWindow(payload.consumed);
   }
 
   /** The live successor of a token rotated inside the window, or undefined (→ invalid_grant). */
   async successorOf(id: string): Promise<string | undefined> {
-    const deadline = Date.now() + (this.#o.waitMs ?? Math.min(3000, this.#o.reuseInterval * 1000));
+    const deadline = Date.now() + (this.#o.waitMs ?? Math.min(3000, this.#policy.reuseInterval * 1000));
     let current = id;
     // A chain longer than a few hops inside one window is not a client retrying.
     for (let hop = 0; hop < 8; hop++) {
@@ -124,18 +140,18 @@ export class Rotation {
 
   /** Records the successor in the predecessor's record (from its payload as read before consume). */
   async link(predecessor: string, successor: string, consumedAt: number): Promise<void> {
-    const read = readInRequest(Provider.ctx as object | undefined, predecessor);
+    const read = this.#inRequest()?.reads.get(predecessor);
     const payload = read && !read.consumed ? { ...read, consumed: consumedAt } : await this.#model.find(predecessor);
     if (!payload) return;
-    const exp = typeof payload.exp === 'number' ? payload.exp - this.#nowSeconds() : undefined;
+    const exp = typeof payload.exp === 'number' ? payload.exp - this.#policy.now() : undefined;
     await this.#model.upsert(predecessor, { ...payload, [SUCCESSOR_FIELD]: sealSuccessor(predecessor, successor) }, exp === undefined ? undefined : Math.max(1, exp));
   }
 
   async consume(id: string): Promise<RotationState> {
     // Taken before the store's consume, so never later than the time it records.
-    const consumedAt = this.#nowSeconds();
+    const consumedAt = this.#policy.now();
     if (await this.#model.consume(id)) return { kind: 'rotated', predecessor: id, consumedAt };
-    const successor = this.#o.reuseInterval > 0 ? await this.successorOf(id) : undefined;
+    const successor = this.#policy.reuseInterval > 0 ? await this.successorOf(id) : undefined;
     if (successor === undefined) throw new errors.InvalidGrant('refresh token already used');
     return { kind: 'reused', successor };
   }

@@ -6,17 +6,8 @@
  */
 import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { canRefresh, isConnectorError, isPasswordConnector } from '@gatehouse/connector-kit';
-import type { Store } from '@gatehouse/storage';
-import type { ExpiryConfig } from '../../config/types.ts';
-import {
-  claimsFor,
-  connectorScopes,
-  grantTTL,
-  publicIdentity,
-  subjectFor,
-  type GrantIdentities,
-  type IssuerConnector,
-} from '../grants/accounts.ts';
+import { claimsFor, connectorScopes, type IssuerConnector } from '../grants/accounts.ts';
+import type { LoginCompletion } from './completion.ts';
 import type { ClientDirectory } from '../oidc/clients.ts';
 import type { IssuerMetrics } from '../metrics.ts';
 import { refuseUnknownScopes } from '../oidc/scopes.ts';
@@ -29,12 +20,10 @@ const MAX_PASSWORD = 1024;
 
 export interface PasswordGrantDeps {
   clients: Pick<ClientDirectory, 'connectorAllowed'>;
-  store: Store;
-  grants: GrantIdentities;
+  login: LoginCompletion;
   connectors: Map<string, IssuerConnector>;
   metrics: IssuerMetrics;
   connectorId: string;
-  expiry: ExpiryConfig;
   throttle?: LoginThrottle;
   /** `web.trustedProxies`: whose X-Forwarded-For names the client address. */
   trustedProxies: string[];
@@ -85,15 +74,10 @@ export function registerPasswordGrant(provider: Provider, deps: PasswordGrantDep
     }
     attempt?.succeeded();
     deps.metrics.login(opened.id, 'success');
-    const identity = result.identity;
-    const sub = subjectFor(identity, opened.id);
-
-    const grant = new provider.Grant({ accountId: sub, clientId: client.clientId });
-    grant.addOIDCScope(scopes.join(' '));
-    const grantId = await grant.save();
-    const now = Math.floor(Date.now() / 1000);
-    const ext = { connectorId: opened.id, identity: publicIdentity(identity), audience: [], createdAt: now, lastUsed: now };
-    await deps.grants.attach(grantId, ext, { ttl: grantTTL(deps.expiry, scopes.includes('offline_access')), ctx });
+    const mayRefresh = client.grantTypeAllowed('refresh_token');
+    const login = { clientId: client.clientId, connector: opened, identity: result.identity, scopes, clientMayRefresh: mayRefresh, ctx };
+    const { grant, grantId, sub, identity: ext } = await deps.login.complete(provider, login);
+    const now = ext.createdAt;
     ctx.oidc.entity('Grant', grant);
     const account = { accountId: sub, claims: () => claimsFor(sub, ext) };
     ctx.oidc.entity('Account', account as never);
@@ -104,10 +88,7 @@ export function registerPasswordGrant(provider: Provider, deps: PasswordGrantDep
     const accessToken = await at.save();
 
     let refreshToken: string | undefined;
-    if (scopes.includes('offline_access') && client.grantTypeAllowed('refresh_token') && canRefresh(opened.connector)) {
-      if (identity.connectorData !== undefined) {
-        await deps.store.offlineSessions.upsert({ userId: identity.userId, connectorId: opened.id, connectorData: identity.connectorData, updatedAt: Date.now() });
-      }
+    if (scopes.includes('offline_access') && mayRefresh && canRefresh(opened.connector)) {
       const rt = new provider.RefreshToken({ accountId: sub, client, grantId, gty: 'password', scope, iiat: now } as never);
       ctx.oidc.entity('RefreshToken', rt);
       refreshToken = await rt.save();

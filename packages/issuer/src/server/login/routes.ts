@@ -21,17 +21,11 @@ import {
 } from '@gatehouse/connector-kit';
 import type { Store } from '@gatehouse/storage';
 import type { IssuerConfig } from '../../config/types.ts';
-import {
-  connectorScopes,
-  grantTTL,
-  publicIdentity,
-  subjectFor,
-  type GrantIdentities,
-  type IssuerConnector,
-} from '../grants/accounts.ts';
+import { connectorScopes, type GrantIdentities, type IssuerConnector } from '../grants/accounts.ts';
 import type { ClientDirectory } from '../oidc/clients.ts';
 import type { IssuerMetrics } from '../metrics.ts';
-import { audiencesOf, oidcScopes } from '../oidc/scopes.ts';
+import { audiencesOf } from '../oidc/scopes.ts';
+import type { LoginCompletion } from './completion.ts';
 import { sendPage } from '../http/respond.ts';
 import { exactFormTargets } from '../http/security.ts';
 import { approvalPage, connectorSelectionPage, continuePage, errorPage, movingOnPage, passwordPage, type PageContext } from '../http/views/pages.ts';
@@ -47,6 +41,7 @@ export interface InteractionDeps {
   connectors: Map<string, IssuerConnector>;
   clients: ClientDirectory;
   grants: GrantIdentities;
+  login: LoginCompletion;
   metrics: IssuerMetrics;
   throttle: LoginThrottle;
   pages: PageContext;
@@ -144,32 +139,8 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const clientId = String(d.params.client_id);
     // The last gate before a grant exists (the client's list may have changed mid-login).
     if (!(await deps.clients.connectorAllowed(clientId, connectorId))) throw notAllowed();
-    const scopes = scopesOf(d);
-    const sub = subjectFor(identity, connectorId);
-    const grant = new provider.Grant({ accountId: sub, clientId });
-    const known = oidcScopes(scopes);
-    if (known.length > 0) grant.addOIDCScope(known.join(' '));
-    const grantId = await grant.save();
-    const now = Math.floor(Date.now() / 1000);
-    await deps.grants.attach(
-      grantId,
-      {
-        connectorId,
-        identity: publicIdentity(identity),
-        audience: audiencesOf(scopes),
-        createdAt: now,
-        lastUsed: now,
-      },
-      { ttl: grantTTL(deps.config.expiry, scopes.includes('offline_access')) },
-    );
-    if (scopes.includes('offline_access') && identity.connectorData !== undefined) {
-      await deps.store.offlineSessions.upsert({
-        userId: identity.userId,
-        connectorId,
-        connectorData: identity.connectorData,
-        updatedAt: Date.now(),
-      });
-    }
+    // The scope policy (oidc/scopes.ts) kept offline_access only for clients that may refresh.
+    const { sub, grantId } = await deps.login.complete(provider, { clientId, connector: connector(connectorId), identity, scopes: scopesOf(d), clientMayRefresh: true });
     const returnTo = await provider.interactionResult(
       ctx.req,
       ctx.res,

@@ -10,7 +10,8 @@ import type { Store } from '@gatehouse/storage';
 import type { IssuerConfig } from '../../config/types.ts';
 import { createAdapterFactory } from '../store/adapter.ts';
 import { Rotation } from '../grants/refresh-rotation.ts';
-import { createFindAccount, grantTTL, type GrantIdentities, type IssuerConnector } from '../grants/accounts.ts';
+import { createFindAccount, type GrantIdentities, type IssuerConnector } from '../grants/accounts.ts';
+import type { RefreshPolicy } from '../grants/refresh-policy.ts';
 import { ANY_LOOPBACK, type ClientDirectory } from './clients.ts';
 import type { KeyManager } from '../keys/key-manager.ts';
 import type { IssuerMetrics } from '../metrics.ts';
@@ -31,6 +32,8 @@ export interface ProviderDeps {
   keys: KeyManager;
   clients: ClientDirectory;
   grants: GrantIdentities;
+  /** Built once from `expiry` (start.ts), shared by every rebuilt provider. */
+  refresh: RefreshPolicy;
   connectors: Map<string, IssuerConnector>;
   metrics: IssuerMetrics;
   logger: pino.Logger;
@@ -43,21 +46,23 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const { config, keys } = deps;
   const expiry = config.expiry;
   const grantTypes = grantTypesOffered(config);
-  const refresh = expiry.refreshTokens;
+  const { refresh } = deps;
   const findAccount = createFindAccount({
     clients: deps.clients,
     grants: deps.grants,
     store: deps.store,
     connectors: deps.connectors,
-    expiry,
+    refresh,
     logger: deps.logger,
   });
+  const rotation = new Rotation({ store: deps.store, policy: refresh });
 
   const configuration: Configuration = {
     adapter: createAdapterFactory({
       store: deps.store,
       clients: deps.clients,
-      refreshReuseInterval: refresh.disableRotation ? 0 : refresh.reuseInterval,
+      refresh,
+      rotation,
       onUnavailable: (err) => deps.logger.warn({ err: errorSummary(err) }, 'storage unavailable: answered 503'),
     }),
     clients: deps.clients.staticMetadata(),
@@ -145,19 +150,12 @@ export function buildProvider(deps: ProviderDeps): Provider {
       DeviceCode: expiry.deviceRequests,
       Session: expiry.idTokens,
       // An offline grant lives as long as its refresh tokens may; others as long as their tokens.
-      Grant: (_ctx, grant) => grantTTL(expiry, grant.getOIDCScope().split(' ').includes('offline_access')),
+      Grant: (_ctx, grant) => refresh.grantTTL(grant.getOIDCScope().split(' ').includes('offline_access')),
       // Each (rotated) refresh token lives for the idle window, never past the absolute lifetime
       // counted from the first issue (`iiat`).
-      RefreshToken: (_ctx, token) => {
-        const now = Math.floor(Date.now() / 1000);
-        const first = typeof token.iiat === 'number' ? token.iiat : now;
-        const absolute = refresh.absoluteLifetime > 0 ? first + refresh.absoluteLifetime - now : Infinity;
-        const idle = refresh.validIfNotUsedFor > 0 && !refresh.disableRotation ? refresh.validIfNotUsedFor : Infinity;
-        const ttl = Math.min(absolute, idle, 365 * 86400);
-        return Math.max(1, Math.floor(ttl));
-      },
+      RefreshToken: (_ctx, token) => refresh.tokenTTL(token.iiat),
     },
-    rotateRefreshToken: () => !refresh.disableRotation,
+    rotateRefreshToken: () => refresh.rotation,
     // offline_access → a refresh token, without a forced consent prompt (Dex behaviour), and only
     // when the grant's connector can refresh the user upstream.
     issueRefreshToken: async (_ctx, client, code) => {
@@ -195,7 +193,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   applyPatches(provider, {
     grants: deps.grants,
     keys,
-    rotation: new Rotation({ store: deps.store, reuseInterval: refresh.disableRotation ? 0 : refresh.reuseInterval }),
+    rotation,
   });
 
   const onGrant = (ctx: KoaContextWithOIDC) => {

@@ -16,7 +16,8 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { StoreError, type ModelName, type ModelPayload, type ModelStore, type Store } from '@gatehouse/storage';
 import type { ClientDirectory } from '../oidc/clients.ts';
-import { noteRefreshTokenRead } from '../grants/refresh-rotation.ts';
+import type { RefreshPolicy } from '../grants/refresh-policy.ts';
+import type { Rotation } from '../grants/refresh-rotation.ts';
 import { withRequestCache } from './request-cache.ts';
 
 export const GRANT_EXTENSION = 'gatehouse';
@@ -57,9 +58,10 @@ async function guarded<T>(options: AdapterOptions, call: () => Promise<T>): Prom
 export interface AdapterOptions {
   store: Store;
   clients: ClientDirectory;
-  /** Seconds a rotated refresh token stays usable. 0 = no reuse. */
-  refreshReuseInterval: number;
-  now?: () => number;
+  /** The reuse window of rotated refresh tokens (grants/refresh-policy.ts). */
+  refresh: RefreshPolicy;
+  /** Told of each RefreshToken read, so a rotation links its successor without reading it again. */
+  rotation?: Pick<Rotation, 'noteRead'>;
   /** Told of every StoreError('unavailable') the adapter turns into a 503 (for the log). */
   onUnavailable?: (err: StoreError) => void;
 }
@@ -75,14 +77,8 @@ class StoreAdapter implements Adapter {
     this.#options = options;
   }
 
-  #nowSeconds(): number {
-    return Math.floor((this.#options.now?.() ?? Date.now()) / 1000);
-  }
-
   #inReuseWindow(payload: ModelPayload): boolean {
-    if (this.#name !== 'RefreshToken' || this.#options.refreshReuseInterval <= 0) return false;
-    const consumed = typeof payload.consumed === 'number' ? payload.consumed : undefined;
-    return consumed !== undefined && this.#nowSeconds() - consumed <= this.#options.refreshReuseInterval;
+    return this.#name === 'RefreshToken' && this.#options.refresh.inReuseWindow(payload.consumed);
   }
 
   upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
@@ -107,7 +103,7 @@ class StoreAdapter implements Adapter {
     const payload = await this.#model.find(id);
     if (!payload) return undefined;
     // Rotation links the successor from this read instead of reading the token again.
-    if (this.#name === 'RefreshToken') noteRefreshTokenRead(id, payload);
+    if (this.#name === 'RefreshToken') this.#options.rotation?.noteRead(id, payload);
     if (payload.consumed && this.#inReuseWindow(payload)) {
       const { consumed: _consumed, ...rest } = payload;
       return rest as AdapterPayload;

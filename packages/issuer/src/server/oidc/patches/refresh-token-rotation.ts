@@ -9,8 +9,8 @@
  * rotation or reuses a token inside Dex's reuse window; `save` of the successor in the same
  * request then links it from the predecessor, or hands back the successor already recorded.
  */
-import Provider from 'oidc-provider';
-import type { Rotation, RotationState } from '../../grants/refresh-rotation.ts';
+import type Provider from 'oidc-provider';
+import type { Rotation } from '../../grants/refresh-rotation.ts';
 
 export interface RotatingRefreshToken {
   jti?: string;
@@ -19,26 +19,21 @@ export interface RotatingRefreshToken {
   save(...args: unknown[]): Promise<string>;
 }
 
-/** Per request (oidc-provider's koa context), what `consume` decided for `save`. */
-const states = new WeakMap<object, RotationState>();
-
 export function patchRefreshTokenRotation(provider: Provider, rotation: Rotation): void {
   const proto = provider.RefreshToken.prototype as unknown as RotatingRefreshToken;
   const originalSave = proto.save;
 
   proto.consume = async function (this: RotatingRefreshToken) {
-    const ctx = Provider.ctx as object | undefined;
     const state = await rotation.consume(this.jti as string);
-    if (ctx) states.set(ctx, state);
+    rotation.noteDecision(state);
     if (state.kind === 'rotated') this.emit('consumed');
   };
 
   proto.save = async function (this: RotatingRefreshToken, ...args: unknown[]) {
-    const ctx = Provider.ctx as object | undefined;
-    const state = ctx ? states.get(ctx) : undefined;
     // Only the brand-new token of a rotation in this request is affected.
-    if (!ctx || !state || this.jti !== undefined) return originalSave.apply(this, args);
-    states.delete(ctx);
+    if (this.jti !== undefined) return originalSave.apply(this, args);
+    const state = rotation.takeDecision();
+    if (!state) return originalSave.apply(this, args);
     if (state.kind === 'reused') {
       this.jti = state.successor;
       return state.successor;

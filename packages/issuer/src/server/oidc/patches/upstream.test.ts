@@ -9,6 +9,7 @@ import Provider, { type Adapter } from 'oidc-provider';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '@gatehouse/storage';
 import { GrantIdentities } from '../../grants/accounts.ts';
+import { RefreshPolicy } from '../../grants/refresh-policy.ts';
 import { Rotation } from '../../grants/refresh-rotation.ts';
 import { KeyManager } from '../../keys/key-manager.ts';
 import { ANY_LOOPBACK } from '../clients.ts';
@@ -170,7 +171,7 @@ describe('refresh-token-rotation.ts: RefreshToken.prototype.consume / save', () 
 
     const store = new MemoryStore();
     await store.model('RefreshToken').upsert('rt-0', { jti: 'rt-0' }, 60);
-    patchRefreshTokenRotation(provider, new Rotation({ store, reuseInterval: 0 }));
+    patchRefreshTokenRotation(provider, new Rotation({ store, policy: new RefreshPolicy({ idTokens: 60, authCodes: 60, refreshTokens: { disableRotation: false, reuseInterval: 0, absoluteLifetime: 0, validIfNotUsedFor: 0 } }) }));
     const stored = fresh();
     stored.jti = 'rt-0';
     await stored.consume();
