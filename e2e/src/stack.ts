@@ -33,7 +33,11 @@ export const ENTRA_USER = {
 /** An Entra security group of that user (the connector reads it from Graph; forward-auth passes it on). */
 export const ENTRA_GROUP = { id: 'a8c4f0e2-5d7b-4c1e-9f3a-2b6d8e0c1f47', displayName: 'gemini-users' } as const;
 
-export type StorageChoice = { kind: 'sqlite' } | { kind: 'kubernetes'; kubeconfigPath: string; namespace: string; store: Store };
+export type StorageChoice =
+  | { kind: 'sqlite' }
+  | { kind: 'kubernetes'; kubeconfigPath: string; namespace: string; store: Store }
+  /** The issuer opens it from the YAML (Dex's keys; the password through `$VAR`, TLS verify-full with `caFile`). */
+  | { kind: 'postgres'; host: string; port: number; database: string; user: string; password: string; caFile: string };
 
 export interface StackOptions {
   storage: StorageChoice;
@@ -170,10 +174,24 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     const dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-e2e-'));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const choice = options.storage;
     const storage =
-      options.storage.kind === 'sqlite'
+      choice.kind === 'sqlite'
         ? `  type: sqlite3\n  config:\n    file: ${yamlString(join(dataDir, 'gatehouse.db'))}`
-        : `  type: kubernetes\n  config:\n    inCluster: false\n    kubeConfigFile: ${yamlString(options.storage.kubeconfigPath)}\n    namespace: ${options.storage.namespace}`;
+        : choice.kind === 'postgres'
+          ? [
+              '  type: postgres',
+              '  config:',
+              `    host: ${choice.host}`,
+              `    port: ${choice.port}`,
+              `    database: ${choice.database}`,
+              `    user: ${choice.user}`,
+              '    password: $GATEHOUSE_E2E_PG_PASSWORD',
+              '    ssl:',
+              '      mode: verify-full',
+              `      caFile: ${yamlString(choice.caFile)}`,
+            ].join('\n')
+          : `  type: kubernetes\n  config:\n    inCluster: false\n    kubeConfigFile: ${yamlString(choice.kubeconfigPath)}\n    namespace: ${choice.namespace}`;
 
     const issuerPort = await getFreePort();
     const loaded = await loadConfig(issuerYAML({ origin, issuerPort, storage, entra, slapd, mock: options.withMockConnector === true, grants: options.withPasswordGrantAndDeviceFlow === true }), {
@@ -183,6 +201,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         AZURE_TENANT_ID: entra.tenantId,
         OAUTH2_PROXY_CLIENT_SECRET: secrets.client,
         LDAP_BIND_PW: slapd?.seed.service.password ?? '',
+        GATEHOUSE_E2E_PG_PASSWORD: choice.kind === 'postgres' ? choice.password : '',
       },
       baseDir: dataDir,
     });
