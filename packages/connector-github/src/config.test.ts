@@ -1,6 +1,6 @@
-import { parseConnectorConfig } from '@gatehouse/connector-kit';
+import { parseConnectorConfig, parseDurationMs } from '@gatehouse/connector-kit';
 import { describe, expect, it } from 'vitest';
-import { configWarnings, endpointsFor, githubConfigSchema, parseDurationMs } from './config.ts';
+import { configWarnings, endpointsFor, githubConfigSchema } from './config.ts';
 import { factory } from './index.ts';
 
 const base = { clientID: 'id', clientSecret: 'secret' };

@@ -1,4 +1,4 @@
-import { httpsURL, redirectURI, requiredString, stringList } from '@gatehouse/connector-kit';
+import { httpsURL, parseDurationMs, redirectURI, requiredString, stringList } from '@gatehouse/connector-kit';
 import { z } from '@gatehouse/connector-kit';
 
 /** One organisation whose members may sign in, optionally only members of some of its teams. */
@@ -10,17 +10,6 @@ const orgSchema = z.strictObject({
 
 /** `host` or `host:port`; no scheme, no path (Dex rejects a `/`). */
 const HOST_NAME = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
-
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m)$/;
-
-/** Parses a Go-style duration limited to `ms`, `s` and `m` ("10s", "500ms", "1m"). */
-export function parseDurationMs(value: string): number | undefined {
-  const m = DURATION.exec(value.trim());
-  if (!m?.[1] || !m[2]) return undefined;
-  const n = Number(m[1]);
-  const factor = m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000;
-  return Math.round(n * factor);
-}
 
 /**
  * `preferredEmailDomain` as Dex accepts it: a domain whose labels may each be `*` (one label),

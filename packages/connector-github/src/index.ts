@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { ConnectorError, defineConnector } from '@gatehouse/connector-kit';
-import { configWarnings, endpointsFor, githubConfigSchema, parseDurationMs } from './config.ts';
+import { ConnectorError, defineConnector, parseDurationMs } from '@gatehouse/connector-kit';
+import { configWarnings, endpointsFor, githubConfigSchema } from './config.ts';
 import type { GitHubConfig } from './config.ts';
 import { GitHubConnector } from './connector.ts';
 import { GitHubHttp } from './http.ts';
