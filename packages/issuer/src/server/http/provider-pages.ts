@@ -4,6 +4,7 @@
  * logout without an issuer session). Every one carries the strict CSP, never a script.
  */
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import { directFormPost, type AutoSubmitForm, type FormRenderer } from '../oidc/patches/form-post.ts';
 import { renderPage } from './respond.ts';
 import { handoffFormTargets } from './security.ts';
 import {
@@ -14,7 +15,6 @@ import {
   errorPage,
   loggedOutPage,
   logoutPage,
-  parseAutoSubmitPage,
   type PageContext,
 } from './views/pages.ts';
 
@@ -86,28 +86,38 @@ function titleForError(code: string): string {
 }
 
 /**
- * oidc-provider answers a `form_post` response (and a logout without an issuer session) with a
- * page that submits itself through an inline script (whose hash it adds to script-src). We
- * render the same form visibly with a button instead, so no page needs a script or a hash.
+ * oidc-provider would answer a `form_post` response (and a logout without an issuer session, the
+ * device code in a link) with a page that submits itself through an inline script. We render the
+ * same form visibly with a button instead, so no page needs a script or a hash; the form comes
+ * from oidc/patches/form-post.ts, built from values, never read back from upstream's HTML.
  */
+export function formPostRenderer(pages: PageContext): FormRenderer {
+  return (ctx, form) => renderContinue(ctx, pages, form);
+}
+
+/** The pages upstream rendered by calling its form_post helper directly, replaced by ours. */
 export function replaceAutoSubmit(ctx: KoaContextWithOIDC, pages: PageContext): void {
-  const parsed = parseAutoSubmitPage(ctx.body as string);
-  if (!parsed) return;
-  const logout = ctx.oidc?.route === 'end_session';
+  const form = directFormPost(ctx);
+  if (form) renderContinue(ctx, pages, form);
+}
+
+function renderContinue(ctx: KoaContextWithOIDC, pages: PageContext, form: AutoSubmitForm): void {
+  const route = ctx.oidc?.route;
+  const logout = route === 'end_session' || route === 'resume' || route === 'device_resume';
   const client = ctx.oidc?.client;
   const name = client?.clientName ?? client?.clientId;
   // The logout form (a logout without an issuer session) ends like the confirmation page's; the
   // form_post form at the redirect_uri. Either hands the browser to the client (see handoffFormTargets).
-  const uris = logout ? (client?.postLogoutRedirectUris ?? []) : [parsed.action];
+  const uris = route === 'end_session' ? (client?.postLogoutRedirectUris ?? []) : [form.action];
   renderPage(
     ctx,
     logout
-      ? continuePage(pages, { title: 'Log out', message: 'Continue to finish logging out.', button: 'Continue', ...parsed })
+      ? continuePage(pages, { title: 'Log out', message: 'Continue to finish logging out.', button: 'Continue', ...form })
       : continuePage(pages, {
           title: 'Return to the application',
           message: name ? `Continue to ${name}.` : 'Continue to the application.',
           button: 'Continue',
-          ...parsed,
+          ...form,
         }),
     handoffFormTargets(uris),
   );

@@ -4,7 +4,8 @@
  * The scope policy lives in scopes.ts, the pages oidc-provider shows in http/provider-pages.ts,
  * and each change to oidc-provider's own models in patches/ (one file per patch).
  */
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { canRefresh } from '@gatehouse/connector-kit';
 import type { Store } from '@gatehouse/storage';
 import type { IssuerConfig } from '../../config/types.ts';
@@ -17,11 +18,12 @@ import type { KeyManager } from '../keys/key-manager.ts';
 import type { IssuerMetrics } from '../metrics.ts';
 import { errorSummary } from '../http/errors.ts';
 import { catchEverything } from '../http/provider-errors.ts';
-import { devicePages, errorRenderer, logoutPages } from '../http/provider-pages.ts';
+import { devicePages, errorRenderer, formPostRenderer, logoutPages } from '../http/provider-pages.ts';
 import type { PageContext } from '../http/views/pages.ts';
 import { DEVICE_CODE_GRANT, grantTypesOffered } from './grant-types.ts';
 import { loginEveryTime } from './interaction-policy.ts';
 import { listenInternally } from './listeners.ts';
+import { providerWithFormPost } from './patches/form-post.ts';
 import { applyPatches } from './patches/index.ts';
 import { KNOWN_SCOPES, scopePolicy } from './scopes.ts';
 import type pino from 'pino';
@@ -188,7 +190,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
   };
 
-  const provider = new Provider(config.issuer, configuration);
+  // form_post responses rendered by us, without upstream's inline script (patches/form-post.ts).
+  const FormPostProvider = providerWithFormPost(formPostRenderer(deps.pages));
+  const provider = new FormPostProvider(config.issuer, configuration);
   catchEverything(provider, deps);
   applyPatches(provider, {
     grants: deps.grants,

@@ -145,20 +145,6 @@ export function deviceDonePage(c: PageContext, o: { clientName?: string }): stri
   return page(c, 'Device connected', html`<p>You are logged in${o.clientName ? html` to ${o.clientName}` : raw('')}. You can close this window and return to your device.</p>`);
 }
 
-/** oidc-provider's auto-submitting page (form_post responses, logout without a session),
- * read back so we can render it without its inline script. Undefined when `body` is not one. */
-export function parseAutoSubmitPage(body: string): { action: string; fields: Array<[string, string]> } | undefined {
-  if (!body.includes('<title>Submitting Callback</title>')) return undefined;
-  const action = /<form method="post" action="([^"]*)">/.exec(body)?.[1];
-  if (action === undefined) return undefined;
-  const unescape = (v: string) =>
-    v.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
-  const fields = [...body.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)"\/>/g)].map(
-    (m): [string, string] => [unescape(m[1] ?? ''), unescape(m[2] ?? '')],
-  );
-  return { action: unescape(action), fields };
-}
-
 /** A visible form where oidc-provider would auto-submit one with a script. */
 export function continuePage(c: PageContext, o: { title: string; message: string; action: string; fields: Array<[string, string]>; button: string }): string {
   return page(

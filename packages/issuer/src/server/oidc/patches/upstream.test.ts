@@ -3,9 +3,10 @@
  * replaces or relies on, checked on an UNPATCHED provider, then what the patch changes. When an
  * upgrade changes that behaviour, the guard fails and names the patch to revisit.
  */
+import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { decodeJwt, exportJWK, generateKeyPair, importJWK, SignJWT } from 'jose';
-import Provider, { type Adapter } from 'oidc-provider';
+import Provider, { type Adapter, type KoaContextWithOIDC } from 'oidc-provider';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '@gatehouse/storage';
 import { GrantIdentities } from '../../grants/accounts.ts';
@@ -14,6 +15,7 @@ import { Rotation } from '../../grants/refresh-rotation.ts';
 import { KeyManager } from '../../keys/key-manager.ts';
 import { ANY_LOOPBACK } from '../clients.ts';
 import { patchExactRedirects, type RedirectChecks } from './exact-redirects.ts';
+import { directFormPost, providerWithFormPost, UPSTREAM_TITLE, type AutoSubmitForm } from './form-post.ts';
 import { patchIdTokenAudience, withClientId, type IssuingIdToken } from './id-token-audience.ts';
 import { WRITTEN_AGAINST } from './index.ts';
 import { patchRefreshTokenRotation, type RotatingRefreshToken } from './refresh-token-rotation.ts';
@@ -179,5 +181,79 @@ describe('refresh-token-rotation.ts: RefreshToken.prototype.consume / save', () 
     expect(calls).toHaveLength(2);
     expect((await store.model('RefreshToken').find('rt-0'))?.consumed).toBeTruthy();
     await expect(stored.consume()).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+});
+
+describe('form-post.ts: the form_post response mode and the direct callers of form_post.js', () => {
+  type ProviderClass = new (issuer: string, configuration: ConstructorParameters<typeof Provider>[1]) => Provider;
+  async function build(Class: ProviderClass): Promise<Provider> {
+    const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+    const jwk = { ...(await exportJWK(privateKey)), kid: 'current', alg: 'RS256', use: 'sig' };
+    return new Class(ISSUER, {
+      clients: [NATIVE, WEB] as never,
+      jwks: { keys: [jwk] } as never,
+      adapter: recordingAdapter([]),
+      features: { devInteractions: { enabled: false }, deviceFlow: { enabled: true } },
+      ttl: { Session: 60 },
+    });
+  }
+  /** GETs `path` from the provider, as a browser would (no redirects followed). */
+  async function get(provider: Provider, path: string): Promise<{ status: number; body: string }> {
+    const server = provider.listen(0);
+    try {
+      const { port } = server.address() as AddressInfo;
+      const res = await fetch(`http://127.0.0.1:${port}${path}`, { redirect: 'manual' });
+      return { status: res.status, body: await res.text() };
+    } finally {
+      server.close();
+    }
+  }
+  const decode = (v: string) => v.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+  /** Upstream's auto-submitting page read back, to compare with what the patch rebuilds. */
+  const upstreamForm = (body: string): AutoSubmitForm => ({
+    action: decode(/<form method="post" action="([^"]*)">/.exec(body)![1]!),
+    fields: [...body.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)"\/>/g)].map((m): [string, string] => [decode(m[1]!), decode(m[2]!)]),
+  });
+  const promptNone = `/auth?client_id=app&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(WEB.redirect_uris[0]!)}&prompt=none&response_mode=form_post&state=s%22`;
+
+  it('upstream registers form_post while constructing, first-wins, and renders it with an inline script', async () => {
+    const provider = await build(Provider);
+    provider.registerResponseMode('form_post', () => {
+      throw new Error('a registration after construction is never used');
+    });
+    const res = await get(provider, promptNone);
+    expect(res.status).toBe(400);
+    expect(res.body).toContain(UPSTREAM_TITLE);
+    expect(res.body).toMatch(/<script>/);
+    expect(upstreamForm(res.body)).toEqual({ action: WEB.redirect_uris[0], fields: [['error', 'login_required'], ['error_description', 'End-User authentication is required'], ['state', 's"'], ['iss', ISSUER]] });
+  });
+
+  it('patched, the subclass renders form_post from the values (status as upstream), never upstream\'s page', async () => {
+    const rendered: AutoSubmitForm[] = [];
+    const provider = await build(providerWithFormPost((ctx, form) => {
+      rendered.push(form);
+      ctx.type = 'html';
+      ctx.body = 'ours';
+    }));
+    const res = await get(provider, promptNone);
+    expect(res).toEqual({ status: 400, body: 'ours' });
+    expect(rendered).toEqual([{ action: WEB.redirect_uris[0], fields: [['error', 'login_required'], ['error_description', 'End-User authentication is required'], ['state', 's"'], ['iss', ISSUER]] }]);
+  });
+
+  it('a logout without a session and GET /device?user_code= call form_post.js directly; the patch rebuilds the same form', async () => {
+    const provider = await build(Provider);
+    const rebuilt: Array<AutoSubmitForm | undefined> = [];
+    provider.use(async (ctx, next) => {
+      await next();
+      rebuilt.push(directFormPost(ctx as KoaContextWithOIDC));
+    });
+    for (const path of ['/session/end', '/device?user_code=%22%3E%3Cx%3E']) {
+      rebuilt.length = 0;
+      const res = await get(provider, path);
+      expect(res.status, path).toBe(200);
+      expect(res.body, path).toContain(UPSTREAM_TITLE);
+      expect(rebuilt, path).toEqual([upstreamForm(res.body)]);
+    }
+    expect(rebuilt[0]?.fields.find(([k]) => k === 'user_code')).toEqual(['user_code', '"><x>']);
   });
 });
