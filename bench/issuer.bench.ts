@@ -3,10 +3,13 @@
 //   with the same algorithm (the signing ceiling);
 // - authorization-code exchanges per second on the SQLite and PostgreSQL stores vs the memory store
 //   (PostgreSQL: a local server from @gatehouse/testkit/postgres, fsync on, synchronous_commit off as
-//   SQLite's synchronous=NORMAL; one issuer process).
+//   SQLite's synchronous=NORMAL; one issuer process);
+// - the same exchanges with 1 and 2 `gatehouse serve` processes sharing one SQLite file or one
+//   PostgreSQL database (codes from the first, exchanges spread over both; on this machine the
+//   processes, the database and the load share the same cores, so 2 vs 1 shows the cost of sharing).
 // Load is generated in-process with fetch at a fixed concurrency and a bounded number of requests.
 // Run: ./pnpmw bench issuer   (BENCH_REQUESTS, BENCH_CONCURRENCY to tune)
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, SignJWT } from 'jose';
@@ -14,7 +17,7 @@ import { MemoryStore, SqliteStore, type Store } from '@gatehouse/storage';
 import { openPostgresStore } from '@gatehouse/storage-postgres';
 import { startPostgres } from '@gatehouse/testkit/postgres';
 import { startIssuer, type RunningIssuer } from '@gatehouse/issuer';
-import { browse, CookieJar, testIssuerConfig, TEST_CLIENT } from '@gatehouse/issuer/testing';
+import { browse, CookieJar, loginForCode, startIssuerProcess, testIssuerConfig, tokenRequest, TEST_CLIENT, type CodeClient, type IssuerProcess } from '@gatehouse/issuer/testing';
 import { getFreePort } from '@gatehouse/testkit/ports';
 import { report, type Figure } from './report.ts';
 
@@ -132,6 +135,57 @@ async function exchangeRate(store: Store): Promise<number> {
   }
 }
 
+const PROCESS_CLIENT: CodeClient = { id: 'bench-app', secret: 'bench-app-secret-that-is-long-enough', redirect: 'http://127.0.0.1:9/bench/cb' };
+
+function processYAML(port: number, storage: string): string {
+  return `issuer: http://127.0.0.1:${port}/dex
+storage:
+${storage}
+web:
+  http: 127.0.0.1:${port}
+oauth2:
+  skipApprovalScreen: true
+staticClients:
+  - id: ${PROCESS_CLIENT.id}
+    secret: ${PROCESS_CLIENT.secret}
+    name: Bench
+    redirectURIs: ['${PROCESS_CLIENT.redirect}']
+connectors:
+  - type: mockCallback
+    id: mock
+    name: Mock
+logger:
+  level: error
+`;
+}
+
+/** Code exchanges/s with `n` `gatehouse serve` processes on one store (`storage` YAML). */
+async function processRate(storage: string, n: number, dir: string): Promise<number> {
+  const ports: number[] = [];
+  for (let i = 0; i < n; i++) ports.push(await getFreePort());
+  const file = join(dir, `processes-${n}-${ports[0]}.yaml`);
+  writeFileSync(file, processYAML(ports[0]!, storage));
+  const processes: IssuerProcess[] = [];
+  try {
+    for (let i = 0; i < n; i++) processes.push(await startIssuerProcess(file, ports[i]!, { cwd: dir, args: i === 0 ? [] : [`--web-http-addr=127.0.0.1:${ports[i]}`] }));
+    const issuerURL = `http://127.0.0.1:${ports[0]}/dex`;
+    const codes: Array<{ code: string; verifier: string }> = [];
+    await pool(CODES + CONCURRENCY, 8, async () => {
+      codes.push(await loginForCode(issuerURL, PROCESS_CLIENT, 'openid email'));
+    });
+    const redeem = async (i: number, c: { code: string; verifier: string }): Promise<void> => {
+      const res = await tokenRequest(`${processes[i % n]!.url}/dex/token`, PROCESS_CLIENT, { grant_type: 'authorization_code', code: c.code, redirect_uri: PROCESS_CLIENT.redirect, code_verifier: c.verifier });
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`token endpoint ${res.status}`);
+    };
+    const warm = codes.splice(0, CONCURRENCY);
+    await pool(warm.length, CONCURRENCY, (i) => redeem(i, warm[i]!));
+    return await pool(codes.length, CONCURRENCY, (i) => redeem(i, codes[i]!));
+  } finally {
+    for (const p of processes) await p.stop();
+  }
+}
+
 const rows: Array<[string, number, string]> = [];
 // The machine is shared and the first HTTP runs pay for JIT warm-up: alternate the algorithms over
 // ROUNDS rounds and keep each one's best run.
@@ -164,6 +218,13 @@ try {
     } finally {
       await sqliteStore.close();
     }
+    for (const n of [1, 2]) {
+      keep(`sqlite ${n}p`, await processRate(`  type: sqlite3\n  config:\n    file: ${join(dir, `processes-${round}-${n}.db`)}`, n, dir));
+      const db = await pgServer.createDatabase('issuer_processes');
+      keep(`postgres ${n}p`, await processRate(
+        `  type: postgres\n  config:\n    host: ${pgServer.host}\n    port: ${pgServer.port}\n    database: ${db}\n    user: ${pgServer.user}\n    password: ${pgServer.password}\n    ssl: {mode: disable}`,
+        n, dir));
+    }
     const database = await pgServer.createDatabase('issuer_bench');
     const pgStore = await openPostgresStore({ host: pgServer.host, port: pgServer.port, user: pgServer.user, password: pgServer.password, database, ssl: { mode: 'disable' } });
     try {
@@ -182,6 +243,12 @@ rows.push(['code exchanges, memory store (baseline)', memory, '1.00']);
 rows.push(['code exchanges, SQLite store', sqlite, (sqlite / memory).toFixed(3)]);
 const postgres = best.get('postgres')!;
 rows.push(['code exchanges, PostgreSQL store', postgres, (postgres / memory).toFixed(3)]);
+for (const [label, key] of [['SQLite file', 'sqlite'], ['PostgreSQL', 'postgres']] as const) {
+  const one = best.get(`${key} 1p`)!;
+  const two = best.get(`${key} 2p`)!;
+  rows.push([`code exchanges, ${label}, 1 process (baseline)`, one, '1.00']);
+  rows.push([`code exchanges, ${label}, 2 processes`, two, (two / one).toFixed(3)]);
+}
 
 console.log(`requests per measurement: ${REQUESTS} (code exchanges: ${CODES}), concurrency ${CONCURRENCY}, best of ${ROUNDS} rounds, in-process load, Node ${process.versions.node}`);
 console.log(`| ${'measurement'.padEnd(42)} | ${'ops/s'.padStart(8)} | ratio to baseline |`);
