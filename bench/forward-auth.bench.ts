@@ -147,7 +147,15 @@ async function main(): Promise<void> {
   const sealer = createForwardAuthHandler(config);
   const now = Date.now();
   const sealed = sealer.context.sessions.seal(
-    { user: 'user-123', email: 'jane@example.com', preferredUsername: 'jane', groups: ['devs', 'ops'], createdAt: now, expiresAt: now + 3_600_000, idToken: `ey${'x'.repeat(800)}` },
+    {
+      user: 'user-123',
+      email: 'jane@example.com',
+      preferredUsername: 'jane',
+      groups: ['devs', 'ops'],
+      createdAt: now,
+      expiresAt: now + 3_600_000,
+      idToken: `ey${'x'.repeat(800)}`,
+    },
     'app.example.com',
     undefined,
   );
@@ -162,9 +170,14 @@ async function main(): Promise<void> {
     check.headers.forEach((v, k) => {
       if (k.startsWith('x-auth-request-')) same.push(k, v);
     });
-    const [barePort, minimalPort] = await Promise.all([child('bare', { BARE_HEADERS: JSON.stringify(same) }), child('bare')]);
+    const [barePort, minimalPort] = await Promise.all([
+      child('bare', { BARE_HEADERS: JSON.stringify(same) }),
+      child('bare'),
+    ]);
 
-    console.log(`wrk -t1 -c${CONNECTIONS} -d${SECONDS}s --latency (best of ${ROUNDS} alternating runs each), Cookie ${cookie.length} bytes`);
+    console.log(
+      `wrk -t1 -c${CONNECTIONS} -d${SECONDS}s --latency (best of ${ROUNDS} alternating runs each), Cookie ${cookie.length} bytes`,
+    );
     const [same202, minimal202, fa] = alternate(
       [barePort, minimalPort, faPort].map((p) => `http://127.0.0.1:${p}/oauth2/auth`),
       cookie,
@@ -178,22 +191,55 @@ async function main(): Promise<void> {
     );
 
     const plainPort = await getFreePort();
-    nginx = await startNginx({ confTemplate: nginxConf(), vars: { APP_PORT: appPort, FA_PORT: faPort, PLAIN_PORT: plainPort, NGINX_WORKERS: process.env.BENCH_NGINX_WORKERS ?? 'auto' } });
+    nginx = await startNginx({
+      confTemplate: nginxConf(),
+      vars: {
+        APP_PORT: appPort,
+        FA_PORT: faPort,
+        PLAIN_PORT: plainPort,
+        NGINX_WORKERS: process.env.BENCH_NGINX_WORKERS ?? 'auto',
+      },
+    });
     await waitForPort(plainPort);
     const through = await fetch(`http://127.0.0.1:${nginx.httpsPort}/page`, { headers: { cookie } });
-    if (through.status !== 200 || through.headers.get('x-seen-user') !== 'user-123') throw new Error(`nginx with auth_request answered ${through.status}`);
+    if (through.status !== 200 || through.headers.get('x-seen-user') !== 'user-123')
+      throw new Error(`nginx with auth_request answered ${through.status}`);
     const denied = await fetch(`http://127.0.0.1:${nginx.httpsPort}/page`);
     if (denied.status !== 401) throw new Error(`nginx without a cookie answered ${denied.status}`);
-    const [plain, guarded] = alternate([`http://127.0.0.1:${plainPort}/page`, `http://127.0.0.1:${nginx.httpsPort}/page`], cookie) as [WrkResult, WrkResult];
+    const [plain, guarded] = alternate(
+      [`http://127.0.0.1:${plainPort}/page`, `http://127.0.0.1:${nginx.httpsPort}/page`],
+      cookie,
+    ) as [WrkResult, WrkResult];
     console.log(`  nginx → app                     ${fmt(plain)}`);
     console.log(`  nginx auth_request → fa → app   ${fmt(guarded)}`);
     console.log(`  ratio ${(guarded.rps / plain.rps).toFixed(2)}× (target ≥ 0.50)`);
     report('forward-auth', [
       { name: 'bare node:http, same 202 (baseline)', value: same202.rps, unit: 'req/s' },
-      { name: 'forward-auth /oauth2/auth, valid cookie', value: fa.rps, unit: 'req/s', baseline: 'same 202', ratio: fa.rps / same202.rps, target: '≥ 0.9' },
-      { name: 'forward-auth /oauth2/auth p99', value: fa.p99, unit: 'ms', baseline: 'same 202 p99', ratio: fa.p99 / same202.p99, target: '≤ 2 ms' },
+      {
+        name: 'forward-auth /oauth2/auth, valid cookie',
+        value: fa.rps,
+        unit: 'req/s',
+        baseline: 'same 202',
+        ratio: fa.rps / same202.rps,
+        target: '≥ 0.9',
+      },
+      {
+        name: 'forward-auth /oauth2/auth p99',
+        value: fa.p99,
+        unit: 'ms',
+        baseline: 'same 202 p99',
+        ratio: fa.p99 / same202.p99,
+        target: '≤ 2 ms',
+      },
       { name: 'nginx → app (baseline)', value: plain.rps, unit: 'req/s' },
-      { name: 'nginx auth_request → forward-auth → app', value: guarded.rps, unit: 'req/s', baseline: 'nginx → app', ratio: guarded.rps / plain.rps, target: '≥ 0.5' },
+      {
+        name: 'nginx auth_request → forward-auth → app',
+        value: guarded.rps,
+        unit: 'req/s',
+        baseline: 'nginx → app',
+        ratio: guarded.rps / plain.rps,
+        target: '≥ 0.5',
+      },
     ]);
   } finally {
     await nginx?.stop();
@@ -222,7 +268,14 @@ if (role !== undefined) {
   } else if (role === 'app') {
     const body = Buffer.from('hello from the app\n');
     const s = createServer((req, res) => {
-      res.writeHead(200, ['Content-Type', 'text/plain', 'Content-Length', String(body.length), 'X-Seen-User', String(req.headers['x-auth-request-user'] ?? '')]);
+      res.writeHead(200, [
+        'Content-Type',
+        'text/plain',
+        'Content-Length',
+        String(body.length),
+        'X-Seen-User',
+        String(req.headers['x-auth-request-user'] ?? ''),
+      ]);
       res.end(body);
     });
     s.keepAliveTimeout = 65_000;
@@ -230,7 +283,10 @@ if (role !== undefined) {
   }
   process.on('SIGTERM', () => process.exit(0));
   // Leave with the parent, whatever way it ends.
-  process.stdin.on('end', () => process.exit(0)).on('error', () => process.exit(0)).resume();
+  process.stdin
+    .on('end', () => process.exit(0))
+    .on('error', () => process.exit(0))
+    .resume();
 } else {
   await main();
 }

@@ -17,7 +17,17 @@ import { MemoryStore, SqliteStore, type Store } from '@gatehouse/storage';
 import { openPostgresStore } from '@gatehouse/storage-postgres';
 import { startPostgres } from '@gatehouse/testkit/postgres';
 import { startIssuer, type RunningIssuer } from '@gatehouse/issuer';
-import { browse, CookieJar, loginForCode, startIssuerProcess, testIssuerConfig, tokenRequest, TEST_CLIENT, type CodeClient, type IssuerProcess } from '@gatehouse/issuer/testing';
+import {
+  browse,
+  CookieJar,
+  loginForCode,
+  startIssuerProcess,
+  testIssuerConfig,
+  tokenRequest,
+  TEST_CLIENT,
+  type CodeClient,
+  type IssuerProcess,
+} from '@gatehouse/issuer/testing';
 import { getFreePort } from '@gatehouse/testkit/ports';
 import { report, type Figure } from './report.ts';
 
@@ -26,7 +36,9 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const CODES = Number(process.env.BENCH_CODES ?? 320);
 const REDIRECT = TEST_CLIENT.redirectURIs[0]!;
 const VERIFIER = 'bench-verifier-0123456789-0123456789-0123456789';
-const CHALLENGE = Buffer.from(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(VERIFIER))).toString('base64url');
+const CHALLENGE = Buffer.from(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(VERIFIER))).toString(
+  'base64url',
+);
 const BASIC = `Basic ${Buffer.from(`${TEST_CLIENT.id}:${TEST_CLIENT.secret}`).toString('base64')}`;
 
 type Alg = 'RS256' | 'ES256';
@@ -40,7 +52,11 @@ async function start(alg: Alg, store: Store): Promise<RunningIssuer> {
 }
 
 /** `n` tasks, `concurrency` at a time; returns ops/s over the whole run. */
-async function pool(n: number, concurrency: number, task: (i: number, worker: number) => Promise<void>): Promise<number> {
+async function pool(
+  n: number,
+  concurrency: number,
+  task: (i: number, worker: number) => Promise<void>,
+): Promise<number> {
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
@@ -92,7 +108,8 @@ async function refreshRate(alg: Alg): Promise<number> {
   try {
     // One refresh-token chain per worker (rotation is on: each grant returns the next token).
     const chains: string[] = [];
-    for (let w = 0; w < CONCURRENCY; w++) chains.push((await exchange(issuer, await code(issuer, 'openid email offline_access'))).refresh_token!);
+    for (let w = 0; w < CONCURRENCY; w++)
+      chains.push((await exchange(issuer, await code(issuer, 'openid email offline_access'))).refresh_token!);
     const step = async (_i: number, w: number) => {
       const r = await token(issuer, { grant_type: 'refresh_token', refresh_token: chains[w]! });
       chains[w] = r.refresh_token!;
@@ -108,7 +125,13 @@ async function refreshRate(alg: Alg): Promise<number> {
 async function signRate(alg: Alg): Promise<number> {
   const { privateKey } = await generateKeyPair(alg);
   const sign = async () => {
-    await new SignJWT({ sub: 'CgVhbGljZRIEbG9jYWw', email: 'alice@example.com', email_verified: true, name: 'alice', nonce: 'n' })
+    await new SignJWT({
+      sub: 'CgVhbGljZRIEbG9jYWw',
+      email: 'alice@example.com',
+      email_verified: true,
+      name: 'alice',
+      nonce: 'n',
+    })
       .setProtectedHeader({ alg, kid: 'k' })
       .setIssuer('http://127.0.0.1/dex')
       .setAudience('test-client')
@@ -135,7 +158,11 @@ async function exchangeRate(store: Store): Promise<number> {
   }
 }
 
-const PROCESS_CLIENT: CodeClient = { id: 'bench-app', secret: 'bench-app-secret-that-is-long-enough', redirect: 'http://127.0.0.1:9/bench/cb' };
+const PROCESS_CLIENT: CodeClient = {
+  id: 'bench-app',
+  secret: 'bench-app-secret-that-is-long-enough',
+  redirect: 'http://127.0.0.1:9/bench/cb',
+};
 
 function processYAML(port: number, storage: string): string {
   return `issuer: http://127.0.0.1:${port}/dex
@@ -167,14 +194,25 @@ async function processRate(storage: string, n: number, dir: string): Promise<num
   writeFileSync(file, processYAML(ports[0]!, storage));
   const processes: IssuerProcess[] = [];
   try {
-    for (let i = 0; i < n; i++) processes.push(await startIssuerProcess(file, ports[i]!, { cwd: dir, args: i === 0 ? [] : [`--web-http-addr=127.0.0.1:${ports[i]}`] }));
+    for (let i = 0; i < n; i++)
+      processes.push(
+        await startIssuerProcess(file, ports[i]!, {
+          cwd: dir,
+          args: i === 0 ? [] : [`--web-http-addr=127.0.0.1:${ports[i]}`],
+        }),
+      );
     const issuerURL = `http://127.0.0.1:${ports[0]}/dex`;
     const codes: Array<{ code: string; verifier: string }> = [];
     await pool(CODES + CONCURRENCY, 8, async () => {
       codes.push(await loginForCode(issuerURL, PROCESS_CLIENT, 'openid email'));
     });
     const redeem = async (i: number, c: { code: string; verifier: string }): Promise<void> => {
-      const res = await tokenRequest(`${processes[i % n]!.url}/dex/token`, PROCESS_CLIENT, { grant_type: 'authorization_code', code: c.code, redirect_uri: PROCESS_CLIENT.redirect, code_verifier: c.verifier });
+      const res = await tokenRequest(`${processes[i % n]!.url}/dex/token`, PROCESS_CLIENT, {
+        grant_type: 'authorization_code',
+        code: c.code,
+        redirect_uri: PROCESS_CLIENT.redirect,
+        code_verifier: c.verifier,
+      });
       await res.arrayBuffer();
       if (res.status !== 200) throw new Error(`token endpoint ${res.status}`);
     };
@@ -219,14 +257,29 @@ try {
       await sqliteStore.close();
     }
     for (const n of [1, 2]) {
-      keep(`sqlite ${n}p`, await processRate(`  type: sqlite3\n  config:\n    file: ${join(dir, `processes-${round}-${n}.db`)}`, n, dir));
+      keep(
+        `sqlite ${n}p`,
+        await processRate(`  type: sqlite3\n  config:\n    file: ${join(dir, `processes-${round}-${n}.db`)}`, n, dir),
+      );
       const db = await pgServer.createDatabase('issuer_processes');
-      keep(`postgres ${n}p`, await processRate(
-        `  type: postgres\n  config:\n    host: ${pgServer.host}\n    port: ${pgServer.port}\n    database: ${db}\n    user: ${pgServer.user}\n    password: ${pgServer.password}\n    ssl: {mode: disable}`,
-        n, dir));
+      keep(
+        `postgres ${n}p`,
+        await processRate(
+          `  type: postgres\n  config:\n    host: ${pgServer.host}\n    port: ${pgServer.port}\n    database: ${db}\n    user: ${pgServer.user}\n    password: ${pgServer.password}\n    ssl: {mode: disable}`,
+          n,
+          dir,
+        ),
+      );
     }
     const database = await pgServer.createDatabase('issuer_bench');
-    const pgStore = await openPostgresStore({ host: pgServer.host, port: pgServer.port, user: pgServer.user, password: pgServer.password, database, ssl: { mode: 'disable' } });
+    const pgStore = await openPostgresStore({
+      host: pgServer.host,
+      port: pgServer.port,
+      user: pgServer.user,
+      password: pgServer.password,
+      database,
+      ssl: { mode: 'disable' },
+    });
     try {
       keep('postgres', await exchangeRate(pgStore));
     } finally {
@@ -243,23 +296,32 @@ rows.push(['code exchanges, memory store (baseline)', memory, '1.00']);
 rows.push(['code exchanges, SQLite store', sqlite, (sqlite / memory).toFixed(3)]);
 const postgres = best.get('postgres')!;
 rows.push(['code exchanges, PostgreSQL store', postgres, (postgres / memory).toFixed(3)]);
-for (const [label, key] of [['SQLite file', 'sqlite'], ['PostgreSQL', 'postgres']] as const) {
+for (const [label, key] of [
+  ['SQLite file', 'sqlite'],
+  ['PostgreSQL', 'postgres'],
+] as const) {
   const one = best.get(`${key} 1p`)!;
   const two = best.get(`${key} 2p`)!;
   rows.push([`code exchanges, ${label}, 1 process (baseline)`, one, '1.00']);
   rows.push([`code exchanges, ${label}, 2 processes`, two, (two / one).toFixed(3)]);
 }
 
-console.log(`requests per measurement: ${REQUESTS} (code exchanges: ${CODES}), concurrency ${CONCURRENCY}, best of ${ROUNDS} rounds, in-process load, Node ${process.versions.node}`);
+console.log(
+  `requests per measurement: ${REQUESTS} (code exchanges: ${CODES}), concurrency ${CONCURRENCY}, best of ${ROUNDS} rounds, in-process load, Node ${process.versions.node}`,
+);
 console.log(`| ${'measurement'.padEnd(42)} | ${'ops/s'.padStart(8)} | ratio to baseline |`);
 console.log(`| ${'-'.repeat(42)} | ${'-'.repeat(8)} | ----------------- |`);
-for (const [name, rate, ratio] of rows) console.log(`| ${name.padEnd(42)} | ${rate.toFixed(0).padStart(8)} | ${ratio.padStart(17)} |`);
+for (const [name, rate, ratio] of rows)
+  console.log(`| ${name.padEnd(42)} | ${rate.toFixed(0).padStart(8)} | ${ratio.padStart(17)} |`);
 // Each measured row follows its baseline row.
 let baseline = '';
-report('issuer', rows.map(([name, value, ratio]): Figure => {
-  if (name.includes('(baseline)')) {
-    baseline = name.replace(' (baseline)', '');
-    return { name, value, unit: 'ops/s' };
-  }
-  return { name, value, unit: 'ops/s', baseline, ratio: Number(ratio) };
-}));
+report(
+  'issuer',
+  rows.map(([name, value, ratio]): Figure => {
+    if (name.includes('(baseline)')) {
+      baseline = name.replace(' (baseline)', '');
+      return { name, value, unit: 'ops/s' };
+    }
+    return { name, value, unit: 'ops/s', baseline, ratio: Number(ratio) };
+  }),
+);

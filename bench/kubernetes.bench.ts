@@ -28,17 +28,38 @@ const nowS = (): number => Math.floor(Date.now() / 1000);
 function codePayload(jti: string, grantId: string): ModelPayload {
   const iat = nowS();
   return {
-    accountId: 'CgVhbGljZRIEbGRhcA', acr: 'urn:mace:incommon:iap:silver', amr: ['pwd'], authTime: iat,
-    clientId: 'example-app', codeChallenge: randomBytes(32).toString('base64url'), codeChallengeMethod: 'S256',
-    exp: iat + 60, grantId, iat, jti, kind: 'AuthorizationCode', nonce: randomBytes(16).toString('hex'),
-    redirectUri: 'https://app.example.com/oauth2/callback', scope: 'openid email profile groups offline_access', sessionUid: id(),
+    accountId: 'CgVhbGljZRIEbGRhcA',
+    acr: 'urn:mace:incommon:iap:silver',
+    amr: ['pwd'],
+    authTime: iat,
+    clientId: 'example-app',
+    codeChallenge: randomBytes(32).toString('base64url'),
+    codeChallengeMethod: 'S256',
+    exp: iat + 60,
+    grantId,
+    iat,
+    jti,
+    kind: 'AuthorizationCode',
+    nonce: randomBytes(16).toString('hex'),
+    redirectUri: 'https://app.example.com/oauth2/callback',
+    scope: 'openid email profile groups offline_access',
+    sessionUid: id(),
   };
 }
 function tokenPayload(kind: string, jti: string, grantId: string): ModelPayload {
   const iat = nowS();
   return {
-    accountId: 'CgVhbGljZRIEbGRhcA', clientId: 'example-app', exp: iat + 3600, extra: {}, grantId, gty: 'authorization_code',
-    iat, jti, kind, scope: 'openid email profile groups offline_access', sessionUid: id(),
+    accountId: 'CgVhbGljZRIEbGRhcA',
+    clientId: 'example-app',
+    exp: iat + 3600,
+    extra: {},
+    grantId,
+    gty: 'authorization_code',
+    iat,
+    jti,
+    kind,
+    scope: 'openid email profile groups offline_access',
+    sessionUid: id(),
   };
 }
 
@@ -80,7 +101,9 @@ async function throughput(store: Store, seq: Sequence, concurrency: number, batc
   for (let round = 0; ms < MIN_MS || round < 2; round++) {
     const codes = Array.from({ length: batch }, () => id());
     for (let i = 0; i < codes.length; i += 50) {
-      await Promise.all(codes.slice(i, i + 50).map((c) => store.model('AuthorizationCode').upsert(c, codePayload(c, grantId), 600)));
+      await Promise.all(
+        codes.slice(i, i + 50).map((c) => store.model('AuthorizationCode').upsert(c, codePayload(c, grantId), 600)),
+      );
     }
     let next = 0;
     const start = process.hrtime.bigint();
@@ -104,7 +127,9 @@ async function roundTrips(store: KubernetesStore, seq: Sequence, coldConsume: bo
   const code = id();
   await store.model('AuthorizationCode').upsert(code, codePayload(code, grantId), 600);
   // A cold cache: the code was written by another replica.
-  const reader = coldConsume ? await openKubernetesStore({ inCluster: false, kubeConfigFile: kube!.kubeconfigPath }) : store;
+  const reader = coldConsume
+    ? await openKubernetesStore({ inCluster: false, kubeConfigFile: kube!.kubeconfigPath })
+    : store;
   const before = reader.requestCount;
   await seq.run(reader, code, grantId);
   const count = reader.requestCount - before;
@@ -120,8 +145,14 @@ async function loginForCode(issuerURL: string, scope: string): Promise<{ code: s
   const verifier = randomBytes(32).toString('base64url');
   const auth = new URL(`${issuerURL}/auth`);
   auth.search = new URLSearchParams({
-    client_id: TEST_CLIENT.id, redirect_uri: REDIRECT, response_type: 'code', scope, state: id(), nonce: id(),
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
+    client_id: TEST_CLIENT.id,
+    redirect_uri: REDIRECT,
+    response_type: 'code',
+    scope,
+    state: id(),
+    nonce: id(),
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
   }).toString();
   const done = await login(new CookieJar(), auth.toString(), { stopAt: REDIRECT });
   return { code: new URL(done.location!).searchParams.get('code')!, verifier };
@@ -138,7 +169,12 @@ async function token(issuerURL: string, form: Record<string, string>): Promise<R
   return body;
 }
 const redeem = (issuerURL: string, c: { code: string; verifier: string }) =>
-  token(issuerURL, { grant_type: 'authorization_code', code: c.code, redirect_uri: REDIRECT, code_verifier: c.verifier });
+  token(issuerURL, {
+    grant_type: 'authorization_code',
+    code: c.code,
+    redirect_uri: REDIRECT,
+    code_verifier: c.verifier,
+  });
 
 /** API requests the real issuer makes for one login and each kind of /token call. */
 async function issuerRoundTrips(store: KubernetesStore): Promise<Record<string, string>> {
@@ -159,8 +195,15 @@ async function issuerRoundTrips(store: KubernetesStore): Promise<Record<string, 
     const [, onlineExchange] = await counted(() => redeem(issuer.issuerURL, online));
     const offline = await loginForCode(issuer.issuerURL, 'openid email offline_access');
     const [tokens, offlineExchange] = await counted(() => redeem(issuer.issuerURL, offline));
-    const [, refresh] = await counted(() => token(issuer.issuerURL, { grant_type: 'refresh_token', refresh_token: String(tokens.refresh_token) }));
-    return { login: loginRequests, 'code (openid email)': onlineExchange, 'code (+ offline_access)': offlineExchange, refresh };
+    const [, refresh] = await counted(() =>
+      token(issuer.issuerURL, { grant_type: 'refresh_token', refresh_token: String(tokens.refresh_token) }),
+    );
+    return {
+      login: loginRequests,
+      'code (openid email)': onlineExchange,
+      'code (+ offline_access)': offlineExchange,
+      refresh,
+    };
   } finally {
     await issuer.close();
   }
@@ -173,7 +216,11 @@ async function issuerThroughput(store: Store, codes: number, concurrency: number
   try {
     const ready: Array<{ code: string; verifier: string }> = [];
     for (let i = 0; i < codes; i += 4) {
-      ready.push(...(await Promise.all(Array.from({ length: Math.min(4, codes - i) }, () => loginForCode(issuer.issuerURL, 'openid email')))));
+      ready.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(4, codes - i) }, () => loginForCode(issuer.issuerURL, 'openid email')),
+        )),
+      );
     }
     await redeem(issuer.issuerURL, ready.pop()!); // warm-up
     let next = 0;
@@ -212,7 +259,10 @@ try {
     const warm = await roundTrips(k8s, seq, false);
     const cold = await roundTrips(k8s, seq, true);
     console.log(`  ${seq.name.padEnd(42)} ${warm} (code read by this replica) / ${cold} (written by another replica)`);
-    out.push({ name: `API requests, ${seq.name}, code read by this replica`, value: warm, unit: 'req' }, { name: `API requests, ${seq.name}, code written by another replica`, value: cold, unit: 'req' });
+    out.push(
+      { name: `API requests, ${seq.name}, code read by this replica`, value: warm, unit: 'req' },
+      { name: `API requests, ${seq.name}, code written by another replica`, value: cold, unit: 'req' },
+    );
   }
   const real = await issuerRoundTrips(k8s);
   console.log('API requests through the real issuer (oidc-provider, mockCallback connector):');
@@ -230,25 +280,45 @@ try {
   ];
   const fmt = (n: number): string => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
   console.log(`\nCode exchanges per second (each >= ${MIN_MS} ms after a warm-up round; one process)`);
-  console.log(`${'sequence'.padEnd(50)} ${'memory'.padStart(10)} ${'sqlite'.padStart(10)} ${'kubernetes'.padStart(11)} ${'k8s/sqlite'.padStart(11)}`);
+  console.log(
+    `${'sequence'.padEnd(50)} ${'memory'.padStart(10)} ${'sqlite'.padStart(10)} ${'kubernetes'.padStart(11)} ${'k8s/sqlite'.padStart(11)}`,
+  );
   for (const seq of [minimal, full]) {
     for (const concurrency of [1, CONCURRENCY]) {
       const figures: number[] = [];
       for (const [, store, batch] of stores) figures.push(await throughput(store, seq, concurrency, batch));
       const [m, s, k] = figures as [number, number, number];
       const label = `${seq.name} (${concurrency} in flight)`;
-      console.log(`${label.padEnd(50)} ${fmt(m).padStart(10)} ${fmt(s).padStart(10)} ${fmt(k).padStart(11)} ${(k / s).toFixed(4).padStart(11)}`);
-      out.push({ name: `store ${label}, SQLite (baseline)`, value: s, unit: 'ops/s' }, { name: `store ${label}, Kubernetes`, value: k, unit: 'ops/s', baseline: 'SQLite', ratio: k / s });
+      console.log(
+        `${label.padEnd(50)} ${fmt(m).padStart(10)} ${fmt(s).padStart(10)} ${fmt(k).padStart(11)} ${(k / s).toFixed(4).padStart(11)}`,
+      );
+      out.push(
+        { name: `store ${label}, SQLite (baseline)`, value: s, unit: 'ops/s' },
+        { name: `store ${label}, Kubernetes`, value: k, unit: 'ops/s', baseline: 'SQLite', ratio: k / s },
+      );
     }
   }
   console.log(`\nPOST /token (authorization_code, openid email) per second through the real issuer; logins not timed`);
-  console.log(`${'in flight'.padEnd(50)} ${'memory'.padStart(10)} ${'sqlite'.padStart(10)} ${'kubernetes'.padStart(11)} ${'k8s/sqlite'.padStart(11)}`);
+  console.log(
+    `${'in flight'.padEnd(50)} ${'memory'.padStart(10)} ${'sqlite'.padStart(10)} ${'kubernetes'.padStart(11)} ${'k8s/sqlite'.padStart(11)}`,
+  );
   for (const concurrency of [1, CONCURRENCY]) {
     const figures: number[] = [];
     for (const [, store] of stores) figures.push(await issuerThroughput(store, ISSUER_CODES, concurrency));
     const [m, s, k] = figures as [number, number, number];
-    console.log(`${String(concurrency).padEnd(50)} ${fmt(m).padStart(10)} ${fmt(s).padStart(10)} ${fmt(k).padStart(11)} ${(k / s).toFixed(4).padStart(11)}`);
-    out.push({ name: `POST /token code exchanges, ${concurrency} in flight, SQLite (baseline)`, value: s, unit: 'ops/s' }, { name: `POST /token code exchanges, ${concurrency} in flight, Kubernetes`, value: k, unit: 'ops/s', baseline: 'SQLite', ratio: k / s });
+    console.log(
+      `${String(concurrency).padEnd(50)} ${fmt(m).padStart(10)} ${fmt(s).padStart(10)} ${fmt(k).padStart(11)} ${(k / s).toFixed(4).padStart(11)}`,
+    );
+    out.push(
+      { name: `POST /token code exchanges, ${concurrency} in flight, SQLite (baseline)`, value: s, unit: 'ops/s' },
+      {
+        name: `POST /token code exchanges, ${concurrency} in flight, Kubernetes`,
+        value: k,
+        unit: 'ops/s',
+        baseline: 'SQLite',
+        ratio: k / s,
+      },
+    );
   }
   report('kubernetes', out);
   await memory.close();

@@ -42,17 +42,28 @@ async function bcryptCeiling(hash: string): Promise<number> {
   verifySync(PASSWORD, hash);
   const t0 = performance.now();
   const counts = await Promise.all(
-    Array.from({ length: CORES }, () => new Promise<number>((resolve, reject) => {
-      const w = new Worker(WORKER, { eval: true, workerData: { module, password: PASSWORD, hash, ms: SECONDS * 1000 } });
-      w.once('message', resolve).once('error', reject);
-    })),
+    Array.from(
+      { length: CORES },
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const w = new Worker(WORKER, {
+            eval: true,
+            workerData: { module, password: PASSWORD, hash, ms: SECONDS * 1000 },
+          });
+          w.once('message', resolve).once('error', reject);
+        }),
+    ),
   );
   return (counts.reduce((a, b) => a + b, 0) / (performance.now() - t0)) * 1000;
 }
 
 // ---- load --------------------------------------------------------------------------------------------------
 /** Runs `task` with `concurrency` in flight for `seconds`; ops/s and latencies (ms). */
-async function load(concurrency: number, seconds: number, task: (worker: number) => Promise<void>): Promise<{ rate: number; latencies: number[] }> {
+async function load(
+  concurrency: number,
+  seconds: number,
+  task: (worker: number) => Promise<void>,
+): Promise<{ rate: number; latencies: number[] }> {
   const latencies: number[] = [];
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
@@ -68,7 +79,8 @@ async function load(concurrency: number, seconds: number, task: (worker: number)
   return { rate: (latencies.length / (performance.now() - t0)) * 1000, latencies };
 }
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] ?? NaN;
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] ?? NaN;
 
 async function token(base: string, form: Record<string, string>): Promise<Record<string, string>> {
   const res = await fetch(`${base}/token`, {
@@ -77,14 +89,23 @@ async function token(base: string, form: Record<string, string>): Promise<Record
     body: new URLSearchParams(form).toString(),
   });
   const body = (await res.json()) as Record<string, string>;
-  if (res.status !== 200) throw new Error(`token endpoint ${res.status}: ${body.error} ${body.error_description ?? ''}`);
+  if (res.status !== 200)
+    throw new Error(`token endpoint ${res.status}: ${body.error} ${body.error_description ?? ''}`);
   return body;
 }
 
-const passwordGrant = (base: string) => token(base, { grant_type: 'password', username: EMAIL, password: PASSWORD, scope: 'openid email offline_access' });
+const passwordGrant = (base: string) =>
+  token(base, { grant_type: 'password', username: EMAIL, password: PASSWORD, scope: 'openid email offline_access' });
 
 async function browserlessLogin(base: string): Promise<void> {
-  const q = new URLSearchParams({ client_id: TEST_CLIENT.id, response_type: 'code', scope: 'openid email', redirect_uri: REDIRECT, state: 'bench-state', nonce: 'n' });
+  const q = new URLSearchParams({
+    client_id: TEST_CLIENT.id,
+    response_type: 'code',
+    scope: 'openid email',
+    redirect_uri: REDIRECT,
+    state: 'bench-state',
+    nonce: 'n',
+  });
   const jar = new CookieJar();
   const form = await browse(jar, `${base}/auth?${q}`);
   if (!form.body.includes('name="password"')) throw new Error(`no password form: ${form.status}`);
@@ -115,16 +136,21 @@ async function stopAll(): Promise<void> {
 
 /** `concurrency` refresh chains (rotation on: each grant returns the next token), spread round-robin over `bases`. */
 async function refreshChains(bases: string[], concurrency: number): Promise<(w: number) => Promise<void>> {
-  const chains = await Promise.all(Array.from({ length: concurrency }, async (_, w) => (await passwordGrant(bases[w % bases.length]!)).refresh_token!));
+  const chains = await Promise.all(
+    Array.from({ length: concurrency }, async (_, w) => (await passwordGrant(bases[w % bases.length]!)).refresh_token!),
+  );
   return async (w) => {
-    chains[w] = (await token(bases[w % bases.length]!, { grant_type: 'refresh_token', refresh_token: chains[w]! })).refresh_token!;
+    chains[w] = (
+      await token(bases[w % bases.length]!, { grant_type: 'refresh_token', refresh_token: chains[w]! })
+    ).refresh_token!;
   };
 }
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-password-'));
   const hash = hashSync(PASSWORD, 10);
-  const rows: Array<{ name: string; value: number; unit: string; baseline?: string; ratio?: number; target?: string }> = [];
+  const rows: Array<{ name: string; value: number; unit: string; baseline?: string; ratio?: number; target?: string }> =
+    [];
   try {
     const base = await issuer(join(dir, 'one.db'), hash);
     await load(4, 1, () => passwordGrant(base).then(() => undefined)); // warm-up: JIT, keys, prepared statements
@@ -170,18 +196,67 @@ async function main(): Promise<void> {
     const two = await replica(2, join(dir, 'r2.db'));
 
     const c = `bcrypt cost 10 on ${CORES} cores`;
-    rows.push({ name: `raw bcrypt verifications, ${CORES} worker threads, mean of ${ceilings.length} (baseline)`, value: ceiling, unit: 'ops/s' });
-    rows.push({ name: 'password grants, 16 in flight', value: grants16.rate, unit: 'ops/s', baseline: c, ratio: grants16.rate / grants16.ceiling, target: '≥ 0.8' });
-    rows.push({ name: 'password grants, 32 in flight', value: grants32.rate, unit: 'ops/s', baseline: c, ratio: grants32.rate / grants32.ceiling, target: '≥ 0.8' });
-    rows.push({ name: 'browser-less logins (form + code exchange), 16 in flight', value: logins.rate, unit: 'ops/s', baseline: c, ratio: logins.rate / logins.ceiling, target: '≥ 0.8' });
+    rows.push({
+      name: `raw bcrypt verifications, ${CORES} worker threads, mean of ${ceilings.length} (baseline)`,
+      value: ceiling,
+      unit: 'ops/s',
+    });
+    rows.push({
+      name: 'password grants, 16 in flight',
+      value: grants16.rate,
+      unit: 'ops/s',
+      baseline: c,
+      ratio: grants16.rate / grants16.ceiling,
+      target: '≥ 0.8',
+    });
+    rows.push({
+      name: 'password grants, 32 in flight',
+      value: grants32.rate,
+      unit: 'ops/s',
+      baseline: c,
+      ratio: grants32.rate / grants32.ceiling,
+      target: '≥ 0.8',
+    });
+    rows.push({
+      name: 'browser-less logins (form + code exchange), 16 in flight',
+      value: logins.rate,
+      unit: 'ops/s',
+      baseline: c,
+      ratio: logins.rate / logins.ceiling,
+      target: '≥ 0.8',
+    });
     rows.push({ name: 'refresh grant p99, idle (baseline)', value: pct(idle.latencies, 99), unit: 'ms' });
-    rows.push({ name: 'refresh grant p99, 32 password grants in flight', value: pct(busy.latencies, 99), unit: 'ms', baseline: 'idle p99', ratio: pct(busy.latencies, 99) / pct(idle.latencies, 99), target: '≤ 2' });
+    rows.push({
+      name: 'refresh grant p99, 32 password grants in flight',
+      value: pct(busy.latencies, 99),
+      unit: 'ms',
+      baseline: 'idle p99',
+      ratio: pct(busy.latencies, 99) / pct(idle.latencies, 99),
+      target: '≤ 2',
+    });
     rows.push({ name: 'password grants, 1 replica (baseline)', value: one.grants, unit: 'ops/s' });
-    rows.push({ name: 'password grants, 2 replicas on one SQLite file', value: two.grants, unit: 'ops/s', baseline: '1 replica', ratio: two.grants / one.grants });
+    rows.push({
+      name: 'password grants, 2 replicas on one SQLite file',
+      value: two.grants,
+      unit: 'ops/s',
+      baseline: '1 replica',
+      ratio: two.grants / one.grants,
+    });
     rows.push({ name: 'refresh grants, 1 replica (baseline)', value: one.refreshes, unit: 'ops/s' });
-    rows.push({ name: 'refresh grants, 2 replicas on one SQLite file', value: two.refreshes, unit: 'ops/s', baseline: '1 replica', ratio: two.refreshes / one.refreshes });
-    console.log(`${SECONDS} s per measurement, ${CORES} cores, UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}, password grant p50 at 32 in flight ${pct(grants32.latencies, 50).toFixed(0)} ms`);
-    for (const r of rows) console.log(`  ${r.name.padEnd(62)} ${r.value.toFixed(1).padStart(9)} ${r.unit.padEnd(5)} ${r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}× ${r.baseline} (target ${r.target ?? '—'})`}`);
+    rows.push({
+      name: 'refresh grants, 2 replicas on one SQLite file',
+      value: two.refreshes,
+      unit: 'ops/s',
+      baseline: '1 replica',
+      ratio: two.refreshes / one.refreshes,
+    });
+    console.log(
+      `${SECONDS} s per measurement, ${CORES} cores, UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}, password grant p50 at 32 in flight ${pct(grants32.latencies, 50).toFixed(0)} ms`,
+    );
+    for (const r of rows)
+      console.log(
+        `  ${r.name.padEnd(62)} ${r.value.toFixed(1).padStart(9)} ${r.unit.padEnd(5)} ${r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}× ${r.baseline} (target ${r.target ?? '—'})`}`,
+      );
     report('password', rows);
   } finally {
     await stopAll();
@@ -197,19 +272,38 @@ if (process.argv[2] === 'issuer') {
     connectors: [],
     overrides: {
       enablePasswordDB: true,
-      staticPasswords: [{ email: EMAIL, hash: process.env.BENCH_HASH!, username: 'bench', userID: 'bench-0001', emailVerified: true, groups: [] }],
-      oauth2: testOAuth2({ grantTypes: ['authorization_code', 'refresh_token', 'password'], passwordConnector: 'local' }),
+      staticPasswords: [
+        {
+          email: EMAIL,
+          hash: process.env.BENCH_HASH!,
+          username: 'bench',
+          userID: 'bench-0001',
+          emailVerified: true,
+          groups: [],
+        },
+      ],
+      oauth2: testOAuth2({
+        grantTypes: ['authorization_code', 'refresh_token', 'password'],
+        passwordConnector: 'local',
+      }),
     },
   });
   // One user from one address: the throttle's in-flight reservations would cap the load at 5, not bcrypt.
-  const running = await startIssuer({ config, store, throttle: { maxPerUser: 1e6, maxPerUserTotal: 1e6, maxPerAddress: 1e6 } });
+  const running = await startIssuer({
+    config,
+    store,
+    throttle: { maxPerUser: 1e6, maxPerUserTotal: 1e6, maxPerAddress: 1e6 },
+  });
   const stop = async () => {
     await running.close();
     await store.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop());
-  process.stdin.on('end', () => void stop()).on('error', () => void stop()).resume();
+  process.stdin
+    .on('end', () => void stop())
+    .on('error', () => void stop())
+    .resume();
 } else {
   await main();
 }

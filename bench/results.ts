@@ -53,7 +53,9 @@ export function save(dir: string, run: BenchRun): string {
 export function previous(dir: string, except: string): BenchRun | undefined {
   let names: string[];
   try {
-    names = readdirSync(dir).filter((n) => n.endsWith('.json') && join(dir, n) !== except).sort();
+    names = readdirSync(dir)
+      .filter((n) => n.endsWith('.json') && join(dir, n) !== except)
+      .sort();
   } catch {
     return undefined;
   }
@@ -61,7 +63,8 @@ export function previous(dir: string, except: string): BenchRun | undefined {
   return last === undefined ? undefined : (JSON.parse(readFileSync(join(dir, last), 'utf8')) as BenchRun);
 }
 
-const num = (v: number | undefined, digits = v !== undefined && Math.abs(v) < 10 ? 2 : 0) => (v === undefined || !Number.isFinite(v) ? '' : v.toFixed(digits));
+const num = (v: number | undefined, digits = v !== undefined && Math.abs(v) < 10 ? 2 : 0) =>
+  v === undefined || !Number.isFinite(v) ? '' : v.toFixed(digits);
 
 /** The table as Markdown; with `before`, each ratio (or, without one, each value) next to the earlier run's. */
 export function table(run: BenchRun, before?: BenchRun): string {
@@ -70,7 +73,15 @@ export function table(run: BenchRun, before?: BenchRun): string {
   const head = ['bench', 'figure', 'value', 'unit', 'baseline', 'ratio', 'target'];
   if (before) head.push(`before (${before.date.slice(0, 16)})`, 'change');
   const rows = run.figures.map((f) => {
-    const row = [f.bench, f.name, num(f.value), f.unit, f.baseline ?? '', f.ratio === undefined ? '' : `${num(f.ratio)}×`, f.target ?? ''];
+    const row = [
+      f.bench,
+      f.name,
+      num(f.value),
+      f.unit,
+      f.baseline ?? '',
+      f.ratio === undefined ? '' : `${num(f.ratio)}×`,
+      f.target ?? '',
+    ];
     if (before) {
       const o = old.get(key(f));
       const now = f.ratio ?? f.value;
@@ -81,6 +92,7 @@ export function table(run: BenchRun, before?: BenchRun): string {
     return row;
   });
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (i >= 2 && i !== 3 && i !== 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i >= 2 && i !== 3 && i !== 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
 }

@@ -29,7 +29,11 @@ let failed = 0;
 try {
   for (const f of files) {
     console.log(`\n=== ${f} ===`);
-    const r = spawnSync(process.execPath, [join(here, f)], { stdio: 'inherit', cwd: here, env: { ...process.env, [REPORT_ENV]: reportFile } });
+    const r = spawnSync(process.execPath, [join(here, f)], {
+      stdio: 'inherit',
+      cwd: here,
+      env: { ...process.env, [REPORT_ENV]: reportFile },
+    });
     if (r.status !== 0) failed++;
   }
   const run = collect(reportFile, wanted);

@@ -23,25 +23,51 @@ const nowS = () => Math.floor(Date.now() / 1000);
 function codePayload(jti: string, grantId: string): ModelPayload {
   const iat = nowS();
   return {
-    accountId: 'CgVhbGljZRIEbGRhcA', acr: 'urn:mace:incommon:iap:silver', amr: ['pwd'], authTime: iat,
-    clientId: 'example-app', codeChallenge: randomBytes(32).toString('base64url'), codeChallengeMethod: 'S256',
-    exp: iat + 60, grantId, iat, jti, kind: 'AuthorizationCode', nonce: randomBytes(16).toString('hex'),
-    redirectUri: 'https://app.example.com/oauth2/callback', scope: 'openid email profile groups offline_access',
+    accountId: 'CgVhbGljZRIEbGRhcA',
+    acr: 'urn:mace:incommon:iap:silver',
+    amr: ['pwd'],
+    authTime: iat,
+    clientId: 'example-app',
+    codeChallenge: randomBytes(32).toString('base64url'),
+    codeChallengeMethod: 'S256',
+    exp: iat + 60,
+    grantId,
+    iat,
+    jti,
+    kind: 'AuthorizationCode',
+    nonce: randomBytes(16).toString('hex'),
+    redirectUri: 'https://app.example.com/oauth2/callback',
+    scope: 'openid email profile groups offline_access',
     sessionUid: id(),
   };
 }
 function grantPayload(jti: string): ModelPayload {
   const iat = nowS();
   return {
-    accountId: 'CgVhbGljZRIEbGRhcA', clientId: 'example-app', exp: iat + 86400, iat, jti, kind: 'Grant',
-    openid: { scope: 'openid email profile groups offline_access', claims: [] }, resources: {},
+    accountId: 'CgVhbGljZRIEbGRhcA',
+    clientId: 'example-app',
+    exp: iat + 86400,
+    iat,
+    jti,
+    kind: 'Grant',
+    openid: { scope: 'openid email profile groups offline_access', claims: [] },
+    resources: {},
   };
 }
 function tokenPayload(kind: string, jti: string, grantId: string): ModelPayload {
   const iat = nowS();
   return {
-    accountId: 'CgVhbGljZRIEbGRhcA', clientId: 'example-app', exp: iat + 3600, extra: {}, grantId, gty: 'authorization_code',
-    iat, jti, kind, scope: 'openid email profile groups offline_access', sessionUid: id(),
+    accountId: 'CgVhbGljZRIEbGRhcA',
+    clientId: 'example-app',
+    exp: iat + 3600,
+    extra: {},
+    grantId,
+    gty: 'authorization_code',
+    iat,
+    jti,
+    kind,
+    scope: 'openid email profile groups offline_access',
+    sessionUid: id(),
   };
 }
 
@@ -88,7 +114,9 @@ async function bench(store: Store): Promise<Record<string, number>> {
   const upsert = await measure(() => {
     const ids = Array.from({ length: BATCH }, () => id());
     written.push(...ids);
-    return timed(BATCH, (i) => store.model('AccessToken').upsert(ids[i]!, tokenPayload('AccessToken', ids[i]!, grantId), 3600));
+    return timed(BATCH, (i) =>
+      store.model('AccessToken').upsert(ids[i]!, tokenPayload('AccessToken', ids[i]!, grantId), 3600),
+    );
   });
 
   const find = await measure(() =>
@@ -110,12 +138,25 @@ try {
   const sql = await bench(sqlite);
   await sqlite.close();
 
-  const results: Array<[string, Record<string, number>]> = [['memory', mem], ['sqlite', sql]];
-  for (const [name, synchronousCommit] of [['postgres', 'off'], ['pg sync', 'on']] as const) {
+  const results: Array<[string, Record<string, number>]> = [
+    ['memory', mem],
+    ['sqlite', sql],
+  ];
+  for (const [name, synchronousCommit] of [
+    ['postgres', 'off'],
+    ['pg sync', 'on'],
+  ] as const) {
     const server = await startPostgres({ settings: { fsync: 'on', synchronous_commit: synchronousCommit } });
     try {
       const database = await server.createDatabase('bench');
-      const pg = await openPostgresStore({ host: server.host, port: server.port, user: server.user, password: server.password, database, ssl: { mode: 'disable' } });
+      const pg = await openPostgresStore({
+        host: server.host,
+        port: server.port,
+        user: server.user,
+        password: server.password,
+        database,
+        ssl: { mode: 'disable' },
+      });
       results.push([name, await bench(pg)]);
       await pg.close();
     } finally {
@@ -129,15 +170,32 @@ try {
     ['find', 'AccessToken.find ops/s'],
   ];
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-  console.log(`Store throughput (each figure measured for >= ${MIN_MS} ms, sequential awaits, one process; pg sync = synchronous_commit on)`);
-  console.log(`${'metric'.padEnd(62)} ${results.map(([n]) => n.padStart(10)).join(' ')} ${'sqlite/memory'.padStart(14)} ${'postgres/sqlite'.padStart(16)}`);
+  console.log(
+    `Store throughput (each figure measured for >= ${MIN_MS} ms, sequential awaits, one process; pg sync = synchronous_commit on)`,
+  );
+  console.log(
+    `${'metric'.padEnd(62)} ${results.map(([n]) => n.padStart(10)).join(' ')} ${'sqlite/memory'.padStart(14)} ${'postgres/sqlite'.padStart(16)}`,
+  );
   const out: Figure[] = [];
-  const names: Record<string, string> = { sqlite: 'SQLite', postgres: 'PostgreSQL', 'pg sync': 'PostgreSQL, synchronous_commit on' };
+  const names: Record<string, string> = {
+    sqlite: 'SQLite',
+    postgres: 'PostgreSQL',
+    'pg sync': 'PostgreSQL, synchronous_commit on',
+  };
   for (const [key, label] of rows) {
     const v = (name: string) => results.find(([n]) => n === name)![1][key]!;
     out.push({ name: `${label}, memory (baseline)`, value: v('memory'), unit: 'ops/s' });
-    for (const [name] of results.slice(1)) out.push({ name: `${label}, ${names[name]}`, value: v(name), unit: 'ops/s', baseline: 'memory', ratio: v(name) / v('memory') });
-    console.log(`${label.padEnd(62)} ${results.map(([, r]) => fmt(r[key]!).padStart(10)).join(' ')} ${(v('sqlite') / v('memory')).toFixed(3).padStart(14)} ${(v('postgres') / v('sqlite')).toFixed(3).padStart(16)}`);
+    for (const [name] of results.slice(1))
+      out.push({
+        name: `${label}, ${names[name]}`,
+        value: v(name),
+        unit: 'ops/s',
+        baseline: 'memory',
+        ratio: v(name) / v('memory'),
+      });
+    console.log(
+      `${label.padEnd(62)} ${results.map(([, r]) => fmt(r[key]!).padStart(10)).join(' ')} ${(v('sqlite') / v('memory')).toFixed(3).padStart(14)} ${(v('postgres') / v('sqlite')).toFixed(3).padStart(16)}`,
+    );
   }
   report('storage', out);
 } finally {

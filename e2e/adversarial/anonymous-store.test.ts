@@ -25,7 +25,8 @@ function sqliteFile(store: Store): string {
   return file;
 }
 
-const location = (a: Answer): string | undefined => (typeof a.headers.location === 'string' ? a.headers.location : undefined);
+const location = (a: Answer): string | undefined =>
+  typeof a.headers.location === 'string' ? a.headers.location : undefined;
 const setCookies = (a: Answer): string[] => {
   const v = a.headers['set-cookie'];
   return (Array.isArray(v) ? v : v ? [v] : []).map((c) => c.split(';')[0]!);
@@ -56,7 +57,11 @@ describe('anonymous requests through nginx leave nothing in the store', () => {
   });
 
   const records = (): number =>
-    (db.prepare('SELECT count(*) AS n FROM oidc_models WHERE expires_at IS NULL OR expires_at > ?').get(Date.now()) as { n: number }).n;
+    (
+      db
+        .prepare('SELECT count(*) AS n FROM oidc_models WHERE expires_at IS NULL OR expires_at > ?')
+        .get(Date.now()) as { n: number }
+    ).n;
 
   /** Sends `count` requests, 8 at a time; returns the statuses seen. */
   async function send(count: number, one: (i: number) => Promise<Answer>): Promise<Record<number, number>> {
@@ -85,7 +90,12 @@ describe('anonymous requests through nginx leave nothing in the store', () => {
     const statuses = await send(count, one);
     const left = records() - before;
     const failed = Object.keys(statuses).filter((s) => Number(s) >= 500);
-    growth.check(name, 'no-record', failed.length > 0 ? `status-${failed.join(',')}` : left === 0 ? 'no-record' : `RECORDS-LEFT-${left}`, JSON.stringify(statuses));
+    growth.check(
+      name,
+      'no-record',
+      failed.length > 0 ? `status-${failed.join(',')}` : left === 0 ? 'no-record' : `RECORDS-LEFT-${left}`,
+      JSON.stringify(statuses),
+    );
   }
 
   it('the authorization endpoint in its variants', async () => {
@@ -119,10 +129,14 @@ describe('anonymous requests through nginx leave nothing in the store', () => {
   it('the login held by the browser: one cookie on the interaction path, HttpOnly, Secure, SameSite=Lax, under 4 KB', async () => {
     const first = await http1(stack, authPath);
     const uid = new URL(location(first)!, stack.origin).pathname.split('/').pop()!;
-    const raw = (Array.isArray(first.headers['set-cookie']) ? first.headers['set-cookie'] : [first.headers['set-cookie'] ?? '']).filter((c) => c.startsWith('_interaction_state='));
+    const raw = (
+      Array.isArray(first.headers['set-cookie']) ? first.headers['set-cookie'] : [first.headers['set-cookie'] ?? '']
+    ).filter((c) => c.startsWith('_interaction_state='));
     expect(raw).toHaveLength(1);
     const attrs = raw[0]!.split(';').map((a) => a.trim().toLowerCase());
-    expect(attrs).toEqual(expect.arrayContaining([`path=/dex/interaction/${uid.toLowerCase()}`, 'httponly', 'secure', 'samesite=lax']));
+    expect(attrs).toEqual(
+      expect.arrayContaining([`path=/dex/interaction/${uid.toLowerCase()}`, 'httponly', 'secure', 'samesite=lax']),
+    );
     expect(raw[0]!.length).toBeLessThan(4096);
     // The sealed value is opaque: nothing of the request (client, redirect_uri, state) reads through.
     expect(raw[0]).not.toMatch(/oauth2-proxy|redirect_uri|callback/);
@@ -131,16 +145,57 @@ describe('anonymous requests through nginx leave nothing in the store', () => {
   it('every other anonymous endpoint, and failures', async () => {
     const cases: Array<[string, () => Promise<Answer>]> = [
       ['GET /dex/device', () => http1(stack, '/dex/device')],
-      ['POST /dex/device (junk code)', () => http1(stack, '/dex/device', { method: 'POST', headers: form, body: 'xsrf=x&user_code=BBBB-BBBB' })],
+      [
+        'POST /dex/device (junk code)',
+        () => http1(stack, '/dex/device', { method: 'POST', headers: form, body: 'xsrf=x&user_code=BBBB-BBBB' }),
+      ],
       ['GET /dex/logout', () => http1(stack, '/dex/logout')],
-      ['POST /dex/logout/confirm (junk)', () => http1(stack, '/dex/logout/confirm', { method: 'POST', headers: form, body: 'xsrf=x&logout=yes' })],
+      [
+        'POST /dex/logout/confirm (junk)',
+        () => http1(stack, '/dex/logout/confirm', { method: 'POST', headers: form, body: 'xsrf=x&logout=yes' }),
+      ],
       ['GET /dex/callback (junk state)', () => http1(stack, '/dex/callback?state=abcdef&code=x')],
-      ['POST /dex/callback (junk state)', () => http1(stack, '/dex/callback', { method: 'POST', headers: form, body: 'state=abcdef&code=x' })],
+      [
+        'POST /dex/callback (junk state)',
+        () => http1(stack, '/dex/callback', { method: 'POST', headers: form, body: 'state=abcdef&code=x' }),
+      ],
       ['GET /dex/interaction/junk/callback', () => http1(stack, '/dex/interaction/abcdef/callback?state=abcdef')],
-      ['POST /dex/token (junk code)', () => http1(stack, '/dex/token', { method: 'POST', headers: form, body: 'grant_type=authorization_code&code=x&client_id=oauth2-proxy' })],
-      ['POST /dex/token (wrong secret)', () => http1(stack, '/dex/token', { method: 'POST', headers: { ...form, authorization: `Basic ${Buffer.from('oauth2-proxy:nope').toString('base64')}` }, body: 'grant_type=refresh_token&refresh_token=x' })],
-      ['POST /dex/device/code (no client authentication)', () => http1(stack, '/dex/device/code', { method: 'POST', headers: form, body: 'client_id=oauth2-proxy&scope=openid' })],
-      ['POST /dex/request (no client authentication)', () => http1(stack, '/dex/request', { method: 'POST', headers: form, body: `${new URL(authPath, stack.origin).search.slice(1)}` })],
+      [
+        'POST /dex/token (junk code)',
+        () =>
+          http1(stack, '/dex/token', {
+            method: 'POST',
+            headers: form,
+            body: 'grant_type=authorization_code&code=x&client_id=oauth2-proxy',
+          }),
+      ],
+      [
+        'POST /dex/token (wrong secret)',
+        () =>
+          http1(stack, '/dex/token', {
+            method: 'POST',
+            headers: { ...form, authorization: `Basic ${Buffer.from('oauth2-proxy:nope').toString('base64')}` },
+            body: 'grant_type=refresh_token&refresh_token=x',
+          }),
+      ],
+      [
+        'POST /dex/device/code (no client authentication)',
+        () =>
+          http1(stack, '/dex/device/code', {
+            method: 'POST',
+            headers: form,
+            body: 'client_id=oauth2-proxy&scope=openid',
+          }),
+      ],
+      [
+        'POST /dex/request (no client authentication)',
+        () =>
+          http1(stack, '/dex/request', {
+            method: 'POST',
+            headers: form,
+            body: `${new URL(authPath, stack.origin).search.slice(1)}`,
+          }),
+      ],
       ['GET /oauth2/callback (junk state)', () => http1(stack, '/oauth2/callback?state=abcdef&code=x')],
       ['GET /oauth2/sign_out', () => http1(stack, '/oauth2/sign_out')],
     ];

@@ -24,7 +24,11 @@ const DEVICE_PER_ADDRESS = 10;
 describe('password and device-code brute force under concurrency (proxy_pass http://app)', () => {
   let stack: AdversarialStack;
   beforeAll(async () => {
-    stack = await startAdversarialStack({ proxyPass: 'http://app', withLdap: true, withPasswordGrantAndDeviceFlow: true });
+    stack = await startAdversarialStack({
+      proxyPass: 'http://app',
+      withLdap: true,
+      withPasswordGrantAndDeviceFlow: true,
+    });
   }, 60_000);
   afterAll(async () => {
     if (stack) closeClients(stack);
@@ -38,13 +42,18 @@ describe('password and device-code brute force under concurrency (proxy_pass htt
   /** Binds slapd logged for `dn` (the connector's password checks for that user), once its log caught up. */
   const bindsFor = async (dn: string) => {
     await new Promise((r) => setTimeout(r, 300));
-    return slapd().log().split('\n').filter((l) => l.includes(' BIND dn="') && l.toLowerCase().includes(`dn="${dn.toLowerCase()}"`)).length;
+    return slapd()
+      .log()
+      .split('\n')
+      .filter((l) => l.includes(' BIND dn="') && l.toLowerCase().includes(`dn="${dn.toLowerCase()}"`)).length;
   };
   /** Checks that reached the connector from this address, over every case (the per-address budget). */
   let addressChecks = 0;
 
   async function get(jar: Jar, url: URL, headers: Record<string, string> = {}): Promise<Answer> {
-    const res = await http1(stack, url.pathname + url.search, { headers: { cookie: jar.header(), accept: 'text/html', ...headers } });
+    const res = await http1(stack, url.pathname + url.search, {
+      headers: { cookie: jar.header(), accept: 'text/html', ...headers },
+    });
     jar.store(res);
     return res;
   }
@@ -72,42 +81,86 @@ describe('password and device-code brute force under concurrency (proxy_pass htt
   const postForm = (jar: Jar, action: URL, fields: Record<string, string>, headers: Record<string, string> = {}) =>
     http1(stack, action.pathname, {
       method: 'POST',
-      headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', ...headers },
+      headers: {
+        cookie: jar.header(),
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'text/html',
+        ...headers,
+      },
       body: new URLSearchParams(fields).toString(),
     });
 
-  const formOutcome = (r: Answer) => (r.status === 401 ? 'refused-invalid' : r.status === 429 && /Too many attempts/.test(r.body) ? 'throttled' : r.status >= 500 ? `ERROR-${r.status}` : `status-${r.status}`);
+  const formOutcome = (r: Answer) =>
+    r.status === 401
+      ? 'refused-invalid'
+      : r.status === 429 && /Too many attempts/.test(r.body)
+        ? 'throttled'
+        : r.status >= 500
+          ? `ERROR-${r.status}`
+          : `status-${r.status}`;
 
   it('the password form: 40 concurrent wrong passwords, then 40 with rotated X-Forwarded-For, then the right one', async () => {
     const jane = slapd().seed.users.jane;
-    const before = (await bindsFor(jane.dn));
+    const before = await bindsFor(jane.dn);
     const { jar, action } = await passwordForm();
-    const burst = await Promise.all(Array.from({ length: 40 }, (_, i) => postForm(jar, action, { login: jane.uid, password: `guess-${i}` })));
-    burst.forEach((r, i) => form.check(`concurrent wrong password #${i}`, ['refused-invalid', 'throttled'], formOutcome(r), `status ${r.status}`));
+    const burst = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => postForm(jar, action, { login: jane.uid, password: `guess-${i}` })),
+    );
+    burst.forEach((r, i) =>
+      form.check(
+        `concurrent wrong password #${i}`,
+        ['refused-invalid', 'throttled'],
+        formOutcome(r),
+        `status ${r.status}`,
+      ),
+    );
     const checked = (await bindsFor(jane.dn)) - before;
-    form.check('40 concurrent: password checks at slapd', 'within-limit', checked <= PER_USER ? 'within-limit' : 'OVER-LIMIT', `${checked} binds for ${jane.uid}`);
-    form.check('40 concurrent: refused pages match slapd binds', 'consistent', burst.filter((r) => r.status === 401).length === checked ? 'consistent' : 'MISMATCH');
+    form.check(
+      '40 concurrent: password checks at slapd',
+      'within-limit',
+      checked <= PER_USER ? 'within-limit' : 'OVER-LIMIT',
+      `${checked} binds for ${jane.uid}`,
+    );
+    form.check(
+      '40 concurrent: refused pages match slapd binds',
+      'consistent',
+      burst.filter((r) => r.status === 401).length === checked ? 'consistent' : 'MISMATCH',
+    );
 
     const spoofed = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => postForm(jar, action, { login: jane.uid, password: `spoof-${i}` }, { 'x-forwarded-for': `203.0.113.${i + 1}` })),
+      Array.from({ length: 40 }, (_, i) =>
+        postForm(jar, action, { login: jane.uid, password: `spoof-${i}` }, { 'x-forwarded-for': `203.0.113.${i + 1}` }),
+      ),
     );
-    spoofed.forEach((r, i) => form.check(`X-Forwarded-For 203.0.113.${i + 1}`, 'throttled', formOutcome(r), `status ${r.status}`));
+    spoofed.forEach((r, i) =>
+      form.check(`X-Forwarded-For 203.0.113.${i + 1}`, 'throttled', formOutcome(r), `status ${r.status}`),
+    );
     const right = await postForm(jar, action, { login: jane.uid, password: jane.password });
     form.check('the right password past the limit', 'throttled', formOutcome(right), `status ${right.status}`);
     const total = (await bindsFor(jane.dn)) - before;
-    form.check('after spoofing and the right password: password checks at slapd', 'within-limit', total <= PER_USER ? 'within-limit' : 'OVER-LIMIT', `${total} binds`);
+    form.check(
+      'after spoofing and the right password: password checks at slapd',
+      'within-limit',
+      total <= PER_USER ? 'within-limit' : 'OVER-LIMIT',
+      `${total} binds`,
+    );
     addressChecks += total;
     expect(total).toBeLessThanOrEqual(PER_USER);
   }, 60_000);
 
   it('the password grant: 50 concurrent wrong passwords, then 50 with rotated X-Forwarded-For, then the right one', async () => {
     const john = slapd().seed.users.john;
-    const before = (await bindsFor(john.dn));
+    const before = await bindsFor(john.dn);
     const basic = `Basic ${Buffer.from(`${encodeURIComponent(CLIENT_ID)}:${encodeURIComponent(stack.clientSecret)}`).toString('base64')}`;
     const token = (password: string, headers: Record<string, string> = {}) =>
       http1(stack, '/dex/token', {
         method: 'POST',
-        headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...headers },
+        headers: {
+          authorization: basic,
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+          ...headers,
+        },
         body: new URLSearchParams({ grant_type: 'password', username: john.uid, password, scope: 'openid' }).toString(),
       });
     const outcome = (r: Answer) => {
@@ -122,23 +175,44 @@ describe('password and device-code brute force under concurrency (proxy_pass htt
     const burst = await Promise.all(Array.from({ length: 50 }, (_, i) => token(`guess-${i}`)));
     burst.forEach((r, i) => grant.check(`concurrent wrong password #${i}`, '400-invalid_grant', outcome(r)));
     const checked = (await bindsFor(john.dn)) - before;
-    grant.check('50 concurrent: password checks at slapd', 'within-limit', checked <= PER_USER ? 'within-limit' : 'OVER-LIMIT', `${checked} binds for ${john.uid}`);
-    const spoofed = await Promise.all(Array.from({ length: 50 }, (_, i) => token(`spoof-${i}`, { 'x-forwarded-for': `198.51.100.${i + 1}` })));
+    grant.check(
+      '50 concurrent: password checks at slapd',
+      'within-limit',
+      checked <= PER_USER ? 'within-limit' : 'OVER-LIMIT',
+      `${checked} binds for ${john.uid}`,
+    );
+    const spoofed = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => token(`spoof-${i}`, { 'x-forwarded-for': `198.51.100.${i + 1}` })),
+    );
     spoofed.forEach((r, i) => grant.check(`X-Forwarded-For 198.51.100.${i + 1}`, '400-invalid_grant', outcome(r)));
     const right = await token(john.password);
     grant.check('the right password past the limit', '400-invalid_grant', outcome(right));
     const total = (await bindsFor(john.dn)) - before;
-    grant.check('after spoofing and the right password: password checks at slapd', 'within-limit', total <= PER_USER ? 'within-limit' : 'OVER-LIMIT', `${total} binds`);
+    grant.check(
+      'after spoofing and the right password: password checks at slapd',
+      'within-limit',
+      total <= PER_USER ? 'within-limit' : 'OVER-LIMIT',
+      `${total} binds`,
+    );
     addressChecks += total;
     expect(total).toBeLessThanOrEqual(PER_USER);
   }, 60_000);
 
   it('the password form: 60 concurrent wrong passwords for 60 users from one address stop at the per-address limit', async () => {
     const { jar, action } = await passwordForm();
-    const burst = await Promise.all(Array.from({ length: 60 }, (_, i) => postForm(jar, action, { login: `nobody-${i}`, password: 'wrong' })));
-    burst.forEach((r, i) => form.check(`many users: nobody-${i}`, ['refused-invalid', 'throttled'], formOutcome(r), `status ${r.status}`));
+    const burst = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => postForm(jar, action, { login: `nobody-${i}`, password: 'wrong' })),
+    );
+    burst.forEach((r, i) =>
+      form.check(`many users: nobody-${i}`, ['refused-invalid', 'throttled'], formOutcome(r), `status ${r.status}`),
+    );
     addressChecks += burst.filter((r) => r.status === 401).length;
-    form.check('many users: checks from this address, all cases', 'within-limit', addressChecks <= PER_ADDRESS ? 'within-limit' : 'OVER-LIMIT', `${addressChecks} checks`);
+    form.check(
+      'many users: checks from this address, all cases',
+      'within-limit',
+      addressChecks <= PER_ADDRESS ? 'within-limit' : 'OVER-LIMIT',
+      `${addressChecks} checks`,
+    );
     expect(addressChecks).toBeLessThanOrEqual(PER_ADDRESS);
   }, 60_000);
 
@@ -153,7 +227,9 @@ describe('password and device-code brute force under concurrency (proxy_pass htt
     }
     const guess = async (i: number, headers: Record<string, string> = {}) => {
       const s = await session(headers);
-      const code = `BCDF-${String(i).padStart(4, '0').replace(/\d/g, (d) => 'GHJKLMNPQR'[Number(d)]!)}`;
+      const code = `BCDF-${String(i)
+        .padStart(4, '0')
+        .replace(/\d/g, (d) => 'GHJKLMNPQR'[Number(d)]!)}`;
       return postForm(s.jar, new URL(`${stack.origin}/dex/device`), { xsrf: s.xsrf, user_code: code }, headers);
     };
     const outcome = (r: Answer) =>
@@ -165,11 +241,22 @@ describe('password and device-code brute force under concurrency (proxy_pass htt
             ? `ERROR-${r.status}`
             : `status-${r.status}`;
     const burst = await Promise.all(Array.from({ length: 40 }, (_, i) => guess(i)));
-    burst.forEach((r, i) => device.check(`concurrent guess #${i}`, ['looked-up-not-valid', 'throttled'], outcome(r), `status ${r.status}`));
+    burst.forEach((r, i) =>
+      device.check(`concurrent guess #${i}`, ['looked-up-not-valid', 'throttled'], outcome(r), `status ${r.status}`),
+    );
     const looked = burst.filter((r) => outcome(r) === 'looked-up-not-valid').length;
-    device.check('40 concurrent: lookups', 'within-limit', looked <= DEVICE_PER_ADDRESS ? 'within-limit' : 'OVER-LIMIT', `${looked} lookups`);
-    const spoofed = await Promise.all(Array.from({ length: 40 }, (_, i) => guess(100 + i, { 'x-forwarded-for': `192.0.2.${i + 1}` })));
-    spoofed.forEach((r, i) => device.check(`X-Forwarded-For 192.0.2.${i + 1}`, 'throttled', outcome(r), `status ${r.status}`));
+    device.check(
+      '40 concurrent: lookups',
+      'within-limit',
+      looked <= DEVICE_PER_ADDRESS ? 'within-limit' : 'OVER-LIMIT',
+      `${looked} lookups`,
+    );
+    const spoofed = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => guess(100 + i, { 'x-forwarded-for': `192.0.2.${i + 1}` })),
+    );
+    spoofed.forEach((r, i) =>
+      device.check(`X-Forwarded-For 192.0.2.${i + 1}`, 'throttled', outcome(r), `status ${r.status}`),
+    );
     expect(looked).toBeLessThanOrEqual(DEVICE_PER_ADDRESS);
   }, 60_000);
 });

@@ -79,9 +79,19 @@ export function closeClients(target: EdgeTarget): void {
  * Writes `bytes` on a fresh TLS connection and returns everything nginx sent back until it closed the
  * connection (or `idleMs` passed without data), parsed into responses.
  */
-export function rawExchange(target: EdgeTarget, bytes: string | Buffer, idleMs = 1_500): Promise<{ raw: string; responses: Answer[] }> {
+export function rawExchange(
+  target: EdgeTarget,
+  bytes: string | Buffer,
+  idleMs = 1_500,
+): Promise<{ raw: string; responses: Answer[] }> {
   return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port: target.port, servername: target.host, ca: target.tls.caCert, ALPNProtocols: ['http/1.1'] });
+    const socket = tlsConnect({
+      host: '127.0.0.1',
+      port: target.port,
+      servername: target.host,
+      ca: target.tls.caCert,
+      ALPNProtocols: ['http/1.1'],
+    });
     const chunks: Buffer[] = [];
     let timer: NodeJS.Timeout | undefined;
     const finish = () => {
@@ -148,7 +158,12 @@ export function parseResponses(raw: string): Answer[] {
 }
 
 /** One HTTP/2 request on a connection of its own; `headers` may hold arrays and names that HTTP/1.1 clients would refuse. */
-export async function http2Request(target: EdgeTarget, path: string, headers: Record<string, string | string[]> = {}, authority?: string): Promise<Answer> {
+export async function http2Request(
+  target: EdgeTarget,
+  path: string,
+  headers: Record<string, string | string[]> = {},
+  authority?: string,
+): Promise<Answer> {
   const client = http2Client(target);
   try {
     return await client.request(path, headers, authority);
@@ -169,7 +184,14 @@ export function http2Client(target: EdgeTarget): Http2Client {
   const open = (): ClientHttp2Session => {
     if (session === undefined || session.closed || session.destroyed) {
       session = h2connect(`https://${target.host}:${target.port}`, {
-        createConnection: () => tlsConnect({ host: '127.0.0.1', port: target.port, servername: target.host, ca: target.tls.caCert, ALPNProtocols: ['h2'] }),
+        createConnection: () =>
+          tlsConnect({
+            host: '127.0.0.1',
+            port: target.port,
+            servername: target.host,
+            ca: target.tls.caCert,
+            ALPNProtocols: ['h2'],
+          }),
       });
       session.on('error', () => undefined); // surfaced by the streams
     }
@@ -181,7 +203,13 @@ export function http2Client(target: EdgeTarget): Http2Client {
   };
 }
 
-function streamRequest(session: ClientHttp2Session, target: EdgeTarget, path: string, headers: Record<string, string | string[]>, authority: string | undefined): Promise<Answer> {
+function streamRequest(
+  session: ClientHttp2Session,
+  target: EdgeTarget,
+  path: string,
+  headers: Record<string, string | string[]>,
+  authority: string | undefined,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = session.request({
       [h2.HTTP2_HEADER_METHOD]: 'GET',

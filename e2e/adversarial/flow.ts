@@ -37,11 +37,20 @@ export interface Hop {
  * host of the stack), stopping at the first answer that is not a redirect, or a redirect elsewhere, or when
  * `stop(url)` says so. Returns every hop.
  */
-export async function follow(target: EdgeTarget, jar: Jar, url: string, stop: (next: URL) => boolean = () => false, maxHops = 12): Promise<Hop[]> {
+export async function follow(
+  target: EdgeTarget,
+  jar: Jar,
+  url: string,
+  stop: (next: URL) => boolean = () => false,
+  maxHops = 12,
+): Promise<Hop[]> {
   const hops: Hop[] = [];
   let current = new URL(url);
   for (let i = 0; i < maxHops; i++) {
-    const res = await http1(target, current.pathname + current.search, { host: current.host, headers: { cookie: jar.header(), accept: 'text/html' } });
+    const res = await http1(target, current.pathname + current.search, {
+      host: current.host,
+      headers: { cookie: jar.header(), accept: 'text/html' },
+    });
     jar.store(res);
     const location = typeof res.headers.location === 'string' ? res.headers.location : undefined;
     hops.push({ url: current.href, status: res.status, location });
@@ -54,7 +63,13 @@ export async function follow(target: EdgeTarget, jar: Jar, url: string, stop: (n
     }
     if (res.status < 300 || res.status >= 400 || location === undefined) return hops;
     const next = new URL(location, current);
-    if (next.protocol !== 'https:' || next.port !== String(target.port) || !next.hostname.endsWith(target.host) || stop(next)) return hops;
+    if (
+      next.protocol !== 'https:' ||
+      next.port !== String(target.port) ||
+      !next.hostname.endsWith(target.host) ||
+      stop(next)
+    )
+      return hops;
     current = next;
   }
   return hops;
@@ -62,5 +77,10 @@ export async function follow(target: EdgeTarget, jar: Jar, url: string, stop: (n
 
 /** Signs in through `/oauth2/start?rd=<rd>`; returns the hops (the last is the callback's redirect to rd). */
 export async function signIn(target: EdgeTarget & { origin: string }, jar: Jar, rd = '/'): Promise<Hop[]> {
-  return follow(target, jar, `${target.origin}/oauth2/start?rd=${encodeURIComponent(rd)}`, (next) => !next.pathname.startsWith('/dex/') && !next.pathname.startsWith('/oauth2/'));
+  return follow(
+    target,
+    jar,
+    `${target.origin}/oauth2/start?rd=${encodeURIComponent(rd)}`,
+    (next) => !next.pathname.startsWith('/dex/') && !next.pathname.startsWith('/oauth2/'),
+  );
 }

@@ -14,13 +14,33 @@ const injection = defineClass('headers/identity-injection');
 /** Headers a client must never choose for the app. */
 export const FORGEABLE = [
   // forward-auth's answers (ingress-nginx's auth-response-headers) and oauth2-proxy's pass_user_headers names.
-  'X-Auth-Request-User', 'X-Auth-Request-Email', 'X-Auth-Request-Preferred-Username', 'X-Auth-Request-Groups', 'X-Auth-Request-Access-Token',
-  'X-Forwarded-User', 'X-Forwarded-Email', 'X-Forwarded-Preferred-Username', 'X-Forwarded-Groups', 'X-Forwarded-Access-Token',
+  'X-Auth-Request-User',
+  'X-Auth-Request-Email',
+  'X-Auth-Request-Preferred-Username',
+  'X-Auth-Request-Groups',
+  'X-Auth-Request-Access-Token',
+  'X-Forwarded-User',
+  'X-Forwarded-Email',
+  'X-Forwarded-Preferred-Username',
+  'X-Forwarded-Groups',
+  'X-Forwarded-Access-Token',
   // The original URL and method as frameworks read them (Symfony, IIS, Express method-override, ...).
-  'X-Original-URL', 'X-Original-URI', 'X-Rewrite-URL', 'X-Original-Method', 'X-Forwarded-Uri', 'X-Forwarded-Method',
-  'X-HTTP-Method-Override', 'X-HTTP-Method', 'X-Method-Override',
+  'X-Original-URL',
+  'X-Original-URI',
+  'X-Rewrite-URL',
+  'X-Original-Method',
+  'X-Forwarded-Uri',
+  'X-Forwarded-Method',
+  'X-HTTP-Method-Override',
+  'X-HTTP-Method',
+  'X-Method-Override',
   // Proxy facts nginx states.
-  'X-Forwarded-For', 'X-Forwarded-Host', 'X-Forwarded-Proto', 'X-Forwarded-Port', 'X-Real-IP', 'X-Gatehouse-Proxy-Secret',
+  'X-Forwarded-For',
+  'X-Forwarded-Host',
+  'X-Forwarded-Proto',
+  'X-Forwarded-Port',
+  'X-Real-IP',
+  'X-Gatehouse-Proxy-Secret',
 ] as const;
 
 const normal = (name: string) => name.toLowerCase().replace(/_/g, '-');
@@ -52,7 +72,11 @@ for (const proxyPass of PROXY_PASS_VARIANTS) {
     let cookie: string;
     let realUser: AppRequestRecord['identity'];
     beforeAll(async () => {
-      stack = await startAdversarialStack({ proxyPass, withMockConnector: true, forwardAuth: { skip_auth_routes: ['GET=^/public/'] } });
+      stack = await startAdversarialStack({
+        proxyPass,
+        withMockConnector: true,
+        forwardAuth: { skip_auth_routes: ['GET=^/public/'] },
+      });
       const jar = new Jar();
       await signIn(stack, jar, '/private/x');
       cookie = jar.header();
@@ -65,20 +89,32 @@ for (const proxyPass of PROXY_PASS_VARIANTS) {
     const judge = (name: string, id: string, marker: string, status: number, signedIn: boolean) => {
       const saw = stack.appSaw(id);
       let outcome: string;
-      if (saw.length === 0) outcome = status === 400 ? 'refused-by-nginx' : status === 302 ? 'auth-required' : `unexpected-${status}`;
+      if (saw.length === 0)
+        outcome = status === 400 ? 'refused-by-nginx' : status === 302 ? 'auth-required' : `unexpected-${status}`;
       else {
         const bad = saw.flatMap((r) => forged(r, marker));
-        const identityOk = saw.every((r) => (signedIn ? JSON.stringify(r.identity) === JSON.stringify(realUser) : r.identity === null) && r.viaProxy);
+        const identityOk = saw.every(
+          (r) =>
+            (signedIn ? JSON.stringify(r.identity) === JSON.stringify(realUser) : r.identity === null) && r.viaProxy,
+        );
         outcome = bad.length > 0 ? `FORGED:${bad.join(',')}` : identityOk ? 'clean' : 'WRONG-IDENTITY';
       }
       // A signed-in request must reach the app; without a session /public/ is skipped, so it must too.
-      injection.check(name, ['clean', 'refused-by-nginx'], outcome, `status ${status}; app saw ${JSON.stringify(saw.map((r) => ({ identity: r.identity, headers: r.headers })))}`);
+      injection.check(
+        name,
+        ['clean', 'refused-by-nginx'],
+        outcome,
+        `status ${status}; app saw ${JSON.stringify(saw.map((r) => ({ identity: r.identity, headers: r.headers })))}`,
+      );
     };
 
     it('the signed-in identity is what the app sees, and no header a client sent reaches it under a trusted name', async () => {
       // The baseline: the identity forward-auth answers for this session.
       const id0 = stack.caseId();
-      await rawExchange(stack, `GET /private/x HTTP/1.1\r\nHost: ${stack.host}:${stack.port}\r\nCookie: ${cookie}\r\n${CASE_HEADER}: ${id0}\r\nConnection: close\r\n\r\n`);
+      await rawExchange(
+        stack,
+        `GET /private/x HTTP/1.1\r\nHost: ${stack.host}:${stack.port}\r\nCookie: ${cookie}\r\n${CASE_HEADER}: ${id0}\r\nConnection: close\r\n\r\n`,
+      );
       realUser = stack.appSaw(id0)[0]?.identity ?? null;
       expect(realUser?.email).toBe('kilgore@kilgore.trout');
 
@@ -90,15 +126,34 @@ for (const proxyPass of PROXY_PASS_VARIANTS) {
             const marker = `EVIL${id}`;
             const bytes = `GET ${path} HTTP/1.1\r\nHost: ${stack.host}:${stack.port}\r\n${signedIn ? `Cookie: ${cookie}\r\n` : ''}${line(header).replaceAll('%v', marker)}${CASE_HEADER}: ${id}\r\nConnection: close\r\n\r\n`;
             const { responses } = await rawExchange(stack, bytes);
-            judge(`HTTP/1.1 ${signedIn ? 'signed in' : 'anonymous'} ${header} ${spelling}`, id, marker, responses[0]?.status ?? 0, signedIn);
+            judge(
+              `HTTP/1.1 ${signedIn ? 'signed in' : 'anonymous'} ${header} ${spelling}`,
+              id,
+              marker,
+              responses[0]?.status ?? 0,
+              signedIn,
+            );
           }
-          for (const [spelling, name, twice] of [['lower', header.toLowerCase(), false], ['underscores', header.toLowerCase().replace(/-/g, '_'), false], ['twice', header.toLowerCase(), true]] as const) {
+          for (const [spelling, name, twice] of [
+            ['lower', header.toLowerCase(), false],
+            ['underscores', header.toLowerCase().replace(/-/g, '_'), false],
+            ['twice', header.toLowerCase(), true],
+          ] as const) {
             const id = stack.caseId();
             const marker = `EVIL${id}`;
-            const headers: Record<string, string | string[]> = { [name]: twice ? [marker, marker] : marker, [CASE_HEADER]: id };
+            const headers: Record<string, string | string[]> = {
+              [name]: twice ? [marker, marker] : marker,
+              [CASE_HEADER]: id,
+            };
             if (signedIn) headers.cookie = cookie;
             const res = await http2Request(stack, path, headers).catch(() => ({ status: 400, headers: {}, body: '' }));
-            judge(`HTTP/2 ${signedIn ? 'signed in' : 'anonymous'} ${header} ${spelling}`, id, marker, res.status, signedIn);
+            judge(
+              `HTTP/2 ${signedIn ? 'signed in' : 'anonymous'} ${header} ${spelling}`,
+              id,
+              marker,
+              res.status,
+              signedIn,
+            );
           }
         }
       }

@@ -32,9 +32,21 @@ const HOSTILE_HOSTS = [
   'localhost',
 ];
 /** Spellings of the configured host that nginx accepts as it (must still yield only configured URLs). */
-const ODD_GOOD_HOSTS = [`${PUBLIC_HOST.toUpperCase()}:{port}`, `${PUBLIC_HOST}.:{port}`, PUBLIC_HOST, `${PUBLIC_HOST}:443`];
+const ODD_GOOD_HOSTS = [
+  `${PUBLIC_HOST.toUpperCase()}:{port}`,
+  `${PUBLIC_HOST}.:{port}`,
+  PUBLIC_HOST,
+  `${PUBLIC_HOST}:443`,
+];
 
-const ENDPOINTS = ['/private/x', '/oauth2/start?rd=/private/x', '/oauth2/sign_in', '/oauth2/sign_out', '/dex/.well-known/openid-configuration', '/dex/auth?client_id=oauth2-proxy'];
+const ENDPOINTS = [
+  '/private/x',
+  '/oauth2/start?rd=/private/x',
+  '/oauth2/sign_in',
+  '/oauth2/sign_out',
+  '/dex/.well-known/openid-configuration',
+  '/dex/auth?client_id=oauth2-proxy',
+];
 
 /** The hosts of every absolute http(s) URL in a response's Location and body (also inside encoded query values). */
 function urlHosts(res: Answer): string[] {
@@ -73,8 +85,14 @@ for (const proxyPass of PROXY_PASS_VARIANTS) {
     const judge = (name: string, res: Answer) => {
       const hosts = urlHosts(res);
       const bad = hosts.filter((h) => !allowed.has(h));
-      const outcome = bad.length > 0 ? 'POISONED' : res.status >= 400 && res.status < 500 ? 'refused' : 'configured-host-only';
-      poisoning.check(name, ['refused', 'configured-host-only'], outcome, `status ${res.status}, location ${String(res.headers.location)}, hosts ${JSON.stringify(bad)}`);
+      const outcome =
+        bad.length > 0 ? 'POISONED' : res.status >= 400 && res.status < 500 ? 'refused' : 'configured-host-only';
+      poisoning.check(
+        name,
+        ['refused', 'configured-host-only'],
+        outcome,
+        `status ${res.status}, location ${String(res.headers.location)}, hosts ${JSON.stringify(bad)}`,
+      );
     };
 
     it('Host (HTTP/1.1), :authority (HTTP/2), absolute-form targets and X-Forwarded-* never choose the URLs handed back', async () => {
@@ -82,17 +100,55 @@ for (const proxyPass of PROXY_PASS_VARIANTS) {
         for (const raw of [...HOSTILE_HOSTS, ...ODD_GOOD_HOSTS]) {
           const h = raw.replace('{port}', String(stack.port));
           const good = `${PUBLIC_HOST}:${stack.port}`;
-          judge(`Host: ${h} ${endpoint}`, await http1(stack, endpoint, { host: h }).catch((e: Error) => ({ status: 400, headers: {}, body: `client refused: ${e.message}` })));
-          judge(`:authority ${h} ${endpoint}`, await http2Request(stack, endpoint, {}, h).catch(() => ({ status: 400, headers: {}, body: '' })));
-          judge(`absolute-form https://${h}${endpoint}`, (await rawExchange(stack, `GET https://${h}${endpoint} HTTP/1.1\r\nHost: ${good}\r\nConnection: close\r\n\r\n`)).responses[0] ?? { status: 400, headers: {}, body: '' });
+          judge(
+            `Host: ${h} ${endpoint}`,
+            await http1(stack, endpoint, { host: h }).catch((e: Error) => ({
+              status: 400,
+              headers: {},
+              body: `client refused: ${e.message}`,
+            })),
+          );
+          judge(
+            `:authority ${h} ${endpoint}`,
+            await http2Request(stack, endpoint, {}, h).catch(() => ({ status: 400, headers: {}, body: '' })),
+          );
+          judge(
+            `absolute-form https://${h}${endpoint}`,
+            (
+              await rawExchange(
+                stack,
+                `GET https://${h}${endpoint} HTTP/1.1\r\nHost: ${good}\r\nConnection: close\r\n\r\n`,
+              )
+            ).responses[0] ?? { status: 400, headers: {}, body: '' },
+          );
           for (const fwd of ['x-forwarded-host', 'x-original-host', 'forwarded', 'x-host']) {
             const value = fwd === 'forwarded' ? `host=${h};proto=http` : h;
-            judge(`${fwd}: ${value} ${endpoint}`, await http1(stack, endpoint, { headers: { [fwd]: value, 'x-forwarded-proto': 'http', 'x-forwarded-port': '1' } }));
+            judge(
+              `${fwd}: ${value} ${endpoint}`,
+              await http1(stack, endpoint, {
+                headers: { [fwd]: value, 'x-forwarded-proto': 'http', 'x-forwarded-port': '1' },
+              }),
+            );
           }
         }
         // Two Host headers, and Host next to a different :authority.
-        judge(`two Host headers ${endpoint}`, (await rawExchange(stack, `GET ${endpoint} HTTP/1.1\r\nHost: ${PUBLIC_HOST}:${stack.port}\r\nHost: evil.example\r\nConnection: close\r\n\r\n`)).responses[0] ?? { status: 400, headers: {}, body: '' });
-        judge(`:authority good, host evil ${endpoint}`, await http2Request(stack, endpoint, { host: 'evil.example' }).catch(() => ({ status: 400, headers: {}, body: '' })));
+        judge(
+          `two Host headers ${endpoint}`,
+          (
+            await rawExchange(
+              stack,
+              `GET ${endpoint} HTTP/1.1\r\nHost: ${PUBLIC_HOST}:${stack.port}\r\nHost: evil.example\r\nConnection: close\r\n\r\n`,
+            )
+          ).responses[0] ?? { status: 400, headers: {}, body: '' },
+        );
+        judge(
+          `:authority good, host evil ${endpoint}`,
+          await http2Request(stack, endpoint, { host: 'evil.example' }).catch(() => ({
+            status: 400,
+            headers: {},
+            body: '',
+          })),
+        );
       }
     });
   });

@@ -39,7 +39,14 @@ for (const proxyPass of PROXY_PASS_VARIANTS) {
       );
       issuer = await listening(createTCPServer((s) => s.destroy()));
       const deadApp = await getFreePort(); // nothing listens: connect() refused
-      edge = await startEdge({ tls, forwardAuthAddr: addrOf(auth), issuerAddr: addrOf(issuer), appAddr: `127.0.0.1:${deadApp}`, appProxySecret: 'adversarial-logs-secret', appProxyPass: proxyPass });
+      edge = await startEdge({
+        tls,
+        forwardAuthAddr: addrOf(auth),
+        issuerAddr: addrOf(issuer),
+        appAddr: `127.0.0.1:${deadApp}`,
+        appProxySecret: 'adversarial-logs-secret',
+        appProxyPass: proxyPass,
+      });
       target = { host: PUBLIC_HOST, port: edge.nginx.httpsPort, tls };
     });
     afterAll(async () => {
@@ -55,18 +62,34 @@ for (const proxyPass of PROXY_PASS_VARIANTS) {
         secrets.push(s);
         return s;
       };
-      const cases = ['/oauth2/callback?code=%s&state=x', '/dex/callback?code=%s&state=x', '/dex/session/end?id_token_hint=%s', '/dex/auth?login_hint=%s', '/app/page?access_token=%s', '/app/x%3F?token=%s'];
+      const cases = [
+        '/oauth2/callback?code=%s&state=x',
+        '/dex/callback?code=%s&state=x',
+        '/dex/session/end?id_token_hint=%s',
+        '/dex/auth?login_hint=%s',
+        '/app/page?access_token=%s',
+        '/app/x%3F?token=%s',
+      ];
       for (const path of cases) {
         for (const via of ['query', 'referer', 'both'] as const) {
           const q = via === 'referer' ? 'nothing' : secret();
-          const headers: Record<string, string> = via === 'query' ? {} : { referer: `https://${PUBLIC_HOST}/oauth2/callback?code=${secret()}` };
+          const headers: Record<string, string> =
+            via === 'query' ? {} : { referer: `https://${PUBLIC_HOST}/oauth2/callback?code=${secret()}` };
           const res = await http1(target, path.replace('%s', q), { headers });
-          logs.check(`${path} (secret in ${via}) upstream fails`, 'failed', res.status >= 500 ? 'failed' : `status-${res.status}`);
+          logs.check(
+            `${path} (secret in ${via}) upstream fails`,
+            'failed',
+            res.status >= 500 ? 'failed' : `status-${res.status}`,
+          );
         }
       }
       await new Promise((r) => setTimeout(r, 200)); // nginx writes access lines in the log phase
-      const written = (await edge.nginx.readLog('error.log')) + (await edge.nginx.readLog('access.log')) + (await edge.nginx.readLog('auth.log'));
-      for (const s of secrets) logs.check(`secret ${s.slice(0, 12)}… not logged`, 'not-logged', written.includes(s) ? 'LOGGED' : 'not-logged');
+      const written =
+        (await edge.nginx.readLog('error.log')) +
+        (await edge.nginx.readLog('access.log')) +
+        (await edge.nginx.readLog('auth.log'));
+      for (const s of secrets)
+        logs.check(`secret ${s.slice(0, 12)}… not logged`, 'not-logged', written.includes(s) ? 'LOGGED' : 'not-logged');
       // The failures stay diagnosable from the access log: path, status and the upstream's status.
       const access = await edge.nginx.readLog('access.log');
       expect(access).toMatch(/"GET \/oauth2\/callback" 502 .* us=502/);

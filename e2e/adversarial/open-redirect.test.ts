@@ -27,9 +27,11 @@ function allowedHost(url: URL, origin: string): boolean {
 
 async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) await fn(items[next++] as T);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) await fn(items[next++] as T);
+    }),
+  );
 }
 
 const headerSafe = (s: string) => /^[\t\u0020-\u007e\u0080-\u00ff]*$/.test(s) && s.trim() === s;
@@ -39,7 +41,11 @@ for (const proxyPass of PROXY_PASS_VARIANTS) {
   describe(`open redirects through the whole sign-in, proxy_pass ${proxyPass}`, () => {
     let stack: AdversarialStack;
     beforeAll(async () => {
-      stack = await startAdversarialStack({ proxyPass, withMockConnector: true, forwardAuth: { whitelist_domains: [...WHITELIST, `${APP_HOST}:*`] } });
+      stack = await startAdversarialStack({
+        proxyPass,
+        withMockConnector: true,
+        forwardAuth: { whitelist_domains: [...WHITELIST, `${APP_HOST}:*`] },
+      });
     });
     afterAll(async () => {
       if (stack) closeClients(stack);
@@ -60,8 +66,18 @@ for (const proxyPass of PROXY_PASS_VARIANTS) {
     it(`${HOSTILE.length + LEGITIMATE.length} rd values × 3 entry points end on an allowed host, as the table says`, async () => {
       const entries: Array<{ c: RedirectCase; via: string; start: (jar: Jar) => Promise<Hop[]> }> = [];
       for (const c of [...HOSTILE, ...LEGITIMATE]) {
-        entries.push({ c, via: 'rd', start: (jar) => follow(stack, jar, `${stack.origin}/oauth2/start?rd=${encodeURIComponent(c.rd)}`, stopOutsideAuth) });
-        if (headerSafe(c.rd) && c.rd !== '') entries.push({ c, via: 'X-Auth-Request-Redirect', start: (jar) => firstHop(jar, '/oauth2/start', { 'x-auth-request-redirect': c.rd }) });
+        entries.push({
+          c,
+          via: 'rd',
+          start: (jar) =>
+            follow(stack, jar, `${stack.origin}/oauth2/start?rd=${encodeURIComponent(c.rd)}`, stopOutsideAuth),
+        });
+        if (headerSafe(c.rd) && c.rd !== '')
+          entries.push({
+            c,
+            via: 'X-Auth-Request-Redirect',
+            start: (jar) => firstHop(jar, '/oauth2/start', { 'x-auth-request-redirect': c.rd }),
+          });
         // The target byte for byte (nginx builds the sign-in redirect's rd from it).
         if (pathSafe(c.rd)) entries.push({ c, via: 'protected URL', start: (jar) => firstHop(jar, c.rd, {}) });
       }
@@ -72,13 +88,23 @@ for (const proxyPass of PROXY_PASS_VARIANTS) {
         const final = last?.location === undefined ? undefined : new URL(last.location, last.url);
         let outcome: string;
         if (via === 'protected URL' && hops.length === 1 && hops[0]?.status === 400) outcome = 'refused-by-nginx';
-        else if (!reachedCallback || final === undefined) outcome = `NO-CALLBACK:${last?.status}:${last?.url.slice(0, 80)}`;
+        else if (!reachedCallback || final === undefined)
+          outcome = `NO-CALLBACK:${last?.status}:${last?.url.slice(0, 80)}`;
         else if (!allowedHost(final, stack.origin)) outcome = 'OPEN-REDIRECT';
         else if (via !== 'rd') outcome = 'allowed-host';
-        else if (c.expect === 'reject') outcome = final.href === `${stack.origin}/` ? 'rejected-to-root' : `REJECT-NOT-HONOURED`;
+        else if (c.expect === 'reject')
+          outcome = final.href === `${stack.origin}/` ? 'rejected-to-root' : `REJECT-NOT-HONOURED`;
         else outcome = final.href === new URL(c.rd, stack.origin).href ? 'accepted-as-given' : 'ACCEPT-CHANGED';
-        redirects.check(`${via} ${JSON.stringify(c.rd).slice(0, 80)} (${c.why})`, via === 'rd' ? (c.expect === 'reject' ? 'rejected-to-root' : 'accepted-as-given') : ['allowed-host', 'refused-by-nginx'], outcome,
-          `final ${final?.href}; hops ${hops.map((h) => `${h.status} ${new URL(h.url).pathname}`).join(' → ')}`);
+        redirects.check(
+          `${via} ${JSON.stringify(c.rd).slice(0, 80)} (${c.why})`,
+          via === 'rd'
+            ? c.expect === 'reject'
+              ? 'rejected-to-root'
+              : 'accepted-as-given'
+            : ['allowed-host', 'refused-by-nginx'],
+          outcome,
+          `final ${final?.href}; hops ${hops.map((h) => `${h.status} ${new URL(h.url).pathname}`).join(' → ')}`,
+        );
       });
     });
   });

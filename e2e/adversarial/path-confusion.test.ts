@@ -8,7 +8,13 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { AppRequestRecord } from '../apps/identity-app.ts';
 import { closeClients, http1, http2Client, rawExchange, type Answer } from './client.ts';
 import { pathCorpus, rawByteCorpus, sendable, type PathCase } from './path-corpus.ts';
-import { APP_BASE_HOST, CASE_HEADER, PROXY_PASS_VARIANTS, startAdversarialStack, type AdversarialStack } from './stack.ts';
+import {
+  APP_BASE_HOST,
+  CASE_HEADER,
+  PROXY_PASS_VARIANTS,
+  startAdversarialStack,
+  type AdversarialStack,
+} from './stack.ts';
 import { defineClass } from './tally.ts';
 
 const skipClass = defineClass('path/skip-auth-routes');
@@ -46,9 +52,11 @@ function servedAllowed(rules: RuleSet, r: AppRequestRecord): boolean {
 
 async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) await fn(items[next++] as T);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) await fn(items[next++] as T);
+    }),
+  );
 }
 
 const corpus = pathCorpus().filter((c) => sendable(c.target));
@@ -58,7 +66,10 @@ for (const rules of RULE_SETS) {
     describe(`skip_auth_routes ${rules.rule}, proxy_pass ${proxyPass}`, () => {
       let stack: AdversarialStack;
       beforeAll(async () => {
-        stack = await startAdversarialStack({ proxyPass, forwardAuth: { skip_auth_routes: [rules.rule], api_routes: ['^/api/'] } });
+        stack = await startAdversarialStack({
+          proxyPass,
+          forwardAuth: { skip_auth_routes: [rules.rule], api_routes: ['^/api/'] },
+        });
       });
       afterAll(async () => {
         if (stack) closeClients(stack);
@@ -73,7 +84,10 @@ for (const rules of RULE_SETS) {
         else if (status === 302 && /\/oauth2\/start\?/.test(String(location))) outcome = 'auth-required';
         else if (status >= 400 && status < 500) outcome = 'refused-by-nginx';
         else outcome = `unexpected-${status}`;
-        return { outcome, detail: `status ${status}, app saw ${JSON.stringify(saw.map((r) => ({ raw: r.rawURL, host: r.host, path: r.path })))}` };
+        return {
+          outcome,
+          detail: `status ${status}, app saw ${JSON.stringify(saw.map((r) => ({ raw: r.rawURL, host: r.host, path: r.path })))}`,
+        };
       };
       const EXPECTED = ['auth-required', 'refused-by-nginx', 'served-allowed'];
 
@@ -87,15 +101,30 @@ for (const rules of RULE_SETS) {
       });
 
       it('the issue 11 reproductions, 50 concurrent copies each, next to 50 plain public requests', async () => {
-        const repro = ['/public/x%23/../../private/secret', '/public/x%23%2F..%2F..%2Fprivate%2Fsecret', '//public/private/secret', '/public/..%2Fprivate/secret'];
-        const jobs = [...repro.flatMap((t) => Array.from({ length: 50 }, () => ({ kind: 'repro', target: t }))), ...Array.from({ length: 50 }, () => ({ kind: 'plain', target: '/public/x' }))];
-        await Promise.all(jobs.map(async (c) => {
-          const id = stack.caseId();
-          const res = await http1(stack, c.target, { headers: { [CASE_HEADER]: id } });
-          const { outcome, detail } = outcomeOf(res.status, res.headers.location, id);
-          // The plain request is served (both rules allow /public/x); a reproduction never reaches the app.
-          skipClass.check(`concurrent ${proxyPass} ${rules.rule} ${c.target}`, c.kind === 'plain' ? 'served-allowed' : ['auth-required', 'refused-by-nginx'], outcome, detail);
-        }));
+        const repro = [
+          '/public/x%23/../../private/secret',
+          '/public/x%23%2F..%2F..%2Fprivate%2Fsecret',
+          '//public/private/secret',
+          '/public/..%2Fprivate/secret',
+        ];
+        const jobs = [
+          ...repro.flatMap((t) => Array.from({ length: 50 }, () => ({ kind: 'repro', target: t }))),
+          ...Array.from({ length: 50 }, () => ({ kind: 'plain', target: '/public/x' })),
+        ];
+        await Promise.all(
+          jobs.map(async (c) => {
+            const id = stack.caseId();
+            const res = await http1(stack, c.target, { headers: { [CASE_HEADER]: id } });
+            const { outcome, detail } = outcomeOf(res.status, res.headers.location, id);
+            // The plain request is served (both rules allow /public/x); a reproduction never reaches the app.
+            skipClass.check(
+              `concurrent ${proxyPass} ${rules.rule} ${c.target}`,
+              c.kind === 'plain' ? 'served-allowed' : ['auth-required', 'refused-by-nginx'],
+              outcome,
+              detail,
+            );
+          }),
+        );
       });
 
       it(`the same ${corpus.length} targets as HTTP/2 :path`, async () => {
@@ -103,7 +132,9 @@ for (const rules of RULE_SETS) {
         try {
           await pool(corpus, 8, async (c: PathCase) => {
             const id = stack.caseId();
-            const res = await h2.request(c.target, { [CASE_HEADER]: id }).catch((): Answer => ({ status: 400, headers: {}, body: '' }));
+            const res = await h2
+              .request(c.target, { [CASE_HEADER]: id })
+              .catch((): Answer => ({ status: 400, headers: {}, body: '' }));
             const { outcome, detail } = outcomeOf(res.status, res.headers.location, id);
             skipClass.check(`HTTP/2 ${proxyPass} ${rules.rule} ${c.kind} ${c.target}`, EXPECTED, outcome, detail);
           });
@@ -119,26 +150,53 @@ for (const rules of RULE_SETS) {
           const { responses } = await rawExchange(stack, Buffer.from(head, 'latin1'), 600);
           const res = responses[0] ?? { status: 0, headers: {}, body: '' };
           const { outcome, detail } = outcomeOf(res.status, res.headers.location, id);
-          skipClass.check(`raw ${proxyPass} ${rules.rule} ${c.kind} ${JSON.stringify(c.target)}`, EXPECTED, outcome, detail);
+          skipClass.check(
+            `raw ${proxyPass} ${rules.rule} ${c.kind} ${JSON.stringify(c.target)}`,
+            EXPECTED,
+            outcome,
+            detail,
+          );
         });
       });
 
       if (proxyPass === 'http://app') {
         it('forward-auth decides alike on X-Forwarded-Uri and on X-Original-URL, and api_routes name only API paths', async () => {
           const auth = stack.forwardAuth.url;
-          await pool([...corpus, ...corpus.map((c) => ({ kind: `api-${c.kind}`, target: c.target.replace('/public/', '/api/') }))], 8, async (c) => {
-            const ask = async (headers: Record<string, string>) => {
-              const res = await fetch(`${auth}/oauth2/auth`, { headers: { 'x-forwarded-method': 'GET', ...headers } });
-              const body = await res.text();
-              return res.status === 202 ? 'skipped' : res.status === 401 && body.includes('"unauthorized"') ? 'api-401' : `status-${res.status}`;
-            };
-            const viaUri = await ask({ 'x-forwarded-uri': c.target });
-            const viaOriginal = await ask({ 'x-original-url': `https://${stack.host}${c.target}` });
-            const apiOk = viaUri !== 'api-401' || /^\/api\//.test(new URL(c.target, 'http://app.invalid').pathname);
-            const skipOk = viaUri !== 'skipped' || servedAllowed(rules, { host: new URL(c.target, 'http://app.invalid').host, path: new URL(c.target, 'http://app.invalid').pathname } as AppRequestRecord);
-            directClass.check(`${rules.rule} ${c.kind} ${c.target}`, 'agree', viaUri === viaOriginal && apiOk && skipOk ? 'agree' : 'DISAGREE',
-              `X-Forwarded-Uri → ${viaUri}, X-Original-URL → ${viaOriginal}`);
-          });
+          await pool(
+            [
+              ...corpus,
+              ...corpus.map((c) => ({ kind: `api-${c.kind}`, target: c.target.replace('/public/', '/api/') })),
+            ],
+            8,
+            async (c) => {
+              const ask = async (headers: Record<string, string>) => {
+                const res = await fetch(`${auth}/oauth2/auth`, {
+                  headers: { 'x-forwarded-method': 'GET', ...headers },
+                });
+                const body = await res.text();
+                return res.status === 202
+                  ? 'skipped'
+                  : res.status === 401 && body.includes('"unauthorized"')
+                    ? 'api-401'
+                    : `status-${res.status}`;
+              };
+              const viaUri = await ask({ 'x-forwarded-uri': c.target });
+              const viaOriginal = await ask({ 'x-original-url': `https://${stack.host}${c.target}` });
+              const apiOk = viaUri !== 'api-401' || /^\/api\//.test(new URL(c.target, 'http://app.invalid').pathname);
+              const skipOk =
+                viaUri !== 'skipped' ||
+                servedAllowed(rules, {
+                  host: new URL(c.target, 'http://app.invalid').host,
+                  path: new URL(c.target, 'http://app.invalid').pathname,
+                } as AppRequestRecord);
+              directClass.check(
+                `${rules.rule} ${c.kind} ${c.target}`,
+                'agree',
+                viaUri === viaOriginal && apiOk && skipOk ? 'agree' : 'DISAGREE',
+                `X-Forwarded-Uri → ${viaUri}, X-Original-URL → ${viaOriginal}`,
+              );
+            },
+          );
         });
       }
     });

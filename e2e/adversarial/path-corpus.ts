@@ -43,16 +43,26 @@ export function pathCorpus(): PathCase[] {
   const add = (kind: string, target: string) => cases.push({ kind, target });
 
   // Controls: allowed and plainly not allowed.
-  for (const t of ['/public/x', '/public/', '/public/a%20b', '/public/caf%C3%A9', '/public/a..b', '/private/secret', '/'])
+  for (const t of [
+    '/public/x',
+    '/public/',
+    '/public/a%20b',
+    '/public/caf%C3%A9',
+    '/public/a..b',
+    '/private/secret',
+    '/',
+  ])
     add('control', t);
 
   // Dot segment + separator from inside the public prefix up to the private path.
   for (const dd of DOT_SEGMENTS) for (const sep of SLASHES) add('dotdot-sep', `${PUBLIC_PREFIX}${dd}${sep}${PRIVATE}`);
   // Two levels up (`/public/x/../../private`), the second separator raw.
-  for (const dd of DOT_SEGMENTS) for (const sep of ['/', '%2F', '\\', '%5C']) add('dotdot-2', `${PUBLIC_PREFIX}x${sep}${dd}/../${PRIVATE}`);
+  for (const dd of DOT_SEGMENTS)
+    for (const sep of ['/', '%2F', '\\', '%5C']) add('dotdot-2', `${PUBLIC_PREFIX}x${sep}${dd}/../${PRIVATE}`);
 
   // A separator that ends the path for one reader and not for another, then dot segments.
-  for (const end of ENDS) for (const dd of ['..', '%2E%2E', '.%2e']) add('end-then-dotdot', `${PUBLIC_PREFIX}x${end}/${dd}/${dd}/${PRIVATE}`);
+  for (const end of ENDS)
+    for (const dd of ['..', '%2E%2E', '.%2e']) add('end-then-dotdot', `${PUBLIC_PREFIX}x${end}/${dd}/${dd}/${PRIVATE}`);
   for (const end of ENDS) add('end-encoded-rest', `${PUBLIC_PREFIX}x${end}%2F..%2F..%2F${PRIVATE.replace('/', '%2F')}`);
 
   // Dot segments in every position of a public path.

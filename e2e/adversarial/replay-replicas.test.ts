@@ -8,7 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loginForCode, startIssuerProcess, tokenRequest, type CodeClient, type IssuerProcess } from '@gatehouse/issuer/testing';
+import {
+  loginForCode,
+  startIssuerProcess,
+  tokenRequest,
+  type CodeClient,
+  type IssuerProcess,
+} from '@gatehouse/issuer/testing';
 import { findGo, startKubeApiServer, type KubeCluster } from '@gatehouse/testkit/kube';
 import { getFreePort } from '@gatehouse/testkit/ports';
 import { startPostgres } from '@gatehouse/testkit/postgres';
@@ -19,7 +25,11 @@ const refreshes = defineClass('replay/refresh-across-replicas');
 
 const TRIALS = Number(process.env.GATEHOUSE_REPLAY_TRIALS ?? 50);
 const REUSE_SECONDS = 1;
-const CLIENT: CodeClient = { id: 'replay-app', secret: 'replay-app-secret-that-is-long-enough', redirect: 'http://127.0.0.1:9/replay/cb' };
+const CLIENT: CodeClient = {
+  id: 'replay-app',
+  secret: 'replay-app-secret-that-is-long-enough',
+  redirect: 'http://127.0.0.1:9/replay/cb',
+};
 const CRD_DIR = fileURLToPath(new URL('../../deploy/crds/', import.meta.url));
 
 interface TokenAnswer {
@@ -78,7 +88,9 @@ function twoReplicas(name: string, storage: () => Promise<{ yaml: string; cleanu
       issuerURL = `http://127.0.0.1:${ports[0]}/dex`;
       // The first creates the store's keys; the second then finds them.
       replicas.push(await startIssuerProcess(file, ports[0]!, { cwd: dir }));
-      replicas.push(await startIssuerProcess(file, ports[1]!, { cwd: dir, args: [`--web-http-addr=127.0.0.1:${ports[1]}`] }));
+      replicas.push(
+        await startIssuerProcess(file, ports[1]!, { cwd: dir, args: [`--web-http-addr=127.0.0.1:${ports[1]}`] }),
+      );
     });
 
     afterAll(async () => {
@@ -87,14 +99,23 @@ function twoReplicas(name: string, storage: () => Promise<{ yaml: string; cleanu
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
-    const token = (i: number, form: Record<string, string>) => tokenRequest(`${replicas[i]!.url}/dex/token`, CLIENT, form).then(answer);
+    const token = (i: number, form: Record<string, string>) =>
+      tokenRequest(`${replicas[i]!.url}/dex/token`, CLIENT, form).then(answer);
     const redeem = (i: number, c: { code: string; verifier: string }) =>
-      token(i, { grant_type: 'authorization_code', code: c.code, redirect_uri: CLIENT.redirect, code_verifier: c.verifier });
+      token(i, {
+        grant_type: 'authorization_code',
+        code: c.code,
+        redirect_uri: CLIENT.redirect,
+        code_verifier: c.verifier,
+      });
     const refresh = (i: number, rt: string) => token(i, { grant_type: 'refresh_token', refresh_token: rt });
     const active = async (i: number, t: string): Promise<boolean> => {
       const res = await fetch(`${replicas[i]!.url}/dex/token/introspect`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${CLIENT.id}:${CLIENT.secret}`).toString('base64')}` },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${CLIENT.id}:${CLIENT.secret}`).toString('base64')}`,
+        },
         body: new URLSearchParams({ token: t }),
       });
       return ((await res.json()) as { active: boolean }).active;
@@ -102,20 +123,36 @@ function twoReplicas(name: string, storage: () => Promise<{ yaml: string; cleanu
     const outcome = (answers: TokenAnswer[]): string => {
       const ok = answers.filter((a) => a.status === 200).length;
       const other = answers.filter((a) => a.status !== 200 && !(a.status === 400 && a.error === 'invalid_grant'));
-      return other.length > 0 ? `UNEXPECTED-${other.map((a) => a.status).join(',')}` : ok === 1 ? 'one-success' : `SUCCESSES-${ok}`;
+      return other.length > 0
+        ? `UNEXPECTED-${other.map((a) => a.status).join(',')}`
+        : ok === 1
+          ? 'one-success'
+          : `SUCCESSES-${ok}`;
     };
 
     it(`one code raced at both replicas (2 requests each, ${TRIALS} trials): exactly one success; a later replay at the other revokes its tokens`, async () => {
       for (let t = 0; t < TRIALS; t++) {
         const c = await loginForCode(issuerURL, CLIENT, 'openid email offline_access');
         const answers = await Promise.all([redeem(0, c), redeem(1, c), redeem(0, c), redeem(1, c)]);
-        codes.check(`${name}: race ${t}`, 'one-success', outcome(answers), JSON.stringify(answers.map((a) => a.status)));
+        codes.check(
+          `${name}: race ${t}`,
+          'one-success',
+          outcome(answers),
+          JSON.stringify(answers.map((a) => a.status)),
+        );
         const winner = answers.find((a) => a.status === 200);
         if (t % 5 !== 0 || !winner?.access_token) continue;
         // The code presented again, at either replica, after the race: refused, and the grant it opened is gone.
         const replay = await redeem(t % 2, c);
-        const revoked = replay.status === 400 && !(await active(1 - (t % 2), winner.access_token)) && (await refresh(1 - (t % 2), winner.refresh_token!)).status === 400;
-        codes.check(`${name}: replay ${t} after the race`, 'replay-revokes', revoked ? 'replay-revokes' : `NOT-REVOKED-${replay.status}`);
+        const revoked =
+          replay.status === 400 &&
+          !(await active(1 - (t % 2), winner.access_token)) &&
+          (await refresh(1 - (t % 2), winner.refresh_token!)).status === 400;
+        codes.check(
+          `${name}: replay ${t} after the race`,
+          'replay-revokes',
+          revoked ? 'replay-revokes' : `NOT-REVOKED-${replay.status}`,
+        );
       }
     }, 300_000);
 
@@ -126,11 +163,19 @@ function twoReplicas(name: string, storage: () => Promise<{ yaml: string; cleanu
       const rt0 = first.refresh_token!;
       const rotated = await refresh(0, rt0);
       const rt1 = rotated.refresh_token;
-      refreshes.check(`${name}: rotation at replica 0`, 'rotated', rotated.status === 200 && rt1 && rt1 !== rt0 ? 'rotated' : `NOT-ROTATED-${rotated.status}`);
+      refreshes.check(
+        `${name}: rotation at replica 0`,
+        'rotated',
+        rotated.status === 200 && rt1 && rt1 !== rt0 ? 'rotated' : `NOT-ROTATED-${rotated.status}`,
+      );
 
       // A client retrying after a lost response, at the other replica, inside the window.
       const retried = await refresh(1, rt0);
-      refreshes.check(`${name}: rt0 again at replica 1 inside the window`, 'same-successor', retried.status === 200 && retried.refresh_token === rt1 ? 'same-successor' : `FORKED-${retried.status}`);
+      refreshes.check(
+        `${name}: rt0 again at replica 1 inside the window`,
+        'same-successor',
+        retried.status === 200 && retried.refresh_token === rt1 ? 'same-successor' : `FORKED-${retried.status}`,
+      );
 
       // rt1 raced at both replicas: every success names one successor.
       const raced = await Promise.all([refresh(0, rt1!), refresh(1, rt1!), refresh(0, rt1!), refresh(1, rt1!)]);
@@ -139,7 +184,11 @@ function twoReplicas(name: string, storage: () => Promise<{ yaml: string; cleanu
       refreshes.check(
         `${name}: rt1 raced at both replicas`,
         'one-successor',
-        bad.length > 0 ? `UNEXPECTED-${bad.map((a) => a.status).join(',')}` : successors.size === 1 ? 'one-successor' : `SUCCESSORS-${successors.size}`,
+        bad.length > 0
+          ? `UNEXPECTED-${bad.map((a) => a.status).join(',')}`
+          : successors.size === 1
+            ? 'one-successor'
+            : `SUCCESSORS-${successors.size}`,
         JSON.stringify(raced.map((a) => a.status)),
       );
       const rt2 = [...successors][0]!;
@@ -151,7 +200,9 @@ function twoReplicas(name: string, storage: () => Promise<{ yaml: string; cleanu
       refreshes.check(
         `${name}: rt1 at replica 1 past the window`,
         'family-revoked',
-        replay.status === 400 && replay.error === 'invalid_grant' && after.status === 400 ? 'family-revoked' : `ALIVE-${replay.status}-${after.status}`,
+        replay.status === 400 && replay.error === 'invalid_grant' && after.status === 400
+          ? 'family-revoked'
+          : `ALIVE-${replay.status}-${after.status}`,
       );
     }, 60_000);
   });

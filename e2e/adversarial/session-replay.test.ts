@@ -60,7 +60,12 @@ describe('session replay after sign-out (proxy_pass http://app)', () => {
   beforeAll(async () => {
     redis = await startRedis();
     // cookieRefresh gives sessions a refresh token (offline_access); each replica below sets its own cookie_refresh.
-    stack = await startAdversarialStack({ proxyPass: 'http://app', withMockConnector: true, cookieRefresh: '2s', forwardAuth: { session_cache_size: 2, skip_jwt_bearer_tokens: true } });
+    stack = await startAdversarialStack({
+      proxyPass: 'http://app',
+      withMockConnector: true,
+      cookieRefresh: '2s',
+      forwardAuth: { session_cache_size: 2, skip_jwt_bearer_tokens: true },
+    });
     const port = Number(new URL(stack.forwardAuth.url).port);
     await stack.forwardAuth.close();
     balancer = await startBalancer(port);
@@ -81,7 +86,8 @@ describe('session replay after sign-out (proxy_pass http://app)', () => {
       fetch: edgeFetch(stack.origin, stack.tls.caCert),
     });
     running.add(fa);
-    for (let i = 0; i < 100 && (await fetch(`${fa.url}/ready`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && (await fetch(`${fa.url}/ready`)).status !== 200; i++)
+      await new Promise((r) => setTimeout(r, 50));
     return fa;
   }
   const stopReplica = async (fa: RunningForwardAuth) => {
@@ -109,16 +115,31 @@ describe('session replay after sign-out (proxy_pass http://app)', () => {
     const id = stack.caseId();
     const res = await http1(stack, '/private/x', { headers: { [CASE_HEADER]: id, ...headers } });
     if (stack.appSaw(id).length > 0) return 'served';
-    if ((res.status === 302 && String(res.headers.location).includes('/oauth2/start')) || res.status === 401) return 'auth-required';
+    if ((res.status === 302 && String(res.headers.location).includes('/oauth2/start')) || res.status === 401)
+      return 'auth-required';
     return `status-${res.status}`;
   }
 
   /** 50 concurrent replays of the cookie, one of the ID token as a bearer, one as an API call. */
-  async function replays(scenario: string, s: { cookie: string; idToken: string }, expected: { cookie: string; bearer: string }): Promise<void> {
-    const outcomes = await Promise.all(Array.from({ length: 50 }, () => attempt({ cookie: s.cookie, accept: 'text/html' })));
+  async function replays(
+    scenario: string,
+    s: { cookie: string; idToken: string },
+    expected: { cookie: string; bearer: string },
+  ): Promise<void> {
+    const outcomes = await Promise.all(
+      Array.from({ length: 50 }, () => attempt({ cookie: s.cookie, accept: 'text/html' })),
+    );
     outcomes.forEach((o, i) => replay.check(`${scenario}/cookie#${i}`, expected.cookie, o));
-    replay.check(`${scenario}/cookie-as-api-call`, expected.cookie, await attempt({ cookie: s.cookie, accept: 'application/json' }));
-    replay.check(`${scenario}/id-token-as-bearer`, expected.bearer, await attempt({ authorization: `Bearer ${s.idToken}` }));
+    replay.check(
+      `${scenario}/cookie-as-api-call`,
+      expected.cookie,
+      await attempt({ cookie: s.cookie, accept: 'application/json' }),
+    );
+    replay.check(
+      `${scenario}/id-token-as-bearer`,
+      expected.bearer,
+      await attempt({ authorization: `Bearer ${s.idToken}` }),
+    );
   }
 
   it('without redis: refused by the replica that signed out however its cache evicts; elsewhere as the README states', async () => {
@@ -153,7 +174,11 @@ describe('session replay after sign-out (proxy_pass http://app)', () => {
     const restarted = await replica({ cookie_refresh: 2_000 });
     await routeTo(restarted);
     await new Promise((r) => setTimeout(r, 2_100));
-    replay.check('no-redis/restarted/after-cookie_refresh', 'auth-required', await attempt({ cookie: s.cookie, accept: 'text/html' }));
+    replay.check(
+      'no-redis/restarted/after-cookie_refresh',
+      'auth-required',
+      await attempt({ cookie: s.cookie, accept: 'text/html' }),
+    );
     const again = await Promise.all(Array.from({ length: 50 }, () => attempt({ cookie: s.cookie })));
     again.forEach((o, i) => replay.check(`no-redis/restarted/after-cookie_refresh#${i}`, 'auth-required', o));
     await stopReplica(restarted);

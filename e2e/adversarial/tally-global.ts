@@ -12,7 +12,9 @@ export default function setup(project: TestProject): () => void {
   return () => {
     let lines: string[] = [];
     try {
-      lines = readFileSync(join(dir, 'tally.jsonl'), 'utf8').split('\n').filter((l) => l !== '');
+      lines = readFileSync(join(dir, 'tally.jsonl'), 'utf8')
+        .split('\n')
+        .filter((l) => l !== '');
     } catch {
       // no class ran (filtered run)
     }
@@ -29,6 +31,8 @@ export default function setup(project: TestProject): () => void {
     }
     const all = [...merged.values()].sort((a, b) => a.cls.localeCompare(b.cls));
     const total = all.reduce((n, c) => n + c.cases, 0);
-    console.log(`\nAdversarial suite: ${total} cases in ${all.length} classes\n${all.map((c) => `  ${formatCounts(c)}`).join('\n')}\n`);
+    console.log(
+      `\nAdversarial suite: ${total} cases in ${all.length} classes\n${all.map((c) => `  ${formatCounts(c)}`).join('\n')}\n`,
+    );
   };
 }

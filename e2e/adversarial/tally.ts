@@ -60,7 +60,9 @@ export function defineClass(name: string): AttackClass {
       counts.outcomes[actual] = (counts.outcomes[actual] ?? 0) + 1;
       const ok = allowed.includes(actual);
       if (!ok) counts.failed++;
-      expect.soft(actual, `[${name}] ${caseName}: expected ${allowed.join(' | ')}${detail ? `; ${detail}` : ''}`).toBeOneOf([...allowed]);
+      expect
+        .soft(actual, `[${name}] ${caseName}: expected ${allowed.join(' | ')}${detail ? `; ${detail}` : ''}`)
+        .toBeOneOf([...allowed]);
       return ok;
     },
   };

@@ -103,7 +103,8 @@ export async function startIdentityApp(options: { proxySecret: string }): Promis
     // Hashing first gives equal lengths, so timingSafeEqual never throws and leaks no length.
     const viaProxy = secret !== undefined && timingSafeEqual(digest(secret), expected);
     const identity: AppIdentity | null =
-      viaProxy && (header(req, 'x-auth-request-user') !== undefined || header(req, 'x-auth-request-email') !== undefined)
+      viaProxy &&
+      (header(req, 'x-auth-request-user') !== undefined || header(req, 'x-auth-request-email') !== undefined)
         ? {
             user: header(req, 'x-auth-request-user') ?? null,
             email: header(req, 'x-auth-request-email') ?? null,
@@ -114,7 +115,8 @@ export async function startIdentityApp(options: { proxySecret: string }): Promis
     const answer: AppAnswer = { user: identity?.email ?? null, path: url.pathname, viaProxy, identity };
     const seen: Record<string, string[]> = {};
     for (const [name, values] of Object.entries(req.headersDistinct)) {
-      if ((name.startsWith('x-') || name === 'authorization') && name !== PROXY_SECRET_HEADER && values) seen[name] = values;
+      if ((name.startsWith('x-') || name === 'authorization') && name !== PROXY_SECRET_HEADER && values)
+        seen[name] = values;
     }
     requests.push({
       method: req.method ?? '',

@@ -95,10 +95,19 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     cleanups.push(() => app.stop());
 
     const issuerPort = await getFreePort();
-    const yaml = issuerYAML({ origin, issuerPort, dbFile: state.dbFile, logLevel: logger.level === 'silent' ? 'error' : logger.level });
+    const yaml = issuerYAML({
+      origin,
+      issuerPort,
+      dbFile: state.dbFile,
+      logLevel: logger.level === 'silent' ? 'error' : logger.level,
+    });
     await writeFile(join(state.dir, 'issuer.yaml'), yaml, { mode: 0o600 });
-    const loaded = await loadConfig(yaml, { env: { OAUTH2_PROXY_CLIENT_SECRET: state.secrets.client }, baseDir: state.dir });
-    if (!loaded.ok) throw new Error(`issuer config rejected: ${loaded.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+    const loaded = await loadConfig(yaml, {
+      env: { OAUTH2_PROXY_CLIENT_SECRET: state.secrets.client },
+      baseDir: state.dir,
+    });
+    if (!loaded.ok)
+      throw new Error(`issuer config rejected: ${loaded.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
     const issuer = await startIssuer({
       config: loaded.config,
       logger: logger.child({ component: 'issuer' }),
@@ -121,7 +130,12 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     cleanups.push(() => edge.stop());
 
     const forwardAuth = await startForwardAuth({
-      config: forwardAuthConfig({ origin, port: faPort, clientSecret: state.secrets.client, cookieSecret: state.secrets.cookie }),
+      config: forwardAuthConfig({
+        origin,
+        port: faPort,
+        clientSecret: state.secrets.client,
+        cookieSecret: state.secrets.cookie,
+      }),
       logger: logger.child({ component: 'forward-auth' }),
       // forward-auth reaches the issuer at its public URL through nginx, trusting only the demo CA.
       fetch: edgeFetch(origin, state.tls.caCert),

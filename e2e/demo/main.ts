@@ -42,17 +42,25 @@ type Choice = { ok: true; port: number } | { ok: false; message: string };
 async function choosePort(asked: string | undefined): Promise<Choice> {
   if (asked !== undefined) {
     const port = Number(asked);
-    if (!Number.isInteger(port) || port < 1024 || port > 65535) return { ok: false, message: `port "${asked}" is not a number from 1024 to 65535` };
-    return (await portFree(port)) ? { ok: true, port } : { ok: false, message: `port ${port} on 127.0.0.1 is in use; choose another with --port` };
+    if (!Number.isInteger(port) || port < 1024 || port > 65535)
+      return { ok: false, message: `port "${asked}" is not a number from 1024 to 65535` };
+    return (await portFree(port))
+      ? { ok: true, port }
+      : { ok: false, message: `port ${port} on 127.0.0.1 is in use; choose another with --port` };
   }
   for (const port of DEFAULT_PORTS) if (await portFree(port)) return { ok: true, port };
-  return { ok: false, message: `ports ${DEFAULT_PORTS[0]}-${DEFAULT_PORTS.at(-1)} on 127.0.0.1 are all in use; choose one with --port` };
+  return {
+    ok: false,
+    message: `ports ${DEFAULT_PORTS[0]}-${DEFAULT_PORTS.at(-1)} on 127.0.0.1 are all in use; choose one with --port`,
+  };
 }
 
 function banner(demo: Demo, seconds: number): string {
   const ca = demo.state.caFile;
   const shown = relative(process.cwd(), ca).startsWith('..') ? ca : relative(process.cwd(), ca);
-  const made = demo.state.made.ca ? `a new local CA was made: ${shown}` : `the local CA of earlier runs is reused: ${shown}`;
+  const made = demo.state.made.ca
+    ? `a new local CA was made: ${shown}`
+    : `the local CA of earlier runs is reused: ${shown}`;
   return `
 Gatehouse demo: nginx (TLS) -> forward-auth -> issuer (SQLite, password DB + mock connector) -> sample app
 ready in ${seconds.toFixed(1)} s; ${made}
@@ -78,7 +86,10 @@ ready in ${seconds.toFixed(1)} s; ${made}
 async function main(): Promise<number> {
   let values: { port?: string; dir?: string; help?: boolean };
   try {
-    ({ values } = parseArgs({ options: { port: { type: 'string' }, dir: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true }));
+    ({ values } = parseArgs({
+      options: { port: { type: 'string' }, dir: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    }));
   } catch (err) {
     process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
     return 2;

@@ -52,7 +52,11 @@ function serverCertFits(chain: string, caCert: string, hosts: string[]): boolean
   try {
     const leaf = new X509Certificate(chain);
     const san = leaf.subjectAltName ?? '';
-    return leaf.checkIssued(new X509Certificate(caCert)) && hosts.every((h) => san.split(', ').includes(`DNS:${h}`)) && validFor(chain) > RENEW_MS;
+    return (
+      leaf.checkIssued(new X509Certificate(caCert)) &&
+      hosts.every((h) => san.split(', ').includes(`DNS:${h}`)) &&
+      validFor(chain) > RENEW_MS
+    );
   } catch {
     return false;
   }
@@ -60,7 +64,11 @@ function serverCertFits(chain: string, caCert: string, hosts: string[]): boolean
 
 function isSecrets(x: unknown): x is DemoSecrets {
   const s = x as Partial<DemoSecrets> | null;
-  return typeof s === 'object' && s !== null && [s.client, s.cookie, s.appProxy, s.storage].every((v) => typeof v === 'string' && v.length >= 16);
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    [s.client, s.cookie, s.appProxy, s.storage].every((v) => typeof v === 'string' && v.length >= 16)
+  );
 }
 
 /** Opens (or creates) the state directory for these host names. */
@@ -111,5 +119,12 @@ export async function openDemoState(dir: string, hosts: string[]): Promise<DemoS
     made.secrets = true;
   }
 
-  return { dir, caFile: path('ca.crt'), tls: { caCert, cert: chain, key }, secrets, dbFile: path('gatehouse.db'), made };
+  return {
+    dir,
+    caFile: path('ca.crt'),
+    tls: { caCert, cert: chain, key },
+    secrets,
+    dbFile: path('gatehouse.db'),
+    made,
+  };
 }

@@ -49,10 +49,15 @@ export function edgeFetch(origin: string, caCert: string): FetchLike {
           res.on('error', reject);
           res.on('end', () => {
             const h = new Headers();
-            for (let i = 0; i < res.rawHeaders.length; i += 2) h.append(res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string);
+            for (let i = 0; i < res.rawHeaders.length; i += 2)
+              h.append(res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string);
             const status = res.statusCode ?? 502;
             const nullBody = status === 204 || status === 304 || init?.method === 'HEAD';
-            const response = new Response(nullBody ? null : Buffer.concat(chunks), { status, statusText: res.statusMessage ?? '', headers: h });
+            const response = new Response(nullBody ? null : Buffer.concat(chunks), {
+              status,
+              statusText: res.statusMessage ?? '',
+              headers: h,
+            });
             Object.defineProperty(response, 'url', { value: url.href });
             resolve(response);
           });

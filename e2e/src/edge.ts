@@ -84,7 +84,8 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       APP_PROXY_PASS: options.appProxyPass ?? 'http://app',
     },
   });
-  const authSubrequests = async (): Promise<string[]> => (await nginx.readLog('auth.log')).split('\n').filter((l) => l !== '');
+  const authSubrequests = async (): Promise<string[]> =>
+    (await nginx.readLog('auth.log')).split('\n').filter((l) => l !== '');
   return {
     nginx,
     origin: `https://${hosts[0] ?? PUBLIC_HOST}:${httpsPort}`,

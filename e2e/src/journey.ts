@@ -45,7 +45,9 @@ const isEdge = (stack: Stack, u: URL, path: string) => u.origin === stack.origin
 export async function loginWithEntra(page: Page, stack: Stack, options: LoginOptions): Promise<LoginResult> {
   const path = options.path ?? '/gemini-rl';
   const recorder = new TrafficRecorder(page);
-  const pause = options.atCallback ? await pauseBeforeRedirectTo(page, `${stack.origin}/oauth2/callback`, options.atCallback) : undefined;
+  const pause = options.atCallback
+    ? await pauseBeforeRedirectTo(page, `${stack.origin}/oauth2/callback`, options.atCallback)
+    : undefined;
   try {
     await page.goto(`${stack.origin}${options.startAt ?? path}`);
     if (options.choice) {
@@ -67,9 +69,16 @@ export async function loginWithEntra(page: Page, stack: Stack, options: LoginOpt
     }
     return { exchanges: await recorder.settled(), answer: await appAnswer(page) };
   } catch (err) {
-    const text = (await page.locator('body').textContent({ timeout: 2_000 }).catch(() => '')) ?? '';
+    const text =
+      (await page
+        .locator('body')
+        .textContent({ timeout: 2_000 })
+        .catch(() => '')) ?? '';
     await screenshot(page, `failure-${options.shots ?? 'login'}`).catch(() => undefined);
-    throw new Error(`login stopped at ${page.url()} ("${text.replace(/\s+/g, ' ').trim().slice(0, 300)}"):\n${formatTrace(await recorder.settled())}`, { cause: err });
+    throw new Error(
+      `login stopped at ${page.url()} ("${text.replace(/\s+/g, ' ').trim().slice(0, 300)}"):\n${formatTrace(await recorder.settled())}`,
+      { cause: err },
+    );
   } finally {
     await pause?.stop();
   }
@@ -99,7 +108,9 @@ async function pauseBeforeRedirectTo(
       .finally(() => cdp.send('Fetch.continueRequest', { requestId: event.requestId }).catch(() => undefined));
   });
   // Only the issuer's answers can carry that redirect.
-  await cdp.send('Fetch.enable', { patterns: [{ urlPattern: `${new URL(target).origin}/dex/*`, requestStage: 'Response' }] });
+  await cdp.send('Fetch.enable', {
+    patterns: [{ urlPattern: `${new URL(target).origin}/dex/*`, requestStage: 'Response' }],
+  });
   return {
     fired: () => state.count > 0,
     get error() {
@@ -113,7 +124,12 @@ async function pauseBeforeRedirectTo(
 }
 
 /** Finds the first exchange at or after `from` matching `pred`; fails with the whole trace otherwise. */
-export function step(exchanges: Exchange[], from: number, what: string, pred: (e: Exchange) => boolean): { index: number; exchange: Exchange } {
+export function step(
+  exchanges: Exchange[],
+  from: number,
+  what: string,
+  pred: (e: Exchange) => boolean,
+): { index: number; exchange: Exchange } {
   for (let i = from; i < exchanges.length; i++) {
     const e = exchanges[i] as Exchange;
     if (pred(e)) return { index: i, exchange: e };
@@ -125,7 +141,9 @@ export function step(exchanges: Exchange[], from: number, what: string, pred: (e
 export function formatTrace(exchanges: Exchange[]): string {
   return exchanges
     .map((e, i) => {
-      const loc = e.location ? ` -> ${e.location.origin === e.url.origin ? '' : e.location.origin}${e.location.pathname}` : '';
+      const loc = e.location
+        ? ` -> ${e.location.origin === e.url.origin ? '' : e.location.origin}${e.location.pathname}`
+        : '';
       return `#${i} ${e.method} ${e.url.origin === exchanges[0]?.url.origin ? '' : e.url.origin}${e.url.pathname} ${e.status}${loc} ${e.ms}ms`;
     })
     .join('\n');

@@ -72,7 +72,15 @@ export interface Stack {
 }
 
 /** The issuer config a Dex user would write for this deployment (seed: "Dex Config"). */
-function issuerYAML(o: { origin: string; issuerPort: number; storage: string; entra: FakeEntra; slapd: Slapd | undefined; mock: boolean; grants: boolean }): string {
+function issuerYAML(o: {
+  origin: string;
+  issuerPort: number;
+  storage: string;
+  entra: FakeEntra;
+  slapd: Slapd | undefined;
+  mock: boolean;
+  grants: boolean;
+}): string {
   const grants = o.grants
     ? `
   grantTypes: [authorization_code, refresh_token, password, "urn:ietf:params:oauth:grant-type:device_code"]
@@ -194,18 +202,30 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           : `  type: kubernetes\n  config:\n    inCluster: false\n    kubeConfigFile: ${yamlString(choice.kubeconfigPath)}\n    namespace: ${choice.namespace}`;
 
     const issuerPort = await getFreePort();
-    const loaded = await loadConfig(issuerYAML({ origin, issuerPort, storage, entra, slapd, mock: options.withMockConnector === true, grants: options.withPasswordGrantAndDeviceFlow === true }), {
-      env: {
-        AZURE_CLIENT_ID: azureClientId,
-        AZURE_CLIENT_SECRET: secrets.azure,
-        AZURE_TENANT_ID: entra.tenantId,
-        OAUTH2_PROXY_CLIENT_SECRET: secrets.client,
-        LDAP_BIND_PW: slapd?.seed.service.password ?? '',
-        GATEHOUSE_E2E_PG_PASSWORD: choice.kind === 'postgres' ? choice.password : '',
+    const loaded = await loadConfig(
+      issuerYAML({
+        origin,
+        issuerPort,
+        storage,
+        entra,
+        slapd,
+        mock: options.withMockConnector === true,
+        grants: options.withPasswordGrantAndDeviceFlow === true,
+      }),
+      {
+        env: {
+          AZURE_CLIENT_ID: azureClientId,
+          AZURE_CLIENT_SECRET: secrets.azure,
+          AZURE_TENANT_ID: entra.tenantId,
+          OAUTH2_PROXY_CLIENT_SECRET: secrets.client,
+          LDAP_BIND_PW: slapd?.seed.service.password ?? '',
+          GATEHOUSE_E2E_PG_PASSWORD: choice.kind === 'postgres' ? choice.password : '',
+        },
+        baseDir: dataDir,
       },
-      baseDir: dataDir,
-    });
-    if (!loaded.ok) throw new Error(`issuer config rejected: ${loaded.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+    );
+    if (!loaded.ok)
+      throw new Error(`issuer config rejected: ${loaded.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
     const logger = pino({ level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' });
     const issuer = await startIssuer({
       config: loaded.config,
@@ -234,14 +254,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         cookie_domains: [PUBLIC_HOST],
         // The app subdomain (any port: the test's): an absolute rd there is allowed (Domain=PUBLIC_HOST covers it).
         whitelist_domains: [`${APP_HOST}:*`],
-        ...(options.cookieRefresh ? { scope: 'openid email profile groups offline_access', cookie_refresh: options.cookieRefresh } : {}),
+        ...(options.cookieRefresh
+          ? { scope: 'openid email profile groups offline_access', cookie_refresh: options.cookieRefresh }
+          : {}),
         ...options.forwardAuth,
       },
       logger: logger.child({ component: 'forward-auth' }),
       fetch: edgeFetch(origin, tls.caCert),
     });
     cleanups.push(() => forwardAuth.close());
-
 
     return {
       origin,

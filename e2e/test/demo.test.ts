@@ -38,8 +38,10 @@ function parseBanner(out: string): Banner | undefined {
   const signOut = /^\s*Sign out\s+(\S+)$/m.exec(out)?.[1];
   const curl = /^\s*curl\s+(curl .+)$/m.exec(out)?.[1];
   const caFile = / --cacert (\S+) /.exec(curl ?? '')?.[1];
-  const chromiumTrust = /^\s*chromium --user-data-dir=\$\(mktemp -d\) (--ignore-certificate-errors-spki-list=\S+) (\S+)$/m.exec(out);
-  const behind = /^\s*Behind nginx: issuer 127\.0\.0\.1:(\d+), forward-auth 127\.0\.0\.1:(\d+), app 127\.0\.0\.1:(\d+)$/m.exec(out);
+  const chromiumTrust =
+    /^\s*chromium --user-data-dir=\$\(mktemp -d\) (--ignore-certificate-errors-spki-list=\S+) (\S+)$/m.exec(out);
+  const behind =
+    /^\s*Behind nginx: issuer 127\.0\.0\.1:(\d+), forward-auth 127\.0\.0\.1:(\d+), app 127\.0\.0\.1:(\d+)$/m.exec(out);
   if (!url || !creds || !signOut || !curl || !caFile || !behind || chromiumTrust?.[2] !== url) return undefined;
   return {
     url,
@@ -65,7 +67,7 @@ async function processTree(root: number): Promise<number[]> {
     if (stat !== '') parents.set(Number(name), ppid);
   }
   const tree = [root];
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const [pid, ppid] of parents) {
       if (tree.includes(ppid) && !tree.includes(pid)) {
@@ -140,14 +142,21 @@ async function startDemoCommand(dir: string, port: number): Promise<RunningDemo>
 }
 
 /** Sends `signal` (to the group: Ctrl-C; or to the command only), then checks nothing of the demo is left. */
-async function stopAndCheckGone(demo: RunningDemo, signal: 'SIGINT' | 'SIGTERM', target: 'group' | 'command'): Promise<number> {
+async function stopAndCheckGone(
+  demo: RunningDemo,
+  signal: 'SIGINT' | 'SIGTERM',
+  target: 'group' | 'command',
+): Promise<number> {
   const pid = demo.child.pid as number;
   const tree = await processTree(pid);
   expect(tree.length).toBeGreaterThanOrEqual(3); // pnpm, node, the nginx master (and its worker)
   const t0 = performance.now();
   const exited = once(demo.child, 'exit');
   process.kill(target === 'group' ? -pid : pid, signal);
-  const [code] = (await Promise.race([exited, new Promise((_, rej) => setTimeout(() => rej(new Error(`no exit:\n${demo.output()}`)), 20_000))])) as [number | null];
+  const [code] = (await Promise.race([
+    exited,
+    new Promise((_, rej) => setTimeout(() => rej(new Error(`no exit:\n${demo.output()}`)), 20_000)),
+  ])) as [number | null];
   const stopMs = Math.round(performance.now() - t0);
   expect(demo.output()).toContain(`${signal}: stopping the demo`);
   expect(demo.output()).toContain('demo stopped');
@@ -185,12 +194,21 @@ describe.skipIf(!chromiumAvailable())('./pnpmw demo', () => {
     expect(banner.caFile).toBe(join(dir, 'ca.crt'));
 
     // The printed curl line works as printed: the chain verifies against the CA file, and / asks for a login.
-    const curl = await run(banner.curl[0] as string, [...banner.curl.slice(1), '-sS', '-o', '/dev/null', '-w', '%{http_code} %{redirect_url}']);
+    const curl = await run(banner.curl[0] as string, [
+      ...banner.curl.slice(1),
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code} %{redirect_url}',
+    ]);
     expect(curl.stdout).toBe(`302 https://gatehouse.localhost:${port}/oauth2/start?rd=/`);
 
     // Chromium with the printed flag, which accepts the printed CA's key only (and no host mapping: it resolves
     // *.localhost to loopback itself).
-    expect(banner.chromiumTrust).toBe(`--ignore-certificate-errors-spki-list=${spkiHash(await readFile(banner.caFile, 'utf8'))}`);
+    expect(banner.chromiumTrust).toBe(
+      `--ignore-certificate-errors-spki-list=${spkiHash(await readFile(banner.caFile, 'utf8'))}`,
+    );
     browser = await launchBrowser({ hosts: [], trustedCerts: [], extraArgs: [banner.chromiumTrust] });
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -205,17 +223,29 @@ describe.skipIf(!chromiumAvailable())('./pnpmw demo', () => {
     await page.locator('button[type="submit"]').click();
     await page.waitForURL(banner.url, { timeout: 20_000 });
     const first = await recorder.settled();
-    step(first, 0, 'GET / -> /oauth2/start', (e) => e.url.href === banner.url && e.status === 302 && e.location?.pathname === '/oauth2/start');
+    step(
+      first,
+      0,
+      'GET / -> /oauth2/start',
+      (e) => e.url.href === banner.url && e.status === 302 && e.location?.pathname === '/oauth2/start',
+    );
     const callback = step(first, 0, 'GET /oauth2/callback -> /', (e) => e.url.pathname === '/oauth2/callback');
     expect(callback.exchange.location?.href, formatTrace(first)).toBe(banner.url);
     const answer = await appAnswer(page);
-    expect(answer).toMatchObject({ user: banner.user, path: '/', viaProxy: true, identity: { email: banner.user, user: 'admin' } });
+    expect(answer).toMatchObject({
+      user: banner.user,
+      path: '/',
+      viaProxy: true,
+      identity: { email: banner.user, user: 'admin' },
+    });
 
     // Scenario 2: the reload is one request straight to the app, no redirect.
     recorder.clear();
     await page.reload();
     await page.locator('#identity').waitFor();
-    const reload = (await recorder.settled()).filter((e) => e.url.origin === origin && !e.url.pathname.startsWith('/favicon'));
+    const reload = (await recorder.settled()).filter(
+      (e) => e.url.origin === origin && !e.url.pathname.startsWith('/favicon'),
+    );
     expect(reload.map((e) => `${e.method} ${e.url.pathname} ${e.status}`)).toEqual(['GET / 200']);
     expect((await appAnswer(page)).identity?.email).toBe(banner.user);
 
@@ -239,7 +269,14 @@ describe.skipIf(!chromiumAvailable())('./pnpmw demo', () => {
     demo = await startDemoCommand(dir, port);
     expect(demo.banner.reusedCA).toBe(true);
     expect(await readFile(demo.banner.caFile, 'utf8')).toBe(caBefore);
-    const curl = await run(demo.banner.curl[0] as string, [...demo.banner.curl.slice(1), '-sS', '-o', '/dev/null', '-w', '%{http_code}']);
+    const curl = await run(demo.banner.curl[0] as string, [
+      ...demo.banner.curl.slice(1),
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+    ]);
     expect(curl.stdout).toBe('302');
     // A process manager (systemd, a CI job) signals only the process it started.
     const stopMs = await stopAndCheckGone(demo, 'SIGTERM', 'command');
@@ -265,7 +302,11 @@ describe.skipIf(!chromiumAvailable())('./pnpmw demo', () => {
     const taken = await startDemoCommand(dir, port);
     try {
       const t0 = performance.now();
-      const second = spawn('./pnpmw', ['demo', '--port', String(port)], { cwd: REPO, env: { ...process.env, GATEHOUSE_DEMO_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const second = spawn('./pnpmw', ['demo', '--port', String(port)], {
+        cwd: REPO,
+        env: { ...process.env, GATEHOUSE_DEMO_DIR: dir },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let err = '';
       second.stderr.on('data', (d: Buffer) => (err += d.toString()));
       const [code] = (await once(second, 'exit')) as [number];

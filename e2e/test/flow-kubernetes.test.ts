@@ -14,7 +14,14 @@ const CRD_DIR = fileURLToPath(new URL('../../deploy/crds/', import.meta.url));
 const NAMESPACE = 'gatehouse-e2e';
 async function onPath(name: string): Promise<boolean> {
   for (const dir of [...(process.env.PATH ?? '').split(delimiter), '/usr/bin']) {
-    if (dir !== '' && (await access(join(dir, name), constants.X_OK).then(() => true, () => false))) return true;
+    if (
+      dir !== '' &&
+      (await access(join(dir, name), constants.X_OK).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return true;
   }
   return false;
 }
@@ -47,7 +54,11 @@ if (missing.length > 0 && process.env.CI !== 'true') {
       if (applied.code !== 0) throw new Error(`kubectl apply -f deploy/crds: ${applied.stderr}`);
       const ready = await kube.kubectl(['wait', '--for=condition=Established', '--timeout=90s', '-f', CRD_DIR]);
       if (ready.code !== 0) throw new Error(`CRDs not established: ${ready.stderr}`);
-      store = await openKubernetesStore({ inCluster: false, kubeConfigFile: kube.kubeconfigPath, namespace: NAMESPACE });
+      store = await openKubernetesStore({
+        inCluster: false,
+        kubeConfigFile: kube.kubeconfigPath,
+        namespace: NAMESPACE,
+      });
       return { storage: { kind: 'kubernetes', kubeconfigPath: kube.kubeconfigPath, namespace: NAMESPACE, store } };
     },
     async atCallback(callbackURL) {

@@ -28,13 +28,25 @@ defineFlowSuite({
     dir = await mkdtemp(join(tmpdir(), 'gatehouse-e2e-pg-'));
     const caFile = join(dir, 'postgres-ca.pem');
     await writeFile(caFile, ca.caCert);
-    return { storage: { kind: 'postgres', host: 'localhost', port: server.port, database, user: server.user, password: server.password, caFile } };
+    return {
+      storage: {
+        kind: 'postgres',
+        host: 'localhost',
+        port: server.port,
+        database,
+        user: server.user,
+        password: server.password,
+        caFile,
+      },
+    };
   },
   async atCallback(callbackURL) {
     if (!server || seen.length > 0) return;
     const code = callbackURL.searchParams.get('code') ?? '';
     const rows = await codeRows();
-    console.log(`[e2e] gatehouse_models AuthorizationCode rows (browser paused before /oauth2/callback): ${rows.map((r) => String(r.id)).join(', ')}`);
+    console.log(
+      `[e2e] gatehouse_models AuthorizationCode rows (browser paused before /oauth2/callback): ${rows.map((r) => String(r.id)).join(', ')}`,
+    );
     seen.push({ code, ids: rows.map((r) => String(r.id)), clear: JSON.stringify(rows).includes(code) });
   },
   async afterFirstLogin() {
@@ -47,7 +59,9 @@ defineFlowSuite({
     const row = (await codeRows()).find((r) => r.id === modelKey(first!.code));
     if (row !== undefined) expect(row.consumed_at).not.toBeNull();
     // Every session the issuer holds to the server is encrypted.
-    const ssl = await server!.query(`SELECT bool_and(ssl) AS all_ssl FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE datname = '${database}'`);
+    const ssl = await server!.query(
+      `SELECT bool_and(ssl) AS all_ssl FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE datname = '${database}'`,
+    );
     expect(ssl[0]?.all_ssl).toBe(true);
   },
   async afterAllExtra() {

@@ -15,7 +15,13 @@ interface Seen {
   bodyBytes: number;
 }
 
-async function listen(handler: (req: IncomingMessage, body: string) => { status: number; headers?: Record<string, string | string[]>; body?: string }, seen: Seen[]): Promise<Server> {
+async function listen(
+  handler: (
+    req: IncomingMessage,
+    body: string,
+  ) => { status: number; headers?: Record<string, string | string[]>; body?: string },
+  seen: Seen[],
+): Promise<Server> {
   const server = createServer((req, res) => {
     let body = '';
     req.setEncoding('utf8');
@@ -57,13 +63,20 @@ describe('nginx template (deploy/nginx/gatehouse.conf.template)', () => {
         'X-Auth-Request-Preferred-Username': 'ada',
         'X-Auth-Request-Groups': 'eng,ops',
       };
-      if (cookie.includes('refresh=due')) headers['Set-Cookie'] = '_oauth2_proxy=renewed; Path=/; Secure; HttpOnly; SameSite=Lax';
+      if (cookie.includes('refresh=due'))
+        headers['Set-Cookie'] = '_oauth2_proxy=renewed; Path=/; Secure; HttpOnly; SameSite=Lax';
       return { status: 202, headers };
     }, authSeen);
     issuer = await listen((req) => ({ status: 200, body: `issuer ${req.url}` }), issuerSeen);
     app = await startIdentityApp({ proxySecret: secret });
     tls = await makeEdgeTLS();
-    edge = await startEdge({ tls, forwardAuthAddr: addr(auth), issuerAddr: addr(issuer), appAddr: app.addr, appProxySecret: secret });
+    edge = await startEdge({
+      tls,
+      forwardAuthAddr: addr(auth),
+      issuerAddr: addr(issuer),
+      appAddr: app.addr,
+      appProxySecret: secret,
+    });
   });
 
   afterAll(async () => {
@@ -91,7 +104,18 @@ describe('nginx template (deploy/nginx/gatehouse.conf.template)', () => {
 
   it('sends the check X-Forwarded-Host/Uri/Proto/Method and the cookies, without the body or client identity headers', async () => {
     authSeen.length = 0;
-    await get('/upload?x=1', { cookie: 'session=ok; other=1', 'x-auth-request-email': 'mallory@evil.test', 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/public/x', 'content-type': 'text/plain' }, 'POST', 'a body that must not reach the check');
+    await get(
+      '/upload?x=1',
+      {
+        cookie: 'session=ok; other=1',
+        'x-auth-request-email': 'mallory@evil.test',
+        'x-forwarded-method': 'GET',
+        'x-forwarded-uri': '/public/x',
+        'content-type': 'text/plain',
+      },
+      'POST',
+      'a body that must not reach the check',
+    );
     const check = authSeen.find((s) => s.path === '/oauth2/auth');
     expect(check).toBeDefined();
     expect(check?.headers['x-forwarded-host']).toBe(`${PUBLIC_HOST}:${edge.nginx.httpsPort}`);
@@ -163,25 +187,38 @@ describe('nginx template (deploy/nginx/gatehouse.conf.template)', () => {
   });
 
   it('the app called directly (around nginx) trusts no identity header', async () => {
-    const res = await fetch(`${app.url}/gemini-rl`, { headers: { 'x-auth-request-email': 'mallory@evil.test', 'x-auth-request-user': 'mallory' } });
-    expect((await res.json()) as AppAnswer).toEqual({ user: null, path: '/gemini-rl', viaProxy: false, identity: null });
+    const res = await fetch(`${app.url}/gemini-rl`, {
+      headers: { 'x-auth-request-email': 'mallory@evil.test', 'x-auth-request-user': 'mallory' },
+    });
+    expect((await res.json()) as AppAnswer).toEqual({
+      user: null,
+      path: '/gemini-rl',
+      viaProxy: false,
+      identity: null,
+    });
   });
 
-  it.runIf(chromiumAvailable())('serves Chromium over TLS on the test host name, trusted by key hash', async () => {
-    let browser: TestBrowser | undefined;
-    try {
-      browser = await launchBrowser({ hosts: [PUBLIC_HOST], trustedCerts: [tls.cert] });
-      const context = await browser.newContext();
-      await context.addCookies([{ name: 'session', value: 'ok', domain: PUBLIC_HOST, path: '/', secure: true, httpOnly: true }]);
-      const page = await context.newPage();
-      const res = await page.goto(`${edge.origin}/gemini-rl`);
-      expect(res?.status()).toBe(200);
-      expect(await page.locator('h1').textContent()).toBe('Hello, ada@example.com');
-      const answer = JSON.parse((await page.locator('#identity').textContent()) ?? '') as AppAnswer;
-      expect(answer.identity?.preferredUsername).toBe('ada');
-      expect(app.requests.at(-1)?.hadCookie).toBe(true);
-    } finally {
-      await browser?.close();
-    }
-  }, 60_000);
+  it.runIf(chromiumAvailable())(
+    'serves Chromium over TLS on the test host name, trusted by key hash',
+    async () => {
+      let browser: TestBrowser | undefined;
+      try {
+        browser = await launchBrowser({ hosts: [PUBLIC_HOST], trustedCerts: [tls.cert] });
+        const context = await browser.newContext();
+        await context.addCookies([
+          { name: 'session', value: 'ok', domain: PUBLIC_HOST, path: '/', secure: true, httpOnly: true },
+        ]);
+        const page = await context.newPage();
+        const res = await page.goto(`${edge.origin}/gemini-rl`);
+        expect(res?.status()).toBe(200);
+        expect(await page.locator('h1').textContent()).toBe('Hello, ada@example.com');
+        const answer = JSON.parse((await page.locator('#identity').textContent()) ?? '') as AppAnswer;
+        expect(answer.identity?.preferredUsername).toBe('ada');
+        expect(app.requests.at(-1)?.hadCookie).toBe(true);
+      } finally {
+        await browser?.close();
+      }
+    },
+    60_000,
+  );
 });

@@ -25,7 +25,24 @@ describe('parseDuration (Go time.ParseDuration syntax)', () => {
     expect(parseDuration(text)).toBe(seconds);
   });
 
-  it.each(['', '24', 'h', '24 hours', '-1h', '+-1h', '++1h', '1d', '1h 30m', '.s', '1..5s', 'ms', '1hh', '00', '1h x', '-0'])('refuses %j', (text) => {
+  it.each([
+    '',
+    '24',
+    'h',
+    '24 hours',
+    '-1h',
+    '+-1h',
+    '++1h',
+    '1d',
+    '1h 30m',
+    '.s',
+    '1..5s',
+    'ms',
+    '1hh',
+    '00',
+    '1h x',
+    '-0',
+  ])('refuses %j', (text) => {
     expect(parseDuration(text)).toBeUndefined();
   });
 });

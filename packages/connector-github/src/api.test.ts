@@ -54,8 +54,18 @@ describe('rate-limit headers', () => {
   it('prefers retry-after, then x-ratelimit-reset when nothing remains', () => {
     const now = 1_700_000_000_000;
     expect(retryAfterSeconds(new Headers({ 'retry-after': '30' }), now)).toBe(30);
-    expect(retryAfterSeconds(new Headers({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(now / 1000 + 90) }), now)).toBe(90);
-    expect(retryAfterSeconds(new Headers({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(now / 1000 - 5) }), now)).toBe(1);
+    expect(
+      retryAfterSeconds(
+        new Headers({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(now / 1000 + 90) }),
+        now,
+      ),
+    ).toBe(90);
+    expect(
+      retryAfterSeconds(
+        new Headers({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(now / 1000 - 5) }),
+        now,
+      ),
+    ).toBe(1);
     expect(retryAfterSeconds(new Headers({ 'x-ratelimit-remaining': '12' }), now)).toBeUndefined();
   });
 });

@@ -56,7 +56,13 @@ export class GitHubApi {
   readonly #unauthorizedCode: ConnectorErrorCode;
   readonly #logger: ConnectorLogger;
 
-  constructor(http: GitHubHttp, apiBase: string, token: string, unauthorizedCode: ConnectorErrorCode, logger: ConnectorLogger) {
+  constructor(
+    http: GitHubHttp,
+    apiBase: string,
+    token: string,
+    unauthorizedCode: ConnectorErrorCode,
+    logger: ConnectorLogger,
+  ) {
     this.#http = http;
     this.#base = new URL(apiBase.endsWith('/') ? apiBase : `${apiBase}/`);
     this.#token = token;
@@ -83,7 +89,10 @@ export class GitHubApi {
   /** `GET /orgs/{org}/members/{username}`: 204 member; 404, or 302 when the requester is not a member: not. */
   async isOrgMember(org: string, login: string): Promise<boolean> {
     const what = 'GET /orgs/{org}/members/{username}';
-    const res = await this.#send(new URL(`orgs/${encodeURIComponent(org)}/members/${encodeURIComponent(login)}`, this.#base), what);
+    const res = await this.#send(
+      new URL(`orgs/${encodeURIComponent(org)}/members/${encodeURIComponent(login)}`, this.#base),
+      what,
+    );
     if (res.status === 204) return true;
     if (res.status === 404 || res.status === 302) return false;
     throw this.#error(what, res);
@@ -151,9 +160,13 @@ export class GitHubApi {
   #parse<S extends z.ZodType>(what: string, schema: S, body: unknown): z.output<S> {
     const result = schema.safeParse(body);
     if (!result.success) {
-      throw new ConnectorError('upstream_error', `${what}: unexpected response shape (${result.error.issues[0]?.message ?? 'invalid'})`, {
-        userMessage: 'GitHub sent an answer that could not be understood.',
-      });
+      throw new ConnectorError(
+        'upstream_error',
+        `${what}: unexpected response shape (${result.error.issues[0]?.message ?? 'invalid'})`,
+        {
+          userMessage: 'GitHub sent an answer that could not be understood.',
+        },
+      );
     }
     return result.data;
   }

@@ -8,13 +8,22 @@ const base = { clientID: 'id', clientSecret: 'secret' };
 describe('github config', () => {
   it('applies Dex defaults', () => {
     const c = githubConfigSchema.parse(base);
-    expect(c).toMatchObject({ teamNameField: 'name', loadAllGroups: false, useLoginAsID: false, requestTimeout: '10s' });
+    expect(c).toMatchObject({
+      teamNameField: 'name',
+      loadAllGroups: false,
+      useLoginAsID: false,
+      requestTimeout: '10s',
+    });
     expect(endpointsFor(c)).toEqual({ api: 'https://api.github.com', oauth: 'https://github.com', enterprise: false });
   });
 
   it('derives GitHub Enterprise URLs from hostName', () => {
     const c = githubConfigSchema.parse({ ...base, hostName: 'ghe.example.com:8443' });
-    expect(endpointsFor(c)).toEqual({ api: 'https://ghe.example.com:8443/api/v3', oauth: 'https://ghe.example.com:8443', enterprise: true });
+    expect(endpointsFor(c)).toEqual({
+      api: 'https://ghe.example.com:8443/api/v3',
+      oauth: 'https://ghe.example.com:8443',
+      enterprise: true,
+    });
   });
 
   it('reports every problem at once, each with its key path', () => {
@@ -30,7 +39,16 @@ describe('github config', () => {
     });
     expect(result.ok).toBe(false);
     const paths = result.ok ? [] : result.issues.map((i) => i.path);
-    for (const p of ['clientID', 'clientSecret', 'orgs[0].name', 'hostName', 'apiURL', 'teamNameField', 'requestTimeout', 'preferredEmailDomain']) {
+    for (const p of [
+      'clientID',
+      'clientSecret',
+      'orgs[0].name',
+      'hostName',
+      'apiURL',
+      'teamNameField',
+      'requestTimeout',
+      'preferredEmailDomain',
+    ]) {
       expect(paths).toContain(p);
     }
     // Never echoes a secret back.
@@ -49,13 +67,18 @@ describe('github config', () => {
     bad({ apiURL: 'http://api.example.com' }, 'apiURL');
     bad({ orgs: [] }, 'orgs');
     bad({ surprise: 1 }, '');
-    expect(githubConfigSchema.safeParse({ ...base, apiURL: 'http://127.0.0.1:8080', oauthURL: 'http://localhost:8080/' }).success).toBe(true);
+    expect(
+      githubConfigSchema.safeParse({ ...base, apiURL: 'http://127.0.0.1:8080', oauthURL: 'http://localhost:8080/' })
+        .success,
+    ).toBe(true);
   });
 
   it('warns about the legacy org key and loadAllGroups next to orgs', () => {
     expect(configWarnings(githubConfigSchema.parse(base))).toEqual([]);
     expect(configWarnings(githubConfigSchema.parse({ ...base, org: 'acme' })).join(' ')).toMatch(/Unlike Dex/);
-    expect(configWarnings(githubConfigSchema.parse({ ...base, orgs: [{ name: 'a' }], loadAllGroups: true })).join(' ')).toMatch(/ignored/);
+    expect(
+      configWarnings(githubConfigSchema.parse({ ...base, orgs: [{ name: 'a' }], loadAllGroups: true })).join(' '),
+    ).toMatch(/ignored/);
   });
 
   it('parses durations', () => {

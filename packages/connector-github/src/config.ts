@@ -9,7 +9,8 @@ const orgSchema = z.strictObject({
 });
 
 /** `host` or `host:port`; no scheme, no path (Dex rejects a `/`). */
-const HOST_NAME = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+const HOST_NAME =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 /**
  * `preferredEmailDomain` as Dex accepts it: a domain whose labels may each be `*` (one label),
@@ -19,7 +20,10 @@ const preferredEmailDomain = z.string().superRefine((value, ctx) => {
   const labels = value.split('.');
   if (value.endsWith('*')) ctx.addIssue({ code: 'custom', message: 'must not end with "*"' });
   if (labels.some((l) => l === '' || !/^(\*|[A-Za-z0-9-]+)$/.test(l))) {
-    ctx.addIssue({ code: 'custom', message: `must be a domain such as example.com or *.example.com, got ${JSON.stringify(value)}` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be a domain such as example.com or *.example.com, got ${JSON.stringify(value)}`,
+    });
   }
 });
 
@@ -54,10 +58,13 @@ export const githubConfigSchema = z
     /** Gatehouse extension: bound on each call to GitHub, e.g. `10s` (default), `500ms`. */
     requestTimeout: z
       .string()
-      .refine((v) => {
-        const ms = parseDurationMs(v);
-        return ms !== undefined && ms >= 100 && ms <= 300_000;
-      }, { error: 'must be a duration between 100ms and 5m, e.g. "10s"' })
+      .refine(
+        (v) => {
+          const ms = parseDurationMs(v);
+          return ms !== undefined && ms >= 100 && ms <= 300_000;
+        },
+        { error: 'must be a duration between 100ms and 5m, e.g. "10s"' },
+      )
       .default('10s'),
   })
   .superRefine((c, ctx) => {
@@ -70,7 +77,11 @@ export const githubConfigSchema = z
     if (c.hostName !== undefined) {
       for (const key of ['apiURL', 'oauthURL'] as const) {
         if (c[key] !== undefined) {
-          ctx.addIssue({ code: 'custom', path: [key], message: 'cannot be combined with "hostName" (which sets both URLs)' });
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: 'cannot be combined with "hostName" (which sets both URLs)',
+          });
         }
       }
     }
@@ -80,7 +91,9 @@ export const githubConfigSchema = z
 export function configWarnings(c: GitHubConfig): string[] {
   const warnings: string[] = [];
   if (c.org !== undefined) {
-    warnings.push('"org" is deprecated: use "orgs". Unlike Dex, Gatehouse refuses users who are not members of this organisation.');
+    warnings.push(
+      '"org" is deprecated: use "orgs". Unlike Dex, Gatehouse refuses users who are not members of this organisation.',
+    );
   }
   if (c.loadAllGroups && (c.org !== undefined || c.orgs !== undefined)) {
     warnings.push('"loadAllGroups" is ignored when "org"/"orgs" is set: groups come from those organisations only.');

@@ -1,4 +1,13 @@
-import { ConnectorError, createPkce, isConnectorError, keptStateSchema, oauthErrorCode, pkceVerifierField, verifyCallbackState, withConnectorData } from '@gatehouse/connector-kit';
+import {
+  ConnectorError,
+  createPkce,
+  isConnectorError,
+  keptStateSchema,
+  oauthErrorCode,
+  pkceVerifierField,
+  verifyCallbackState,
+  withConnectorData,
+} from '@gatehouse/connector-kit';
 import type {
   CallbackConnector,
   CallbackRequest,
@@ -65,10 +74,14 @@ export class GitHubConnector implements CallbackConnector, RefreshConnector {
     if (state === '') throw new ConnectorError('invalid_state', 'empty state');
     const redirectURI = this.#config.redirectURI ?? callbackURL;
     if (redirectURI !== callbackURL) {
-      throw new ConnectorError('invalid_configuration', `redirectURI ${redirectURI} must equal the issuer callback ${callbackURL}`, {
-        key: 'redirectURI',
-        userMessage: 'This sign-in method is misconfigured. Please tell your administrator.',
-      });
+      throw new ConnectorError(
+        'invalid_configuration',
+        `redirectURI ${redirectURI} must equal the issuer callback ${callbackURL}`,
+        {
+          key: 'redirectURI',
+          userMessage: 'This sign-in method is misconfigured. Please tell your administrator.',
+        },
+      );
     }
     const pkce = createPkce();
     const url = authorizeURL(this.#endpoints.oauth, {
@@ -130,7 +143,11 @@ export class GitHubConnector implements CallbackConnector, RefreshConnector {
       const tokens = await exchangeToken(
         this.#http,
         this.#endpoints.oauth,
-        { clientID: this.#config.clientID, clientSecret: this.#config.clientSecret, grant: { refreshToken: data.refreshToken } },
+        {
+          clientID: this.#config.clientID,
+          clientSecret: this.#config.clientSecret,
+          grant: { refreshToken: data.refreshToken },
+        },
         this.#logger,
       );
       data = connectorData(tokens);
@@ -164,9 +181,13 @@ export class GitHubConnector implements CallbackConnector, RefreshConnector {
     const email = pickEmail(await api.emails(), this.#config.preferredEmailDomain, this.#endpoints.enterprise);
     if (email === undefined) {
       this.#logger.info({ githubUser: user.login }, 'github user has no verified email');
-      throw new ConnectorError(mode === 'login' ? 'access_denied' : 'refresh_failed', `GitHub user ${user.login} has no verified email address`, {
-        userMessage: 'Your GitHub account has no verified email address. Verify one on GitHub, then sign in again.',
-      });
+      throw new ConnectorError(
+        mode === 'login' ? 'access_denied' : 'refresh_failed',
+        `GitHub user ${user.login} has no verified email address`,
+        {
+          userMessage: 'Your GitHub account has no verified email address. Verify one on GitHub, then sign in again.',
+        },
+      );
     }
     let groups: string[] | undefined;
     try {
@@ -198,15 +219,21 @@ export class GitHubConnector implements CallbackConnector, RefreshConnector {
         userMessage: 'You did not authorize this application on GitHub.',
       });
     }
-    return new ConnectorError('upstream_error', `GitHub authorization failed: ${safe}${description ? ` (${description.slice(0, 200)})` : ''}`, {
-      userMessage: 'GitHub could not complete the sign-in. Please tell your administrator.',
-    });
+    return new ConnectorError(
+      'upstream_error',
+      `GitHub authorization failed: ${safe}${description ? ` (${description.slice(0, 200)})` : ''}`,
+      {
+        userMessage: 'GitHub could not complete the sign-in. Please tell your administrator.',
+      },
+    );
   }
 
   /** A user can grant fewer scopes than asked; without `read:org` membership checks would all say "no". */
   #checkGrantedScopes(scopes: Scopes, tokens: GitHubTokens): void {
     if (tokens.scopes.length === 0) return; // GitHub Apps report no scopes: permissions apply instead.
-    const missing = this.upstreamScopes(scopes).filter((s) => !tokens.scopes.includes(s) && !impliedBy(s, tokens.scopes));
+    const missing = this.upstreamScopes(scopes).filter(
+      (s) => !tokens.scopes.includes(s) && !impliedBy(s, tokens.scopes),
+    );
     if (missing.length > 0) {
       throw new ConnectorError('access_denied', `GitHub granted scopes without ${missing.join(', ')}`, {
         userMessage: `The GitHub authorization lacks the ${missing.join(', ')} permission this sign-in needs.`,

@@ -41,7 +41,13 @@ export async function resolveGroups(
   return undefined;
 }
 
-async function groupsForOrgs(api: GitHubApi, login: string, rules: OrgRule[], field: TeamNameField, wantGroups: boolean): Promise<string[]> {
+async function groupsForOrgs(
+  api: GitHubApi,
+  login: string,
+  rules: OrgRule[],
+  field: TeamNameField,
+  wantGroups: boolean,
+): Promise<string[]> {
   let teams: GitHubTeam[] | undefined;
   const groups: string[] = [];
   let admitted = false;
@@ -61,9 +67,13 @@ async function groupsForOrgs(api: GitHubApi, login: string, rules: OrgRule[], fi
     for (const n of kept) groups.push(`${rule.name}:${n}`);
   }
   if (!admitted) {
-    throw new ConnectorError('not_in_required_groups', `GitHub user ${login} is not in any allowed organisation or team`, {
-      userMessage: 'Your GitHub account is not a member of an organisation or team that may sign in here.',
-    });
+    throw new ConnectorError(
+      'not_in_required_groups',
+      `GitHub user ${login} is not in any allowed organisation or team`,
+      {
+        userMessage: 'Your GitHub account is not a member of an organisation or team that may sign in here.',
+      },
+    );
   }
   return [...new Set(groups)];
 }

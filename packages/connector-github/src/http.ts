@@ -58,7 +58,12 @@ function githubMessage(text: string): string {
  * Turns a non-success API answer into a `ConnectorError`. `unauthorizedCode` says what a 401
  * (token revoked) means here: a failed login or a failed refresh.
  */
-export function apiError(req: Pick<HttpRequest, 'what'>, res: HttpResponse, unauthorizedCode: ConnectorErrorCode, logger: ConnectorLogger): ConnectorError {
+export function apiError(
+  req: Pick<HttpRequest, 'what'>,
+  res: HttpResponse,
+  unauthorizedCode: ConnectorErrorCode,
+  logger: ConnectorLogger,
+): ConnectorError {
   const message = githubMessage(res.text);
   const detail = `GitHub answered ${req.what} with HTTP ${res.status}${message ? `: ${message}` : ''}`;
   if (res.status === 401) {
@@ -79,8 +84,12 @@ export function apiError(req: Pick<HttpRequest, 'what'>, res: HttpResponse, unau
   }
   if (res.status >= 500) {
     logger.warn({ request: req.what, status: res.status }, 'github server error');
-    return new ConnectorError('upstream_unavailable', detail, { userMessage: 'GitHub is having problems right now. Please try again.' });
+    return new ConnectorError('upstream_unavailable', detail, {
+      userMessage: 'GitHub is having problems right now. Please try again.',
+    });
   }
   logger.warn({ request: req.what, status: res.status }, 'github request refused');
-  return new ConnectorError('upstream_error', detail, { userMessage: `GitHub refused a request (HTTP ${res.status}). Please tell your administrator.` });
+  return new ConnectorError('upstream_error', detail, {
+    userMessage: `GitHub refused a request (HTTP ${res.status}). Please tell your administrator.`,
+  });
 }

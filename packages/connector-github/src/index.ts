@@ -16,10 +16,14 @@ async function loadRootCA(path: string): Promise<string> {
   try {
     pem = await readFile(path, 'utf8');
   } catch (error) {
-    throw new ConnectorError('invalid_configuration', `rootCA: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {
-      key: 'rootCA',
-      cause: error,
-    });
+    throw new ConnectorError(
+      'invalid_configuration',
+      `rootCA: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      {
+        key: 'rootCA',
+        cause: error,
+      },
+    );
   }
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
     throw new ConnectorError('invalid_configuration', `rootCA: ${path} holds no PEM certificate`, { key: 'rootCA' });

@@ -57,7 +57,12 @@ export interface ExchangeParams {
  * POST `/login/oauth/access_token` with `Accept: application/json`. GitHub answers errors with
  * HTTP 200 and an `error` field; each is mapped to a code the issuer can render.
  */
-export async function exchangeToken(http: GitHubHttp, oauthBase: string, p: ExchangeParams, logger: ConnectorLogger): Promise<GitHubTokens> {
+export async function exchangeToken(
+  http: GitHubHttp,
+  oauthBase: string,
+  p: ExchangeParams,
+  logger: ConnectorLogger,
+): Promise<GitHubTokens> {
   const isRefresh = 'refreshToken' in p.grant;
   const form = new URLSearchParams({ client_id: p.clientID, client_secret: p.clientSecret });
   if ('refreshToken' in p.grant) {
@@ -96,7 +101,12 @@ export async function exchangeToken(http: GitHubHttp, oauthBase: string, p: Exch
   };
 }
 
-function tokenError(error: string, description: string | undefined, isRefresh: boolean, logger: ConnectorLogger): ConnectorError {
+function tokenError(
+  error: string,
+  description: string | undefined,
+  isRefresh: boolean,
+  logger: ConnectorLogger,
+): ConnectorError {
   const safeError = oauthErrorCode(error);
   const detail = `GitHub token endpoint: ${safeError}${description ? ` (${description.slice(0, 200)})` : ''}`;
   logger.warn({ error: safeError }, 'github token exchange refused');

@@ -56,9 +56,21 @@ for (const mode of ['github.com', 'GitHub Enterprise'] as const) {
       restoreUser: () => fake().addToOrg('acme', 'alice', ['Platform Team', 'SRE']),
     },
     faults: [
-      { name: 'HTTP 503', set: () => fake().setFault({ kind: 'serverError', status: 503, on: 'all' }), clear: () => fake().setFault(undefined) },
-      { name: 'rate limited', set: () => fake().setFault({ kind: 'rateLimit', on: 'all' }), clear: () => fake().setFault(undefined) },
-      { name: 'hangs', set: () => fake().setFault({ kind: 'hang', on: 'all' }), clear: () => fake().setFault(undefined) },
+      {
+        name: 'HTTP 503',
+        set: () => fake().setFault({ kind: 'serverError', status: 503, on: 'all' }),
+        clear: () => fake().setFault(undefined),
+      },
+      {
+        name: 'rate limited',
+        set: () => fake().setFault({ kind: 'rateLimit', on: 'all' }),
+        clear: () => fake().setFault(undefined),
+      },
+      {
+        name: 'hangs',
+        set: () => fake().setFault({ kind: 'hang', on: 'all' }),
+        clear: () => fake().setFault(undefined),
+      },
     ],
     identity: {
       expectGroups: true,

@@ -27,7 +27,15 @@ afterAll(async () => {
 });
 
 function gheConfig(extra: Record<string, unknown> = {}) {
-  return { clientID: CLIENT.clientId, clientSecret: CLIENT.clientSecret, hostName: gh.hostName, rootCA: gh.caFile, requestTimeout: '3s', orgs: [{ name: 'acme' }], ...extra };
+  return {
+    clientID: CLIENT.clientId,
+    clientSecret: CLIENT.clientSecret,
+    hostName: gh.hostName,
+    rootCA: gh.caFile,
+    requestTimeout: '3s',
+    orgs: [{ name: 'acme' }],
+    ...extra,
+  };
 }
 
 describe('github connector: GitHub Enterprise Server (hostName + rootCA)', () => {
@@ -71,7 +79,19 @@ describe('github connector: GitHub Enterprise Server (hostName + rootCA)', () =>
     const parsed = factory.configSchema.parse(gheConfig({ rootCA: join(dir, 'missing.pem') }));
     await expect(
       Promise.resolve().then(() =>
-        factory.open('github', parsed, { logger: { debug() {}, info() {}, warn() {}, error() {}, child() { return this; } }, issuerURL: 'https://i.test', callbackURL: CALLBACK }),
+        factory.open('github', parsed, {
+          logger: {
+            debug() {},
+            info() {},
+            warn() {},
+            error() {},
+            child() {
+              return this;
+            },
+          },
+          issuerURL: 'https://i.test',
+          callbackURL: CALLBACK,
+        }),
       ),
     ).rejects.toMatchObject({ code: 'invalid_configuration', key: 'rootCA' });
   });

@@ -33,8 +33,18 @@ export function world(overrides: Partial<FakeGitHubOptions> = {}): FakeGitHubOpt
         ],
       },
       { id: 1002, login: 'bob', name: null, emails: [{ email: 'bob@other.example', verified: true, primary: true }] },
-      { id: 1003, login: 'carol', name: 'Carol', emails: [{ email: 'carol@acme.example', verified: false, primary: true }] },
-      { id: 1004, login: 'dave', name: 'Dave', emails: [{ email: 'dave@acme.example', verified: true, primary: true }] },
+      {
+        id: 1003,
+        login: 'carol',
+        name: 'Carol',
+        emails: [{ email: 'carol@acme.example', verified: false, primary: true }],
+      },
+      {
+        id: 1004,
+        login: 'dave',
+        name: 'Dave',
+        emails: [{ email: 'dave@acme.example', verified: true, primary: true }],
+      },
     ],
     orgs: [
       { login: 'acme', members: ['alice', 'carol', 'dave'] },
@@ -57,7 +67,14 @@ export async function startWorld(overrides: Partial<FakeGitHubOptions> = {}): Pr
 
 /** Connector config for the fake in github.com mode (plain HTTP on loopback via apiURL/oauthURL). */
 export function dotComConfig(gh: FakeGitHub, extra: Partial<GitHubConfigInput> = {}): GitHubConfigInput {
-  return { clientID: CLIENT.clientId, clientSecret: CLIENT.clientSecret, apiURL: gh.apiURL, oauthURL: gh.url, requestTimeout: '2s', ...extra };
+  return {
+    clientID: CLIENT.clientId,
+    clientSecret: CLIENT.clientSecret,
+    apiURL: gh.apiURL,
+    oauthURL: gh.url,
+    requestTimeout: '2s',
+    ...extra,
+  };
 }
 
 export interface Opened {
@@ -95,7 +112,12 @@ export async function driveLogin(gh: FakeGitHub, loginURL: string): Promise<Call
 export const ALL: Scopes = { offlineAccess: true, groups: true };
 
 /** Full login as `login` through the connector. */
-export async function loginAs(gh: FakeGitHub, connector: CallbackConnector, login: string, scopes: Scopes = ALL): Promise<Identity> {
+export async function loginAs(
+  gh: FakeGitHub,
+  connector: CallbackConnector,
+  login: string,
+  scopes: Scopes = ALL,
+): Promise<Identity> {
   gh.signIn(login);
   const state = `state-${Math.random().toString(36).slice(2)}`;
   const redirect = await connector.loginURL(scopes, CALLBACK, state);
@@ -105,6 +127,8 @@ export async function loginAs(gh: FakeGitHub, connector: CallbackConnector, logi
 
 /** Asserts no log record holds any of these strings (tokens, secrets). */
 export function assertNotLogged(logger: MemoryLogger, secrets: string[]): void {
-  const text = JSON.stringify(logger.records, (_k, v: unknown) => (v instanceof Error ? { message: v.message, stack: v.stack } : v));
+  const text = JSON.stringify(logger.records, (_k, v: unknown) =>
+    v instanceof Error ? { message: v.message, stack: v.stack } : v,
+  );
   for (const s of secrets) if (s && text.includes(s)) throw new Error(`a secret was logged: ${s.slice(0, 6)}…`);
 }

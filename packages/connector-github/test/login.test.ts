@@ -1,7 +1,17 @@
 import { expectConnectorError } from '@gatehouse/connector-kit/testing';
 import type { FakeGitHub } from '@gatehouse/testkit/github';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ALL, CALLBACK, CLIENT, assertNotLogged, dotComConfig, driveLogin, loginAs, openConnector, startWorld } from './fixtures.ts';
+import {
+  ALL,
+  CALLBACK,
+  CLIENT,
+  assertNotLogged,
+  dotComConfig,
+  driveLogin,
+  loginAs,
+  openConnector,
+  startWorld,
+} from './fixtures.ts';
 import type { Opened } from './fixtures.ts';
 
 let gh: FakeGitHub;
@@ -128,7 +138,12 @@ describe('github connector: login (github.com mode)', () => {
     const slug = await open({ orgs: [{ name: 'acme', teams: ['platform-team'] }], teamNameField: 'slug' });
     expect((await loginAs(gh, slug.connector, 'alice')).groups).toEqual(['acme:platform-team']);
     const both = await open({ orgs: [{ name: 'acme' }], teamNameField: 'both' });
-    expect((await loginAs(gh, both.connector, 'alice')).groups?.sort()).toEqual(['acme:Platform Team', 'acme:SRE', 'acme:platform-team', 'acme:sre']);
+    expect((await loginAs(gh, both.connector, 'alice')).groups?.sort()).toEqual([
+      'acme:Platform Team',
+      'acme:SRE',
+      'acme:platform-team',
+      'acme:sre',
+    ]);
     // With the name field, a slug in the team filter does not match.
     const name = await open({ orgs: [{ name: 'acme', teams: ['platform-team'] }] });
     await expectConnectorError(loginAs(gh, name.connector, 'alice'), 'not_in_required_groups');
@@ -136,7 +151,13 @@ describe('github connector: login (github.com mode)', () => {
 
   it('loadAllGroups lists every organisation and org:team (only with the groups scope)', async () => {
     const { connector } = await open({ loadAllGroups: true });
-    expect((await loginAs(gh, connector, 'alice')).groups?.sort()).toEqual(['acme', 'acme:Platform Team', 'acme:SRE', 'other', 'other:Readers']);
+    expect((await loginAs(gh, connector, 'alice')).groups?.sort()).toEqual([
+      'acme',
+      'acme:Platform Team',
+      'acme:SRE',
+      'other',
+      'other:Readers',
+    ]);
     expect((await loginAs(gh, connector, 'alice', { offlineAccess: false, groups: false })).groups).toBeUndefined();
   });
 
@@ -165,7 +186,7 @@ describe('github connector: login (github.com mode)', () => {
     expect(identity.userId).toBe('1001');
   });
 
-  it('refuses a replayed code (invalid_state) and a code with another login\'s PKCE verifier', async () => {
+  it("refuses a replayed code (invalid_state) and a code with another login's PKCE verifier", async () => {
     const { connector } = await open();
     gh.signIn('alice');
     const a = await connector.loginURL(ALL, CALLBACK, 'state-A');
@@ -197,7 +218,10 @@ describe('github connector: login (github.com mode)', () => {
       const res = await fetch(`${gh.url}/login/oauth/authorize`, { method: 'POST', body: fields, redirect: 'manual' });
       const location = res.headers.get('location');
       expect(res.status).toBe(302);
-      await expectConnectorError(connector.handleCallback(ALL, redirect.keep, { url: new URL(location ?? ''), method: 'GET' }), 'access_denied');
+      await expectConnectorError(
+        connector.handleCallback(ALL, redirect.keep, { url: new URL(location ?? ''), method: 'GET' }),
+        'access_denied',
+      );
     } finally {
       gh.setAutoApprove(true);
     }

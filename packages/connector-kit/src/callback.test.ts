@@ -25,12 +25,18 @@ describe('verifyCallbackState', () => {
     ['no state', good, 'code=c'],
     ['an empty state', { ...good, state: '' }, 'state='],
   ])('refuses %s with invalid_state', (_name, data, q) => {
-    expect(() => verifyCallbackState(kept, data, query(q))).toThrow(expect.objectContaining({ code: 'invalid_state', userMessage: expect.any(String) }));
+    expect(() => verifyCallbackState(kept, data, query(q))).toThrow(
+      expect.objectContaining({ code: 'invalid_state', userMessage: expect.any(String) }),
+    );
   });
 
   it('tells the user what the connector chose', () => {
-    expect(() => verifyCallbackState(kept, good, query('state=x'), { mismatch: 'Not yours.' })).toThrow(expect.objectContaining({ userMessage: 'Not yours.' }));
-    expect(() => verifyCallbackState(kept, null, query('state=x'), { missing: 'Expired.' })).toThrow(expect.objectContaining({ userMessage: 'Expired.' }));
+    expect(() => verifyCallbackState(kept, good, query('state=x'), { mismatch: 'Not yours.' })).toThrow(
+      expect.objectContaining({ userMessage: 'Not yours.' }),
+    );
+    expect(() => verifyCallbackState(kept, null, query('state=x'), { missing: 'Expired.' })).toThrow(
+      expect.objectContaining({ userMessage: 'Expired.' }),
+    );
   });
 });
 

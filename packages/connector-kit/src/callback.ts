@@ -48,11 +48,15 @@ export function verifyCallbackState<Kept extends { state: string }>(
 ): Kept {
   const parsed = schema.safeParse(kept);
   if (!parsed.success) {
-    throw new ConnectorError('invalid_state', 'no login state kept for this callback', { userMessage: messages.missing ?? START_AGAIN });
+    throw new ConnectorError('invalid_state', 'no login state kept for this callback', {
+      userMessage: messages.missing ?? START_AGAIN,
+    });
   }
   const state = params.get('state');
   if (state === null || !constantTimeEqual(state, parsed.data.state)) {
-    throw new ConnectorError('invalid_state', 'callback state does not match this login', { userMessage: messages.mismatch ?? START_AGAIN });
+    throw new ConnectorError('invalid_state', 'callback state does not match this login', {
+      userMessage: messages.mismatch ?? START_AGAIN,
+    });
   }
   return parsed.data;
 }

@@ -18,7 +18,9 @@ describe('defineConnector', () => {
   it('refuses a type name with spaces or starting with a digit', () => {
     expect(() => defineConnector({ type: 'has space', configSchema: schema, open })).toThrow(/not a valid type name/);
     expect(() => defineConnector({ type: '1abc', configSchema: schema, open })).toThrow(/not a valid type name/);
-    expect(defineConnector({ type: '@acme/gatehouse-connector-x', configSchema: schema, open }).type).toBe('@acme/gatehouse-connector-x');
+    expect(defineConnector({ type: '@acme/gatehouse-connector-x', configSchema: schema, open }).type).toBe(
+      '@acme/gatehouse-connector-x',
+    );
   });
 });
 

@@ -54,13 +54,14 @@ export interface ConfigIssue {
 export type ParsedConnectorConfig<Config> = { ok: true; config: Config } | { ok: false; issues: ConfigIssue[] };
 
 function formatPath(path: readonly PropertyKey[]): string {
-  return path
-    .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`))
-    .join('');
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
 }
 
 /** Validates a connector's `config` block, returning every issue with its key path (relative to `config`). */
-export function parseConnectorConfig<Config>(factory: ConnectorFactory<Config>, raw: unknown): ParsedConnectorConfig<Config> {
+export function parseConnectorConfig<Config>(
+  factory: ConnectorFactory<Config>,
+  raw: unknown,
+): ParsedConnectorConfig<Config> {
   const result = factory.configSchema.safeParse(raw ?? {});
   if (result.success) return { ok: true, config: result.data };
   return {

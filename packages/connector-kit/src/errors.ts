@@ -68,10 +68,14 @@ export function withConnectorData(error: unknown, connectorData: unknown): Conne
       connectorData,
     });
   }
-  return new ConnectorError('upstream_error', `unexpected failure: ${error instanceof Error ? error.name : typeof error}`, {
-    cause: error,
-    connectorData,
-  });
+  return new ConnectorError(
+    'upstream_error',
+    `unexpected failure: ${error instanceof Error ? error.name : typeof error}`,
+    {
+      cause: error,
+      connectorData,
+    },
+  );
 }
 
 export function isConnectorError(e: unknown): e is ConnectorError {

@@ -37,7 +37,8 @@ export function httpsURL(options: URLFieldOptions = {}) {
       if (url.protocol !== 'https:' && !(url.protocol === 'http:' && httpOk)) {
         ctx.addIssue({ code: 'custom', message: `must be an https URL, got ${url.protocol}` });
       }
-      if (url.username !== '' || url.password !== '') ctx.addIssue({ code: 'custom', message: 'must not contain credentials' });
+      if (url.username !== '' || url.password !== '')
+        ctx.addIssue({ code: 'custom', message: 'must not contain credentials' });
       if (url.hash !== '') ctx.addIssue({ code: 'custom', message: 'must not contain a fragment' });
     })
     .transform((value) => value.replace(/\/+$/, ''));
@@ -51,7 +52,8 @@ export function redirectURI() {
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
       ctx.addIssue({ code: 'custom', message: `must be an http(s) URL, got ${url.protocol}` });
     }
-    if (url.hash !== '' || value.includes('#')) ctx.addIssue({ code: 'custom', message: 'must not contain a fragment' });
+    if (url.hash !== '' || value.includes('#'))
+      ctx.addIssue({ code: 'custom', message: 'must not contain a fragment' });
   });
 }
 

@@ -66,10 +66,11 @@ export interface RefreshConnector {
   refresh(scopes: Scopes, identity: Identity): Promise<Identity>;
 }
 
-export type Connector = (CallbackConnector | PasswordConnector) & Partial<RefreshConnector> & {
-  /** Releases sockets, timers and pools. */
-  close?(): Promise<void>;
-};
+export type Connector = (CallbackConnector | PasswordConnector) &
+  Partial<RefreshConnector> & {
+    /** Releases sockets, timers and pools. */
+    close?(): Promise<void>;
+  };
 
 /** Minimal structured logger (a pino logger satisfies it). Never pass secrets or tokens. */
 export interface ConnectorLogger {

@@ -5,7 +5,13 @@ import { loopbackServer } from './loopback-server.ts';
 import { factory } from '../examples/http-basic/index.ts';
 
 /** A tiny user service: the example connector's upstream. */
-interface User { id: string; login: string; password: string; email: string; groups: string[] }
+interface User {
+  id: string;
+  login: string;
+  password: string;
+  email: string;
+  groups: string[];
+}
 const users = new Map<string, User>([
   ['ada', { id: '1001', login: 'ada', password: 'correct horse', email: 'ada@example.com', groups: ['admins', 'dev'] }],
 ]);
@@ -21,7 +27,8 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     return;
   }
   const auth = req.headers.authorization ?? '';
-  const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  const json = (status: number, body: unknown) =>
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   if (req.url === '/user' && auth.startsWith('Basic ')) {
     const [login, password] = Buffer.from(auth.slice(6), 'base64').toString().split(':');
     const user = users.get(login ?? '');
@@ -73,24 +80,43 @@ runConnectorConformance({
   },
   faults: [
     { name: 'the upstream is down', set: () => upstream.stop(), clear: () => upstream.start() },
-    { name: 'the upstream answers 500', set: () => void (mode = 'error500'), clear: () => void (mode = 'ok'), code: 'upstream_error' },
+    {
+      name: 'the upstream answers 500',
+      set: () => void (mode = 'error500'),
+      clear: () => void (mode = 'ok'),
+      code: 'upstream_error',
+    },
     { name: 'the upstream hangs', set: () => void (mode = 'hang'), clear: () => void (mode = 'ok') },
   ],
 });
 
 describe('example-http-basic specifics', () => {
   it('refuses users outside requiredGroups with not_in_required_groups', async () => {
-    const config = factory.configSchema.parse({ url: `http://127.0.0.1:${upstream.port}`, serviceToken, requiredGroups: ['ops'] });
+    const config = factory.configSchema.parse({
+      url: `http://127.0.0.1:${upstream.port}`,
+      serviceToken,
+      requiredGroups: ['ops'],
+    });
     const logger = createMemoryLogger();
-    const c = await factory.open('x', config, { logger, issuerURL: 'https://i.test', callbackURL: 'https://i.test/callback' });
+    const c = await factory.open('x', config, {
+      logger,
+      issuerURL: 'https://i.test',
+      callbackURL: 'https://i.test/callback',
+    });
     if (c.kind !== 'password') throw new Error('expected a password connector');
-    await expect(c.login({ offlineAccess: false, groups: true }, 'ada', 'correct horse')).rejects.toMatchObject({ code: 'not_in_required_groups' });
+    await expect(c.login({ offlineAccess: false, groups: true }, 'ada', 'correct horse')).rejects.toMatchObject({
+      code: 'not_in_required_groups',
+    });
     expect(JSON.stringify(logger.records)).not.toContain('correct horse');
   });
 
   it('never sends an empty password upstream', async () => {
     const config = factory.configSchema.parse({ url: `http://127.0.0.1:${upstream.port}`, serviceToken });
-    const c = await factory.open('x', config, { logger: createMemoryLogger(), issuerURL: 'https://i.test', callbackURL: 'https://i.test/callback' });
+    const c = await factory.open('x', config, {
+      logger: createMemoryLogger(),
+      issuerURL: 'https://i.test',
+      callbackURL: 'https://i.test/callback',
+    });
     if (c.kind !== 'password') throw new Error('expected a password connector');
     const before = upstreamCalls;
     expect(await c.login({ offlineAccess: false, groups: false }, 'ada', '')).toEqual({ ok: false });

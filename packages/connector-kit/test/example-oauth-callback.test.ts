@@ -11,9 +11,21 @@ import { factory } from '../examples/oauth-callback/index.ts';
  * in at once; codes are single-use and bound to their PKCE challenge and redirect URI; refresh
  * tokens rotate and are single-use.
  */
-interface User { sub: string; preferred_username: string; name: string; email: string; groups: string[] }
+interface User {
+  sub: string;
+  preferred_username: string;
+  name: string;
+  email: string;
+  groups: string[];
+}
 const CLIENT = { id: 'example-client', secret: 'example-secret-never-logged' };
-const ada: User = { sub: 'u-1001', preferred_username: 'ada', name: 'Ada Lovelace', email: 'ada@example.com', groups: ['admins'] };
+const ada: User = {
+  sub: 'u-1001',
+  preferred_username: 'ada',
+  name: 'Ada Lovelace',
+  email: 'ada@example.com',
+  groups: ['admins'],
+};
 const users = new Map<string, User>([[ada.sub, ada]]);
 const codes = new Map<string, { sub: string; challenge: string; redirectURI: string }>();
 const accessTokens = new Map<string, string>();
@@ -37,9 +49,14 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? '/', 'http://upstream.test');
   if (url.pathname === '/authorize') {
     const q = url.searchParams;
-    if (q.get('client_id') !== CLIENT.id || q.get('code_challenge_method') !== 'S256' || !q.get('code_challenge')) return void res.writeHead(400).end();
+    if (q.get('client_id') !== CLIENT.id || q.get('code_challenge_method') !== 'S256' || !q.get('code_challenge'))
+      return void res.writeHead(400).end();
     const code = token();
-    codes.set(code, { sub: ada.sub, challenge: q.get('code_challenge') ?? '', redirectURI: q.get('redirect_uri') ?? '' });
+    codes.set(code, {
+      sub: ada.sub,
+      challenge: q.get('code_challenge') ?? '',
+      redirectURI: q.get('redirect_uri') ?? '',
+    });
     const back = new URL(q.get('redirect_uri') ?? '');
     back.searchParams.set('code', code);
     back.searchParams.set('state', q.get('state') ?? '');
@@ -53,13 +70,17 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     req.on('end', () => {
       tokenPosts.push(body);
       if (mode === 'token503') return json(res, 503, { error: 'temporarily_unavailable' }, { 'retry-after': '7' });
-      if (req.headers.authorization !== `Basic ${Buffer.from(`${CLIENT.id}:${CLIENT.secret}`).toString('base64')}`) return json(res, 401, { error: 'invalid_client' });
+      if (req.headers.authorization !== `Basic ${Buffer.from(`${CLIENT.id}:${CLIENT.secret}`).toString('base64')}`)
+        return json(res, 401, { error: 'invalid_client' });
       const form = new URLSearchParams(body);
       if (form.get('grant_type') === 'authorization_code') {
         const issued = codes.get(form.get('code') ?? '');
         codes.delete(form.get('code') ?? '');
-        const challenge = createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url');
-        if (!issued || issued.challenge !== challenge || issued.redirectURI !== form.get('redirect_uri')) return json(res, 400, { error: 'invalid_grant' });
+        const challenge = createHash('sha256')
+          .update(form.get('code_verifier') ?? '')
+          .digest('base64url');
+        if (!issued || issued.challenge !== challenge || issued.redirectURI !== form.get('redirect_uri'))
+          return json(res, 400, { error: 'invalid_grant' });
         return issue(res, issued.sub);
       }
       if (form.get('grant_type') === 'refresh_token') {
@@ -94,7 +115,12 @@ async function driveLogin(loginURL: string): Promise<CallbackRequest> {
 beforeAll(() => upstream.start());
 afterAll(() => upstream.stop());
 
-const config = () => ({ url: `http://127.0.0.1:${upstream.port}`, clientID: CLIENT.id, clientSecret: CLIENT.secret, timeoutMs: 1000 });
+const config = () => ({
+  url: `http://127.0.0.1:${upstream.port}`,
+  clientID: CLIENT.id,
+  clientSecret: CLIENT.secret,
+  timeoutMs: 1000,
+});
 
 runConnectorConformance({
   name: 'example-oauth-callback',
@@ -110,7 +136,13 @@ runConnectorConformance({
   identity: {
     expectGroups: true,
     check: (identity) => {
-      expect(identity).toMatchObject({ userId: 'u-1001', preferredUsername: 'ada', email: 'ada@example.com', emailVerified: true, groups: ['admins'] });
+      expect(identity).toMatchObject({
+        userId: 'u-1001',
+        preferredUsername: 'ada',
+        email: 'ada@example.com',
+        emailVerified: true,
+        groups: ['admins'],
+      });
     },
   },
   refresh: {
@@ -131,7 +163,11 @@ describe('example-oauth-callback specifics', () => {
   const callbackURL = 'https://issuer.test/dex/callback';
 
   beforeAll(async () => {
-    const c = await factory.open('example', factory.configSchema.parse(config()), { logger, issuerURL: 'https://issuer.test/dex', callbackURL });
+    const c = await factory.open('example', factory.configSchema.parse(config()), {
+      logger,
+      issuerURL: 'https://issuer.test/dex',
+      callbackURL,
+    });
     if (c.kind !== 'callback') throw new Error('expected a callback connector');
     connector = c;
   });
@@ -165,7 +201,11 @@ describe('example-oauth-callback specifics', () => {
     const redirect = await connector.loginURL(scopes, callbackURL, 'state-form');
     const request = await driveLogin(redirect.url);
     const form = Object.fromEntries(request.url.searchParams);
-    const identity = await connector.handleCallback(scopes, redirect.keep, { url: new URL(callbackURL), method: 'POST', form });
+    const identity = await connector.handleCallback(scopes, redirect.keep, {
+      url: new URL(callbackURL),
+      method: 'POST',
+      form,
+    });
     expect(identity.userId).toBe('u-1001');
   });
 

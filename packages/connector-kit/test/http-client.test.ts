@@ -26,7 +26,10 @@ async function listen(server: Server, handler: Handler): Promise<{ url: string; 
   server.on('request', handler);
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `${server instanceof tls.Server ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`, sockets };
+  return {
+    url: `${server instanceof tls.Server ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    sockets,
+  };
 }
 
 function client(options: Partial<ConstructorParameters<typeof HttpClient>[0]> = {}): HttpClient {
@@ -62,8 +65,14 @@ describe('timeouts', () => {
     let hits = 0;
     const { url } = await listen(createHttpServer(), () => void (hits += 1));
     const started = Date.now();
-    const error = await client({ timeoutMs: 300 }).send({ method: 'GET', url, what: 'GET /hang' }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'upstream_unavailable', message: 'Example: GET /hang did not answer within 300 ms', userMessage: expect.stringContaining('in time') });
+    const error = await client({ timeoutMs: 300 })
+      .send({ method: 'GET', url, what: 'GET /hang' })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'upstream_unavailable',
+      message: 'Example: GET /hang did not answer within 300 ms',
+      userMessage: expect.stringContaining('in time'),
+    });
     expect(Date.now() - started).toBeLessThan(1500);
     expect(hits).toBe(1);
   });
@@ -75,7 +84,10 @@ describe('timeouts', () => {
       res.on('close', () => clearInterval(timer));
     });
     const started = Date.now();
-    await expectConnectorError(client({ timeoutMs: 400 }).send({ method: 'GET', url, what: 'GET /trickle' }), 'upstream_unavailable');
+    await expectConnectorError(
+      client({ timeoutMs: 400 }).send({ method: 'GET', url, what: 'GET /trickle' }),
+      'upstream_unavailable',
+    );
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
@@ -83,7 +95,11 @@ describe('timeouts', () => {
     const { url } = await listen(createHttpServer(), () => {});
     const c = client({ timeoutMs: 500 });
     const started = Date.now();
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => c.send({ method: 'GET', url: `${url}/${i}`, what: 'GET /hang' }).catch((e: unknown) => e)));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        c.send({ method: 'GET', url: `${url}/${i}`, what: 'GET /hang' }).catch((e: unknown) => e),
+      ),
+    );
     expect(results.every((r) => (r as { code?: string }).code === 'upstream_unavailable')).toBe(true);
     expect(Date.now() - started).toBeLessThan(3000);
   });
@@ -108,19 +124,36 @@ describe('body cap', () => {
       };
       pump();
     });
-    const error = await client({ timeoutMs: 15_000 }).send({ method: 'GET', url, what: 'GET /huge' }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'upstream_error', message: `Example: the answer to GET /huge exceeds ${DEFAULT_MAX_BODY_BYTES} bytes` });
+    const error = await client({ timeoutMs: 15_000 })
+      .send({ method: 'GET', url, what: 'GET /huge' })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'upstream_error',
+      message: `Example: the answer to GET /huge exceeds ${DEFAULT_MAX_BODY_BYTES} bytes`,
+    });
     await expect.poll(() => closed, { timeout: 5000 }).toBe(true);
     expect(written).toBeLessThan(64 * 1024 * 1024);
     expect(hits).toBe(1);
   });
 
   it('accepts a body of exactly the limit, and honours a smaller limit per client or request', async () => {
-    const { url } = await listen(createHttpServer(), (req, res) => res.end('x'.repeat(Number(new URL(req.url ?? '/', 'http://x').searchParams.get('n')))));
-    expect((await client().send({ method: 'GET', url: `${url}/?n=${DEFAULT_MAX_BODY_BYTES}`, what: 'GET' })).text).toHaveLength(DEFAULT_MAX_BODY_BYTES);
-    await expectConnectorError(client({ maxBodyBytes: 1024 }).send({ method: 'GET', url: `${url}/?n=1025`, what: 'GET' }), 'upstream_error');
-    await expectConnectorError(client().send({ method: 'GET', url: `${url}/?n=1025`, what: 'GET', maxBodyBytes: 1024 }), 'upstream_error');
-    expect((await client({ maxBodyBytes: 1024 }).send({ method: 'GET', url: `${url}/?n=1024`, what: 'GET' })).text).toHaveLength(1024);
+    const { url } = await listen(createHttpServer(), (req, res) =>
+      res.end('x'.repeat(Number(new URL(req.url ?? '/', 'http://x').searchParams.get('n')))),
+    );
+    expect(
+      (await client().send({ method: 'GET', url: `${url}/?n=${DEFAULT_MAX_BODY_BYTES}`, what: 'GET' })).text,
+    ).toHaveLength(DEFAULT_MAX_BODY_BYTES);
+    await expectConnectorError(
+      client({ maxBodyBytes: 1024 }).send({ method: 'GET', url: `${url}/?n=1025`, what: 'GET' }),
+      'upstream_error',
+    );
+    await expectConnectorError(
+      client().send({ method: 'GET', url: `${url}/?n=1025`, what: 'GET', maxBodyBytes: 1024 }),
+      'upstream_error',
+    );
+    expect(
+      (await client({ maxBodyBytes: 1024 }).send({ method: 'GET', url: `${url}/?n=1024`, what: 'GET' })).text,
+    ).toHaveLength(1024);
   });
 });
 
@@ -128,21 +161,38 @@ describe('sending again after a dropped connection', () => {
   it('sends a GET once more', async () => {
     const seen: Array<{ method: string; body: string }> = [];
     const { url } = await listen(createHttpServer(), resetting(1, seen));
-    expect(await client().send({ method: 'GET', url, what: 'GET /keys' })).toMatchObject({ status: 200, text: '{"ok":true}' });
+    expect(await client().send({ method: 'GET', url, what: 'GET /keys' })).toMatchObject({
+      status: 200,
+      text: '{"ok":true}',
+    });
     expect(seen.map((s) => s.method)).toEqual(['GET', 'GET']);
   });
 
   it('never sends a POST twice (a token request may have spent its code)', async () => {
     const seen: Array<{ method: string; body: string }> = [];
     const { url } = await listen(createHttpServer(), resetting(1, seen));
-    await expectConnectorError(client().send({ method: 'POST', url, body: 'grant_type=authorization_code&code=once', what: 'token endpoint' }), 'upstream_unavailable');
+    await expectConnectorError(
+      client().send({ method: 'POST', url, body: 'grant_type=authorization_code&code=once', what: 'token endpoint' }),
+      'upstream_unavailable',
+    );
     expect(seen).toEqual([{ method: 'POST', body: 'grant_type=authorization_code&code=once' }]);
   });
 
   it('sends a POST marked idempotent once more, and gives up after the second failure', async () => {
     const seen: Array<{ method: string; body: string }> = [];
     const { url } = await listen(createHttpServer(), resetting(5, seen));
-    await expectConnectorError(boundedFetch({ upstream: 'Example', method: 'POST', url, body: '{}', idempotent: true, timeoutMs: 2000, what: 'read' }), 'upstream_unavailable');
+    await expectConnectorError(
+      boundedFetch({
+        upstream: 'Example',
+        method: 'POST',
+        url,
+        body: '{}',
+        idempotent: true,
+        timeoutMs: 2000,
+        what: 'read',
+      }),
+      'upstream_unavailable',
+    );
     expect(seen).toHaveLength(2);
   });
 
@@ -150,7 +200,9 @@ describe('sending again after a dropped connection', () => {
     const { url } = await listen(createHttpServer(), () => {});
     const closed = url;
     for (const s of servers.splice(0)) await new Promise<void>((resolve) => s.close(() => resolve()));
-    const error = await client().send({ method: 'GET', url: closed, what: 'GET /' }).catch((e: unknown) => e);
+    const error = await client()
+      .send({ method: 'GET', url: closed, what: 'GET /' })
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'upstream_unavailable', message: expect.stringContaining('ECONNREFUSED') });
   });
 });
@@ -176,9 +228,20 @@ describe('answers', () => {
     });
     const logger = createMemoryLogger();
     const c = client({ headers: { 'user-agent': 'kit-test', accept: 'text/plain' }, logger });
-    await c.send({ method: 'GET', url, what: 'GET /me', headers: { accept: 'application/json', authorization: 'Bearer secret-token-123' } });
-    expect(got).toMatchObject({ 'user-agent': 'kit-test', accept: 'application/json', authorization: 'Bearer secret-token-123' });
-    expect(logger.records).toEqual([expect.objectContaining({ level: 'debug', obj: expect.objectContaining({ request: 'GET /me', status: 200 }) })]);
+    await c.send({
+      method: 'GET',
+      url,
+      what: 'GET /me',
+      headers: { accept: 'application/json', authorization: 'Bearer secret-token-123' },
+    });
+    expect(got).toMatchObject({
+      'user-agent': 'kit-test',
+      accept: 'application/json',
+      authorization: 'Bearer secret-token-123',
+    });
+    expect(logger.records).toEqual([
+      expect.objectContaining({ level: 'debug', obj: expect.objectContaining({ request: 'GET /me', status: 200 }) }),
+    ]);
     expect(JSON.stringify(logger.records)).not.toContain('secret-token-123');
   });
 
@@ -198,11 +261,16 @@ describe('trust', () => {
     const ca = await createTestCA('Kit Test CA');
     const other = await createTestCA('Other CA');
     const leaf = await ca.issue(['127.0.0.1']);
-    const { url } = await listen(createHttpsServer({ cert: leaf.cert, key: leaf.key }), (_req, res) => res.end('trusted'));
+    const { url } = await listen(createHttpsServer({ cert: leaf.cert, key: leaf.key }), (_req, res) =>
+      res.end('trusted'),
+    );
     expect((await client({ ca: ca.caCert }).send({ method: 'GET', url, what: 'GET /' })).text).toBe('trusted');
     for (const c of [client({ ca: other.caCert }), client()]) {
       const error = await c.send({ method: 'GET', url, what: 'GET /' }).catch((e: unknown) => e);
-      expect(error).toMatchObject({ code: 'upstream_error', message: expect.stringMatching(/TLS certificate of 127\.0\.0\.1:\d+ not trusted/) });
+      expect(error).toMatchObject({
+        code: 'upstream_error',
+        message: expect.stringMatching(/TLS certificate of 127\.0\.0\.1:\d+ not trusted/),
+      });
     }
   });
 });

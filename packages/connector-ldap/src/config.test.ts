@@ -34,7 +34,17 @@ describe('ldap config schema', () => {
     });
     expect(result.ok).toBe(false);
     const paths = result.ok ? [] : result.issues.map((i) => i.path);
-    for (const p of ['host', 'startTLS', 'userSearch.baseDN', 'userSearch.username', 'userSearch.filter', 'userSearch.scope', 'groupSearch.groupAttr', 'requestTimeout', '']) {
+    for (const p of [
+      'host',
+      'startTLS',
+      'userSearch.baseDN',
+      'userSearch.username',
+      'userSearch.filter',
+      'userSearch.scope',
+      'groupSearch.groupAttr',
+      'requestTimeout',
+      '',
+    ]) {
       expect(paths, p).toContain(p);
     }
     const messages = result.ok ? '' : result.issues.map((i) => `${i.path}: ${i.message}`).join('\n');
@@ -43,13 +53,20 @@ describe('ldap config schema', () => {
   });
 
   it('accepts the legacy groupSearch.userAttr/groupAttr form as one matcher', () => {
-    const c = ldapConfigSchema.parse({ ...minimal, groupSearch: { baseDN: 'ou=G', userAttr: 'dn', groupAttr: 'member', recursionGroupAttr: 'DN' } });
+    const c = ldapConfigSchema.parse({
+      ...minimal,
+      groupSearch: { baseDN: 'ou=G', userAttr: 'dn', groupAttr: 'member', recursionGroupAttr: 'DN' },
+    });
     expect(c.groupSearch?.userMatchers).toEqual([{ userAttr: 'DN', groupAttr: 'member', recursionGroupAttr: 'DN' }]);
     expect(c.groupSearch?.maxNestingDepth).toBe(10);
   });
 
   it('rejects unreadable certificate files, naming the key', () => {
-    const r = parseConnectorConfig(factory, { ...minimal, rootCA: '/nonexistent/ca.pem', clientCert: '/nonexistent/c.pem' });
+    const r = parseConnectorConfig(factory, {
+      ...minimal,
+      rootCA: '/nonexistent/ca.pem',
+      clientCert: '/nonexistent/c.pem',
+    });
     const paths = r.ok ? [] : r.issues.map((i) => i.path);
     expect(paths).toEqual(expect.arrayContaining(['rootCA', 'clientCert', 'clientKey']));
   });
@@ -58,9 +75,15 @@ describe('ldap config schema', () => {
 describe('endpoint', () => {
   it('picks the scheme and default port like Dex', () => {
     expect(endpointFor(ldapConfigSchema.parse(minimal)).url).toBe('ldaps://ldap.example.com:636');
-    expect(endpointFor(ldapConfigSchema.parse({ ...minimal, insecureNoSSL: true })).url).toBe('ldap://ldap.example.com:389');
+    expect(endpointFor(ldapConfigSchema.parse({ ...minimal, insecureNoSSL: true })).url).toBe(
+      'ldap://ldap.example.com:389',
+    );
     const st = endpointFor(ldapConfigSchema.parse({ ...minimal, startTLS: true }));
-    expect(st).toMatchObject({ url: 'ldap://ldap.example.com:389', startTLS: true, tls: { servername: 'ldap.example.com', rejectUnauthorized: true } });
+    expect(st).toMatchObject({
+      url: 'ldap://ldap.example.com:389',
+      startTLS: true,
+      tls: { servername: 'ldap.example.com', rejectUnauthorized: true },
+    });
     expect(endpointFor(ldapConfigSchema.parse({ ...minimal, host: '[::1]:1636' })).url).toBe('ldaps://[::1]:1636');
   });
 });
@@ -71,7 +94,13 @@ describe('warnings', () => {
     const w = configWarnings(ldapConfigSchema.parse({ ...minimal, insecureNoSSL: true })).join('\n');
     expect(w).toMatch(/clear text/);
     expect(w).toMatch(/anonymous/);
-    expect(configWarnings(ldapConfigSchema.parse({ ...minimal, insecureSkipVerify: true })).join('\n')).toMatch(/not verified/);
-    expect(configWarnings(ldapConfigSchema.parse({ ...minimal, insecureNoSSL: true, startTLS: true, bindDN: 'cn=s', bindPW: 'p' }))).toEqual([]);
+    expect(configWarnings(ldapConfigSchema.parse({ ...minimal, insecureSkipVerify: true })).join('\n')).toMatch(
+      /not verified/,
+    );
+    expect(
+      configWarnings(
+        ldapConfigSchema.parse({ ...minimal, insecureNoSSL: true, startTLS: true, bindDN: 'cn=s', bindPW: 'p' }),
+      ),
+    ).toEqual([]);
   });
 });

@@ -19,18 +19,32 @@ function objectError(expected: string) {
 }
 
 /** Cross-field checks also run when a field failed, so every problem is reported at once. */
-const alwaysCheck = { when: (payload: { value: unknown }) => typeof payload.value === 'object' && payload.value !== null };
+const alwaysCheck = {
+  when: (payload: { value: unknown }) => typeof payload.value === 'object' && payload.value !== null,
+};
 
 /** `DN` (any case) means "the entry's distinguished name", as in Dex. */
 function attributeOrDN(what: string) {
-  return z.union([z.string().regex(/^dn$/i).transform(() => 'DN' as const), attribute(what)], {
-    error: `must be "DN" or an LDAP attribute name (${what})`,
-  });
+  return z.union(
+    [
+      z
+        .string()
+        .regex(/^dn$/i)
+        .transform(() => 'DN' as const),
+      attribute(what),
+    ],
+    {
+      error: `must be "DN" or an LDAP attribute name (${what})`,
+    },
+  );
 }
 
 /** A distinguished name. Checked only for being non-empty: the server is the judge of DN syntax. */
 function dn(what: string) {
-  return z.string({ error: `must be a DN string (${what})` }).trim().min(1, { error: `must not be empty (${what})` });
+  return z
+    .string({ error: `must be a DN string (${what})` })
+    .trim()
+    .min(1, { error: `must not be empty (${what})` });
 }
 
 /** An RFC 4515 filter written by the operator (trusted, but parsed now so a typo fails at start-up). */
@@ -68,7 +82,10 @@ function duration(fallbackMs: number) {
       const unit = m?.[2] === 'ms' ? 1 : m?.[2] === 's' ? 1000 : 60_000;
       const ms = m ? Math.round(Number(m[1]) * unit) : Number.NaN;
       if (!(ms >= 100 && ms <= 300_000)) {
-        ctx.addIssue({ code: 'custom', message: `must be a duration between 100ms and 5m, such as "5s"; got ${JSON.stringify(value)}` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a duration between 100ms and 5m, such as "5s"; got ${JSON.stringify(value)}`,
+        });
         return z.NEVER;
       }
       return ms;
@@ -92,9 +109,12 @@ const userSearch = z.strictObject(
     filter,
     /** One attribute or several (any of them may equal the login name). */
     username: z
-      .union([attribute('username'), z.array(attribute('username')).min(1, { error: 'must list at least one attribute' })], {
-        error: 'must be an attribute name or a list of them, such as "uid" or ["uid", "mail"]',
-      })
+      .union(
+        [attribute('username'), z.array(attribute('username')).min(1, { error: 'must list at least one attribute' })],
+        {
+          error: 'must be an attribute name or a list of them, such as "uid" or ["uid", "mail"]',
+        },
+      )
       .transform((v) => (Array.isArray(v) ? [...new Set(v)] : [v])),
     scope,
     idAttr: attributeOrDN('idAttr').default('uid'),
@@ -129,13 +149,25 @@ const groupSearch = z
   .superRefine((g, ctx) => {
     const legacy = g.userAttr !== undefined || g.groupAttr !== undefined;
     if (legacy && (g.userAttr === undefined || g.groupAttr === undefined)) {
-      ctx.addIssue({ code: 'custom', path: [g.userAttr === undefined ? 'userAttr' : 'groupAttr'], message: 'userAttr and groupAttr must be set together' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [g.userAttr === undefined ? 'userAttr' : 'groupAttr'],
+        message: 'userAttr and groupAttr must be set together',
+      });
     }
     if (legacy && g.userMatchers !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['userMatchers'], message: 'set userMatchers or the legacy userAttr/groupAttr, not both' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['userMatchers'],
+        message: 'set userMatchers or the legacy userAttr/groupAttr, not both',
+      });
     }
     if (!legacy && (g.userMatchers === undefined || g.userMatchers.length === 0)) {
-      ctx.addIssue({ code: 'custom', path: ['userMatchers'], message: 'must list at least one {userAttr, groupAttr} matcher' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['userMatchers'],
+        message: 'must list at least one {userAttr, groupAttr} matcher',
+      });
     }
   }, alwaysCheck)
   .transform(({ userAttr, groupAttr, recursionGroupAttr, userMatchers, ...rest }) => ({
@@ -156,7 +188,10 @@ function pemFile(what: string) {
         if (!text.includes('-----BEGIN')) throw new Error('no PEM block');
         return text;
       } catch (e) {
-        ctx.addIssue({ code: 'custom', message: `cannot read a PEM ${what} from ${JSON.stringify(path)}: ${(e as Error).message}` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `cannot read a PEM ${what} from ${JSON.stringify(path)}: ${(e as Error).message}`,
+        });
         return z.NEVER;
       }
     });
@@ -216,7 +251,11 @@ export const ldapConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['bindPW'], message: 'must be set when bindDN is set' });
     }
     if ((c.clientCert === undefined) !== (c.clientKey === undefined)) {
-      ctx.addIssue({ code: 'custom', path: [c.clientCert === undefined ? 'clientCert' : 'clientKey'], message: 'clientCert and clientKey must be set together' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.clientCert === undefined ? 'clientCert' : 'clientKey'],
+        message: 'clientCert and clientKey must be set together',
+      });
     }
   }, alwaysCheck);
 
@@ -230,7 +269,9 @@ export function configWarnings(c: LdapConfig): string[] {
     out.push('insecureNoSSL is set without startTLS: user passwords are sent to the LDAP server in clear text');
   }
   if (c.insecureSkipVerify && (!c.insecureNoSSL || c.startTLS)) {
-    out.push("insecureSkipVerify is set: the LDAP server's TLS certificate is not verified, so anyone on the path can impersonate it and read passwords");
+    out.push(
+      "insecureSkipVerify is set: the LDAP server's TLS certificate is not verified, so anyone on the path can impersonate it and read passwords",
+    );
   }
   if ((c.bindDN ?? '') === '') out.push('no bindDN: users and groups are searched with an anonymous bind');
   return out;

@@ -43,7 +43,9 @@ export function endpointFor(c: LdapConfig): Endpoint {
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS|HOSTNAME|ALTNAME|SSL/;
 
 function errorCode(e: unknown): string {
-  return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : '';
+  return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string'
+    ? (e as { code: string }).code
+    : '';
 }
 
 /** Maps a transport or protocol failure to the connector error the issuer renders. */
@@ -66,10 +68,14 @@ export function toConnectorError(e: unknown, during: string): ConnectorError {
     );
   }
   // Refused, reset, timed out, socket closed: the directory is not there right now.
-  return new ConnectorError(ConnectorErrorCodes.UpstreamUnavailable, `LDAP server unreachable during ${during}: ${message}`, {
-    userMessage: DIRECTORY_UNAVAILABLE,
-    cause: e,
-  });
+  return new ConnectorError(
+    ConnectorErrorCodes.UpstreamUnavailable,
+    `LDAP server unreachable during ${during}: ${message}`,
+    {
+      userMessage: DIRECTORY_UNAVAILABLE,
+      cause: e,
+    },
+  );
 }
 
 async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
@@ -88,7 +94,11 @@ async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promi
  * Runs `work` on a fresh connection (TLS set up, nothing bound yet) and always closes it.
  * Every step is bounded: connect by `connectTimeout`, each operation by `requestTimeout`.
  */
-export async function withConnection<T>(c: LdapConfig, endpoint: Endpoint, work: (client: Client) => Promise<T>): Promise<T> {
+export async function withConnection<T>(
+  c: LdapConfig,
+  endpoint: Endpoint,
+  work: (client: Client) => Promise<T>,
+): Promise<T> {
   const client = new Client({
     url: endpoint.url,
     connectTimeout: c.connectTimeout,

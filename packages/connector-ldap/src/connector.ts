@@ -25,7 +25,12 @@ export interface LdapConnectorData {
 const MAX_USERNAME_LENGTH = 256;
 
 function isConnectorData(v: unknown): v is LdapConnectorData {
-  return typeof v === 'object' && v !== null && typeof (v as { dn?: unknown }).dn === 'string' && (v as { dn: string }).dn !== '';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as { dn?: unknown }).dn === 'string' &&
+    (v as { dn: string }).dn !== ''
+  );
 }
 
 function resultCode(e: unknown): number | undefined {
@@ -94,13 +99,20 @@ export class LdapConnector implements PasswordConnector, RefreshConnector {
       await this.#serviceBind(client);
       const entry = await this.#readUser(client, dn);
       if (entry === undefined) {
-        throw new ConnectorError(ConnectorErrorCodes.RefreshFailed, 'ldap: user no longer exists or no longer matches userSearch.filter', {
-          userMessage: 'Your account is no longer available.',
-        });
+        throw new ConnectorError(
+          ConnectorErrorCodes.RefreshFailed,
+          'ldap: user no longer exists or no longer matches userSearch.filter',
+          {
+            userMessage: 'Your account is no longer available.',
+          },
+        );
       }
       const fresh = await this.#identity(client, entry, scopes);
       if (fresh.userId !== identity.userId) {
-        throw new ConnectorError(ConnectorErrorCodes.RefreshFailed, 'ldap: the entry at the stored DN now has a different id');
+        throw new ConnectorError(
+          ConnectorErrorCodes.RefreshFailed,
+          'ldap: the entry at the stored DN now has a different id',
+        );
       }
       return fresh;
     });
@@ -119,7 +131,13 @@ export class LdapConnector implements PasswordConnector, RefreshConnector {
     }
   }
 
-  async #search(client: Client, base: string, scope: 'base' | 'one' | 'sub', filter: Filter, sizeLimit: number): Promise<Entry[]> {
+  async #search(
+    client: Client,
+    base: string,
+    scope: 'base' | 'one' | 'sub',
+    filter: Filter,
+    sizeLimit: number,
+  ): Promise<Entry[]> {
     try {
       const { searchEntries } = await client.search(base, {
         scope,
@@ -144,7 +162,10 @@ export class LdapConnector implements PasswordConnector, RefreshConnector {
     const filter = userFilter(us.filter, us.username, username);
     const entries = await this.#search(client, us.baseDN, us.scope, filter, 2);
     if (entries.length > 1) {
-      this.#log.warn({ filter: filter.toString(), count: entries.length }, 'ldap: user search matched more than one entry; login refused');
+      this.#log.warn(
+        { filter: filter.toString(), count: entries.length },
+        'ldap: user search matched more than one entry; login refused',
+      );
       return undefined;
     }
     const entry = entries[0];
@@ -165,9 +186,13 @@ export class LdapConnector implements PasswordConnector, RefreshConnector {
     const us = this.#config.userSearch;
     const userId = first(entry, us.idAttr);
     if (userId === undefined) {
-      throw new ConnectorError(ConnectorErrorCodes.UpstreamError, `ldap: user entry has no ${us.idAttr} (userSearch.idAttr)`, {
-        userMessage: 'Your directory entry is missing its identifier; contact your administrator.',
-      });
+      throw new ConnectorError(
+        ConnectorErrorCodes.UpstreamError,
+        `ldap: user entry has no ${us.idAttr} (userSearch.idAttr)`,
+        {
+          userMessage: 'Your directory entry is missing its identifier; contact your administrator.',
+        },
+      );
     }
     const username = first(entry, us.nameAttr) ?? userId;
     const preferredUsername = first(entry, us.preferredUsernameAttr);

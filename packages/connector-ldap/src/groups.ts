@@ -21,7 +21,12 @@ interface Pending {
  * for a matcher with `recursionGroupAttr`, the groups that list those groups (breadth first, at most
  * `maxNestingDepth` levels, each group visited once so membership cycles end).
  */
-export async function resolveGroups(client: Client, gs: GroupSearch, user: Entry, log: ConnectorLogger): Promise<string[]> {
+export async function resolveGroups(
+  client: Client,
+  gs: GroupSearch,
+  user: Entry,
+  log: ConnectorLogger,
+): Promise<string[]> {
   const queue: Pending[] = gs.userMatchers.flatMap((matcher) =>
     values(user, matcher.userAttr).map((value) => ({ matcher, value, depth: 0 })),
   );
@@ -35,7 +40,10 @@ export async function resolveGroups(client: Client, gs: GroupSearch, user: Entry
     if (seenQueries.has(key)) continue;
     seenQueries.add(key);
     if (++searches > MAX_GROUP_SEARCHES) {
-      log.warn({ searches: MAX_GROUP_SEARCHES }, 'ldap: group resolution stopped at its search limit; groups may be incomplete');
+      log.warn(
+        { searches: MAX_GROUP_SEARCHES },
+        'ldap: group resolution stopped at its search limit; groups may be incomplete',
+      );
       break;
     }
 
@@ -58,10 +66,12 @@ export async function resolveGroups(client: Client, gs: GroupSearch, user: Entry
       const dnKey = group.dn.toLowerCase();
       if (seenGroups.has(dnKey)) continue;
       const name = first(group, gs.nameAttr);
-      if (name === undefined) log.warn({ group: group.dn, nameAttr: gs.nameAttr }, 'ldap: group has no name attribute; skipped');
+      if (name === undefined)
+        log.warn({ group: group.dn, nameAttr: gs.nameAttr }, 'ldap: group has no name attribute; skipped');
       seenGroups.set(dnKey, name);
       if (recursion !== undefined) {
-        for (const parentValue of values(group, recursion)) queue.push({ matcher, value: parentValue, depth: depth + 1 });
+        for (const parentValue of values(group, recursion))
+          queue.push({ matcher, value: parentValue, depth: depth + 1 });
       }
     }
   }

@@ -22,9 +22,15 @@ runConnectorConformance({
     { config: {}, path: 'host' },
     { config: { host: 'ldap://x', userSearch: { baseDN: 'dc=x', username: 'uid' } }, path: 'host' },
     { config: { host: 'x:636', userSearch: { baseDN: 'dc=x' } }, path: 'userSearch.username' },
-    { config: { host: 'x:636', userSearch: { baseDN: 'dc=x', username: 'uid', filter: '(uid=a' } }, path: 'userSearch.filter' },
+    {
+      config: { host: 'x:636', userSearch: { baseDN: 'dc=x', username: 'uid', filter: '(uid=a' } },
+      path: 'userSearch.filter',
+    },
     { config: { host: 'x:636', bindDN: 'cn=a', userSearch: { baseDN: 'dc=x', username: 'uid' } }, path: 'bindPW' },
-    { config: { host: 'x:636', userSearch: { baseDN: 'dc=x', username: 'uid' }, groupSearch: { baseDN: 'dc=x' } }, path: 'groupSearch.userMatchers' },
+    {
+      config: { host: 'x:636', userSearch: { baseDN: 'dc=x', username: 'uid' }, groupSearch: { baseDN: 'dc=x' } },
+      path: 'groupSearch.userMatchers',
+    },
   ],
   password: {
     username: 'jane',

@@ -16,7 +16,14 @@ export function memoryLogger(records: LogRecord[] = []): ConnectorLogger & { rec
       (obj: object, msg?: string): void => {
         records.push({ level, obj: { ...bindings, ...obj }, ...(msg === undefined ? {} : { msg }) });
       };
-    return { records, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (b) => make({ ...bindings, ...b }) };
+    return {
+      records,
+      debug: at('debug'),
+      info: at('info'),
+      warn: at('warn'),
+      error: at('error'),
+      child: (b) => make({ ...bindings, ...b }),
+    };
   };
   return make({});
 }

@@ -56,7 +56,13 @@ describe('login over plain LDAP', () => {
     const base = configFor(slapd);
     const connector = open(
       configFor(slapd, {
-        userSearch: { ...base.userSearch, username: ['uid', 'mail'], idAttr: 'entryUUID', nameAttr: 'uid', emailSuffix: 'corp.example' },
+        userSearch: {
+          ...base.userSearch,
+          username: ['uid', 'mail'],
+          idAttr: 'entryUUID',
+          nameAttr: 'uid',
+          emailSuffix: 'corp.example',
+        },
       }),
     );
     const byUid = await connector.login(noGroups, 'john', john.password);
@@ -110,7 +116,10 @@ describe('login over plain LDAP', () => {
     ];
     for (const username of attempts) {
       for (const password of [jane.password, '*', 'x']) {
-        expect({ username, result: await connector.login(withGroups, username, password) }).toEqual({ username, result: { ok: false } });
+        expect({ username, result: await connector.login(withGroups, username, password) }).toEqual({
+          username,
+          result: { ok: false },
+        });
       }
     }
     // The searches used escaped assertion values (RFC 4515), never the metacharacters as syntax.
@@ -125,7 +134,12 @@ describe('login over plain LDAP', () => {
     const result = await open(configFor(slapd)).login(withGroups, special.uid, special.password);
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    expect(result.identity).toMatchObject({ userId: special.uid, username: special.cn, groups: ['odd-ones'], connectorData: { dn: special.dn } });
+    expect(result.identity).toMatchObject({
+      userId: special.uid,
+      username: special.cn,
+      groups: ['odd-ones'],
+      connectorData: { dn: special.dn },
+    });
     expect(await open(configFor(slapd)).login(withGroups, special.uid, 'wrong')).toEqual({ ok: false });
   });
 

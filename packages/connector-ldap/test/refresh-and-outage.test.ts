@@ -33,7 +33,9 @@ describe('refresh', () => {
   it('re-reads groups by the stored DN and picks up a change', async () => {
     const identity = await loginAs('john');
     expect([...(identity.groups ?? [])].sort()).toEqual(['admins', 'everyone', 'staff']);
-    await slapd.modify(`dn: cn=odd-ones,${slapd.seed.groupsDN}\nchangetype: modify\nadd: member\nmember: ${slapd.seed.users.john.dn}\n`);
+    await slapd.modify(
+      `dn: cn=odd-ones,${slapd.seed.groupsDN}\nchangetype: modify\nadd: member\nmember: ${slapd.seed.users.john.dn}\n`,
+    );
     const refreshed = await open(configFor(slapd)).refresh(withGroups, identity);
     expect([...(refreshed.groups ?? [])].sort()).toEqual(['admins', 'everyone', 'odd-ones', 'staff']);
     expect(refreshed.userId).toBe(identity.userId);
@@ -42,7 +44,9 @@ describe('refresh', () => {
 
   it('fails with refresh_failed once the user is disabled (no longer matches userSearch.filter)', async () => {
     const identity = await loginAs('jane');
-    await slapd.modify(`dn: ${slapd.seed.users.jane.dn}\nchangetype: modify\nadd: employeeType\nemployeeType: disabled\n`);
+    await slapd.modify(
+      `dn: ${slapd.seed.users.jane.dn}\nchangetype: modify\nadd: employeeType\nemployeeType: disabled\n`,
+    );
     expect((await errorOf(open(configFor(slapd)).refresh(withGroups, identity))).code).toBe('refresh_failed');
     await slapd.modify(`dn: ${slapd.seed.users.jane.dn}\nchangetype: modify\ndelete: employeeType\n`);
     expect((await open(configFor(slapd)).refresh(withGroups, identity)).userId).toBe('jane');
@@ -52,8 +56,12 @@ describe('refresh', () => {
     const identity = await loginAs('john');
     await slapd.modify(`dn: ${slapd.seed.users.john.dn}\nchangetype: delete\n`);
     expect((await errorOf(open(configFor(slapd)).refresh(withGroups, identity))).code).toBe('refresh_failed');
-    expect((await errorOf(open(configFor(slapd)).refresh(withGroups, { ...identity, connectorData: undefined }))).code).toBe('refresh_failed');
-    expect((await errorOf(open(configFor(slapd)).refresh(withGroups, { ...identity, connectorData: { dn: '' } }))).code).toBe('refresh_failed');
+    expect(
+      (await errorOf(open(configFor(slapd)).refresh(withGroups, { ...identity, connectorData: undefined }))).code,
+    ).toBe('refresh_failed');
+    expect(
+      (await errorOf(open(configFor(slapd)).refresh(withGroups, { ...identity, connectorData: { dn: '' } }))).code,
+    ).toBe('refresh_failed');
   });
 });
 
@@ -84,15 +92,32 @@ describe('directory outages', () => {
     await once(silent, 'listening');
     const { port } = silent.address() as AddressInfo;
     try {
-      const connector = open({ ...configFor(slapd), host: `127.0.0.1:${port}`, connectTimeout: '300ms', requestTimeout: '500ms' });
+      const connector = open({
+        ...configFor(slapd),
+        host: `127.0.0.1:${port}`,
+        connectTimeout: '300ms',
+        requestTimeout: '500ms',
+      });
       const err = await errorOf(connector.login(withGroups, 'jane', 'whatever'));
       expect(err.code).toBe('upstream_unavailable');
       expect(err.message).toMatch(/timeout|timed out/i);
       // LDAPS against a silent server: the TLS handshake is bounded by connectTimeout.
-      const tls = open({ ...configFor(slapd), host: `127.0.0.1:${port}`, insecureNoSSL: false, connectTimeout: '300ms', requestTimeout: '500ms' });
+      const tls = open({
+        ...configFor(slapd),
+        host: `127.0.0.1:${port}`,
+        insecureNoSSL: false,
+        connectTimeout: '300ms',
+        requestTimeout: '500ms',
+      });
       expect((await errorOf(tls.login(withGroups, 'jane', 'whatever'))).code).toBe('upstream_unavailable');
       // StartTLS against a silent server: the extended operation is bounded too.
-      const startTLS = open({ ...configFor(slapd), host: `127.0.0.1:${port}`, startTLS: true, connectTimeout: '300ms', requestTimeout: '500ms' });
+      const startTLS = open({
+        ...configFor(slapd),
+        host: `127.0.0.1:${port}`,
+        startTLS: true,
+        connectTimeout: '300ms',
+        requestTimeout: '500ms',
+      });
       expect((await errorOf(startTLS.login(withGroups, 'jane', 'whatever'))).code).toBe('upstream_unavailable');
     } finally {
       for (const s of sockets) s.destroy();

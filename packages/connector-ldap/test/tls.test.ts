@@ -12,7 +12,11 @@ let slapd: Slapd;
 let otherCA: TestCA;
 let dir: string;
 beforeAll(async () => {
-  [slapd, otherCA, dir] = await Promise.all([startSlapd(), createTestCA('Some Other CA'), mkdtemp(join(tmpdir(), 'ldap-tls-test-'))]);
+  [slapd, otherCA, dir] = await Promise.all([
+    startSlapd(),
+    createTestCA('Some Other CA'),
+    mkdtemp(join(tmpdir(), 'ldap-tls-test-')),
+  ]);
   await writeFile(join(dir, 'ca.pem'), slapd.caCert);
 });
 afterAll(async () => {
@@ -109,11 +113,9 @@ describe('mutual TLS', () => {
       await writeFile(join(dir, 'client.pem'), client.cert);
       await writeFile(join(dir, 'client.key'), client.key);
       const base = { host: `127.0.0.1:${strict.ldapsPort}`, insecureNoSSL: false, rootCAData: strict.caCert };
-      const ok = await open(configFor(strict, { ...base, clientCert: join(dir, 'client.pem'), clientKey: join(dir, 'client.key') })).login(
-        withGroups,
-        'jane',
-        strict.seed.users.jane.password,
-      );
+      const ok = await open(
+        configFor(strict, { ...base, clientCert: join(dir, 'client.pem'), clientKey: join(dir, 'client.key') }),
+      ).login(withGroups, 'jane', strict.seed.users.jane.password);
       expect(ok.ok).toBe(true);
       const refused = await open(configFor(strict, base))
         .login(withGroups, 'jane', strict.seed.users.jane.password)

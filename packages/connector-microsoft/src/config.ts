@@ -12,7 +12,13 @@ const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}
 /** Scopes that let `/me/getMemberGroups` and `/directoryObjects/getByIds` read groups. */
 export const GROUP_READ_SCOPES = ['directory.read.all', 'directory.readwrite.all'];
 /** Scopes that let `/me` be read. */
-export const USER_READ_SCOPES = ['user.read', 'user.readwrite', 'user.readbasic.all', 'user.read.all', 'directory.read.all'];
+export const USER_READ_SCOPES = [
+  'user.read',
+  'user.readwrite',
+  'user.readbasic.all',
+  'user.read.all',
+  'directory.read.all',
+];
 
 /** The `config` block of a `type: microsoft` connector: Dex's keys, plus `allowedTenants` and `timeoutSeconds`. */
 export const configSchema = z
@@ -32,7 +38,9 @@ export const configSchema = z
     useGroupsAsWhitelist: z.boolean({ error: 'must be true or false' }).default(false),
     emailToLowercase: z.boolean({ error: 'must be true or false' }).default(false),
     groupNameFormat: z.enum(['name', 'id'], { error: 'must be "name" or "id"' }).default('name'),
-    promptType: z.enum(['login', 'none', 'consent', 'select_account'], { error: 'must be login, none, consent or select_account' }).optional(),
+    promptType: z
+      .enum(['login', 'none', 'consent', 'select_account'], { error: 'must be login, none, consent or select_account' })
+      .optional(),
     domainHint: z.string().min(1).optional(),
     /** Replaces the default `User.Read`. `Directory.Read.All` is added when groups are needed. */
     scopes: stringList().optional(),
@@ -47,7 +55,9 @@ export const configSchema = z
     batchGroupLookups: z.boolean({ error: 'must be true or false' }).optional(),
     /** Ours: tenant ids (tid) allowed to sign in when `tenant` is common/organizations. Empty: any tenant. */
     allowedTenants: z
-      .array(z.string().regex(GUID, { error: 'entries must be tenant ids (GUIDs)' }), { error: 'must be a list of tenant ids' })
+      .array(z.string().regex(GUID, { error: 'entries must be tenant ids (GUIDs)' }), {
+        error: 'must be a list of tenant ids',
+      })
       .transform((l) => [...new Set(l.map((t) => t.toLowerCase()))])
       .default([]),
     /** Ours: bound on every upstream request (token endpoint, keys, Graph). */
@@ -65,10 +75,14 @@ export function isMultiTenant(config: MicrosoftConfig): boolean {
 export function warnings(config: MicrosoftConfig): string[] {
   const out: string[] = [];
   if (config.tenant === 'consumers' && config.groups.length > 0) {
-    out.push('groups: personal Microsoft accounts (tenant consumers) have no groups, so every sign-in will be refused (not_in_required_groups).');
+    out.push(
+      'groups: personal Microsoft accounts (tenant consumers) have no groups, so every sign-in will be refused (not_in_required_groups).',
+    );
   }
   if ((config.tenant === 'common' || config.tenant === 'organizations') && config.allowedTenants.length === 0) {
-    out.push(`tenant ${config.tenant}: users of ANY Entra ID tenant can sign in; set allowedTenants to the tenant ids you trust.`);
+    out.push(
+      `tenant ${config.tenant}: users of ANY Entra ID tenant can sign in; set allowedTenants to the tenant ids you trust.`,
+    );
   }
   if (!isMultiTenant(config) && config.allowedTenants.length > 0) {
     out.push('allowedTenants: has no effect with a single tenant; only that tenant can sign in.');

@@ -1,6 +1,14 @@
 import { CryptoProvider } from '@azure/msal-node';
 import { z } from '@gatehouse/connector-kit';
-import { callbackParams, ConnectorError, isConnectorError, keptStateSchema, pkceVerifierField, verifyCallbackState, withConnectorData } from '@gatehouse/connector-kit';
+import {
+  callbackParams,
+  ConnectorError,
+  isConnectorError,
+  keptStateSchema,
+  pkceVerifierField,
+  verifyCallbackState,
+  withConnectorData,
+} from '@gatehouse/connector-kit';
 import type {
   CallbackConnector,
   CallbackRequest,
@@ -50,9 +58,13 @@ export class MicrosoftConnector implements CallbackConnector, RefreshConnector {
     this.config = config;
     this.log = context.logger.child({ connector: id, type: 'microsoft' });
     if (config.redirectURI !== undefined && config.redirectURI !== context.callbackURL) {
-      throw new ConnectorError('invalid_configuration', `redirectURI must be the issuer's callback URL ${context.callbackURL}`, {
-        key: 'redirectURI',
-      });
+      throw new ConnectorError(
+        'invalid_configuration',
+        `redirectURI must be the issuer's callback URL ${context.callbackURL}`,
+        {
+          key: 'redirectURI',
+        },
+      );
     }
     this.redirectURI = context.callbackURL;
   }
@@ -60,7 +72,10 @@ export class MicrosoftConnector implements CallbackConnector, RefreshConnector {
   /** Discovery and keys, fetched once; a failed fetch is retried on the next login. */
   private tenant(): Promise<{ metadata: TenantMetadata; keys: KeySet }> {
     if (!this.upstream) {
-      this.upstream = fetchTenantMetadata(this.config).then((metadata) => ({ metadata, keys: tenantKeys(metadata.jwks_uri, this.config) }));
+      this.upstream = fetchTenantMetadata(this.config).then((metadata) => ({
+        metadata,
+        keys: tenantKeys(metadata.jwks_uri, this.config),
+      }));
       this.upstream.catch(() => {
         this.upstream = undefined;
       });
@@ -78,13 +93,16 @@ export class MicrosoftConnector implements CallbackConnector, RefreshConnector {
     const list = [...(this.config.scopes ?? ['User.Read'])];
     const lower = list.map((s) => s.toLowerCase());
     const usesDefault = lower.some((s) => s.endsWith('/.default'));
-    if (this.groupsNeeded(scopes) && !usesDefault && !lower.some((s) => GROUP_READ_SCOPES.includes(s))) list.push('Directory.Read.All');
+    if (this.groupsNeeded(scopes) && !usesDefault && !lower.some((s) => GROUP_READ_SCOPES.includes(s)))
+      list.push('Directory.Read.All');
     return list;
   }
 
   async loginURL(scopes: Scopes, callbackURL: string, state: string): Promise<LoginRedirect> {
     if (callbackURL !== this.redirectURI) {
-      throw new ConnectorError('invalid_configuration', `callback URL ${callbackURL} is not ${this.redirectURI}`, { key: 'redirectURI' });
+      throw new ConnectorError('invalid_configuration', `callback URL ${callbackURL} is not ${this.redirectURI}`, {
+        key: 'redirectURI',
+      });
     }
     const { metadata } = await this.tenant();
     const session = createMsal(this.config, metadata, this.log);
@@ -119,12 +137,19 @@ export class MicrosoftConnector implements CallbackConnector, RefreshConnector {
       const code = /AADSTS(\d+)/.exec(params.get('error_description') ?? '')?.[1];
       const mapped = describeAadsts(code === undefined ? undefined : Number(code), upstreamError.slice(0, 64));
       this.log.info({ error: upstreamError.slice(0, 64), aadsts: code }, 'Entra ID returned an error to the callback');
-      throw new ConnectorError(mapped.code, `Entra ID answered ${upstreamError.slice(0, 64)}${code ? ` AADSTS${code}` : ''}`, {
-        userMessage: mapped.userMessage,
-      });
+      throw new ConnectorError(
+        mapped.code,
+        `Entra ID answered ${upstreamError.slice(0, 64)}${code ? ` AADSTS${code}` : ''}`,
+        {
+          userMessage: mapped.userMessage,
+        },
+      );
     }
     const code = params.get('code');
-    if (!code) throw new ConnectorError('upstream_error', 'callback carries neither a code nor an error', { userMessage: startAgain });
+    if (!code)
+      throw new ConnectorError('upstream_error', 'callback carries neither a code nor an error', {
+        userMessage: startAgain,
+      });
 
     const { metadata, keys } = await this.tenant();
     const session = createMsal(this.config, metadata, this.log);
@@ -149,10 +174,20 @@ export class MicrosoftConnector implements CallbackConnector, RefreshConnector {
       this.log.warn({ code: mapped.code, reason: mapped.message }, 'Entra ID code redemption failed');
       throw mapped;
     }
-    if (!accessToken || !idToken) throw new ConnectorError('upstream_error', 'Entra ID returned no access token or id_token');
-    const claims = await verifyIdToken(idToken, this.config, keys, { nonce: login.nonce, tenantIssuer: metadata.issuer });
+    if (!accessToken || !idToken)
+      throw new ConnectorError('upstream_error', 'Entra ID returned no access token or id_token');
+    const claims = await verifyIdToken(idToken, this.config, keys, {
+      nonce: login.nonce,
+      tenantIssuer: metadata.issuer,
+    });
     const refreshToken = scopes.offlineAccess ? await refreshTokenOf(session) : undefined;
-    const identity = await this.buildIdentity(scopes, accessToken, claims, { oid: claims.oid, tid: claims.tid, ...(refreshToken ? { refreshToken } : {}) }, false);
+    const identity = await this.buildIdentity(
+      scopes,
+      accessToken,
+      claims,
+      { oid: claims.oid, tid: claims.tid, ...(refreshToken ? { refreshToken } : {}) },
+      false,
+    );
     this.log.info({ userId: identity.userId, tid: claims.tid, groups: identity.groups?.length }, 'Entra ID login');
     return identity;
   }
@@ -185,7 +220,8 @@ export class MicrosoftConnector implements CallbackConnector, RefreshConnector {
     const nextData: ConnectorData = { ...data, ...(rotated ? { refreshToken: rotated } : {}) };
     // Entra rotated the refresh token: if a later step fails, the issuer must still store the new
     // one (the old one may already be spent, and the new one outlives it).
-    const keep = (error: unknown): unknown => (rotated !== undefined && rotated !== data.refreshToken ? withConnectorData(error, nextData) : error);
+    const keep = (error: unknown): unknown =>
+      rotated !== undefined && rotated !== data.refreshToken ? withConnectorData(error, nextData) : error;
     let claims: EntraClaims | undefined;
     if (idToken) {
       try {
@@ -194,7 +230,8 @@ export class MicrosoftConnector implements CallbackConnector, RefreshConnector {
         throw keep(error);
       }
       // Not kept: these tokens belong to someone else.
-      if (claims.oid !== data.oid || claims.tid !== data.tid) throw new ConnectorError('refresh_failed', 'Entra ID refreshed a different user');
+      if (claims.oid !== data.oid || claims.tid !== data.tid)
+        throw new ConnectorError('refresh_failed', 'Entra ID refreshed a different user');
     }
     let next: Identity;
     try {
@@ -202,7 +239,8 @@ export class MicrosoftConnector implements CallbackConnector, RefreshConnector {
     } catch (error) {
       throw keep(error);
     }
-    if (next.userId !== identity.userId) throw new ConnectorError('refresh_failed', 'Microsoft Graph returned a different user');
+    if (next.userId !== identity.userId)
+      throw new ConnectorError('refresh_failed', 'Microsoft Graph returned a different user');
     return next;
   }
 
@@ -228,7 +266,9 @@ export class MicrosoftConnector implements CallbackConnector, RefreshConnector {
     if (email !== undefined && this.config.emailToLowercase) email = email.toLowerCase();
     const multi = isMultiTenant(this.config);
     // In a multi-tenant app any tenant admin sets `mail` to anything: only an owner-verified domain counts.
-    const emailVerified = email !== undefined && (!multi || claims?.xms_edov === true || claims?.xms_edov === '1' || claims?.xms_edov === 'true');
+    const emailVerified =
+      email !== undefined &&
+      (!multi || claims?.xms_edov === true || claims?.xms_edov === '1' || claims?.xms_edov === 'true');
     const preferred = this.preferredUsername(me, email, claims);
     return {
       userId: data.oid,
@@ -240,7 +280,11 @@ export class MicrosoftConnector implements CallbackConnector, RefreshConnector {
     };
   }
 
-  private preferredUsername(me: GraphMe, email: string | undefined, claims: EntraClaims | undefined): string | undefined {
+  private preferredUsername(
+    me: GraphMe,
+    email: string | undefined,
+    claims: EntraClaims | undefined,
+  ): string | undefined {
     switch (this.config.preferredUsernameField) {
       case 'name':
         return me.displayName ?? undefined;
@@ -259,7 +303,12 @@ export class MicrosoftConnector implements CallbackConnector, RefreshConnector {
    * Groups per Dex's rules, but enforced in every tenant mode: with `groups` configured the user
    * must be in one of them (fail closed), and `useGroupsAsWhitelist` returns only those.
    */
-  private async resolveGroups(graph: GraphClient, scopes: Scopes, tid: string, refreshing: boolean): Promise<string[] | undefined> {
+  private async resolveGroups(
+    graph: GraphClient,
+    scopes: Scopes,
+    tid: string,
+    refreshing: boolean,
+  ): Promise<string[] | undefined> {
     if (!this.groupsNeeded(scopes)) return undefined;
     const required = this.config.groups;
     let values: string[] = [];
@@ -299,7 +348,9 @@ export class MicrosoftConnector implements CallbackConnector, RefreshConnector {
           userMessage: `Gatehouse is not permitted to ${doing} in Microsoft Graph. Tell the administrator (Directory.Read.All consent).`,
         });
       }
-      return new ConnectorError('upstream_error', error.message, { userMessage: `Microsoft Graph could not ${doing}.` });
+      return new ConnectorError('upstream_error', error.message, {
+        userMessage: `Microsoft Graph could not ${doing}.`,
+      });
     }
     return new ConnectorError('upstream_error', `Microsoft Graph: ${String(error)}`);
   }

@@ -50,7 +50,12 @@ export class GraphClient {
     this.logger = logger;
   }
 
-  private async call(url: string, method: 'GET' | 'POST', body?: unknown, retried = false): Promise<Record<string, unknown>> {
+  private async call(
+    url: string,
+    method: 'GET' | 'POST',
+    body?: unknown,
+    retried = false,
+  ): Promise<Record<string, unknown>> {
     // Never send the bearer token anywhere but the configured Graph origin (nextLink comes from the response).
     if (!url.startsWith(`${this.config.graphURL}/`)) {
       throw new ConnectorError('upstream_error', 'Microsoft Graph sent a link to another host');
@@ -81,7 +86,11 @@ export class GraphClient {
     const json = parseJSONObject(what, response.text);
     if (response.status !== 200) {
       const error = json.error as { code?: unknown; message?: unknown } | undefined;
-      throw new GraphError(response.status, String(error?.code ?? 'unknown'), `${what} ${new URL(url).pathname}: HTTP ${response.status} ${String(error?.code ?? '')}`);
+      throw new GraphError(
+        response.status,
+        String(error?.code ?? 'unknown'),
+        `${what} ${new URL(url).pathname}: HTTP ${response.status} ${String(error?.code ?? '')}`,
+      );
     }
     return json;
   }
@@ -94,13 +103,18 @@ export class GraphClient {
   }
 
   /** Follows `@odata.nextLink` (re-posting the same body) and concatenates `value`. */
-  private async pages<T>(url: string, body: unknown, schema: z.ZodType<{ value: T[]; '@odata.nextLink'?: string | undefined }>): Promise<T[]> {
+  private async pages<T>(
+    url: string,
+    body: unknown,
+    schema: z.ZodType<{ value: T[]; '@odata.nextLink'?: string | undefined }>,
+  ): Promise<T[]> {
     const out: T[] = [];
     let next: string | undefined = url;
     for (let page = 0; next !== undefined; page += 1) {
       if (page >= MAX_PAGES) throw new ConnectorError('upstream_error', 'Microsoft Graph: too many pages');
       const parsed = schema.safeParse(await this.call(next, 'POST', body));
-      if (!parsed.success) throw new ConnectorError('upstream_error', `Microsoft Graph ${new URL(url).pathname}: unexpected page`);
+      if (!parsed.success)
+        throw new ConnectorError('upstream_error', `Microsoft Graph ${new URL(url).pathname}: unexpected page`);
       out.push(...parsed.data.value);
       next = parsed.data['@odata.nextLink'];
     }
@@ -118,7 +132,11 @@ export class GraphClient {
     const names = new Map<string, string>();
     for (let i = 0; i < ids.length; i += GET_BY_IDS_BATCH) {
       const batch = ids.slice(i, i + GET_BY_IDS_BATCH);
-      const objects = await this.pages(`${this.config.graphURL}/v1.0/directoryObjects/getByIds`, { ids: batch, types: ['group'] }, objectPage);
+      const objects = await this.pages(
+        `${this.config.graphURL}/v1.0/directoryObjects/getByIds`,
+        { ids: batch, types: ['group'] },
+        objectPage,
+      );
       for (const o of objects) if (o.displayName) names.set(o.id, o.displayName);
     }
     return names;

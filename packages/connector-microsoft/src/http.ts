@@ -1,4 +1,10 @@
-import { boundedFetch, DEFAULT_MAX_BODY_BYTES, parseJSONObject as parseObject, parseRetryAfter, statusError as upstreamStatusError } from '@gatehouse/connector-kit';
+import {
+  boundedFetch,
+  DEFAULT_MAX_BODY_BYTES,
+  parseJSONObject as parseObject,
+  parseRetryAfter,
+  statusError as upstreamStatusError,
+} from '@gatehouse/connector-kit';
 import type { ConnectorError } from '@gatehouse/connector-kit';
 
 /** How users know the upstream, in the kit's messages ("Microsoft sign-in did not answer in time"). */

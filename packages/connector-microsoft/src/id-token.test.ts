@@ -31,7 +31,8 @@ beforeAll(async () => {
   keys = createLocalJWKSet({ keys: [publicJwk] }) as unknown as KeySet;
 });
 
-const config = (extra: Record<string, unknown> = {}) => configSchema.parse({ clientID: CLIENT, clientSecret: 's', tenant: TID, ...extra });
+const config = (extra: Record<string, unknown> = {}) =>
+  configSchema.parse({ clientID: CLIENT, clientSecret: 's', tenant: TID, ...extra });
 
 function token(claims: Record<string, unknown> = {}, opts: { key?: PrivateKey; exp?: number } = {}) {
   const now = Math.floor(Date.now() / 1000);
@@ -54,7 +55,9 @@ describe('verifyIdToken', () => {
   });
 
   it('rejects a token signed by another key', async () => {
-    await expect(verifyIdToken(await token({}, { key: otherKey }), config(), keys, single)).rejects.toMatchObject({ code: 'upstream_error' });
+    await expect(verifyIdToken(await token({}, { key: otherKey }), config(), keys, single)).rejects.toMatchObject({
+      code: 'upstream_error',
+    });
   });
 
   it('rejects a token for another audience', async () => {
@@ -80,29 +83,45 @@ describe('verifyIdToken', () => {
   });
 
   it('rejects a token of another tenant in single-tenant mode', async () => {
-    await expect(verifyIdToken(await token({ tid: OTHER_TID }), config(), keys, single)).rejects.toMatchObject({ code: 'upstream_error' });
+    await expect(verifyIdToken(await token({ tid: OTHER_TID }), config(), keys, single)).rejects.toMatchObject({
+      code: 'upstream_error',
+    });
   });
 
   it('rejects a wrong or missing nonce with invalid_state', async () => {
-    await expect(verifyIdToken(await token({ nonce: 'other' }), config(), keys, single)).rejects.toMatchObject({ code: 'invalid_state' });
-    await expect(verifyIdToken(await token({ nonce: undefined }), config(), keys, single)).rejects.toMatchObject({ code: 'invalid_state' });
-    await expect(verifyIdToken(await token({ nonce: ['n-1'] }), config(), keys, single)).rejects.toMatchObject({ code: 'invalid_state' });
-    await expect(verifyIdToken(await token({ nonce: 'n-2' }), config(), keys, single)).rejects.toMatchObject({ code: 'invalid_state' });
+    await expect(verifyIdToken(await token({ nonce: 'other' }), config(), keys, single)).rejects.toMatchObject({
+      code: 'invalid_state',
+    });
+    await expect(verifyIdToken(await token({ nonce: undefined }), config(), keys, single)).rejects.toMatchObject({
+      code: 'invalid_state',
+    });
+    await expect(verifyIdToken(await token({ nonce: ['n-1'] }), config(), keys, single)).rejects.toMatchObject({
+      code: 'invalid_state',
+    });
+    await expect(verifyIdToken(await token({ nonce: 'n-2' }), config(), keys, single)).rejects.toMatchObject({
+      code: 'invalid_state',
+    });
   });
 
   it('compares the nonce in constant time', async () => {
     const spy = vi.mocked(timingSafeEqual);
     spy.mockClear();
-    await expect(verifyIdToken(await token({ nonce: 'n-1' }), config(), keys, single)).resolves.toMatchObject({ nonce: 'n-1' });
+    await expect(verifyIdToken(await token({ nonce: 'n-1' }), config(), keys, single)).resolves.toMatchObject({
+      nonce: 'n-1',
+    });
     expect(spy).toHaveBeenCalledWith(Buffer.from('n-1'), Buffer.from('n-1'));
     spy.mockClear();
-    await expect(verifyIdToken(await token({ nonce: 'n-9' }), config(), keys, single)).rejects.toMatchObject({ code: 'invalid_state' });
+    await expect(verifyIdToken(await token({ nonce: 'n-9' }), config(), keys, single)).rejects.toMatchObject({
+      code: 'invalid_state',
+    });
     expect(spy).toHaveBeenCalledWith(Buffer.from('n-9'), Buffer.from('n-1'));
   });
 
   it('rejects an expired token', async () => {
     const past = Math.floor(Date.now() / 1000) - 3600;
-    await expect(verifyIdToken(await token({}, { exp: past }), config(), keys, single)).rejects.toMatchObject({ code: 'upstream_error' });
+    await expect(verifyIdToken(await token({}, { exp: past }), config(), keys, single)).rejects.toMatchObject({
+      code: 'upstream_error',
+    });
   });
 
   it('rejects alg none', async () => {
@@ -125,7 +144,9 @@ describe('verifyIdToken', () => {
   });
 
   it('rejects a token without oid or tid', async () => {
-    await expect(verifyIdToken(await token({ oid: undefined }), config(), keys, single)).rejects.toMatchObject({ code: 'upstream_error' });
+    await expect(verifyIdToken(await token({ oid: undefined }), config(), keys, single)).rejects.toMatchObject({
+      code: 'upstream_error',
+    });
   });
 
   describe('multi-tenant (common / organizations)', () => {
@@ -142,17 +163,23 @@ describe('verifyIdToken', () => {
         .setIssuedAt()
         .setExpirationTime('10m')
         .sign(signingKey);
-      await expect(verifyIdToken(t, config({ tenant: 'common' }), keys, multi)).rejects.toMatchObject({ code: 'upstream_error' });
+      await expect(verifyIdToken(t, config({ tenant: 'common' }), keys, multi)).rejects.toMatchObject({
+        code: 'upstream_error',
+      });
     });
 
     it('enforces allowedTenants with access_denied', async () => {
       const cfg = config({ tenant: 'organizations', allowedTenants: [TID.toUpperCase()] });
       await expect(verifyIdToken(await token({ tid: TID }), cfg, keys, multi)).resolves.toMatchObject({ tid: TID });
-      await expect(verifyIdToken(await token({ tid: OTHER_TID }), cfg, keys, multi)).rejects.toMatchObject({ code: 'access_denied' });
+      await expect(verifyIdToken(await token({ tid: OTHER_TID }), cfg, keys, multi)).rejects.toMatchObject({
+        code: 'access_denied',
+      });
     });
 
     it('consumers accepts only the personal-account tenant', async () => {
-      await expect(verifyIdToken(await token({ tid: TID }), config({ tenant: 'consumers' }), keys, multi)).rejects.toMatchObject({ code: 'upstream_error' });
+      await expect(
+        verifyIdToken(await token({ tid: TID }), config({ tenant: 'consumers' }), keys, multi),
+      ).rejects.toMatchObject({ code: 'upstream_error' });
     });
   });
 });

@@ -27,7 +27,12 @@ export function tenantKeys(jwksURI: string, config: MicrosoftConfig): KeySet {
     cacheMaxAge: 24 * 60 * 60 * 1000,
     [customFetch]: async (url: string) => {
       const what = 'Entra ID signing keys';
-      const response = await httpRequest(url, { method: 'GET', headers: { accept: 'application/json' }, timeoutMs, what });
+      const response = await httpRequest(url, {
+        method: 'GET',
+        headers: { accept: 'application/json' },
+        timeoutMs,
+        what,
+      });
       if (response.status !== 200) throw statusError(what, response.status, response.headers);
       return new Response(response.text, { status: 200, headers: response.headers });
     },
@@ -66,7 +71,9 @@ export async function verifyIdToken(
   } catch (error) {
     if (error instanceof ConnectorError) throw error;
     if (error instanceof joseErrors.JWKSTimeout) {
-      throw new ConnectorError('upstream_unavailable', 'Entra ID signing keys did not answer in time', { cause: error });
+      throw new ConnectorError('upstream_unavailable', 'Entra ID signing keys did not answer in time', {
+        cause: error,
+      });
     }
     if (error instanceof joseErrors.JOSEError) throw refused(`${error.code}: ${error.message}`);
     throw refused(String(error));

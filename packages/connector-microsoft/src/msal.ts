@@ -53,7 +53,11 @@ class BoundedNetworkClient implements INetworkModule {
     return this.send<T>('POST', url, options);
   }
 
-  private async send<T>(method: 'GET' | 'POST', url: string, options?: NetworkRequestOptions): Promise<NetworkResponse<T>> {
+  private async send<T>(
+    method: 'GET' | 'POST',
+    url: string,
+    options?: NetworkRequestOptions,
+  ): Promise<NetworkResponse<T>> {
     const what = 'Entra ID token endpoint';
     try {
       const response = await httpRequest(url, {
@@ -69,7 +73,9 @@ class BoundedNetworkClient implements INetworkModule {
       // 4xx answers carry an OAuth error object that msal turns into a ServerError.
       return { headers: response.headers, status: response.status, body: parseJSONObject(what, response.text) as T };
     } catch (error) {
-      this.failure = isConnectorError(error) ? error : new ConnectorError('upstream_error', `${what}: ${String(error)}`);
+      this.failure = isConnectorError(error)
+        ? error
+        : new ConnectorError('upstream_error', `${what}: ${String(error)}`);
       throw new Error(this.failure.message, { cause: error });
     }
   }
@@ -111,7 +117,9 @@ export function createMsal(config: MicrosoftConfig, metadata: TenantMetadata, lo
 
 /** The refresh token msal stored for this session, if any. */
 export async function refreshTokenOf(session: MsalSession): Promise<string | undefined> {
-  const cache = JSON.parse(session.app.getTokenCache().serialize()) as { RefreshToken?: Record<string, { secret?: string }> };
+  const cache = JSON.parse(session.app.getTokenCache().serialize()) as {
+    RefreshToken?: Record<string, { secret?: string }>;
+  };
   const entry = Object.values(cache.RefreshToken ?? {})[0];
   return typeof entry?.secret === 'string' && entry.secret !== '' ? entry.secret : undefined;
 }
@@ -124,22 +132,34 @@ function aadsts(error: AuthError): number | undefined {
 }
 
 /** User-facing text for an AADSTS code; never the upstream's own description (it may be attacker-supplied). */
-export function describeAadsts(code: number | undefined, error: string): { code: ConnectorErrorCode; userMessage: string } {
+export function describeAadsts(
+  code: number | undefined,
+  error: string,
+): { code: ConnectorErrorCode; userMessage: string } {
   // `error` may come from a forged callback URL: only a plain OAuth error token is echoed.
   const tag = code !== undefined ? `AADSTS${code}` : /^[a-z_]{1,40}$/.test(error) ? error : 'unknown error';
   switch (code) {
     case 50105:
-      return { code: 'access_denied', userMessage: `Your account is not assigned to this application. Ask an administrator for access. (${tag})` };
+      return {
+        code: 'access_denied',
+        userMessage: `Your account is not assigned to this application. Ask an administrator for access. (${tag})`,
+      };
     case 65001:
     case 65004:
     case 90094:
-      return { code: 'access_denied', userMessage: `The application needs consent that has not been given. Ask an administrator to grant consent. (${tag})` };
+      return {
+        code: 'access_denied',
+        userMessage: `The application needs consent that has not been given. Ask an administrator to grant consent. (${tag})`,
+      };
     case 700016:
     case 7000215:
     case 7000218:
     case 50011:
     case 90002:
-      return { code: 'upstream_error', userMessage: `Microsoft sign-in is misconfigured for this site. Tell the administrator. (${tag})` };
+      return {
+        code: 'upstream_error',
+        userMessage: `Microsoft sign-in is misconfigured for this site. Tell the administrator. (${tag})`,
+      };
     case 50053:
     case 50057:
       return { code: 'access_denied', userMessage: `Your account is locked or disabled. (${tag})` };
@@ -147,7 +167,10 @@ export function describeAadsts(code: number | undefined, error: string): { code:
     case 54005:
     case 70000:
     case 70008:
-      return { code: 'invalid_state', userMessage: `This sign-in could not be completed; please start again. (${tag})` };
+      return {
+        code: 'invalid_state',
+        userMessage: `This sign-in could not be completed; please start again. (${tag})`,
+      };
   }
   switch (error) {
     case 'access_denied':
@@ -157,7 +180,10 @@ export function describeAadsts(code: number | undefined, error: string): { code:
       return { code: 'access_denied', userMessage: `Microsoft did not allow the sign-in. (${tag})` };
     case 'temporarily_unavailable':
     case 'server_error':
-      return { code: 'upstream_unavailable', userMessage: `Microsoft sign-in is temporarily unavailable. Try again. (${tag})` };
+      return {
+        code: 'upstream_unavailable',
+        userMessage: `Microsoft sign-in is temporarily unavailable. Try again. (${tag})`,
+      };
     default:
       return { code: 'upstream_error', userMessage: `Microsoft sign-in failed. (${tag})` };
   }
@@ -171,18 +197,32 @@ export function mapMsalError(error: unknown, session: MsalSession, refreshing: b
     const code = aadsts(error);
     const upstream = error.errorCode;
     if (upstream === 'state_mismatch' || upstream === 'nonce_mismatch') {
-      return new ConnectorError('invalid_state', `msal: ${upstream}`, { userMessage: 'This sign-in could not be completed; please start again.' });
+      return new ConnectorError('invalid_state', `msal: ${upstream}`, {
+        userMessage: 'This sign-in could not be completed; please start again.',
+      });
     }
     if (upstream === 'network_error') {
-      return new ConnectorError('upstream_unavailable', 'Entra ID unreachable', { userMessage: 'Microsoft sign-in is not reachable right now.' });
+      return new ConnectorError('upstream_unavailable', 'Entra ID unreachable', {
+        userMessage: 'Microsoft sign-in is not reachable right now.',
+      });
     }
-    if (refreshing && ['invalid_grant', 'interaction_required', 'consent_required', 'login_required'].includes(upstream)) {
-      return new ConnectorError('refresh_failed', `Entra ID refused the refresh token (${code !== undefined ? `AADSTS${code}` : upstream})`);
+    if (
+      refreshing &&
+      ['invalid_grant', 'interaction_required', 'consent_required', 'login_required'].includes(upstream)
+    ) {
+      return new ConnectorError(
+        'refresh_failed',
+        `Entra ID refused the refresh token (${code !== undefined ? `AADSTS${code}` : upstream})`,
+      );
     }
     const mapped = describeAadsts(code, upstream);
-    return new ConnectorError(mapped.code, `Entra ID token request failed: ${upstream}${code !== undefined ? ` AADSTS${code}` : ''}`, {
-      userMessage: mapped.userMessage,
-    });
+    return new ConnectorError(
+      mapped.code,
+      `Entra ID token request failed: ${upstream}${code !== undefined ? ` AADSTS${code}` : ''}`,
+      {
+        userMessage: mapped.userMessage,
+      },
+    );
   }
   return new ConnectorError('upstream_error', `unexpected msal failure: ${(error as Error)?.name ?? typeof error}`);
 }

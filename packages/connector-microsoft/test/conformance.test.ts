@@ -27,7 +27,10 @@ runConnectorConformance({
     { config: { clientID: 'x', clientSecret: 'y', clientAssertion: '/file' }, path: '' },
   ],
   callback: {
-    driveLogin: async (loginURL) => ({ url: await fake.signIn(loginURL, { username: 'ada@contoso.test', password: 'Passw0rd!ada' }), method: 'GET' }),
+    driveLogin: async (loginURL) => ({
+      url: await fake.signIn(loginURL, { username: 'ada@contoso.test', password: 'Passw0rd!ada' }),
+      method: 'GET',
+    }),
   },
   identity: {
     expectGroups: true,
@@ -46,10 +49,23 @@ runConnectorConformance({
   },
   faults: [
     { name: 'Entra ID is down', set: () => fake.setDown(true), clear: () => fake.setDown(false) },
-    { name: 'the token endpoint answers 503', set: () => fake.setFault({ where: 'token', status: 503 }), clear: () => fake.clearFaults() },
-    { name: 'Graph answers 500', set: () => fake.setFault({ where: 'graph', status: 500 }), clear: () => fake.clearFaults(), code: 'upstream_error' },
+    {
+      name: 'the token endpoint answers 503',
+      set: () => fake.setFault({ where: 'token', status: 503 }),
+      clear: () => fake.clearFaults(),
+    },
+    {
+      name: 'Graph answers 500',
+      set: () => fake.setFault({ where: 'graph', status: 500 }),
+      clear: () => fake.clearFaults(),
+      code: 'upstream_error',
+    },
     { name: 'Graph hangs', set: () => fake.setFault({ where: 'graph', hang: true }), clear: () => fake.clearFaults() },
-    { name: 'the token endpoint hangs', set: () => fake.setFault({ where: 'token', hang: true }), clear: () => fake.clearFaults() },
+    {
+      name: 'the token endpoint hangs',
+      set: () => fake.setFault({ where: 'token', hang: true }),
+      clear: () => fake.clearFaults(),
+    },
     {
       name: 'Graph throttles with a long Retry-After',
       set: () => fake.setFault({ where: 'graph', status: 429, retryAfter: 120 }),

@@ -12,29 +12,67 @@ let fake: FakeEntra;
 beforeAll(async () => {
   fake = await startEntra({
     users: [
-      { userPrincipalName: 'ada@contoso.test', password: 'Passw0rd!ada', displayName: 'Ada Lovelace', mail: 'Ada.Lovelace@Contoso.test', groups: [groups.devs.id, groups.mailing.id] },
+      {
+        userPrincipalName: 'ada@contoso.test',
+        password: 'Passw0rd!ada',
+        displayName: 'Ada Lovelace',
+        mail: 'Ada.Lovelace@Contoso.test',
+        groups: [groups.devs.id, groups.mailing.id],
+      },
       { userPrincipalName: 'bob@contoso.test', password: 'Passw0rd!bob', displayName: 'Bob', mail: null, groups: [] },
-      { userPrincipalName: 'eve@fabrikam.test', password: 'Passw0rd!eve', displayName: 'Eve', mail: 'eve@fabrikam.test', tid: OTHER_TENANT, groups: [groups.admins.id] },
-      { userPrincipalName: 'vic@fabrikam.test', password: 'Passw0rd!vic', displayName: 'Vic', mail: 'vic@fabrikam.test', tid: OTHER_TENANT, emailDomainOwnerVerified: true },
-      { userPrincipalName: 'many@contoso.test', password: 'Passw0rd!many', displayName: 'Many Groups', mail: 'many@contoso.test', groups: [] },
+      {
+        userPrincipalName: 'eve@fabrikam.test',
+        password: 'Passw0rd!eve',
+        displayName: 'Eve',
+        mail: 'eve@fabrikam.test',
+        tid: OTHER_TENANT,
+        groups: [groups.admins.id],
+      },
+      {
+        userPrincipalName: 'vic@fabrikam.test',
+        password: 'Passw0rd!vic',
+        displayName: 'Vic',
+        mail: 'vic@fabrikam.test',
+        tid: OTHER_TENANT,
+        emailDomainOwnerVerified: true,
+      },
+      {
+        userPrincipalName: 'many@contoso.test',
+        password: 'Passw0rd!many',
+        displayName: 'Many Groups',
+        mail: 'many@contoso.test',
+        groups: [],
+      },
     ],
   });
   // 250 groups for "many" (3 Graph pages of 100), plus 1000 more for a user beyond one getByIds batch.
-  const bulk = Array.from({ length: 1250 }, (_, i) => ({ id: `c0000000-0000-4000-8000-${String(i).padStart(12, '0')}`, displayName: `Team ${i}` }));
+  const bulk = Array.from({ length: 1250 }, (_, i) => ({
+    id: `c0000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    displayName: `Team ${i}`,
+  }));
   fake.addGroups(bulk);
-  fake.setUserGroups(fake.oidOf('many@contoso.test'), bulk.slice(0, 250).map((g) => g.id));
+  fake.setUserGroups(
+    fake.oidOf('many@contoso.test'),
+    bulk.slice(0, 250).map((g) => g.id),
+  );
 });
 afterAll(() => fake.close());
 afterEach(() => fake.clearFaults());
 
-const ada = (c: Awaited<ReturnType<typeof open>>, scopes = allScopes) => login(c, fake, 'ada@contoso.test', 'Passw0rd!ada', scopes);
+const ada = (c: Awaited<ReturnType<typeof open>>, scopes = allScopes) =>
+  login(c, fake, 'ada@contoso.test', 'Passw0rd!ada', scopes);
 
 describe('login', () => {
   it('keys the user on oid, reads profile and transitive groups from Graph, keeps tid and a refresh token', async () => {
     const c = await open(baseConfig(fake));
     const id = await ada(c);
     expect(id.userId).toBe(fake.oidOf('ada@contoso.test'));
-    expect(id).toMatchObject({ username: 'Ada Lovelace', email: 'Ada.Lovelace@Contoso.test', emailVerified: true, preferredUsername: 'ada@contoso.test' });
+    expect(id).toMatchObject({
+      username: 'Ada Lovelace',
+      email: 'Ada.Lovelace@Contoso.test',
+      emailVerified: true,
+      preferredUsername: 'ada@contoso.test',
+    });
     expect(id.groups?.sort()).toEqual(['Developers', 'Everyone', 'Newsletter']);
     expect(id.connectorData).toMatchObject({ oid: id.userId, tid: fake.tenantId, refreshToken: expect.any(String) });
   });
@@ -50,7 +88,9 @@ describe('login', () => {
     expect(u.searchParams.get('nonce')).toBeTruthy();
     expect(u.searchParams.get('prompt')).toBe('select_account');
     expect(u.searchParams.get('domain_hint')).toBe('contoso.test');
-    expect(u.searchParams.get('scope')?.split(' ')).toEqual(expect.arrayContaining(['User.Read', 'Directory.Read.All', 'openid', 'offline_access']));
+    expect(u.searchParams.get('scope')?.split(' ')).toEqual(
+      expect.arrayContaining(['User.Read', 'Directory.Read.All', 'openid', 'offline_access']),
+    );
     expect(JSON.stringify(r.keep)).not.toContain(CLIENT_SECRET);
   });
 
@@ -59,7 +99,9 @@ describe('login', () => {
     const id = await ada(c, { offlineAccess: false, groups: false });
     expect(id.groups).toBeUndefined();
     expect((id.connectorData as { refreshToken?: string }).refreshToken).toBeUndefined();
-    expect(new URL((await c.loginURL({ offlineAccess: false, groups: false }, CALLBACK, 's')).url).searchParams.get('scope')).not.toContain('Directory.Read.All');
+    expect(
+      new URL((await c.loginURL({ offlineAccess: false, groups: false }, CALLBACK, 's')).url).searchParams.get('scope'),
+    ).not.toContain('Directory.Read.All');
   });
 
   it('refuses a tampered PKCE verifier or nonce in the kept data with invalid_state', async () => {
@@ -113,9 +155,13 @@ describe('login', () => {
 
   it('refuses to open when redirectURI is not the issuer callback', async () => {
     const config = factory.configSchema.parse(baseConfig(fake, { redirectURI: 'https://elsewhere.test/callback' }));
-    expect(() => factory.open('x', config, { logger: createMemoryLogger(), issuerURL: 'https://issuer.test/dex', callbackURL: CALLBACK })).toThrow(
-      /redirectURI/,
-    );
+    expect(() =>
+      factory.open('x', config, {
+        logger: createMemoryLogger(),
+        issuerURL: 'https://issuer.test/dex',
+        callbackURL: CALLBACK,
+      }),
+    ).toThrow(/redirectURI/);
   });
 });
 
@@ -166,7 +212,10 @@ describe('groups', () => {
       const before = fake.requests.length;
       const id = await login(await open(baseConfig(fake)), fake, 'many@contoso.test', 'Passw0rd!many');
       expect(id.groups).toHaveLength(1250);
-      const sizes = fake.requests.slice(before).filter((r) => r.idsRequested !== undefined).map((r) => r.idsRequested ?? 0);
+      const sizes = fake.requests
+        .slice(before)
+        .filter((r) => r.idsRequested !== undefined)
+        .map((r) => r.idsRequested ?? 0);
       expect(Math.max(...sizes)).toBeLessThanOrEqual(1000);
       expect(new Set(sizes)).toEqual(new Set([1000, 250]));
     } finally {
@@ -199,7 +248,14 @@ describe('tenants', () => {
 
 describe('upstream errors', () => {
   it('maps AADSTS50105 on the callback to access_denied with a readable message', async () => {
-    fake.setFault({ where: 'authorize', oauthError: { error: 'access_denied', code: 50105, description: 'The signed in user is not assigned to a role for the application.' } });
+    fake.setFault({
+      where: 'authorize',
+      oauthError: {
+        error: 'access_denied',
+        code: 50105,
+        description: 'The signed in user is not assigned to a role for the application.',
+      },
+    });
     const c = await open(baseConfig(fake));
     const err = await ada(c).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'access_denied', userMessage: expect.stringContaining('AADSTS50105') });
@@ -207,7 +263,10 @@ describe('upstream errors', () => {
   });
 
   it('maps AADSTS65001 from the token endpoint to access_denied (consent)', async () => {
-    fake.setFault({ where: 'token', oauthError: { error: 'invalid_grant', code: 65001, description: 'The user or administrator has not consented.' } });
+    fake.setFault({
+      where: 'token',
+      oauthError: { error: 'invalid_grant', code: 65001, description: 'The user or administrator has not consented.' },
+    });
     const err = await ada(await open(baseConfig(fake))).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'access_denied', userMessage: expect.stringContaining('consent') });
   });
@@ -218,7 +277,14 @@ describe('upstream errors', () => {
   });
 
   it('maps unauthorized_client (AADSTS700016) from the token endpoint to upstream_error', async () => {
-    fake.setFault({ where: 'token', oauthError: { error: 'unauthorized_client', code: 700016, description: "Application with identifier 'x' was not found." } });
+    fake.setFault({
+      where: 'token',
+      oauthError: {
+        error: 'unauthorized_client',
+        code: 700016,
+        description: "Application with identifier 'x' was not found.",
+      },
+    });
     const err = await ada(await open(baseConfig(fake))).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'upstream_error', userMessage: expect.stringContaining('AADSTS700016') });
     expect((err as { userMessage: string }).userMessage).not.toContain('was not found');
@@ -227,7 +293,9 @@ describe('upstream errors', () => {
   it('maps an unknown application (AADSTS700016) shown at the authorize page', async () => {
     const c = await open(baseConfig(fake, { clientID: 'unknown-app' }));
     const r = await c.loginURL(allScopes, CALLBACK, 's');
-    await expect(fake.signIn(r.url, { username: 'ada@contoso.test', password: 'Passw0rd!ada' })).rejects.toThrow(/AADSTS700016/);
+    await expect(fake.signIn(r.url, { username: 'ada@contoso.test', password: 'Passw0rd!ada' })).rejects.toThrow(
+      /AADSTS700016/,
+    );
   });
 
   it('retries once after a short Graph 429 Retry-After', async () => {
@@ -259,7 +327,9 @@ describe('upstream errors', () => {
   it('never follows a Graph nextLink to another host (the bearer token would leak)', async () => {
     fake.setNextLinkOrigin('https://graph.evil.test');
     const before = fake.requests.length;
-    const err = await login(await open(baseConfig(fake)), fake, 'many@contoso.test', 'Passw0rd!many').catch((e: unknown) => e);
+    const err = await login(await open(baseConfig(fake)), fake, 'many@contoso.test', 'Passw0rd!many').catch(
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: 'upstream_error' });
     expect(fake.requests.slice(before).filter((r) => r.path === '/v1.0/me/getMemberGroups')).toHaveLength(1);
   });
@@ -295,7 +365,9 @@ describe('refresh', () => {
       const next = await c.refresh(allScopes, id);
       expect(next.userId).toBe(oid);
       expect(next.groups).toEqual(['Admins']);
-      expect((next.connectorData as { refreshToken: string }).refreshToken).not.toBe((id.connectorData as { refreshToken: string }).refreshToken);
+      expect((next.connectorData as { refreshToken: string }).refreshToken).not.toBe(
+        (id.connectorData as { refreshToken: string }).refreshToken,
+      );
     } finally {
       fake.setUserGroups(oid, [groups.devs.id, groups.mailing.id]);
     }
@@ -335,13 +407,17 @@ describe('refresh', () => {
 
   it('fails with refresh_failed without a stored refresh token', async () => {
     const c = await open(baseConfig(fake));
-    await expectConnectorError(c.refresh(allScopes, { userId: 'x', username: 'x', connectorData: { oid: 'x', tid: 'y' } }), 'refresh_failed');
+    await expectConnectorError(
+      c.refresh(allScopes, { userId: 'x', username: 'x', connectorData: { oid: 'x', tid: 'y' } }),
+      'refresh_failed',
+    );
     await expectConnectorError(c.refresh(allScopes, { userId: 'x', username: 'x' }), 'refresh_failed');
   });
 });
 
 describe('warnings', () => {
-  const w = (extra: Record<string, unknown>) => factory.warnings?.(factory.configSchema.parse({ clientID: 'a', clientSecret: 'b', ...extra })) ?? [];
+  const w = (extra: Record<string, unknown>) =>
+    factory.warnings?.(factory.configSchema.parse({ clientID: 'a', clientSecret: 'b', ...extra })) ?? [];
   it('tells about unrestricted multi-tenant sign-in and unenforceable settings', () => {
     expect(w({ tenant: 'common' }).join('\n')).toMatch(/ANY Entra ID tenant/);
     expect(w({ tenant: 'common', allowedTenants: [fake.tenantId] })).toEqual([]);

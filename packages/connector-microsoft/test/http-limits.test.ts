@@ -57,7 +57,11 @@ function endless(total: number, sent: { bytes: number; closed: boolean }): Handl
 }
 
 /** Reads the whole request body, then kills the connection the first `resets` times; answers `then` afterwards. */
-function resetting(resets: number, seen: { method: string; body: string }[], then: (res: ServerResponse) => void): Handler {
+function resetting(
+  resets: number,
+  seen: { method: string; body: string }[],
+  then: (res: ServerResponse) => void,
+): Handler {
   return (req, res) => {
     let body = '';
     req.setEncoding('utf8');
@@ -77,7 +81,9 @@ describe('httpRequest: body size limit', () => {
   it('stops reading a 200 MiB answer past the limit with upstream_error, and drops the connection', async () => {
     const sent = { bytes: 0, closed: false };
     const url = await listen(createHttpServer(), endless(200 * 1024 * 1024, sent));
-    const error = await httpRequest(`${url}/huge`, { method: 'GET', timeoutMs: 15_000, what: 'test upstream' }).catch((e: unknown) => e);
+    const error = await httpRequest(`${url}/huge`, { method: 'GET', timeoutMs: 15_000, what: 'test upstream' }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toMatchObject({ code: 'upstream_error', message: expect.stringContaining(String(MAX_BODY_BYTES)) });
     await expect.poll(() => sent.closed, { timeout: 5000 }).toBe(true);
     // Socket buffers hold a few MiB at most: nowhere near the whole answer was produced.
@@ -97,7 +103,10 @@ describe('httpRequest: body size limit', () => {
       seen.push({ method: req.method ?? '', body: '' });
       res.end('x'.repeat(2048));
     });
-    await expectConnectorError(httpRequest(url, { method: 'GET', timeoutMs: 5000, what: 'test upstream', maxBodyBytes: 1024 }), 'upstream_error');
+    await expectConnectorError(
+      httpRequest(url, { method: 'GET', timeoutMs: 5000, what: 'test upstream', maxBodyBytes: 1024 }),
+      'upstream_error',
+    );
     expect(seen).toHaveLength(1);
   });
 });
@@ -105,9 +114,17 @@ describe('httpRequest: body size limit', () => {
 describe('httpRequest: retries', () => {
   it('never sends a POST twice when the connection dies after the upstream read it', async () => {
     const seen: { method: string; body: string }[] = [];
-    const url = await listen(createHttpServer(), resetting(1, seen, (res) => res.end('{}')));
+    const url = await listen(
+      createHttpServer(),
+      resetting(1, seen, (res) => res.end('{}')),
+    );
     await expectConnectorError(
-      httpRequest(`${url}/token`, { method: 'POST', body: 'grant_type=authorization_code&code=once', timeoutMs: 5000, what: 'token endpoint' }),
+      httpRequest(`${url}/token`, {
+        method: 'POST',
+        body: 'grant_type=authorization_code&code=once',
+        timeoutMs: 5000,
+        what: 'token endpoint',
+      }),
       'upstream_unavailable',
     );
     expect(seen).toEqual([{ method: 'POST', body: 'grant_type=authorization_code&code=once' }]);
@@ -115,7 +132,10 @@ describe('httpRequest: retries', () => {
 
   it('retries a GET once after a dropped connection', async () => {
     const seen: { method: string; body: string }[] = [];
-    const url = await listen(createHttpServer(), resetting(1, seen, (res) => res.end('{"ok":true}')));
+    const url = await listen(
+      createHttpServer(),
+      resetting(1, seen, (res) => res.end('{"ok":true}')),
+    );
     const res = await httpRequest(`${url}/keys`, { method: 'GET', timeoutMs: 5000, what: 'keys' });
     expect(res).toMatchObject({ status: 200, text: '{"ok":true}' });
     expect(seen.map((s) => s.method)).toEqual(['GET', 'GET']);
@@ -123,8 +143,14 @@ describe('httpRequest: retries', () => {
 
   it('retries a POST marked idempotent (Graph reads) once, and gives up after the second failure', async () => {
     const seen: { method: string; body: string }[] = [];
-    const url = await listen(createHttpServer(), resetting(5, seen, (res) => res.end('{}')));
-    await expectConnectorError(httpRequest(url, { method: 'POST', body: '{}', idempotent: true, timeoutMs: 5000, what: 'graph' }), 'upstream_unavailable');
+    const url = await listen(
+      createHttpServer(),
+      resetting(5, seen, (res) => res.end('{}')),
+    );
+    await expectConnectorError(
+      httpRequest(url, { method: 'POST', body: '{}', idempotent: true, timeoutMs: 5000, what: 'graph' }),
+      'upstream_unavailable',
+    );
     expect(seen).toHaveLength(2);
   });
 });
@@ -147,10 +173,22 @@ describe('msal code redemption over a dropped connection', () => {
       createHttpsServer({ cert: leaf.cert, key: leaf.key }),
       resetting(1, seen, (res) => {
         res.writeHead(400, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: 'invalid_grant', error_description: 'AADSTS54005: OAuth2 Authorization code was already redeemed.', error_codes: [54005] }));
+        res.end(
+          JSON.stringify({
+            error: 'invalid_grant',
+            error_description: 'AADSTS54005: OAuth2 Authorization code was already redeemed.',
+            error_codes: [54005],
+          }),
+        );
       }),
     );
-    const config = factory.configSchema.parse({ clientID: 'client-id', clientSecret: 'client-secret', tenant, apiURL: base, timeoutSeconds: 5 });
+    const config = factory.configSchema.parse({
+      clientID: 'client-id',
+      clientSecret: 'client-secret',
+      tenant,
+      apiURL: base,
+      timeoutSeconds: 5,
+    });
     const metadata: TenantMetadata = {
       issuer: `${base}/${tenant}/v2.0`,
       authorization_endpoint: `${base}/${tenant}/oauth2/v2.0/authorize`,
@@ -159,7 +197,12 @@ describe('msal code redemption over a dropped connection', () => {
     };
     const session = createMsal(config, metadata, createMemoryLogger());
     const error = await session.app
-      .acquireTokenByCode({ code: 'the-code', scopes: ['User.Read'], redirectUri: 'https://issuer.test/dex/callback', codeVerifier: 'v'.repeat(43) })
+      .acquireTokenByCode({
+        code: 'the-code',
+        scopes: ['User.Read'],
+        redirectUri: 'https://issuer.test/dex/callback',
+        codeVerifier: 'v'.repeat(43),
+      })
       .catch((e: unknown) => e);
     expect(mapMsalError(error, session, false).code).toBe('upstream_unavailable');
     expect(seen).toHaveLength(1);
@@ -176,8 +219,13 @@ describe('httpRequest: trust', () => {
       hits += 1;
       res.end('{}');
     });
-    const error = await httpRequest(url, { method: 'GET', timeoutMs: 5000, what: 'Entra ID discovery' }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'upstream_error', message: expect.stringMatching(/TLS certificate .* not trusted/) });
+    const error = await httpRequest(url, { method: 'GET', timeoutMs: 5000, what: 'Entra ID discovery' }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({
+      code: 'upstream_error',
+      message: expect.stringMatching(/TLS certificate .* not trusted/),
+    });
     expect(hits).toBe(0);
   });
 });

@@ -43,7 +43,10 @@ describe('claims', () => {
     expect(byName.ok && byName.identity.user).toBe('john.doe');
     const bySub = identityFromClaims(claims, o);
     expect(bySub.ok && bySub.identity.user).toBe('CiQwOGE4');
-    const missing = identityFromClaims({ ...claims, preferred_username: '' }, { ...o, userIdClaim: 'preferred_username' });
+    const missing = identityFromClaims(
+      { ...claims, preferred_username: '' },
+      { ...o, userIdClaim: 'preferred_username' },
+    );
     expect(missing.ok && missing.identity.user).toBe('CiQwOGE4');
     const notAString = identityFromClaims({ ...claims, nick: ['x'] }, { ...o, userIdClaim: 'nick' });
     expect(notAString.ok && notAString.identity.user).toBe('CiQwOGE4');
@@ -53,20 +56,39 @@ describe('claims', () => {
     expect(identityFromClaims({ sub: 's', email: 'a@b.c', email_verified: false }, o).ok).toBe(false);
     expect(identityFromClaims({ sub: 's', email: 'a@b.c', email_verified: 'true' }, o).ok).toBe(false);
     expect(identityFromClaims({ sub: 's', email: 'a@b.c' }, { ...o, allowUnverifiedEmail: true }).ok).toBe(true);
-    const r = identityFromClaims({ sub: 's', email: 'a@b.c', email_verified: true, groups: ['g', 1, ''], preferred_username: 'p' }, o);
+    const r = identityFromClaims(
+      { sub: 's', email: 'a@b.c', email_verified: true, groups: ['g', 1, ''], preferred_username: 'p' },
+      o,
+    );
     expect(r).toEqual({ ok: true, identity: { user: 's', email: 'a@b.c', groups: ['g'], preferredUsername: 'p' } });
   });
   it('needs a subject; reads custom claims', () => {
     expect(identityFromClaims({ email: 'a@b.c', email_verified: true }, o).ok).toBe(false);
-    const r = identityFromClaims({ sub: 's', mail: 'x@y.z', email_verified: true, roles: 'admin' }, { ...o, emailClaim: 'mail', groupsClaim: 'roles' });
+    const r = identityFromClaims(
+      { sub: 's', mail: 'x@y.z', email_verified: true, roles: 'admin' },
+      { ...o, emailClaim: 'mail', groupsClaim: 'roles' },
+    );
     expect(r).toEqual({ ok: true, identity: { user: 's', email: 'x@y.z', groups: ['admin'] } });
   });
 });
 
 describe('forwarded headers', () => {
   const req = (remoteAddress: string, headers: Record<string, string>) =>
-    ({ socket: { remoteAddress }, headers, headersDistinct: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])), url: '/oauth2/auth', method: 'GET' }) as unknown as IncomingMessage;
-  const fwd = { host: 'fa', 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': '/x', 'x-forwarded-proto': 'https', 'x-forwarded-for': '6.6.6.6, 10.0.0.7', 'x-real-ip': '1.2.3.4' };
+    ({
+      socket: { remoteAddress },
+      headers,
+      headersDistinct: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+      url: '/oauth2/auth',
+      method: 'GET',
+    }) as unknown as IncomingMessage;
+  const fwd = {
+    host: 'fa',
+    'x-forwarded-host': 'app.example.com',
+    'x-forwarded-uri': '/x',
+    'x-forwarded-proto': 'https',
+    'x-forwarded-for': '6.6.6.6, 10.0.0.7',
+    'x-real-ip': '1.2.3.4',
+  };
 
   it('are ignored unless reverse_proxy is on and the peer is trusted', () => {
     expect(new ForwardedHeaders(false, ['127.0.0.1']).origin(req('127.0.0.1', fwd)).host).toBe('fa');
@@ -76,7 +98,9 @@ describe('forwarded headers', () => {
     const { 'x-real-ip': _r, ...noReal } = fwd;
     expect(new ForwardedHeaders(true, ['127.0.0.1']).origin(req('127.0.0.1', noReal)).clientIP).toBe('10.0.0.7');
     // ingress-nginx sends X-Original-URL / X-Original-Method.
-    const ingress = new ForwardedHeaders(true, ['127.0.0.1']).origin(req('127.0.0.1', { 'x-original-url': 'https://app.example.com/p/q?x=1', 'x-original-method': 'post' }));
+    const ingress = new ForwardedHeaders(true, ['127.0.0.1']).origin(
+      req('127.0.0.1', { 'x-original-url': 'https://app.example.com/p/q?x=1', 'x-original-method': 'post' }),
+    );
     expect(ingress).toMatchObject({ uri: '/p/q?x=1', method: 'POST' });
     // From a trusted proxy, our own GET is not the original method, and our own URL not the original URI.
     expect(new ForwardedHeaders(true, ['127.0.0.1']).origin(req('127.0.0.1', fwd)).method).toBeUndefined();

@@ -74,7 +74,12 @@ export class BearerVerifier {
     if (payload === undefined || typeof payload.exp !== 'number') return undefined;
     const r = identityFromClaims(payload, claimOptions(this.#cfg));
     if (!r.ok) return undefined;
-    const result: Verified = { identity: r.identity, expiresAt: payload.exp * 1000, key: tokenKey(token), issuedAt: typeof payload.iat === 'number' ? payload.iat * 1000 : 0 };
+    const result: Verified = {
+      identity: r.identity,
+      expiresAt: payload.exp * 1000,
+      key: tokenKey(token),
+      issuedAt: typeof payload.iat === 'number' ? payload.iat * 1000 : 0,
+    };
     this.#cache.set(token, result);
     if (this.#revocations.revoked(result.key, result.issuedAt, now)) return undefined;
     return result;
@@ -96,7 +101,11 @@ export class BearerVerifier {
           extra.jwks = undefined;
           throw err;
         }));
-        const { payload } = await jwtVerify(token, jwks, { issuer: extra.issuer, audience: extra.audience, clockTolerance: 30 });
+        const { payload } = await jwtVerify(token, jwks, {
+          issuer: extra.issuer,
+          audience: extra.audience,
+          clockTolerance: 30,
+        });
         return payload;
       } catch {
         // try the next issuer
@@ -108,7 +117,9 @@ export class BearerVerifier {
   async #jwksFor(issuer: string): Promise<ReturnType<typeof createRemoteJWKSet>> {
     let uri = `${issuer.replace(/\/$/, '')}/.well-known/jwks.json`;
     try {
-      const res = await this.#fetch(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(10_000) });
+      const res = await this.#fetch(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, {
+        signal: AbortSignal.timeout(10_000),
+      });
       if (res.ok) {
         const meta = (await res.json()) as { jwks_uri?: unknown };
         if (typeof meta.jwks_uri === 'string') uri = meta.jwks_uri;

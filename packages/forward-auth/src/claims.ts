@@ -42,9 +42,17 @@ export function identityFromClaims(claims: JWTPayload, o: ClaimOptions): ClaimsR
       : [];
   const rawUser = claims[o.userIdClaim];
   const user = typeof rawUser === 'string' && rawUser !== '' ? rawUser : claims.sub;
-  const preferred = typeof claims.preferred_username === 'string' && claims.preferred_username !== '' ? claims.preferred_username : undefined;
+  const preferred =
+    typeof claims.preferred_username === 'string' && claims.preferred_username !== ''
+      ? claims.preferred_username
+      : undefined;
   return {
     ok: true,
-    identity: { user, groups, ...(email === undefined ? {} : { email }), ...(preferred === undefined ? {} : { preferredUsername: preferred }) },
+    identity: {
+      user,
+      groups,
+      ...(email === undefined ? {} : { email }),
+      ...(preferred === undefined ? {} : { preferredUsername: preferred }),
+    },
   };
 }

@@ -18,7 +18,11 @@ export interface Flow {
 
 export type TakeResult =
   | { readonly ok: true; readonly flow: Flow; readonly cookieName: string }
-  | { readonly ok: false; readonly reason: 'missing' | 'invalid' | 'expired' | 'state_mismatch'; readonly cookieName?: string };
+  | {
+      readonly ok: false;
+      readonly reason: 'missing' | 'invalid' | 'expired' | 'state_mismatch';
+      readonly cookieName?: string;
+    };
 
 const STATE_FORMAT = /^[A-Za-z0-9_-]{16,128}$/;
 
@@ -38,7 +42,12 @@ export class CsrfFlows {
   }
 
   /** A new flow and its Set-Cookie headers (the new cookie, plus deletions of the oldest flows over the limit). */
-  start(redirect: string, cookieHeader: string | undefined, attrs: (maxAge: number) => CookieAttributes, now = Date.now()): { flow: Flow; setCookie: string[] } {
+  start(
+    redirect: string,
+    cookieHeader: string | undefined,
+    attrs: (maxAge: number) => CookieAttributes,
+    now = Date.now(),
+  ): { flow: Flow; setCookie: string[] } {
     const flow: Flow = {
       state: oidc.randomState(),
       nonce: oidc.randomNonce(),
@@ -48,8 +57,21 @@ export class CsrfFlows {
       expiresAt: now + this.#cfg.cookie_csrf_expire,
     };
     const name = this.nameFor(flow.state);
-    const wire = JSON.stringify({ s: flow.state, n: flow.nonce, v: flow.codeVerifier, r: flow.redirect, c: flow.createdAt, e: flow.expiresAt });
-    const setCookie = [serializeCookie(name, this.#cipher.seal(Buffer.from(wire), name), attrs(Math.ceil(this.#cfg.cookie_csrf_expire / 1000)))];
+    const wire = JSON.stringify({
+      s: flow.state,
+      n: flow.nonce,
+      v: flow.codeVerifier,
+      r: flow.redirect,
+      c: flow.createdAt,
+      e: flow.expiresAt,
+    });
+    const setCookie = [
+      serializeCookie(
+        name,
+        this.#cipher.seal(Buffer.from(wire), name),
+        attrs(Math.ceil(this.#cfg.cookie_csrf_expire / 1000)),
+      ),
+    ];
     // Keep at most `limit` flows including the new one: drop unreadable ones first, then the oldest.
     const cookies = RequestCookies.parse(cookieHeader);
     const existing = [...cookies.names()]
@@ -57,7 +79,12 @@ export class CsrfFlows {
       .map((n) => ({ name: n, created: this.#createdAt(n, cookies.values(n)) }))
       .sort((a, b) => a.created - b.created);
     const excess = existing.length + 1 - this.#cfg.cookie_csrf_per_request_limit;
-    setCookie.push(...deletions(existing.slice(0, Math.max(0, excess)).map((old) => old.name), attrs(0)));
+    setCookie.push(
+      ...deletions(
+        existing.slice(0, Math.max(0, excess)).map((old) => old.name),
+        attrs(0),
+      ),
+    );
     return { flow, setCookie };
   }
 
@@ -95,7 +122,8 @@ export class CsrfFlows {
     try {
       const w = JSON.parse(plain.toString('utf8')) as Record<string, unknown>;
       const { s, n, v, r, c, e } = w;
-      if (typeof s !== 'string' || typeof n !== 'string' || typeof v !== 'string' || typeof r !== 'string') return undefined;
+      if (typeof s !== 'string' || typeof n !== 'string' || typeof v !== 'string' || typeof r !== 'string')
+        return undefined;
       if (typeof c !== 'number' || typeof e !== 'number') return undefined;
       return { state: s, nonce: n, codeVerifier: v, redirect: r, createdAt: c, expiresAt: e };
     } catch {

@@ -51,7 +51,14 @@ export class ForwardedHeaders {
     const h = req.headers;
     const ownProto = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
     if (!trusted) {
-      return { proto: ownProto, host: h.host, uri: req.url ?? '/', method: req.method ?? 'GET', clientIP: req.socket.remoteAddress, trusted };
+      return {
+        proto: ownProto,
+        host: h.host,
+        uri: req.url ?? '/',
+        method: req.method ?? 'GET',
+        clientIP: req.socket.remoteAddress,
+        trusted,
+      };
     }
     const proto = first(h['x-forwarded-proto'])?.toLowerCase();
     return {
@@ -118,6 +125,9 @@ function forwardedURI(req: IncomingMessage): string | undefined {
 /** The address the trusted proxy appended (the rightmost), not the spoofable leftmost one. */
 function lastHop(v: string | string[] | undefined): string | undefined {
   const s = Array.isArray(v) ? v.join(',') : v;
-  const parts = s?.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const parts = s
+    ?.split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
   return parts?.[parts.length - 1];
 }

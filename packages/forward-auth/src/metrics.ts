@@ -8,7 +8,10 @@ export interface HotCounts {
 
 export class ForwardAuthMetrics {
   readonly registry = new Registry();
-  readonly hot: HotCounts = { auth: { '202': 0, '401': 0, '403': 0 }, cache: { hit: 0, miss: 0, invalid: 0, conflict: 0 } };
+  readonly hot: HotCounts = {
+    auth: { '202': 0, '401': 0, '403': 0 },
+    cache: { hit: 0, miss: 0, invalid: 0, conflict: 0 },
+  };
   readonly requests: Counter<'endpoint' | 'code'>;
   readonly authAnswers: Counter<'code'>;
   readonly refreshes: Counter<'outcome'>;

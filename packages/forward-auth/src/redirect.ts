@@ -86,7 +86,8 @@ export class RedirectValidator {
     const layers = decodedLayers(path);
     if (layers === undefined) return false;
     for (const layer of layers) {
-      if (!layer.startsWith('/') || layer.startsWith('//') || CONTROL.test(layer) || SLASH_TRICK.test(layer)) return false;
+      if (!layer.startsWith('/') || layer.startsWith('//') || CONTROL.test(layer) || SLASH_TRICK.test(layer))
+        return false;
       if (/\/\.{1,2}$/.test(layer)) return false;
     }
     // Whatever a URL parser makes of it, it must stay on the origin it is resolved against.

@@ -29,7 +29,13 @@ export class Refresher {
   readonly #log: Logger;
   readonly #metrics: ForwardAuthMetrics;
 
-  constructor(cfg: ForwardAuthConfig, oidc: OidcClient, sessions: SessionManager, log: Logger, metrics: ForwardAuthMetrics) {
+  constructor(
+    cfg: ForwardAuthConfig,
+    oidc: OidcClient,
+    sessions: SessionManager,
+    log: Logger,
+    metrics: ForwardAuthMetrics,
+  ) {
     this.#cfg = cfg;
     this.#oidc = oidc;
     this.#sessions = sessions;
@@ -60,7 +66,11 @@ export class Refresher {
     return p;
   }
 
-  async #run(loaded: LoadedSession, host: string | undefined, cookieHeader: string | undefined): Promise<RefreshOutcome> {
+  async #run(
+    loaded: LoadedSession,
+    host: string | undefined,
+    cookieHeader: string | undefined,
+  ): Promise<RefreshOutcome> {
     const { entry } = loaded;
     const old = entry.session;
     const refreshToken = old.refreshToken;
@@ -77,11 +87,17 @@ export class Refresher {
         if (!r.ok || r.identity.user !== old.user) return this.#revoke(entry, r.ok ? 'subject changed' : r.reason);
         identity = r.identity;
       }
-      const session = this.#sessions.create(identity, {
-        idToken: tokens.idToken ?? old.idToken,
-        accessToken: tokens.accessToken ?? old.accessToken,
-        refreshToken: tokens.refreshToken ?? refreshToken,
-      }, old.cookieDomain, Date.now(), old);
+      const session = this.#sessions.create(
+        identity,
+        {
+          idToken: tokens.idToken ?? old.idToken,
+          accessToken: tokens.accessToken ?? old.accessToken,
+          refreshToken: tokens.refreshToken ?? refreshToken,
+        },
+        old.cookieDomain,
+        Date.now(),
+        old,
+      );
       const sealed = this.#sessions.seal(session, host, cookieHeader);
       if (!sealed.entry.authorized) return this.#revoke(entry, 'no longer authorized');
       entry.fate = { kind: 'refreshed', entry: sealed.entry, written: sealed.written, until: old.expiresAt };
@@ -89,7 +105,10 @@ export class Refresher {
       this.#log.info({ user: old.user }, 'session refreshed');
       return { kind: 'refreshed', entry: sealed.entry, written: sealed.written };
     } catch (err) {
-      if (err instanceof IssuerError && (err.code === IssuerErrorCode.InvalidGrant || err.oauthError === 'invalid_client')) {
+      if (
+        err instanceof IssuerError &&
+        (err.code === IssuerErrorCode.InvalidGrant || err.oauthError === 'invalid_client')
+      ) {
         return this.#revoke(entry, err.message);
       }
       if (err instanceof IssuerError && err.code === IssuerErrorCode.InvalidToken) {

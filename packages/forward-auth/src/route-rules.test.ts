@@ -3,12 +3,19 @@ import { apiRouteMatches, parseRouteRule, routeAllows, unambiguousPath } from '.
 
 describe('unambiguousPath', () => {
   // Accepted paths are returned unchanged: rules match the bytes nginx forwards.
-  it.each(['/', '/public/', '/public/x', '/public/a%20b', '/public/...', '/public/.well-known', '/public/a..b', '/public/caf%C3%A9', "/public/a-b_c~d!$&'()*+,=:@"])(
-    '%s is read alike by every consumer',
-    (raw) => {
-      expect(unambiguousPath(raw)).toBe(raw);
-    },
-  );
+  it.each([
+    '/',
+    '/public/',
+    '/public/x',
+    '/public/a%20b',
+    '/public/...',
+    '/public/.well-known',
+    '/public/a..b',
+    '/public/caf%C3%A9',
+    "/public/a-b_c~d!$&'()*+,=:@",
+  ])('%s is read alike by every consumer', (raw) => {
+    expect(unambiguousPath(raw)).toBe(raw);
+  });
 
   it.each([
     '/public/../admin',
@@ -76,7 +83,14 @@ describe('routeAllows', () => {
   });
 
   it('hostile paths are never skipped, also by negated rules', () => {
-    for (const uri of ['/public/../admin', '/public/%2e%2e/admin', '/assets/..%2fadmin', '/x/../admin/', '/x/%2e%2e/admin/', '*']) {
+    for (const uri of [
+      '/public/../admin',
+      '/public/%2e%2e/admin',
+      '/assets/..%2fadmin',
+      '/x/../admin/',
+      '/x/%2e%2e/admin/',
+      '*',
+    ]) {
       expect(routeAllows(rules, 'GET', uri), uri).toBe(false);
     }
     // A negated rule sees the canonical path: `//admin/` and `/%61dmin/` are /admin/.

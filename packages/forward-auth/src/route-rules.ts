@@ -106,7 +106,10 @@ export function routeAllows(rules: readonly RouteRule[], method: string | undefi
   const path = unambiguousPath(splitURI(uri).path);
   if (path === undefined) return false;
   // A method-restricted rule needs the original method; without one (not sent, or ambiguous) it never matches.
-  return rules.some((r) => (r.method === undefined || (method !== undefined && r.method === method)) && r.pattern.test(path) !== r.negate);
+  return rules.some(
+    (r) =>
+      (r.method === undefined || (method !== undefined && r.method === method)) && r.pattern.test(path) !== r.negate,
+  );
 }
 
 /** Whether api_routes name this URI (the unambiguous path plus the query, both as sent). */

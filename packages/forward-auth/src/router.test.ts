@@ -85,7 +85,11 @@ describe('/oauth2/auth', () => {
 
   it('passes the access token only with pass_access_token, and no headers without set_xauthrequest', async () => {
     const withToken = make({ pass_access_token: true });
-    expect((await request(withToken).get('/oauth2/auth').set('Cookie', seal(withToken))).headers['x-auth-request-access-token']).toBe('access-token-value');
+    expect(
+      (await request(withToken).get('/oauth2/auth').set('Cookie', seal(withToken))).headers[
+        'x-auth-request-access-token'
+      ],
+    ).toBe('access-token-value');
     const bare = make({ set_xauthrequest: false });
     const r = await request(bare).get('/oauth2/auth').set('Cookie', seal(bare));
     expect(r.status).toBe(202);
@@ -114,7 +118,13 @@ describe('/oauth2/auth', () => {
     const cookie = seal(oldInstance);
     const rotated = make({ cookie_secret: randomBytes(32).toString('base64url'), cookie_secrets: [secret] });
     expect((await request(rotated).get('/oauth2/auth').set('Cookie', cookie)).status).toBe(202);
-    expect((await request(make({ cookie_secret: randomBytes(32).toString('base64') })).get('/oauth2/auth').set('Cookie', cookie)).status).toBe(401);
+    expect(
+      (
+        await request(make({ cookie_secret: randomBytes(32).toString('base64') }))
+          .get('/oauth2/auth')
+          .set('Cookie', cookie)
+      ).status,
+    ).toBe(401);
   });
 
   it('keeps a session with 6 KB of similar group names in one cookie (deflated), without its id_token when needed', async () => {
@@ -148,7 +158,9 @@ describe('/oauth2/auth', () => {
     expect(r.status).toBe(202);
     expect(r.headers['x-auth-request-groups']).toBe(groups.join(','));
     // A missing chunk breaks the value: 401.
-    expect((await request(h).get('/oauth2/auth').set('Cookie', cookie.split('; ').slice(1).join('; '))).status).toBe(401);
+    expect((await request(h).get('/oauth2/auth').set('Cookie', cookie.split('; ').slice(1).join('; '))).status).toBe(
+      401,
+    );
     // Re-sealing a small session over the chunked one deletes every chunk.
     const small = h.context.sessions.seal(sessionFor(h), 'app.example.com', cookie);
     expect(small.setCookie[0]).toMatch(/^_oauth2_proxy=/);
@@ -165,7 +177,9 @@ describe('/oauth2/auth', () => {
     // nginx's auth subrequest may carry the service's own Host: the cookie must stay the same cookie.
     const again = h.context.sessions.seal(loaded!.entry.session, 'forward-auth.default.svc', undefined);
     expect(again.setCookie[0]).toContain('; Domain=example.com;');
-    expect(h.context.sessions.clear('forward-auth.default.svc', undefined, loaded!.entry.session)[0]).toContain('; Domain=example.com;');
+    expect(h.context.sessions.clear('forward-auth.default.svc', undefined, loaded!.entry.session)[0]).toContain(
+      '; Domain=example.com;',
+    );
     expect(h.context.sessions.seal(sessionFor(h), 'other.org', undefined).setCookie[0]).not.toContain('Domain=');
   });
 
@@ -201,13 +215,28 @@ describe('/oauth2/auth', () => {
 
   it('skip_auth_routes apply to the trusted forwarded path only', async () => {
     const skip = make({ skip_auth_routes: ['GET=^/public/'], reverse_proxy: true });
-    const ok = await request(skip).get('/oauth2/auth').set('X-Forwarded-Uri', '/public/x').set('X-Forwarded-Method', 'GET');
+    const ok = await request(skip)
+      .get('/oauth2/auth')
+      .set('X-Forwarded-Uri', '/public/x')
+      .set('X-Forwarded-Method', 'GET');
     expect(ok.status).toBe(202);
     expect(ok.headers['x-auth-request-user']).toBeUndefined();
-    expect((await request(skip).get('/oauth2/auth').set('X-Forwarded-Uri', '/private?next=/public/x')).status).toBe(401);
+    expect((await request(skip).get('/oauth2/auth').set('X-Forwarded-Uri', '/private?next=/public/x')).status).toBe(
+      401,
+    );
     expect((await request(skip).get('/oauth2/auth').set('X-Forwarded-Uri', '/private%23/public/x')).status).toBe(401);
-    expect((await request(skip).get('/oauth2/auth').set('X-Forwarded-Uri', '/public/x').set('X-Forwarded-Method', 'POST')).status).toBe(401);
-    expect((await request(skip).get('/oauth2/auth').set('X-Forwarded-Uri', '/public/../admin').set('X-Forwarded-Method', 'GET')).status).toBe(401);
+    expect(
+      (await request(skip).get('/oauth2/auth').set('X-Forwarded-Uri', '/public/x').set('X-Forwarded-Method', 'POST'))
+        .status,
+    ).toBe(401);
+    expect(
+      (
+        await request(skip)
+          .get('/oauth2/auth')
+          .set('X-Forwarded-Uri', '/public/../admin')
+          .set('X-Forwarded-Method', 'GET')
+      ).status,
+    ).toBe(401);
     const untrusted = make({ skip_auth_routes: ['^/public/'], reverse_proxy: true, trusted_proxy_ips: ['10.9.9.9'] });
     expect((await request(untrusted).get('/oauth2/auth').set('X-Forwarded-Uri', '/public/x')).status).toBe(401);
     const notProxy = make({ skip_auth_routes: ['^/public/'] });
@@ -225,17 +254,42 @@ describe('/oauth2/auth', () => {
     expect(await check({ 'X-Forwarded-Uri': '/public/x', 'X-Original-Method': 'get' })).toBe(202);
     // The subrequest itself is a GET: that says nothing about the original method.
     expect(await check({ 'X-Forwarded-Uri': '/public/x' })).toBe(401);
-    expect(await check({ 'X-Forwarded-Uri': '/public/x', 'X-Forwarded-Method': 'GET', 'X-Original-Method': 'POST' })).toBe(401);
+    expect(
+      await check({ 'X-Forwarded-Uri': '/public/x', 'X-Forwarded-Method': 'GET', 'X-Original-Method': 'POST' }),
+    ).toBe(401);
     expect(await check({ 'X-Forwarded-Uri': '/public/x', 'X-Forwarded-Method': ['GET', 'POST'] })).toBe(401);
     expect(await check({ 'X-Forwarded-Uri': '/public/x', 'X-Forwarded-Method': 'GET, POST' })).toBe(401);
     expect(await check({ 'X-Forwarded-Uri': '/public/x', 'X-Forwarded-Method': 'G3T' })).toBe(401);
     // ingress-nginx sets X-Original-URL and passes a client's X-Forwarded-Uri: they must agree.
-    expect(await check({ 'X-Forwarded-Uri': '/public/x', 'X-Original-URL': 'https://app.example.com/admin', 'X-Original-Method': 'GET' })).toBe(401);
-    expect(await check({ 'X-Forwarded-Uri': '/public/x', 'X-Original-URL': 'https://app.example.com/public/x', 'X-Original-Method': 'GET' })).toBe(202);
-    expect(await check({ 'X-Original-URL': 'https://app.example.com/public/../admin', 'X-Original-Method': 'GET' })).toBe(401);
+    expect(
+      await check({
+        'X-Forwarded-Uri': '/public/x',
+        'X-Original-URL': 'https://app.example.com/admin',
+        'X-Original-Method': 'GET',
+      }),
+    ).toBe(401);
+    expect(
+      await check({
+        'X-Forwarded-Uri': '/public/x',
+        'X-Original-URL': 'https://app.example.com/public/x',
+        'X-Original-Method': 'GET',
+      }),
+    ).toBe(202);
+    expect(
+      await check({ 'X-Original-URL': 'https://app.example.com/public/../admin', 'X-Original-Method': 'GET' }),
+    ).toBe(401);
     // The path of X-Original-URL starts after a plain host[:port]; any other authority is ambiguous (issue 11).
-    expect(await check({ 'X-Original-URL': 'https://app.example.com:8443/public/x', 'X-Original-Method': 'GET' })).toBe(202);
-    for (const url of ['https://app.example.com%C1%9C/public/x', 'https://u@app.example.com/public/x', 'https://app.example.com\\/public/x', 'javascript://x/public/x', 'https://app.example.com//public/x', 'https://app.example.com/public/x%23/../../admin']) {
+    expect(await check({ 'X-Original-URL': 'https://app.example.com:8443/public/x', 'X-Original-Method': 'GET' })).toBe(
+      202,
+    );
+    for (const url of [
+      'https://app.example.com%C1%9C/public/x',
+      'https://u@app.example.com/public/x',
+      'https://app.example.com\\/public/x',
+      'javascript://x/public/x',
+      'https://app.example.com//public/x',
+      'https://app.example.com/public/x%23/../../admin',
+    ]) {
       expect(await check({ 'X-Original-URL': url, 'X-Original-Method': 'GET' }), url).toBe(401);
     }
     expect(await check({ 'X-Forwarded-Uri': ['/public/x', '/admin'], 'X-Original-Method': 'GET' })).toBe(401);
@@ -246,7 +300,12 @@ describe('/oauth2/auth', () => {
 
   it('ignores non-JWT or invalid bearer tokens (issuer down) with 401', async () => {
     const bearer = make({ skip_jwt_bearer_tokens: true });
-    for (const auth of ['Bearer abc', 'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.', 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln', 'Basic Zm9vOmJhcg==']) {
+    for (const auth of [
+      'Bearer abc',
+      'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.',
+      'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln',
+      'Basic Zm9vOmJhcg==',
+    ]) {
       expect((await request(bearer).get('/oauth2/auth').set('Authorization', auth)).status, auth).toBe(401);
     }
   });
@@ -274,7 +333,9 @@ describe('identity headers sent by a client', () => {
       s.on('data', (d) => (out += d.toString('latin1')));
       s.on('end', () => resolve(out));
       s.on('error', reject);
-      s.write(`GET /oauth2/auth HTTP/1.1\r\nHost: fa\r\nConnection: close\r\n${lines.map((l) => `${l}\r\n`).join('')}\r\n`);
+      s.write(
+        `GET /oauth2/auth HTTP/1.1\r\nHost: fa\r\nConnection: close\r\n${lines.map((l) => `${l}\r\n`).join('')}\r\n`,
+      );
     });
   }
 
@@ -309,7 +370,9 @@ describe('identity headers sent by a client', () => {
   });
 
   it('drops session values that would split headers, and sends UTF-8 as bytes', async () => {
-    const evil = h.context.sessions.entryFor(sessionFor(h, { preferredUsername: 'x\r\nX-Injected: 1', email: 'jane@example.com', user: 'jösé' })).headers;
+    const evil = h.context.sessions.entryFor(
+      sessionFor(h, { preferredUsername: 'x\r\nX-Injected: 1', email: 'jane@example.com', user: 'jösé' }),
+    ).headers;
     expect(evil.join('\n')).not.toContain('X-Injected');
     const res = await raw([`Cookie: ${seal(h, { user: 'jösé', preferredUsername: 'a\nb' })}`]);
     expect(res).toMatch(/^HTTP\/1\.1 202/);
@@ -353,8 +416,12 @@ describe('bad input on every endpoint: 4xx pages, never 500', () => {
   it('sign_out without a session, with hostile or valid rd', async () => {
     expect((await request(h).get('/oauth2/sign_out')).headers.location).toBe('/');
     expect((await request(h).get('/oauth2/sign_out?rd=//evil.com')).headers.location).toBe('/');
-    expect((await request(h).get('/oauth2/sign_out?rd=https://a.example.com/bye')).headers.location).toBe('https://a.example.com/bye');
-    const r = await request(h).get('/oauth2/sign_out').set('Cookie', `${seal(h)}; _oauth2_proxy_1=stale`);
+    expect((await request(h).get('/oauth2/sign_out?rd=https://a.example.com/bye')).headers.location).toBe(
+      'https://a.example.com/bye',
+    );
+    const r = await request(h)
+      .get('/oauth2/sign_out')
+      .set('Cookie', `${seal(h)}; _oauth2_proxy_1=stale`);
     expect(r.status).toBe(302);
     const cleared = (r.headers['set-cookie'] as unknown as string[]).map((c) => c.split('=')[0]);
     expect(cleared).toEqual(expect.arrayContaining(['_oauth2_proxy', '_oauth2_proxy_1']));
@@ -370,7 +437,12 @@ describe('bad input on every endpoint: 4xx pages, never 500', () => {
   it('userinfo, ping, ready, metrics, sign_in, unknown paths', async () => {
     expect((await request(h).get('/oauth2/userinfo')).status).toBe(401);
     const info = await request(h).get('/oauth2/userinfo').set('Cookie', seal(h));
-    expect(info.body).toEqual({ user: 'user-123', email: 'jane@example.com', groups: ['devs', 'ops'], preferredUsername: 'jane' });
+    expect(info.body).toEqual({
+      user: 'user-123',
+      email: 'jane@example.com',
+      groups: ['devs', 'ops'],
+      preferredUsername: 'jane',
+    });
     expect((await request(h).get('/ping')).text).toBe('OK');
     expect((await request(h).get('/ready')).status).toBe(503);
     const m = await request(h).get('/metrics');
@@ -442,7 +514,8 @@ describe('HTML pages and methods', () => {
     for (const c of HOSTILE.filter((x) => x.expect === 'reject')) {
       for (const method of ['get', 'post'] as const) {
         const cookie = seal(w);
-        const r = request(w)[method](`/oauth2/sign_out?rd=${encodeURIComponent(c.rd)}`).set('Cookie', cookie);
+        const agent = request(w);
+        const r = agent[method](`/oauth2/sign_out?rd=${encodeURIComponent(c.rd)}`).set('Cookie', cookie);
         // The header as well, when the value can be sent as one unchanged.
         if (/^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/.test(c.rd)) void r.set('X-Auth-Request-Redirect', c.rd);
         const res = await r;

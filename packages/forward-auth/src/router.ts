@@ -36,14 +36,18 @@ export interface ForwardAuthHandler extends RequestListener {
 
 type Route = (req: IncomingMessage, res: ServerResponse, query: string) => void | Promise<void>;
 
-export function buildContext(config: ForwardAuthConfig | Readonly<Record<string, unknown>>, options: HandlerOptions = {}): AppContext {
+export function buildContext(
+  config: ForwardAuthConfig | Readonly<Record<string, unknown>>,
+  options: HandlerOptions = {},
+): AppContext {
   const { config: cfg, warnings } = validateForwardAuthConfig(config);
   const log = options.logger ?? pino({ level: cfg.log_level, base: { component: 'forward-auth' } });
   for (const w of warnings) log.warn(w);
   const metrics = new ForwardAuthMetrics();
   const oidc = new OidcClient(cfg, options.fetch);
   const revocations = new RevocationList(cfg.revocation_max_entries);
-  revocations.onFold = (at) => log.warn({ at }, 'revocation list full (revocation_max_entries): every login and token from before now is revoked');
+  revocations.onFold = (at) =>
+    log.warn({ at }, 'revocation list full (revocation_max_entries): every login and token from before now is revoked');
   const sessions = new SessionManager(cfg, revocations);
   sessions.onCache = (r) => void metrics.hot.cache[r]++;
   const sharedRevocations =
@@ -71,14 +75,19 @@ export function buildContext(config: ForwardAuthConfig | Readonly<Record<string,
 }
 
 /** A node:http request listener serving every forward-auth endpoint. */
-export function createForwardAuthHandler(config: ForwardAuthConfig | Readonly<Record<string, unknown>>, options: HandlerOptions = {}): ForwardAuthHandler {
+export function createForwardAuthHandler(
+  config: ForwardAuthConfig | Readonly<Record<string, unknown>>,
+  options: HandlerOptions = {},
+): ForwardAuthHandler {
   const ctx = buildContext(config, options);
   const p = ctx.cfg.proxy_prefix;
   const auth = new AuthHandler(ctx);
-  const counted = (endpoint: string, route: Route): Route => async (req, res, query) => {
-    await route(req, res, query);
-    ctx.metrics.requests.inc({ endpoint, code: String(res.statusCode) });
-  };
+  const counted =
+    (endpoint: string, route: Route): Route =>
+    async (req, res, query) => {
+      await route(req, res, query);
+      ctx.metrics.requests.inc({ endpoint, code: String(res.statusCode) });
+    };
   const routes = new Map<string, Route>([
     [`${p}/auth`, (req, res, q) => auth.handle(req, res, q)],
     [`${p}/start`, counted('start', (req, res, q) => handleStart(ctx, req, res, q))],
@@ -97,7 +106,13 @@ export function createForwardAuthHandler(config: ForwardAuthConfig | Readonly<Re
 
   const fail = (res: ServerResponse, err: unknown) => {
     ctx.log.error({ err: (err as Error)?.message }, 'request failed');
-    if (!res.headersSent) sendErrorPage(res, 502, 'Authentication service error', 'The request could not be completed. Try again in a moment.');
+    if (!res.headersSent)
+      sendErrorPage(
+        res,
+        502,
+        'Authentication service error',
+        'The request could not be completed. Try again in a moment.',
+      );
     else res.destroy();
   };
 

@@ -79,8 +79,13 @@ export async function startForwardAuth(options: StartOptions): Promise<RunningFo
       throw err;
     }
   }
-  ctx.log.info({ url: main.url, ...(metrics === undefined ? {} : { metricsUrl: metrics.url }) }, 'forward-auth listening');
-  ctx.oidc.discover().catch((err: unknown) => ctx.log.warn({ err: (err as Error).message }, 'issuer discovery failed; will retry'));
+  ctx.log.info(
+    { url: main.url, ...(metrics === undefined ? {} : { metricsUrl: metrics.url }) },
+    'forward-auth listening',
+  );
+  ctx.oidc
+    .discover()
+    .catch((err: unknown) => ctx.log.warn({ err: (err as Error).message }, 'issuer discovery failed; will retry'));
   return {
     url: main.url,
     metricsUrl: metrics?.url,

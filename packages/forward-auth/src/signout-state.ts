@@ -11,7 +11,9 @@ import { RequestCookies, serializeCookie, type CookieAttributes } from './sessio
 const STATE_FORMAT = /^[A-Za-z0-9_-]{16,128}$/;
 
 /** The post_logout_redirect_uri forward-auth sends: the configured one, else `<redirect_url origin><proxy_prefix>/sign_out/done`. */
-export function postLogoutRedirectURL(cfg: Pick<ForwardAuthConfig, 'post_logout_redirect_url' | 'redirect_url' | 'proxy_prefix'>): string {
+export function postLogoutRedirectURL(
+  cfg: Pick<ForwardAuthConfig, 'post_logout_redirect_url' | 'redirect_url' | 'proxy_prefix'>,
+): string {
   return cfg.post_logout_redirect_url ?? new URL(`${cfg.proxy_prefix}/sign_out/done`, cfg.redirect_url).href;
 }
 
@@ -27,7 +29,11 @@ export class SignOutStates {
   }
 
   /** A fresh state and the Set-Cookie that binds `rd` to it in this browser. */
-  start(rd: string, attrs: (maxAge: number) => CookieAttributes, now = Date.now()): { state: string; setCookie: string } {
+  start(
+    rd: string,
+    attrs: (maxAge: number) => CookieAttributes,
+    now = Date.now(),
+  ): { state: string; setCookie: string } {
     const state = oidc.randomState();
     const wire = JSON.stringify({ s: state, r: rd, e: now + this.#lifetime });
     const value = this.#cipher.seal(Buffer.from(wire), this.name);

@@ -12,7 +12,18 @@ afterAll(async () => {
   await h?.close();
 });
 
-const ENDPOINTS = ['/oauth2/auth', '/oauth2/start', '/oauth2/sign_in', '/oauth2/callback', '/oauth2/sign_out', '/oauth2/sign_out/done', '/oauth2/userinfo', '/ping', '/ready', '/metrics'];
+const ENDPOINTS = [
+  '/oauth2/auth',
+  '/oauth2/start',
+  '/oauth2/sign_in',
+  '/oauth2/callback',
+  '/oauth2/sign_out',
+  '/oauth2/sign_out/done',
+  '/oauth2/userinfo',
+  '/ping',
+  '/ready',
+  '/metrics',
+];
 const QUERIES = [
   '',
   '?rd=',
@@ -47,9 +58,15 @@ describe('no 5xx on any endpoint', () => {
       for (const q of QUERIES) {
         for (const headers of HEADERS) {
           for (const method of ['GET', 'POST', 'HEAD']) {
-            const r = await fetch(`${h.fa.url}${path}${q}`, { method, headers, redirect: 'manual', ...(method === 'POST' ? { body: 'x=1' } : {}) });
+            const r = await fetch(`${h.fa.url}${path}${q}`, {
+              method,
+              headers,
+              redirect: 'manual',
+              ...(method === 'POST' ? { body: 'x=1' } : {}),
+            });
             await r.arrayBuffer();
-            if (r.status >= 500) failures.push(`${method} ${path}${q.slice(0, 40)} ${JSON.stringify(headers).slice(0, 60)} → ${r.status}`);
+            if (r.status >= 500)
+              failures.push(`${method} ${path}${q.slice(0, 40)} ${JSON.stringify(headers).slice(0, 60)} → ${r.status}`);
           }
         }
       }
@@ -74,14 +91,19 @@ describe('no 5xx on any endpoint', () => {
     expect(r.status).toBe(403);
     expect(await r.text()).toContain('could not be completed');
     expect(r.headers.getSetCookie().some((c) => /_csrf=; .*Max-Age=0/.test(c))).toBe(true);
-    expect(r.headers.getSetCookie().some((c) => c.startsWith('_oauth2_proxy=') && !c.includes('Max-Age=0'))).toBe(false);
+    expect(r.headers.getSetCookie().some((c) => c.startsWith('_oauth2_proxy=') && !c.includes('Max-Age=0'))).toBe(
+      false,
+    );
   });
 
   it('an issuer error response (access_denied) is an error page', async () => {
     const jar = new CookieJar();
     const { callbackURL } = await toCallback(h, jar);
     const state = new URL(callbackURL).searchParams.get('state') as string;
-    const r = await fetch(`${h.fa.url}/oauth2/callback?error=access_denied&state=${state}`, { redirect: 'manual', headers: { cookie: jar.header(callbackURL) } });
+    const r = await fetch(`${h.fa.url}/oauth2/callback?error=access_denied&state=${state}`, {
+      redirect: 'manual',
+      headers: { cookie: jar.header(callbackURL) },
+    });
     expect(r.status).toBe(403);
     expect(await r.text()).toContain('access_denied');
     expect(r.headers.getSetCookie().some((c) => /_csrf=; .*Max-Age=0/.test(c))).toBe(true);

@@ -12,7 +12,10 @@ const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'fa-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
     let stdout = '';
@@ -27,7 +30,16 @@ describe('gatehouse-forward-auth', () => {
   it('exits 2 and names every bad option', async () => {
     const r = await run(['--cookie-expire=forever', '--provider=github', '--no-such-flag=1']);
     expect(r.code).toBe(2);
-    for (const name of ['cookie_expire', 'provider', 'no_such_flag', 'oidc_issuer_url', 'client_id', 'redirect_url', 'cookie_secret', 'email_domains']) {
+    for (const name of [
+      'cookie_expire',
+      'provider',
+      'no_such_flag',
+      'oidc_issuer_url',
+      'client_id',
+      'redirect_url',
+      'cookie_secret',
+      'email_domains',
+    ]) {
       expect(r.stderr).toContain(name);
     }
   });
@@ -38,7 +50,10 @@ describe('gatehouse-forward-auth', () => {
       file,
       `provider = "oidc"\noidc_issuer_url = "http://127.0.0.1:9/dex"\nclient_id = "c"\nredirect_url = "https://a.example.com/oauth2/callback"\nemail_domains = ["*"]\nupstreams = ["http://127.0.0.1:8080"]\n`,
     );
-    const r = await run(['--config', file, '--config-test'], { OAUTH2_PROXY_COOKIE_SECRET: randomBytes(32).toString('base64'), GATEHOUSE_FA_CLIENT_SECRET: 'x' });
+    const r = await run(['--config', file, '--config-test'], {
+      OAUTH2_PROXY_COOKIE_SECRET: randomBytes(32).toString('base64'),
+      GATEHOUSE_FA_CLIENT_SECRET: 'x',
+    });
     expect(r.stderr + r.stdout).toContain('configuration OK');
     expect(r.stdout).toMatch(/upstreams .*not implemented/);
     expect(r.code).toBe(0);
@@ -46,10 +61,23 @@ describe('gatehouse-forward-auth', () => {
 
   it('serves until SIGTERM', async () => {
     const port = await getFreePort();
-    const p = spawn(process.execPath, [CLI, `--http-address=127.0.0.1:${port}`, '--oidc-issuer-url=http://127.0.0.1:9/dex', '--client-id=c', '--client-secret=s', '--redirect-url=https://a.example.com/oauth2/callback', '--email-domain=*', '--log-level=silent'], {
-      env: { PATH: process.env.PATH ?? '', GATEHOUSE_FA_COOKIE_SECRET: randomBytes(32).toString('base64url') },
-      stdio: 'ignore',
-    });
+    const p = spawn(
+      process.execPath,
+      [
+        CLI,
+        `--http-address=127.0.0.1:${port}`,
+        '--oidc-issuer-url=http://127.0.0.1:9/dex',
+        '--client-id=c',
+        '--client-secret=s',
+        '--redirect-url=https://a.example.com/oauth2/callback',
+        '--email-domain=*',
+        '--log-level=silent',
+      ],
+      {
+        env: { PATH: process.env.PATH ?? '', GATEHOUSE_FA_COOKIE_SECRET: randomBytes(32).toString('base64url') },
+        stdio: 'ignore',
+      },
+    );
     try {
       await waitForPort(port, '127.0.0.1', 15_000);
       expect((await fetch(`http://127.0.0.1:${port}/ping`)).status).toBe(200);

@@ -25,7 +25,9 @@ describe('sign-in through the issuer', () => {
     expect(auth.searchParams.get('state')).toMatch(/^[A-Za-z0-9_-]{20,}$/);
     const csrf = start.headers.getSetCookie();
     expect(csrf).toHaveLength(1);
-    expect(csrf[0]).toMatch(/^_oauth2_proxy_[A-Za-z0-9_-]{12}_csrf=[A-Za-z0-9_-]+; Path=\/; Max-Age=900; HttpOnly; SameSite=Lax$/);
+    expect(csrf[0]).toMatch(
+      /^_oauth2_proxy_[A-Za-z0-9_-]{12}_csrf=[A-Za-z0-9_-]+; Path=\/; Max-Age=900; HttpOnly; SameSite=Lax$/,
+    );
     expect(csrf[0]).not.toContain(auth.searchParams.get('state') as string);
   });
 
@@ -54,7 +56,11 @@ describe('sign-in through the issuer', () => {
       expect(r.headers.get('set-cookie')).toBeNull();
     }
     const info = await fetch(`${h.fa.url}/oauth2/userinfo`, { headers: { cookie } });
-    expect(await info.json()).toMatchObject({ email: 'kilgore@kilgore.trout', groups: ['authors'], preferredUsername: 'Kilgore Trout' });
+    expect(await info.json()).toMatchObject({
+      email: 'kilgore@kilgore.trout',
+      groups: ['authors'],
+      preferredUsername: 'Kilgore Trout',
+    });
     expect(h.tokenCalls.filter((g) => g === 'refresh_token')).toHaveLength(0);
   });
 
@@ -74,7 +80,10 @@ describe('sign-in through the issuer', () => {
       const url = `${h.fa.url}/oauth2/start?rd=/t${i}`;
       jar.store(url, await fetch(url, { redirect: 'manual', headers: { cookie: jar.header(url) } }));
     }
-    const names = jar.header(`${h.fa.url}/`).split('; ').filter((c) => c.endsWith('_csrf') || /_csrf=/.test(c));
+    const names = jar
+      .header(`${h.fa.url}/`)
+      .split('; ')
+      .filter((c) => c.endsWith('_csrf') || /_csrf=/.test(c));
     expect(names).toHaveLength(5);
   });
 
@@ -122,7 +131,9 @@ describe('the state is checked before the code is redeemed', () => {
     expect((await fetch(tampered, { redirect: 'manual', headers: { cookie: jar.header(tampered) } })).status).toBe(403);
     expect(h.tokenCalls.length).toBe(callsBefore);
     expect(h.issuerGrants.length).toBe(grantsBefore);
-    expect((await browse(jar, callbackURL, { stopAt: `${h.fa.url}/app`, maxRedirects: 0 })).location).toBe(`${h.fa.url}/app`);
+    expect((await browse(jar, callbackURL, { stopAt: `${h.fa.url}/app`, maxRedirects: 0 })).location).toBe(
+      `${h.fa.url}/app`,
+    );
   });
 
   it('a replayed callback (code already used) is an error page, not a session', async () => {
@@ -132,7 +143,9 @@ describe('the state is checked before the code is redeemed', () => {
     await browse(jar, callbackURL, { stopAt: `${h.fa.url}/app`, maxRedirects: 0 });
     const replay = await fetch(callbackURL, { redirect: 'manual', headers: { cookie: csrf } });
     expect(replay.status).toBe(403);
-    expect(replay.headers.getSetCookie().some((c) => c.startsWith('_oauth2_proxy=') && !c.includes('Max-Age=0'))).toBe(false);
+    expect(replay.headers.getSetCookie().some((c) => c.startsWith('_oauth2_proxy=') && !c.includes('Max-Age=0'))).toBe(
+      false,
+    );
   });
 });
 
@@ -146,7 +159,10 @@ describe('cookies from the real flow', () => {
     expect((await authCheck(h, flipped)).status).toBe(401);
     const foreign = await h.another({ cookie_secret: Buffer.alloc(32, 7).toString('base64') });
     expect((await authCheck(foreign, cookie)).status).toBe(401);
-    const rotated = await h.another({ cookie_secret: Buffer.alloc(32, 9).toString('base64'), cookie_secrets: [h.secret] });
+    const rotated = await h.another({
+      cookie_secret: Buffer.alloc(32, 9).toString('base64'),
+      cookie_secrets: [h.secret],
+    });
     const r = await authCheck(rotated, cookie);
     expect(r.status).toBe(202);
     expect(r.headers.get('x-auth-request-email')).toBe('kilgore@kilgore.trout');
@@ -163,9 +179,13 @@ describe('cookies from the real flow', () => {
     expect(ok.headers.get('x-auth-request-email')).toBe('kilgore@kilgore.trout');
     const [hd, pl] = idToken.split('.');
     const forged = `${hd}.${pl}.${'A'.repeat(342)}`;
-    expect((await fetch(`${bearer.url}/oauth2/auth`, { headers: { authorization: `Bearer ${forged}` } })).status).toBe(401);
+    expect((await fetch(`${bearer.url}/oauth2/auth`, { headers: { authorization: `Bearer ${forged}` } })).status).toBe(
+      401,
+    );
     const otherAudience = await h.another({ skip_jwt_bearer_tokens: true, client_id: 'someone-else' });
-    expect((await fetch(`${otherAudience.url}/oauth2/auth`, { headers: { authorization: `Bearer ${idToken}` } })).status).toBe(401);
+    expect(
+      (await fetch(`${otherAudience.url}/oauth2/auth`, { headers: { authorization: `Bearer ${idToken}` } })).status,
+    ).toBe(401);
   });
 
   it('an expired session (inside the payload, whatever the cookie says) → 401', async () => {
@@ -173,7 +193,11 @@ describe('cookies from the real flow', () => {
     await signIn(h, jar);
     const session = h.fa.handler.context.sessions.load(jar.header(`${h.fa.url}/app`))?.entry.session;
     expect(session).toBeDefined();
-    const sealed = h.fa.handler.context.sessions.seal({ ...session!, expiresAt: Date.now() - 1000 }, undefined, undefined);
+    const sealed = h.fa.handler.context.sessions.seal(
+      { ...session!, expiresAt: Date.now() - 1000 },
+      undefined,
+      undefined,
+    );
     expect((await authCheck(h, sealed.setCookie.map((c) => c.split(';')[0]).join('; '))).status).toBe(401);
   });
 
@@ -182,15 +206,26 @@ describe('cookies from the real flow', () => {
     try {
       const jar = new CookieJar();
       await signIn(other, jar);
-      const idToken = other.fa.handler.context.sessions.load(jar.header(`${other.fa.url}/app`))?.entry.session.idToken as string;
-      const withExtra = await h.another({ skip_jwt_bearer_tokens: true, extra_jwt_issuers: [`${other.issuer.issuerURL}=oauth2-proxy`] });
+      const idToken = other.fa.handler.context.sessions.load(jar.header(`${other.fa.url}/app`))?.entry.session
+        .idToken as string;
+      const withExtra = await h.another({
+        skip_jwt_bearer_tokens: true,
+        extra_jwt_issuers: [`${other.issuer.issuerURL}=oauth2-proxy`],
+      });
       const ok = await fetch(`${withExtra.url}/oauth2/auth`, { headers: { authorization: `Bearer ${idToken}` } });
       expect(ok.status).toBe(202);
       expect(ok.headers.get('x-auth-request-email')).toBe('kilgore@kilgore.trout');
-      const wrongAudience = await h.another({ skip_jwt_bearer_tokens: true, extra_jwt_issuers: [`${other.issuer.issuerURL}=another-client`] });
-      expect((await fetch(`${wrongAudience.url}/oauth2/auth`, { headers: { authorization: `Bearer ${idToken}` } })).status).toBe(401);
+      const wrongAudience = await h.another({
+        skip_jwt_bearer_tokens: true,
+        extra_jwt_issuers: [`${other.issuer.issuerURL}=another-client`],
+      });
+      expect(
+        (await fetch(`${wrongAudience.url}/oauth2/auth`, { headers: { authorization: `Bearer ${idToken}` } })).status,
+      ).toBe(401);
       const without = await h.another({ skip_jwt_bearer_tokens: true });
-      expect((await fetch(`${without.url}/oauth2/auth`, { headers: { authorization: `Bearer ${idToken}` } })).status).toBe(401);
+      expect(
+        (await fetch(`${without.url}/oauth2/auth`, { headers: { authorization: `Bearer ${idToken}` } })).status,
+      ).toBe(401);
     } finally {
       await other.close();
     }
@@ -209,7 +244,11 @@ describe('sign-out', () => {
   it('clears our cookies and ends the issuer session through end_session with client_id, never the id_token', async () => {
     const jar = new CookieJar();
     await signIn(h, jar);
-    const issuerCookies = () => jar.header(`${h.issuer.issuerURL}/`).split('; ').filter((c) => c !== '');
+    const issuerCookies = () =>
+      jar
+        .header(`${h.issuer.issuerURL}/`)
+        .split('; ')
+        .filter((c) => c !== '');
     expect(issuerCookies().some((c) => c.startsWith('_session='))).toBe(true);
     const cookie = jar.header(`${h.fa.url}/app`);
 
@@ -230,7 +269,10 @@ describe('sign-out', () => {
     const confirm = await browse(jar, end.href);
     expect(confirm.status).toBe(200);
     const xsrf = /name="xsrf" value="([^"]+)"/.exec(confirm.body)?.[1] as string;
-    const done = await browse(jar, formAction(confirm), { form: { xsrf, logout: 'yes' }, stopAt: `${h.fa.url}/signed-out` });
+    const done = await browse(jar, formAction(confirm), {
+      form: { xsrf, logout: 'yes' },
+      stopAt: `${h.fa.url}/signed-out`,
+    });
     expect(done.url).toMatch(new RegExp(`^${h.fa.url}/oauth2/sign_out/done\\?state=`));
     expect(done.location).toBe(`${h.fa.url}/signed-out`);
     expect(issuerCookies().some((c) => c.startsWith('_session='))).toBe(false);

@@ -1,7 +1,14 @@
 // A real issuer (@gatehouse/issuer/testing, mockCallback connector) and forward-auth instances in front of it.
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import { CookieJar, TEST_CLIENT, browse, startTestIssuer, type BrowseResult, type StartTestIssuerOptions } from '@gatehouse/issuer/testing';
+import {
+  CookieJar,
+  TEST_CLIENT,
+  browse,
+  startTestIssuer,
+  type BrowseResult,
+  type StartTestIssuerOptions,
+} from '@gatehouse/issuer/testing';
 import { getFreePort } from '@gatehouse/testkit/ports';
 import { startForwardAuth, type RunningForwardAuth } from '../src/index.ts';
 
@@ -21,7 +28,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(extra: Record<string, unknown> = {}, issuerOptions: Omit<StartTestIssuerOptions, 'staticClients'> = {}): Promise<Harness> {
+export async function startHarness(
+  extra: Record<string, unknown> = {},
+  issuerOptions: Omit<StartTestIssuerOptions, 'staticClients'> = {},
+): Promise<Harness> {
   const port = await getFreePort();
   const origin = `http://127.0.0.1:${port}`;
   const issuer = await startTestIssuer({
@@ -83,7 +93,11 @@ export async function startHarness(extra: Record<string, unknown> = {}, issuerOp
 }
 
 /** Follows /oauth2/start through the issuer (mockCallback) and stops at our callback: its URL carries code+state. */
-export async function toCallback(h: Harness, jar: CookieJar, rd = '/app'): Promise<{ start: Response; callbackURL: string }> {
+export async function toCallback(
+  h: Harness,
+  jar: CookieJar,
+  rd = '/app',
+): Promise<{ start: Response; callbackURL: string }> {
   const startURL = `${h.fa.url}/oauth2/start?rd=${encodeURIComponent(rd)}`;
   const first = await fetch(startURL, { redirect: 'manual', headers: { cookie: jar.header(startURL) } });
   jar.store(startURL, first);
@@ -101,7 +115,11 @@ export async function signIn(h: Harness, jar: CookieJar, rd = '/app'): Promise<B
 }
 
 /** GET /oauth2/auth the way nginx does: only the Cookie header of the browser. */
-export function authCheck(h: Harness | RunningForwardAuth, cookie: string, headers: Record<string, string> = {}): Promise<Response> {
+export function authCheck(
+  h: Harness | RunningForwardAuth,
+  cookie: string,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   const url = 'fa' in h ? h.fa.url : h.url;
   return fetch(`${url}/oauth2/auth`, { headers: { cookie, ...headers } });
 }

@@ -18,7 +18,11 @@ let ca: string;
 beforeAll(async () => {
   h = await startHarness({ reverse_proxy: true });
   app = await listen((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('app'));
-  ({ nginx, ca } = await startTemplateNginx({ forwardAuth: new URL(h.fa.url).host, issuer: new URL(h.issuer.issuerURL).host, app: addr(app) }));
+  ({ nginx, ca } = await startTemplateNginx({
+    forwardAuth: new URL(h.fa.url).host,
+    issuer: new URL(h.issuer.issuerURL).host,
+    app: addr(app),
+  }));
 }, 60_000);
 
 afterAll(async () => {
@@ -28,7 +32,8 @@ afterAll(async () => {
 });
 
 /** A cookie name of the CSRF pattern (`<cookie_name>_<12 base64url>_csrf`) with an unreadable value. */
-const junkCSRF = () => `_oauth2_proxy_${randomBytes(9).toString('base64url')}_csrf=${randomBytes(12).toString('base64url')}`;
+const junkCSRF = () =>
+  `_oauth2_proxy_${randomBytes(9).toString('base64url')}_csrf=${randomBytes(12).toString('base64url')}`;
 const setCookies = (r: Answer) => r.headers['set-cookie'] ?? [];
 
 /** The browser's cookies after a response: deletions remove, other Set-Cookies replace or add. */
@@ -68,7 +73,10 @@ describe('150 cookies named like CSRF cookies, through nginx', () => {
   });
 
   it('sign-out with 150 junk CSRF cookies and 90 junk chunk names answers a redirect, not a 502', async () => {
-    const junk = [...Array.from({ length: 150 }, junkCSRF), ...Array.from({ length: 90 }, (_, i) => `_oauth2_proxy_${i + 10}=x`)];
+    const junk = [
+      ...Array.from({ length: 150 }, junkCSRF),
+      ...Array.from({ length: 90 }, (_, i) => `_oauth2_proxy_${i + 10}=x`),
+    ];
     const r = await send(nginx.httpsPort, ca, 'GET', '/oauth2/sign_out?rd=%2F', { cookie: junk.join('; ') });
     expect(r.status).toBe(302);
     expect(setCookies(r).length).toBeLessThanOrEqual(2 * MAX_DELETIONS_PER_RESPONSE + 1);
@@ -76,12 +84,18 @@ describe('150 cookies named like CSRF cookies, through nginx', () => {
 
   it('the sign-in of that browser completes on its first try', async () => {
     const jar = new CookieJar();
-    for (let i = 0; i < 150; i++) jar.store(`${h.fa.url}/`, new Response(null, { headers: { 'set-cookie': `${junkCSRF()}; Path=/` } }));
+    for (let i = 0; i < 150; i++)
+      jar.store(`${h.fa.url}/`, new Response(null, { headers: { 'set-cookie': `${junkCSRF()}; Path=/` } }));
     const done = await signIn(h, jar);
     expect(done.status).toBe(302);
     const cookie = jar.header(`${h.fa.url}/app`);
     expect(cookie).toMatch(/(^|; )_oauth2_proxy=/);
-    const through = await send(nginx.httpsPort, ca, 'GET', '/app', { cookie: cookie.split('; ').filter((c) => c.startsWith('_oauth2_proxy=')).join('; ') });
+    const through = await send(nginx.httpsPort, ca, 'GET', '/app', {
+      cookie: cookie
+        .split('; ')
+        .filter((c) => c.startsWith('_oauth2_proxy='))
+        .join('; '),
+    });
     expect(through.status).toBe(200);
   });
 });

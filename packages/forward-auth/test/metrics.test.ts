@@ -53,6 +53,11 @@ describe('metrics_address', () => {
     const first = await startForwardAuth({ config, logger });
     running.push(first);
     const port = new URL(first.url).port;
-    await expect(startForwardAuth({ config: { ...config, http_address: '127.0.0.1:0', metrics_address: `127.0.0.1:${port}` }, logger })).rejects.toThrow(/EADDRINUSE/);
+    await expect(
+      startForwardAuth({
+        config: { ...config, http_address: '127.0.0.1:0', metrics_address: `127.0.0.1:${port}` },
+        logger,
+      }),
+    ).rejects.toThrow(/EADDRINUSE/);
   });
 });

@@ -16,10 +16,26 @@ export interface Answer {
 }
 
 /** HTTPS to nginx on 127.0.0.1 with SNI/Host = HOST; `path` is sent exactly as given (like curl --path-as-is). */
-export function send(port: number, ca: string, method: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
+export function send(
+  port: number,
+  ca: string,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
-      { host: '127.0.0.1', port, servername: HOST, method, path, headers: { host: `${HOST}:${port}`, ...headers }, ca, agent: false, timeout: 15_000 },
+      {
+        host: '127.0.0.1',
+        port,
+        servername: HOST,
+        method,
+        path,
+        headers: { host: `${HOST}:${port}`, ...headers },
+        ca,
+        agent: false,
+        timeout: 15_000,
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -47,9 +63,12 @@ export const close = (s: Server | undefined) =>
     s.closeAllConnections();
   });
 
-
 /** nginx from the deploy template on HOST with a fresh test CA, in front of the given upstreams (`host:port`). */
-export async function startTemplateNginx(upstreams: { forwardAuth: string; issuer: string; app: string }): Promise<{ nginx: Nginx; ca: string }> {
+export async function startTemplateNginx(upstreams: {
+  forwardAuth: string;
+  issuer: string;
+  app: string;
+}): Promise<{ nginx: Nginx; ca: string }> {
   const testCA = await createTestCA('forward-auth nginx test CA');
   const leaf = await testCA.issue([HOST]);
   const nginx = await startNginx({

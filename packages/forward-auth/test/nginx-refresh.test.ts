@@ -21,7 +21,13 @@ const manyGroups: ConnectorFactory<Record<string, never>> = {
   kitVersion: CONNECTOR_KIT_VERSION,
   configSchema: z.strictObject({}),
   open: () => {
-    const user = (): Identity => ({ userId: 'u-1', username: 'Many Groups', email: 'many@example.com', emailVerified: true, groups: [...upstreamGroups] });
+    const user = (): Identity => ({
+      userId: 'u-1',
+      username: 'Many Groups',
+      email: 'many@example.com',
+      emailVerified: true,
+      groups: [...upstreamGroups],
+    });
     return {
       kind: 'callback',
       async loginURL(_scopes, callbackURL, state) {
@@ -30,7 +36,8 @@ const manyGroups: ConnectorFactory<Record<string, never>> = {
         return { url: url.href, keep: { state } };
       },
       async handleCallback(_scopes, kept, request) {
-        if ((kept as { state?: unknown }).state !== request.url.searchParams.get('state')) throw new Error('state mismatch');
+        if ((kept as { state?: unknown }).state !== request.url.searchParams.get('state'))
+          throw new Error('state mismatch');
         return user();
       },
       async refresh(_scopes, identity) {
@@ -49,14 +56,21 @@ const appSaw: { url: string; groups: string | undefined }[] = [];
 beforeAll(async () => {
   h = await startHarness(
     { cookie_refresh: '5m', reverse_proxy: true },
-    { connectors: [{ type: 'manyGroups', id: 'mock', name: 'Many groups', config: {} }], connectorFactories: [manyGroups] },
+    {
+      connectors: [{ type: 'manyGroups', id: 'mock', name: 'Many groups', config: {} }],
+      connectorFactories: [manyGroups],
+    },
   );
   app = await listen((req, res) => {
     const groups = req.headers['x-auth-request-groups'];
     appSaw.push({ url: req.url ?? '', groups: typeof groups === 'string' ? groups : undefined });
     res.writeHead(req.url === '/missing' ? 404 : 200, { 'content-type': 'text/plain' }).end('app');
   });
-  ({ nginx, ca } = await startTemplateNginx({ forwardAuth: new URL(h.fa.url).host, issuer: new URL(h.issuer.issuerURL).host, app: addr(app) }));
+  ({ nginx, ca } = await startTemplateNginx({
+    forwardAuth: new URL(h.fa.url).host,
+    issuer: new URL(h.issuer.issuerURL).host,
+    app: addr(app),
+  }));
 }, 60_000);
 
 afterAll(async () => {
@@ -68,7 +82,8 @@ afterAll(async () => {
 const refreshes = () => h.issuerGrants.filter((g) => g === 'refresh_token').length;
 const NAVIGATE = { accept: 'text/html,application/xhtml+xml', 'sec-fetch-mode': 'navigate' };
 const FETCH = { accept: 'application/json', 'sec-fetch-mode': 'cors' };
-const go = (path: string, cookie: string, headers: Record<string, string> = NAVIGATE) => send(nginx.httpsPort, ca, 'GET', path, { cookie, ...headers });
+const go = (path: string, cookie: string, headers: Record<string, string> = NAVIGATE) =>
+  send(nginx.httpsPort, ca, 'GET', path, { cookie, ...headers });
 const setCookies = (r: Answer) => r.headers['set-cookie'] ?? [];
 const cookieHeader = (setCookie: readonly string[]) => setCookie.map((c) => c.split(';')[0]).join('; ');
 
@@ -80,13 +95,20 @@ async function agedSession(groups: string[]): Promise<{ cookie: string; session:
   const loaded = h.fa.handler.context.sessions.load(jar.header(`${h.fa.url}/app`));
   if (loaded === undefined) throw new Error('no session after sign-in');
   expect(loaded.entry.session.groups).toEqual(groups);
-  const sealed = h.fa.handler.context.sessions.seal({ ...loaded.entry.session, createdAt: Date.now() - 10 * 60_000 }, undefined, undefined);
+  const sealed = h.fa.handler.context.sessions.seal(
+    { ...loaded.entry.session, createdAt: Date.now() - 10 * 60_000 },
+    undefined,
+    undefined,
+  );
   return { cookie: cookieHeader(sealed.written), session: loaded.entry.session };
 }
 
 describe('cookie refresh through nginx', () => {
   it('a session with 7 KB of groups stays in one cookie and survives its refresh (one Set-Cookie)', async () => {
-    const groups = Array.from({ length: 250 }, (_, i) => `cn=team-platform-engineering-${String(i).padStart(4, '0')},ou=groups`);
+    const groups = Array.from(
+      { length: 250 },
+      (_, i) => `cn=team-platform-engineering-${String(i).padStart(4, '0')},ou=groups`,
+    );
     expect(groups.join(',').length).toBeGreaterThan(7000);
     const { cookie } = await agedSession(groups);
     const before = refreshes();
@@ -121,7 +143,10 @@ describe('cookie refresh through nginx', () => {
     const page = await go('/page?x=1', cookie);
     expect(page.status).toBe(302);
     expect(page.headers.location).toMatch(new RegExp(`^https://${HOST}:\\d+/oauth2/start\\?rd=/page`));
-    const start = await go(new URL(page.headers.location as string).pathname + new URL(page.headers.location as string).search, cookie);
+    const start = await go(
+      new URL(page.headers.location as string).pathname + new URL(page.headers.location as string).search,
+      cookie,
+    );
     expect(start.status).toBe(302);
     expect(start.headers.location).toBe('/page');
     const chunks = setCookies(start).filter((c) => !c.includes('Max-Age=0'));
@@ -136,7 +161,9 @@ describe('cookie refresh through nginx', () => {
   });
 
   it('a chunked session refreshed into one cookie: a page load also clears the old chunks (through /oauth2/start)', async () => {
-    const { cookie } = await agedSession(Array.from({ length: 200 }, () => `g-${randomBytes(21).toString('base64url')}`));
+    const { cookie } = await agedSession(
+      Array.from({ length: 200 }, () => `g-${randomBytes(21).toString('base64url')}`),
+    );
     expect(cookie).toMatch(/^_oauth2_proxy_0=/);
     upstreamGroups = ['readers']; // the next refresh finds far fewer groups
     const before = refreshes();
@@ -148,7 +175,10 @@ describe('cookie refresh through nginx', () => {
 
     const page = await go('/page', cookie);
     expect(page.status).toBe(302);
-    const start = await go(new URL(page.headers.location as string).pathname + new URL(page.headers.location as string).search, cookie);
+    const start = await go(
+      new URL(page.headers.location as string).pathname + new URL(page.headers.location as string).search,
+      cookie,
+    );
     expect(start.headers.location).toBe('/page');
     const names = setCookies(start).map((c) => `${c.split('=')[0]}${c.includes('Max-Age=0') ? ' cleared' : ''}`);
     expect(names[0]).toBe('_oauth2_proxy');

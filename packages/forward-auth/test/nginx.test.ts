@@ -36,7 +36,11 @@ describe('skip_auth_routes behind nginx (deploy/nginx/gatehouse.conf.template)',
       },
       logger: pino({ level: 'silent' }),
     });
-    ({ nginx, ca } = await startTemplateNginx({ forwardAuth: new URL(fa.url).host, issuer: addr(issuer), app: addr(app) }));
+    ({ nginx, ca } = await startTemplateNginx({
+      forwardAuth: new URL(fa.url).host,
+      issuer: addr(issuer),
+      app: addr(app),
+    }));
   });
 
   afterAll(async () => {
@@ -46,7 +50,8 @@ describe('skip_auth_routes behind nginx (deploy/nginx/gatehouse.conf.template)',
     await close(issuer);
   });
 
-  const go = (method: string, path: string, headers?: Record<string, string>) => send(nginx.httpsPort, ca, method, path, headers);
+  const go = (method: string, path: string, headers?: Record<string, string>) =>
+    send(nginx.httpsPort, ca, method, path, headers);
 
   it('a GET-only rule lets GET through and sends every other method to sign-in', async () => {
     expect((await go('GET', '/public/x')).status).toBe(200);

@@ -22,7 +22,11 @@ async function loggedInSession(): Promise<Session> {
 
 /** The same session as if it had been issued ten minutes ago (past cookie_refresh). */
 function aged(session: Session, over: Partial<Session> = {}): string {
-  const sealed = h.fa.handler.context.sessions.seal({ ...session, createdAt: Date.now() - 10 * 60_000, ...over }, undefined, undefined);
+  const sealed = h.fa.handler.context.sessions.seal(
+    { ...session, createdAt: Date.now() - 10 * 60_000, ...over },
+    undefined,
+    undefined,
+  );
   return sealed.setCookie.map((c) => c.split(';')[0]).join('; ');
 }
 
@@ -38,7 +42,15 @@ describe('cookie_refresh', () => {
 
     const answers = await Promise.all(Array.from({ length: 20 }, () => authCheck(h, cookie)));
     expect(answers.map((r) => r.status)).toEqual(Array(20).fill(202));
-    const newValues = new Set(answers.map((r) => r.headers.getSetCookie().find((c) => c.startsWith('_oauth2_proxy='))?.split(';')[0]));
+    const newValues = new Set(
+      answers.map(
+        (r) =>
+          r.headers
+            .getSetCookie()
+            .find((c) => c.startsWith('_oauth2_proxy='))
+            ?.split(';')[0],
+      ),
+    );
     expect(newValues.size).toBe(1);
     const fresh = [...newValues][0] as string;
     expect(fresh).not.toBe(cookie);
@@ -67,7 +79,10 @@ describe('cookie_refresh', () => {
     const before = refreshes(h.tokenCalls);
     const first = await authCheck(h, cookie);
     expect(first.status).toBe(202);
-    const fresh = first.headers.getSetCookie().find((c) => c.startsWith('_oauth2_proxy='))?.split(';')[0] as string;
+    const fresh = first.headers
+      .getSetCookie()
+      .find((c) => c.startsWith('_oauth2_proxy='))
+      ?.split(';')[0] as string;
     expect(refreshes(h.tokenCalls) - before).toBe(1);
     // Three minutes later (past any short grace, before the new session's own refresh): the old cookie again,
     // e.g. the browser never stored the new one. It is led to the new session, not to the issuer.

@@ -67,7 +67,7 @@ describe('without redis: a replica forgets no sign-out, whatever its session cac
     expect(replays.every((s) => s === 401)).toBe(true);
   });
 
-  it('the ID token of a signed-out session is no bearer token any more; other sessions\' tokens still are', async () => {
+  it("the ID token of a signed-out session is no bearer token any more; other sessions' tokens still are", async () => {
     const mine = await signedIn();
     const theirs = await signedIn();
     const idToken = mine.session.idToken as string;
@@ -123,7 +123,11 @@ describe('session_store_type = "redis": one revocation list for every replica, k
   });
 
   it('a full list folds into "everything before now" at every replica, and new logins work', async () => {
-    const a = await h.another({ session_store_type: 'redis', redis_connection_url: redis.url, revocation_max_entries: 1_000 });
+    const a = await h.another({
+      session_store_type: 'redis',
+      redis_connection_url: redis.url,
+      revocation_max_entries: 1_000,
+    });
     replicas.push(a);
     const b = await replica();
     expect(await within(5_000, 200, async () => (await fetch(`${a.url}/ready`)).status)).toBeGreaterThanOrEqual(0);

@@ -27,12 +27,18 @@ async function signedIn(): Promise<{ cookie: string; session: Session }> {
 
 /** The same session sealed as if issued ten minutes ago: past cookie_refresh, so a replica refreshes it. */
 function aged(fa: RunningForwardAuth, session: Session): string {
-  const sealed = fa.handler.context.sessions.seal({ ...session, createdAt: Date.now() - 10 * 60_000 }, undefined, undefined);
+  const sealed = fa.handler.context.sessions.seal(
+    { ...session, createdAt: Date.now() - 10 * 60_000 },
+    undefined,
+    undefined,
+  );
   return sealed.setCookie.map((c) => c.split(';')[0]).join('; ');
 }
 
 async function userinfo(accessToken: string): Promise<number> {
-  const meta = (await (await fetch(`${h.issuer.issuerURL}/.well-known/openid-configuration`)).json()) as { userinfo_endpoint: string };
+  const meta = (await (await fetch(`${h.issuer.issuerURL}/.well-known/openid-configuration`)).json()) as {
+    userinfo_endpoint: string;
+  };
   const r = await fetch(meta.userinfo_endpoint, { headers: { authorization: `Bearer ${accessToken}` } });
   await r.arrayBuffer();
   return r.status;
@@ -63,25 +69,40 @@ describe('sign-out revokes the session at the issuer', () => {
         const url = input instanceof Request ? input.url : String(input);
         if (url.includes('/revoke')) {
           if (failure === 'unreachable') throw new TypeError('fetch failed');
-          return new Response(JSON.stringify({ error: 'server_error' }), { status: 503, headers: { 'content-type': 'application/json' } });
+          return new Response(JSON.stringify({ error: 'server_error' }), {
+            status: 503,
+            headers: { 'content-type': 'application/json' },
+          });
         }
         return fetch(input, init);
       };
-      const fa = await startForwardAuth({ config: { ...h.config, http_address: '127.0.0.1:0' }, logger: pino({ level: 'silent' }), fetch: failing });
+      const fa = await startForwardAuth({
+        config: { ...h.config, http_address: '127.0.0.1:0' },
+        logger: pino({ level: 'silent' }),
+        fetch: failing,
+      });
       started.push(fa);
       const { session } = await signedIn();
       const cookie = aged(fa, { ...session, createdAt: Date.now() });
       const out = await fetch(`${fa.url}/oauth2/sign_out?rd=/signed-out`, { redirect: 'manual', headers: { cookie } });
       expect(out.status, failure).toBe(302);
       expect(out.headers.get('location')?.startsWith(h.issuer.issuerURL), failure).toBe(true);
-      expect(out.headers.getSetCookie().some((c) => /^_oauth2_proxy=; .*Max-Age=0/.test(c)), failure).toBe(true);
+      expect(
+        out.headers.getSetCookie().some((c) => /^_oauth2_proxy=; .*Max-Age=0/.test(c)),
+        failure,
+      ).toBe(true);
       expect((await authCheck(fa, cookie)).status, failure).toBe(401);
     }
   });
 });
 
 const hidden = (body: string): Record<string, string> =>
-  Object.fromEntries([...body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1] as string, (m[2] as string).replace(/&amp;/g, '&')]));
+  Object.fromEntries(
+    [...body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [
+      m[1] as string,
+      (m[2] as string).replace(/&amp;/g, '&'),
+    ]),
+  );
 
 describe('sign-out with rd: the issuer sees only the registered post-logout URL, rd comes back through state', () => {
   /** Signs in, signs out with `rd`, confirms at the issuer; returns the post-logout redirect and the jar. */
@@ -94,7 +115,10 @@ describe('sign-out with rd: the issuer sees only the registered post-logout URL,
     const end = new URL(signOut.headers.get('location') ?? '');
     const page = await browse(jar, end.href);
     expect(page.status, page.body.slice(0, 300)).toBe(200);
-    const confirmed = await browse(jar, formAction(page), { form: { ...hidden(page.body), logout: 'yes' }, stopAt: `${h.fa.url}/oauth2/sign_out/done` });
+    const confirmed = await browse(jar, formAction(page), {
+      form: { ...hidden(page.body), logout: 'yes' },
+      stopAt: `${h.fa.url}/oauth2/sign_out/done`,
+    });
     expect(confirmed.status).toBe(303);
     return { jar, signOut, back: confirmed.location ?? '' };
   }
@@ -112,11 +136,15 @@ describe('sign-out with rd: the issuer sees only the registered post-logout URL,
     expect(done.headers.get('location')).toBe('/foo?x=1');
     expect(done.headers.getSetCookie().some((c) => /^_oauth2_proxy_signout=; .*Max-Age=0/.test(c))).toBe(true);
     // The issuer has no session left to confirm the end of.
-    const again = await browse(jar, h.fa.handler.context.oidc.endSessionURL(undefined, `${h.fa.url}/oauth2/sign_out/done`, 'again-state-0123456')?.href ?? '');
+    const again = await browse(
+      jar,
+      h.fa.handler.context.oidc.endSessionURL(undefined, `${h.fa.url}/oauth2/sign_out/done`, 'again-state-0123456')
+        ?.href ?? '',
+    );
     expect(again.body).not.toContain('Do you want to log out');
   });
 
-  it('the state alone is never a target: without the browser\'s cookie, or with another state, it goes to /', async () => {
+  it("the state alone is never a target: without the browser's cookie, or with another state, it goes to /", async () => {
     const { jar, back } = await signOutThroughIssuer('/private');
     const bare = await fetch(back, { redirect: 'manual' });
     expect(bare.headers.get('location')).toBe('/');
@@ -125,7 +153,9 @@ describe('sign-out with rd: the issuer sees only the registered post-logout URL,
     const wrong = await fetch(other, { redirect: 'manual', headers: { cookie: jar.header(back) } });
     expect(wrong.headers.get('location')).toBe('/');
     const twice = `${back}&state=${'B'.repeat(43)}`;
-    expect((await fetch(twice, { redirect: 'manual', headers: { cookie: jar.header(back) } })).headers.get('location')).toBe('/');
+    expect(
+      (await fetch(twice, { redirect: 'manual', headers: { cookie: jar.header(back) } })).headers.get('location'),
+    ).toBe('/');
     for (const bad of ['', '?state=', '?state=%00', `?state=${'x'.repeat(5000)}`]) {
       const r = await fetch(`${h.fa.url}/oauth2/sign_out/done${bad}`, { redirect: 'manual' });
       expect(r.status, bad).toBe(302);
@@ -136,8 +166,13 @@ describe('sign-out with rd: the issuer sees only the registered post-logout URL,
 
   it('rd is re-validated on the way back: a target the whitelist no longer allows goes to /', async () => {
     const states = h.fa.handler.context.signOuts;
-    const { state, setCookie } = states.start('https://evil.example/steal', (maxAge) => h.fa.handler.context.sessions.attributes(undefined, maxAge));
-    const r = await fetch(`${h.fa.url}/oauth2/sign_out/done?state=${state}`, { redirect: 'manual', headers: { cookie: setCookie.split(';')[0] as string } });
+    const { state, setCookie } = states.start('https://evil.example/steal', (maxAge) =>
+      h.fa.handler.context.sessions.attributes(undefined, maxAge),
+    );
+    const r = await fetch(`${h.fa.url}/oauth2/sign_out/done?state=${state}`, {
+      redirect: 'manual',
+      headers: { cookie: setCookie.split(';')[0] as string },
+    });
     expect(r.headers.get('location')).toBe('/');
   });
 });

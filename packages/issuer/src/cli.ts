@@ -55,7 +55,8 @@ const FLAG_TO_OVERRIDE: Record<string, keyof ConfigOverrides | 'ignored'> = {
   '--grpc-addr': 'ignored',
 };
 
-type ParsedServeArgs = { ok: true; file: string; overrides: ConfigOverrides; ignored: string[] } | { ok: false; message: string };
+type ParsedServeArgs =
+  { ok: true; file: string; overrides: ConfigOverrides; ignored: string[] } | { ok: false; message: string };
 
 /** `--flag value` and `--flag=value`, as cobra accepts them; exactly one positional CONFIG. */
 export function parseServeArgs(args: readonly string[], withFlags: boolean): ParsedServeArgs {

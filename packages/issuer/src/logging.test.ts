@@ -7,7 +7,12 @@ function capture(config: LoggerConfig) {
   const lines: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString().split('\n').filter((l) => l !== ''));
+      lines.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter((l) => l !== ''),
+      );
       done();
     },
   });
@@ -35,11 +40,25 @@ describe('createLogger', () => {
   it('never writes secret-bearing fields, at any depth or case', async () => {
     const { logger, text } = capture({ level: 'debug', format: 'json' });
     logger.info(SECRETS, 'flat');
-    logger.info({ req: { headers: { Authorization: 'Basic YmFzaWMtU2VjcmV0LTE0', Cookie: 'c=cookie-Secret-15' } } }, 'nested');
-    logger.info({ deep: { a: { b: { c: { connector: { config: { clientSecret: 'deep-Secret-16', bindPW: 'deep-Secret-17' } } } } } } });
+    logger.info(
+      { req: { headers: { Authorization: 'Basic YmFzaWMtU2VjcmV0LTE0', Cookie: 'c=cookie-Secret-15' } } },
+      'nested',
+    );
+    logger.info({
+      deep: {
+        a: { b: { c: { connector: { config: { clientSecret: 'deep-Secret-16', bindPW: 'deep-Secret-17' } } } } },
+      },
+    });
     logger.warn({ list: [{ refreshToken: 'list-Secret-18' }], CLIENT_SECRET: 'upper-Secret-19' }, 'arrays');
     logger.child({ password: 'child-Secret-20' }).info('child bindings');
-    logger.error({ err: Object.assign(new Error('token exchange failed for https://idp.example/cb?code=url-Secret-21&state=s'), { password: 'err-Secret-22' }) }, 'err');
+    logger.error(
+      {
+        err: Object.assign(new Error('token exchange failed for https://idp.example/cb?code=url-Secret-21&state=s'), {
+          password: 'err-Secret-22',
+        }),
+      },
+      'err',
+    );
     logger.info('redirecting to https://rp.example/cb?code=msg-Secret-23&state=st-Secret-24');
     logger.info({ header: 'Bearer hdr-Secret-25' }, 'free text with Bearer msg-Secret-26');
     logger.info({ url: new URL('https://rp.example/cb?access_token=urlobj-Secret-27') });
@@ -68,13 +87,22 @@ describe('createLogger', () => {
     const { logger, lines } = capture({ level: 'debug', format: 'text' });
     logger.info({ connector: 'mock', clientSecret: 'text-Secret-1', note: 'two words' }, 'login done');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}login done connector=mock clientSecret=\[Redacted\] note="two words"$/);
+    expect(lines[0]).toMatch(
+      /^\d\d:\d\d:\d\d\.\d{3} INFO {2}login done connector=mock clientSecret=\[Redacted\] note="two words"$/,
+    );
   });
 });
 
 describe('redaction helpers', () => {
   it('recognises secret keys regardless of case and separators', () => {
-    for (const k of ['Password', 'client-secret', 'CLIENT_SECRET', 'Set-Cookie', 'bind_pw', 'X-Auth-Request-Access-Token']) {
+    for (const k of [
+      'Password',
+      'client-secret',
+      'CLIENT_SECRET',
+      'Set-Cookie',
+      'bind_pw',
+      'X-Auth-Request-Access-Token',
+    ]) {
       expect(isSecretKey(k), k).toBe(true);
     }
     for (const k of ['connector', 'grant_type', 'email', 'status', 'clientId']) expect(isSecretKey(k), k).toBe(false);

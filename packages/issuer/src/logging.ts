@@ -64,7 +64,8 @@ export function isSecretKey(key: string): boolean {
   return SECRET_KEYS.has(k) || SECRET_FRAGMENTS.some((f) => k.includes(f));
 }
 
-const SENSITIVE_PARAMS = /([?&#](?:code|state|password|client_secret|access_token|refresh_token|id_token|id_token_hint|token|code_verifier|device_code|assertion|client_assertion|subject_token)=)[^&#\s"']*/gi;
+const SENSITIVE_PARAMS =
+  /([?&#](?:code|state|password|client_secret|access_token|refresh_token|id_token|id_token_hint|token|code_verifier|device_code|assertion|client_assertion|subject_token)=)[^&#\s"']*/gi;
 const AUTH_SCHEMES = /\b(Bearer|Basic|Negotiate|DPoP)\s+[A-Za-z0-9._~+/=-]+/g;
 
 /** Masks credentials that can hide inside free text (URLs with codes, Authorization values). */
@@ -104,7 +105,14 @@ export function redact(value: unknown, depth = 0, seen: WeakSet<object> = new We
   return out;
 }
 
-const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVEL_NAMES: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 
 function formatValue(v: unknown): string {
   if (typeof v === 'string') return /[\s"=]/.test(v) || v === '' ? JSON.stringify(v) : v;
@@ -148,7 +156,10 @@ function formatLine(line: string): string {
  * pass their own stream.
  */
 export function createLogger(config: LoggerConfig, destination?: DestinationStream | NodeJS.WritableStream): Logger {
-  const dest = config.format === 'text' ? textStream((destination as NodeJS.WritableStream | undefined) ?? process.stdout) : (destination ?? process.stdout);
+  const dest =
+    config.format === 'text'
+      ? textStream((destination as NodeJS.WritableStream | undefined) ?? process.stdout)
+      : (destination ?? process.stdout);
   const logger = pino(
     {
       level: config.level,

@@ -8,17 +8,42 @@ import * as client from 'openid-client';
 import { MemoryStore } from '@gatehouse/storage';
 import type { StaticClient } from '../src/config/types.ts';
 import { browse, CookieJar, MOCK_CONNECTOR, startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
-import { ALICE, ALICE_PASSWORD, authorizationRequest, authorize, discover, passwordGrantOverrides, postForm, redeem, TEST_BASIC, useIssuer } from './helpers.ts';
+import {
+  ALICE,
+  ALICE_PASSWORD,
+  authorizationRequest,
+  authorize,
+  discover,
+  passwordGrantOverrides,
+  postForm,
+  redeem,
+  TEST_BASIC,
+  useIssuer,
+} from './helpers.ts';
 
-const RESTRICTED: StaticClient = { ...TEST_CLIENT, id: 'restricted', secret: 'restricted-secret-long-enough', allowedConnectors: ['mock'] };
+const RESTRICTED: StaticClient = {
+  ...TEST_CLIENT,
+  id: 'restricted',
+  secret: 'restricted-secret-long-enough',
+  allowedConnectors: ['mock'],
+};
 
 const overrides = passwordGrantOverrides;
 /** An authorization URL for RESTRICTED (PKCE, state `s`). */
 const restrictedURL = async (config: client.Configuration, extra: Record<string, string> = {}) =>
-  (await authorizationRequest(config, 'openid', { redirectURI: RESTRICTED.redirectURIs[0]!, extra: { state: 's', ...extra } })).url;
+  (
+    await authorizationRequest(config, 'openid', {
+      redirectURI: RESTRICTED.redirectURIs[0]!,
+      extra: { state: 's', ...extra },
+    })
+  ).url;
 
 describe('allowedConnectors', () => {
-  const env = useIssuer({ staticClients: [TEST_CLIENT, RESTRICTED], connectors: [MOCK_CONNECTOR], overrides: overrides() }, RESTRICTED.id, RESTRICTED.secret);
+  const env = useIssuer(
+    { staticClients: [TEST_CLIENT, RESTRICTED], connectors: [MOCK_CONNECTOR], overrides: overrides() },
+    RESTRICTED.id,
+    RESTRICTED.secret,
+  );
 
   it('the login offers only the allowed connectors and completes through them', async () => {
     // Two connectors exist (mock, local); only mock is allowed, so it is chosen without a page.
@@ -39,7 +64,9 @@ describe('allowedConnectors', () => {
     const interaction = start.location!;
     const page = await browse(jar, `${interaction}/connector/local`);
     expect(page.status).toBe(403);
-    const post = await browse(jar, `${interaction}/connector/local/login`, { form: { login: ALICE.email, password: ALICE_PASSWORD } });
+    const post = await browse(jar, `${interaction}/connector/local/login`, {
+      form: { login: ALICE.email, password: ALICE_PASSWORD },
+    });
     expect(post.status).toBe(403);
   });
 
@@ -54,7 +81,11 @@ describe('allowedConnectors', () => {
 
   it('refresh tokens of a grant made through a connector the client may no longer use are refused', async () => {
     const store = new MemoryStore();
-    const before = await startTestIssuer({ store, staticClients: [{ ...RESTRICTED, allowedConnectors: undefined }], overrides: overrides() });
+    const before = await startTestIssuer({
+      store,
+      staticClients: [{ ...RESTRICTED, allowedConnectors: undefined }],
+      overrides: overrides(),
+    });
     let refreshToken: string;
     try {
       const c = await discover(before, RESTRICTED.id, RESTRICTED.secret);
@@ -63,7 +94,11 @@ describe('allowedConnectors', () => {
     } finally {
       await before.close();
     }
-    const after = await startTestIssuer({ store, staticClients: [{ ...RESTRICTED, allowedConnectors: ['local'] }], overrides: overrides() });
+    const after = await startTestIssuer({
+      store,
+      staticClients: [{ ...RESTRICTED, allowedConnectors: ['local'] }],
+      overrides: overrides(),
+    });
     try {
       const c = await discover(after, RESTRICTED.id, RESTRICTED.secret);
       await expect(client.refreshTokenGrant(c, refreshToken)).rejects.toMatchObject({ error: 'invalid_grant' });

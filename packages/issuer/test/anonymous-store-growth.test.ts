@@ -21,7 +21,14 @@ import { browse, CookieJar, flood, TEST_CLIENT, testIssuerConfig, testOAuth2 } f
 import { DEVICE_CODE_GRANT } from '../src/server/oidc/grant-types.ts';
 
 const REDIRECT = TEST_CLIENT.redirectURIs[0]!;
-const CLI = { ...TEST_CLIENT, id: 'kubectl', secret: undefined, public: true, name: 'kubectl', redirectURIs: ['http://127.0.0.1:8000/'] };
+const CLI = {
+  ...TEST_CLIENT,
+  id: 'kubectl',
+  secret: undefined,
+  public: true,
+  name: 'kubectl',
+  redirectURIs: ['http://127.0.0.1:8000/'],
+};
 const FLOOD = Number(process.env.GATEHOUSE_FLOOD ?? 10_000);
 const form = { 'content-type': 'application/x-www-form-urlencoded' };
 
@@ -60,9 +67,13 @@ describe('anonymous requests and the Store (SQLite, two replicas on one file)', 
   /** Unexpired rows per model, read from the file. */
   const rows = (): Record<string, number> =>
     Object.fromEntries(
-      (db.prepare('SELECT model, count(*) AS n FROM oidc_models WHERE expires_at IS NULL OR expires_at > ? GROUP BY model').all(Date.now()) as unknown as Array<{ model: string; n: number }>).map(
-        (r) => [r.model, r.n],
-      ),
+      (
+        db
+          .prepare(
+            'SELECT model, count(*) AS n FROM oidc_models WHERE expires_at IS NULL OR expires_at > ? GROUP BY model',
+          )
+          .all(Date.now()) as unknown as Array<{ model: string; n: number }>
+      ).map((r) => [r.model, r.n]),
     );
   const total = (): number => Object.values(rows()).reduce((a, b) => a + b, 0);
   /** `url` (on the issuer URL) sent to replica `i`. */
@@ -75,7 +86,13 @@ describe('anonymous requests and the Store (SQLite, two replicas on one file)', 
    * replica `pick` names; cookies are kept for the issuer URL, as a browser behind a load
    * balancer keeps them. Returns that URL.
    */
-  async function follow(jar: CookieJar, start: string, stopAt: string, address: string, pick: (i: number, path: string) => number): Promise<string> {
+  async function follow(
+    jar: CookieJar,
+    start: string,
+    stopAt: string,
+    address: string,
+    pick: (i: number, path: string) => number,
+  ): Promise<string> {
     let next = start;
     for (let i = 0; !next.startsWith(stopAt); i++) {
       expect(i, 'too many redirects').toBeLessThan(12);
@@ -95,8 +112,12 @@ describe('anonymous requests and the Store (SQLite, two replicas on one file)', 
   it(`${FLOOD} anonymous /auth requests from one address leave no record, on either replica`, async () => {
     const before = total();
     const url = authURL();
-    const result = await flood(FLOOD, 50, (i) => fetch(on(i % 2, url), { redirect: 'manual', headers: { 'x-forwarded-for': '203.0.113.1' } }));
-    console.log(`${FLOOD} anonymous /auth requests: ${result.ms} ms, statuses ${JSON.stringify(result.statuses)}, records after: ${JSON.stringify(rows())}`);
+    const result = await flood(FLOOD, 50, (i) =>
+      fetch(on(i % 2, url), { redirect: 'manual', headers: { 'x-forwarded-for': '203.0.113.1' } }),
+    );
+    console.log(
+      `${FLOOD} anonymous /auth requests: ${result.ms} ms, statuses ${JSON.stringify(result.statuses)}, records after: ${JSON.stringify(rows())}`,
+    );
     expect(result.statuses).toEqual({ 303: FLOOD });
     expect(rows().Interaction ?? 0).toBe(0);
     expect(total()).toBe(before);
@@ -108,28 +129,110 @@ describe('anonymous requests and the Store (SQLite, two replicas on one file)', 
     const xff = { 'x-forwarded-for': '203.0.113.2' };
     const paths: Array<[string, () => Promise<Response>, number | number[]]> = [
       ['GET /device', () => fetch(`${replicas[0]!.url}/dex/device`, { headers: xff }), 200],
-      ['POST /device (junk)', () => fetch(`${replicas[0]!.url}/dex/device`, { method: 'POST', headers: { ...form, ...xff }, body: q({ xsrf: 'x', user_code: 'BBBB-BBBB' }) }), [400, 429]], // 429: the user-code guessing limit
+      [
+        'POST /device (junk)',
+        () =>
+          fetch(`${replicas[0]!.url}/dex/device`, {
+            method: 'POST',
+            headers: { ...form, ...xff },
+            body: q({ xsrf: 'x', user_code: 'BBBB-BBBB' }),
+          }),
+        [400, 429],
+      ], // 429: the user-code guessing limit
       ['GET /logout', () => fetch(`${replicas[0]!.url}/dex/logout`, { headers: xff }), 200],
-      ['GET /logout?client_id', () => fetch(`${replicas[1]!.url}/dex/logout?${q({ client_id: TEST_CLIENT.id, post_logout_redirect_uri: TEST_CLIENT.postLogoutRedirectURIs![0]! })}`, { headers: xff }), 200],
-      ['POST /logout/confirm (junk)', () => fetch(`${replicas[0]!.url}/dex/logout/confirm`, { method: 'POST', redirect: 'manual', headers: { ...form, ...xff }, body: q({ xsrf: 'x', logout: 'yes' }) }), 400],
-      ['POST /token (junk code)', () => fetch(`${replicas[0]!.url}/dex/token`, { method: 'POST', headers: { ...form, ...xff }, body: q({ client_id: CLI.id, grant_type: 'authorization_code', code: 'x', redirect_uri: CLI.redirectURIs[0]! }) }), 400],
-      ['POST /token (wrong secret)', () => fetch(`${replicas[0]!.url}/dex/token`, { method: 'POST', headers: { ...form, ...xff, authorization: `Basic ${Buffer.from(`${TEST_CLIENT.id}:nope`).toString('base64')}` }, body: q({ grant_type: 'refresh_token', refresh_token: 'x' }) }), 401],
-      ['GET /auth (unknown client)', () => fetch(`${replicas[0]!.url}/dex/auth?client_id=nope`, { redirect: 'manual', headers: xff }), 400],
-      ['GET /callback (junk state)', () => fetch(`${replicas[0]!.url}/dex/callback?state=abc&code=x`, { redirect: 'manual', headers: xff }), 303],
-      ['GET /interaction/junk/callback', () => fetch(`${replicas[0]!.url}/dex/interaction/abc/callback?state=abc`, { redirect: 'manual', headers: xff }), 400],
-      ['POST /callback (junk state)', () => fetch(`${replicas[0]!.url}/dex/callback`, { method: 'POST', headers: { ...form, ...xff }, body: q({ state: 'abc', code: 'x' }) }), 400],
+      [
+        'GET /logout?client_id',
+        () =>
+          fetch(
+            `${replicas[1]!.url}/dex/logout?${q({ client_id: TEST_CLIENT.id, post_logout_redirect_uri: TEST_CLIENT.postLogoutRedirectURIs![0]! })}`,
+            { headers: xff },
+          ),
+        200,
+      ],
+      [
+        'POST /logout/confirm (junk)',
+        () =>
+          fetch(`${replicas[0]!.url}/dex/logout/confirm`, {
+            method: 'POST',
+            redirect: 'manual',
+            headers: { ...form, ...xff },
+            body: q({ xsrf: 'x', logout: 'yes' }),
+          }),
+        400,
+      ],
+      [
+        'POST /token (junk code)',
+        () =>
+          fetch(`${replicas[0]!.url}/dex/token`, {
+            method: 'POST',
+            headers: { ...form, ...xff },
+            body: q({
+              client_id: CLI.id,
+              grant_type: 'authorization_code',
+              code: 'x',
+              redirect_uri: CLI.redirectURIs[0]!,
+            }),
+          }),
+        400,
+      ],
+      [
+        'POST /token (wrong secret)',
+        () =>
+          fetch(`${replicas[0]!.url}/dex/token`, {
+            method: 'POST',
+            headers: {
+              ...form,
+              ...xff,
+              authorization: `Basic ${Buffer.from(`${TEST_CLIENT.id}:nope`).toString('base64')}`,
+            },
+            body: q({ grant_type: 'refresh_token', refresh_token: 'x' }),
+          }),
+        401,
+      ],
+      [
+        'GET /auth (unknown client)',
+        () => fetch(`${replicas[0]!.url}/dex/auth?client_id=nope`, { redirect: 'manual', headers: xff }),
+        400,
+      ],
+      [
+        'GET /callback (junk state)',
+        () => fetch(`${replicas[0]!.url}/dex/callback?state=abc&code=x`, { redirect: 'manual', headers: xff }),
+        303,
+      ],
+      [
+        'GET /interaction/junk/callback',
+        () => fetch(`${replicas[0]!.url}/dex/interaction/abc/callback?state=abc`, { redirect: 'manual', headers: xff }),
+        400,
+      ],
+      [
+        'POST /callback (junk state)',
+        () =>
+          fetch(`${replicas[0]!.url}/dex/callback`, {
+            method: 'POST',
+            headers: { ...form, ...xff },
+            body: q({ state: 'abc', code: 'x' }),
+          }),
+        400,
+      ],
     ];
     for (const [name, send, status] of paths) {
       const result = await flood(50, 10, send);
       const allowed = (Array.isArray(status) ? status : [status]).map(String);
-      expect(Object.keys(result.statuses).filter((s) => !allowed.includes(s)), `${name}: ${JSON.stringify(result.statuses)}`).toEqual([]);
+      expect(
+        Object.keys(result.statuses).filter((s) => !allowed.includes(s)),
+        `${name}: ${JSON.stringify(result.statuses)}`,
+      ).toEqual([]);
     }
     // The pages that keep an xsrf secret still work with it (held in the browser): a user code
     // form posted back with its xsrf reaches the code check on the other replica.
     const jar = new CookieJar();
     const page = await browse(jar, `${issuerURL}/device`);
     const xsrf = /name="xsrf" value="([^"]+)"/.exec(page.body)![1]!;
-    const res = await fetch(on(1, `${issuerURL}/device`), { method: 'POST', headers: { ...form, cookie: jar.header(`${issuerURL}/device`) }, body: q({ xsrf, user_code: 'BBBB-BBBB' }) });
+    const res = await fetch(on(1, `${issuerURL}/device`), {
+      method: 'POST',
+      headers: { ...form, cookie: jar.header(`${issuerURL}/device`) },
+      body: q({ xsrf, user_code: 'BBBB-BBBB' }),
+    });
     expect(await res.text()).toContain('The code you entered is not valid');
     expect(rows()).toEqual(before);
   });
@@ -146,7 +249,9 @@ describe('anonymous requests and the Store (SQLite, two replicas on one file)', 
   });
 
   it('after the flood a real login works, begun on one replica and finished on the other; it is stored only once the user logged in', async () => {
-    const rp = await client.discovery(new URL(issuerURL), TEST_CLIENT.id, TEST_CLIENT.secret!, undefined, { execute: [client.allowInsecureRequests] });
+    const rp = await client.discovery(new URL(issuerURL), TEST_CLIENT.id, TEST_CLIENT.secret!, undefined, {
+      execute: [client.allowInsecureRequests],
+    });
     const verifier = client.randomPKCECodeVerifier();
     const url = client.buildAuthorizationUrl(rp, {
       redirect_uri: REDIRECT,
@@ -166,7 +271,10 @@ describe('anonymous requests and the Store (SQLite, two replicas on one file)', 
     });
     const next = done;
     expect(hops.length).toBeGreaterThanOrEqual(5);
-    const tokens = await client.authorizationCodeGrant(rp, new URL(next), { pkceCodeVerifier: verifier, expectedState: 'legit' });
+    const tokens = await client.authorizationCodeGrant(rp, new URL(next), {
+      pkceCodeVerifier: verifier,
+      expectedState: 'legit',
+    });
     expect(tokens.claims()?.email).toBe('kilgore@kilgore.trout');
   });
 
@@ -190,12 +298,23 @@ describe('anonymous requests and the Store (SQLite, two replicas on one file)', 
   it(`device authorizations and PAR requests of public clients: ${DEFAULT_ANONYMOUS_BUDGET.perAddress} per address and window, then 429 with Retry-After`, async () => {
     const q = (o: Record<string, string>) => new URLSearchParams(o).toString();
     const device = (address: string) =>
-      fetch(`${replicas[0]!.url}/dex/device/code`, { method: 'POST', headers: { ...form, 'x-forwarded-for': address }, body: q({ client_id: CLI.id, scope: 'openid' }) });
+      fetch(`${replicas[0]!.url}/dex/device/code`, {
+        method: 'POST',
+        headers: { ...form, 'x-forwarded-for': address },
+        body: q({ client_id: CLI.id, scope: 'openid' }),
+      });
     const par = (address: string) =>
       fetch(`${replicas[0]!.url}/dex/request`, {
         method: 'POST',
         headers: { ...form, 'x-forwarded-for': address },
-        body: q({ client_id: CLI.id, redirect_uri: CLI.redirectURIs[0]!, response_type: 'code', scope: 'openid', code_challenge: 'a'.repeat(43), code_challenge_method: 'S256' }),
+        body: q({
+          client_id: CLI.id,
+          redirect_uri: CLI.redirectURIs[0]!,
+          response_type: 'code',
+          scope: 'openid',
+          code_challenge: 'a'.repeat(43),
+          code_challenge_method: 'S256',
+        }),
       });
     for (const [name, send, ok, model] of [
       ['device', device, 200, 'DeviceCode'],
@@ -204,7 +323,10 @@ describe('anonymous requests and the Store (SQLite, two replicas on one file)', 
       const before = rows()[model] ?? 0;
       const address = name === 'device' ? '203.0.113.4' : '203.0.113.5';
       const result = await flood(3 * DEFAULT_ANONYMOUS_BUDGET.perAddress, 10, () => send(address));
-      expect(result.statuses, name).toEqual({ [ok]: DEFAULT_ANONYMOUS_BUDGET.perAddress, 429: 2 * DEFAULT_ANONYMOUS_BUDGET.perAddress });
+      expect(result.statuses, name).toEqual({
+        [ok]: DEFAULT_ANONYMOUS_BUDGET.perAddress,
+        429: 2 * DEFAULT_ANONYMOUS_BUDGET.perAddress,
+      });
       expect((rows()[model] ?? 0) - before, name).toBe(DEFAULT_ANONYMOUS_BUDGET.perAddress);
       const refused = await send(address);
       expect(refused.status).toBe(429);

@@ -2,7 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { ConnectorError } from '@gatehouse/connector-kit';
 import type { RunningIssuer } from '../src/index.ts';
-import { browse, CookieJar, formAction, login, MOCK_CONNECTOR, startTestIssuer, TEST_CLIENT } from '../src/testing/index.ts';
+import {
+  browse,
+  CookieJar,
+  formAction,
+  login,
+  MOCK_CONNECTOR,
+  startTestIssuer,
+  TEST_CLIENT,
+} from '../src/testing/index.ts';
 import { authorize, bouncingCallbackFactory, discover, postForm, redeem, REDIRECT, shortExpiry } from './helpers.ts';
 
 const PUBLIC_CLIENT = { ...TEST_CLIENT, id: 'cli', secret: undefined, public: true, name: 'CLI' };
@@ -72,7 +80,12 @@ describe('bad input never yields a 5xx', () => {
   });
 
   it('wrong redirect_uri: an error page, never a redirect', async () => {
-    for (const uri of ['http://127.0.0.1:9/callback/', 'http://127.0.0.1:9/callback?x=1', 'https://evil.example/callback', 'http://127.0.0.1:9/CALLBACK']) {
+    for (const uri of [
+      'http://127.0.0.1:9/callback/',
+      'http://127.0.0.1:9/callback?x=1',
+      'https://evil.example/callback',
+      'http://127.0.0.1:9/CALLBACK',
+    ]) {
       const res = await fetch(authQuery({ redirect_uri: uri }), { headers: html, redirect: 'manual' });
       expect(res.status, uri).toBe(400);
       expect(res.headers.get('location'), uri).toBeNull();
@@ -80,7 +93,10 @@ describe('bad input never yields a 5xx', () => {
   });
 
   it('a public client without PKCE is refused', async () => {
-    const url = authQuery({ code_challenge: '', code_challenge_method: '' }, PUBLIC_CLIENT.id).replace(/&code_challenge=&code_challenge_method=/, '');
+    const url = authQuery({ code_challenge: '', code_challenge_method: '' }, PUBLIC_CLIENT.id).replace(
+      /&code_challenge=&code_challenge_method=/,
+      '',
+    );
     const page = await browse(new CookieJar(), url, { stopAt: REDIRECT });
     expect(new URL(page.location!).searchParams.get('error')).toBe('invalid_request');
   });
@@ -103,7 +119,11 @@ describe('bad input never yields a 5xx', () => {
         expect(page.location, ok).toBeDefined();
         expect(new URL(page.location!).searchParams.get('code'), ok).toBeTruthy();
       }
-      for (const bad of ['https://127.0.0.1:18000/callback', 'http://evil.example:8000/', 'http://127.0.0.1.evil.example/']) {
+      for (const bad of [
+        'https://127.0.0.1:18000/callback',
+        'http://evil.example:8000/',
+        'http://127.0.0.1.evil.example/',
+      ]) {
         const res = await fetch(q(bad), { headers: html, redirect: 'manual' });
         expect(res.status, bad).toBe(400);
         expect(res.headers.get('location'), bad).toBeNull();
@@ -139,15 +159,25 @@ describe('bad input never yields a 5xx', () => {
 
   it('token endpoint: unknown client, wrong secret, unknown grant type, malformed and oversized bodies', async () => {
     const token = `${base}/token`;
-    const unknown = await postForm(token, { grant_type: 'authorization_code', code: 'x', redirect_uri: REDIRECT }, ['nobody', 'x']);
+    const unknown = await postForm(token, { grant_type: 'authorization_code', code: 'x', redirect_uri: REDIRECT }, [
+      'nobody',
+      'x',
+    ]);
     expect([unknown.status, unknown.json?.error]).toEqual([401, 'invalid_client']);
-    const wrong = await postForm(token, { grant_type: 'authorization_code', code: 'x', redirect_uri: REDIRECT }, [TEST_CLIENT.id, 'wrong']);
+    const wrong = await postForm(token, { grant_type: 'authorization_code', code: 'x', redirect_uri: REDIRECT }, [
+      TEST_CLIENT.id,
+      'wrong',
+    ]);
     expect([wrong.status, wrong.json?.error]).toEqual([401, 'invalid_client']);
     const grant = await postForm(token, { grant_type: 'urn:nope' }, basic);
     expect([grant.status, grant.json?.error]).toEqual([400, 'unsupported_grant_type']);
     const missing = await postForm(token, {}, basic);
     expect(missing.status).toBe(400);
-    const bogus = await postForm(token, { grant_type: 'authorization_code', code: 'bogus', redirect_uri: REDIRECT, code_verifier: 'v'.repeat(43) }, basic);
+    const bogus = await postForm(
+      token,
+      { grant_type: 'authorization_code', code: 'bogus', redirect_uri: REDIRECT, code_verifier: 'v'.repeat(43) },
+      basic,
+    );
     expect([bogus.status, bogus.json?.error]).toEqual([400, 'invalid_grant']);
     const big = await postForm(token, { grant_type: 'authorization_code', code: 'c'.repeat(100_000) }, basic);
     expect(big.status).toBeGreaterThanOrEqual(400);
@@ -170,11 +200,20 @@ describe('bad input never yields a 5xx', () => {
   it('missing or wrong PKCE verifier, and an expired code, are invalid_grant', async () => {
     const a = await authorize(config, 'openid');
     const code = a.callback.searchParams.get('code')!;
-    const noVerifier = await postForm(`${base}/token`, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT }, basic);
+    const noVerifier = await postForm(
+      `${base}/token`,
+      { grant_type: 'authorization_code', code, redirect_uri: REDIRECT },
+      basic,
+    );
     expect(noVerifier.status).toBe(400);
     const wrongVerifier = await postForm(
       `${base}/token`,
-      { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: client.randomPKCECodeVerifier() },
+      {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: REDIRECT,
+        code_verifier: client.randomPKCECodeVerifier(),
+      },
       basic,
     );
     expect([wrongVerifier.status, wrongVerifier.json?.error]).toEqual([400, 'invalid_grant']);
@@ -203,7 +242,12 @@ describe('bad input never yields a 5xx', () => {
   });
 
   it('bogus interaction ids and interactions without the cookie get a readable 400 page', async () => {
-    for (const path of ['/interaction/bogus', '/interaction/%00%2e%2e', '/interaction/abc/connector/mock', '/interaction/abc/callback?state=abc']) {
+    for (const path of [
+      '/interaction/bogus',
+      '/interaction/%00%2e%2e',
+      '/interaction/abc/connector/mock',
+      '/interaction/abc/callback?state=abc',
+    ]) {
       const res = await fetch(`${base}${path}`, { headers: html, redirect: 'manual' });
       expect(res.status, path).toBe(400);
       expect(await res.text(), path).toContain('Login session not found');
@@ -216,7 +260,7 @@ describe('bad input never yields a 5xx', () => {
     expect(post.status).toBe(400);
   });
 
-  it('the upstream callback without state, or with another browser\'s state, does not log in', async () => {
+  it("the upstream callback without state, or with another browser's state, does not log in", async () => {
     const none = await fetch(`${base}/callback?code=abc`, { headers: html, redirect: 'manual' });
     expect(none.status).toBe(400);
     // Victim starts a login; the attacker's browser replays the victim's callback URL.
@@ -265,14 +309,25 @@ describe('bad input never yields a 5xx', () => {
 
   it('logout with an unregistered post_logout_redirect_uri is an error page', async () => {
     const tokens = await redeem(config, await authorize(config, 'openid'));
-    const url = client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'https://evil.example/' });
+    const url = client.buildEndSessionUrl(config, {
+      id_token_hint: tokens.id_token!,
+      post_logout_redirect_uri: 'https://evil.example/',
+    });
     const res = await fetch(url, { headers: html, redirect: 'manual' });
     expect(res.status).toBe(400);
     expect(res.headers.get('location')).toBeNull();
   });
 
   it('malformed percent-encoding, path tricks and a garbage Basic header are 4xx', async () => {
-    for (const p of ['/interaction/%E0%A4%A', '/interaction/abc/connector/%ZZ', '/callback?state=%E0%A4%A', '/auth?client_id=%ZZ', '/keys/../token', '/%2e%2e/etc', '/token?x=%']) {
+    for (const p of [
+      '/interaction/%E0%A4%A',
+      '/interaction/abc/connector/%ZZ',
+      '/callback?state=%E0%A4%A',
+      '/auth?client_id=%ZZ',
+      '/keys/../token',
+      '/%2e%2e/etc',
+      '/token?x=%',
+    ]) {
       const res = await fetch(`${base}${p}`, { redirect: 'manual', headers: html });
       expect(res.status, p).toBeGreaterThanOrEqual(400);
       expect(res.status, p).toBeLessThan(500);

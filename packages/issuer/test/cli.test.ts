@@ -18,7 +18,10 @@ interface Run {
 }
 
 /** Runs the CLI with Node (type stripping), the way `gatehouse` runs from its bin entry. */
-function cli(args: string[], options: { env?: NodeJS.ProcessEnv; onStart?: (child: ReturnType<typeof spawn>) => void } = {}): Promise<Run> {
+function cli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; onStart?: (child: ReturnType<typeof spawn>) => void } = {},
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: dir,
@@ -115,7 +118,7 @@ expiry:
     expect(r.stdout).toBe('');
   });
 
-  it('check: validates a file, with Dex\'s listen-address flags only on serve', async () => {
+  it("check: validates a file, with Dex's listen-address flags only on serve", async () => {
     const file = writeConfig(
       'check.yaml',
       `issuer: http://127.0.0.1:5556/dex
@@ -179,7 +182,9 @@ connectors:
         void (async () => {
           try {
             await waitForPort(port, '127.0.0.1', 20_000);
-            discovery = (await (await fetch(`http://127.0.0.1:${port}/dex/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+            discovery = (await (
+              await fetch(`http://127.0.0.1:${port}/dex/.well-known/openid-configuration`)
+            ).json()) as Record<string, unknown>;
             await waitForPort(telemetry, '127.0.0.1', 5_000);
             ready = (await fetch(`http://127.0.0.1:${telemetry}/readyz`)).status;
           } finally {

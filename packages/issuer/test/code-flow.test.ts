@@ -26,7 +26,9 @@ describe('authorization code flow through mockCallback', () => {
   });
 
   it('response_mode=form_post answers with a visible form to the redirect_uri and no script', async () => {
-    const { url } = await authorizationRequest(env.config, 'openid', { extra: { state: 'fp-state', response_mode: 'form_post' } });
+    const { url } = await authorizationRequest(env.config, 'openid', {
+      extra: { state: 'fp-state', response_mode: 'form_post' },
+    });
     const page = await browse(new CookieJar(), url.toString(), { stopAt: REDIRECT });
     expect(page.status).toBe(200);
     expect(page.body).toContain(`action="${REDIRECT}"`);
@@ -62,34 +64,37 @@ describe('discovery and login screen options', () => {
     }));
 
   it('alwaysShowLoginScreen shows the choice even with one connector', () =>
-    withTestIssuer({
-      overrides: {
-        oauth2: testOAuth2({
-          grantTypes: ['authorization_code'],
-          alwaysShowLoginScreen: true,
-          pkce: { enforce: true, codeChallengeMethodsSupported: ['S256'] },
-        }),
-        frontend: { issuer: 'Acme Login', theme: 'dark', extra: {}, logoURL: 'https://acme.example/logo.png' },
+    withTestIssuer(
+      {
+        overrides: {
+          oauth2: testOAuth2({
+            grantTypes: ['authorization_code'],
+            alwaysShowLoginScreen: true,
+            pkce: { enforce: true, codeChallengeMethodsSupported: ['S256'] },
+          }),
+          frontend: { issuer: 'Acme Login', theme: 'dark', extra: {}, logoURL: 'https://acme.example/logo.png' },
+        },
       },
-    }, async (issuer) => {
-      const q = new URLSearchParams({
-        client_id: TEST_CLIENT.id,
-        response_type: 'code',
-        scope: 'openid',
-        redirect_uri: REDIRECT,
-        state: 's',
-        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-        code_challenge_method: 'S256',
-      });
-      const page = await browse(new CookieJar(), `${issuer.issuerURL}/auth?${q}`);
-      expect(page.status).toBe(200);
-      expect(page.body).toContain('Log in with Mock');
-      expect(page.body).toContain('<img class="logo" src="https://acme.example/logo.png" alt="Acme Login">');
-      expect(page.body).toContain('class="theme-dark"');
-      // pkce.enforce: a confidential client without a challenge is refused.
-      q.delete('code_challenge');
-      q.delete('code_challenge_method');
-      const refused = await browse(new CookieJar(), `${issuer.issuerURL}/auth?${q}`, { stopAt: REDIRECT });
-      expect(new URL(refused.location!).searchParams.get('error')).toBe('invalid_request');
-    }));
+      async (issuer) => {
+        const q = new URLSearchParams({
+          client_id: TEST_CLIENT.id,
+          response_type: 'code',
+          scope: 'openid',
+          redirect_uri: REDIRECT,
+          state: 's',
+          code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+          code_challenge_method: 'S256',
+        });
+        const page = await browse(new CookieJar(), `${issuer.issuerURL}/auth?${q}`);
+        expect(page.status).toBe(200);
+        expect(page.body).toContain('Log in with Mock');
+        expect(page.body).toContain('<img class="logo" src="https://acme.example/logo.png" alt="Acme Login">');
+        expect(page.body).toContain('class="theme-dark"');
+        // pkce.enforce: a confidential client without a challenge is refused.
+        q.delete('code_challenge');
+        q.delete('code_challenge_method');
+        const refused = await browse(new CookieJar(), `${issuer.issuerURL}/auth?${q}`, { stopAt: REDIRECT });
+        expect(new URL(refused.location!).searchParams.get('error')).toBe('invalid_request');
+      },
+    ));
 });

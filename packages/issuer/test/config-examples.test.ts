@@ -60,14 +60,22 @@ describe('deploy/examples', () => {
       id: 'azure',
       config: { clientID: env.AZURE_CLIENT_ID, clientSecret: env.AZURE_CLIENT_SECRET, tenant: env.AZURE_TENANT_ID },
     });
-    expect(c.expiry.refreshTokens).toMatchObject({ reuseInterval: 3, absoluteLifetime: 2160 * 3600, validIfNotUsedFor: 720 * 3600 });
+    expect(c.expiry.refreshTokens).toMatchObject({
+      reuseInterval: 3,
+      absoluteLifetime: 2160 * 3600,
+      validIfNotUsedFor: 720 * 3600,
+    });
     expect(c.oauth2.pkce.enforce).toBe(true);
 
     const without = await loadConfigFile(file, { env: {} });
     expect(without.ok).toBe(false);
     if (!without.ok) expect(without.errors.map((e) => e.path)).toContain('staticClients[0].secretEnv');
     expect(without.warnings.map((w) => w.path)).toEqual(
-      expect.arrayContaining(['connectors[0].config.clientID', 'connectors[0].config.clientSecret', 'connectors[0].config.tenant']),
+      expect.arrayContaining([
+        'connectors[0].config.clientID',
+        'connectors[0].config.clientSecret',
+        'connectors[0].config.tenant',
+      ]),
     );
   });
 });

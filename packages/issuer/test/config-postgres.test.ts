@@ -28,7 +28,10 @@ async function load(text: string, env: NodeJS.ProcessEnv = {}) {
   return loadConfig(text, { env, baseDir: dir, registry: createRegistry() });
 }
 
-async function ok(text: string, env: NodeJS.ProcessEnv = {}): Promise<{ config: IssuerConfig; warnings: ConfigIssue[] }> {
+async function ok(
+  text: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ config: IssuerConfig; warnings: ConfigIssue[] }> {
   const r = await load(text, env);
   if (!r.ok) throw new Error(r.errors.map((e) => `${e.path}: ${e.message}`).join('\n'));
   return r;
@@ -42,7 +45,8 @@ async function errors(text: string): Promise<Record<string, string>> {
 
 describe('storage type postgres', () => {
   it("loads Dex's documented example unchanged, files relative to the config file", async () => {
-    const { config } = await ok(withStorage(`  type: postgres
+    const { config } = await ok(
+      withStorage(`  type: postgres
   config:
     host: localhost
     port: 5432
@@ -55,39 +59,58 @@ describe('storage type postgres', () => {
     connectionTimeout: 5
     maxOpenConns: 10
     maxIdleConns: 3
-    connMaxLifetime: 300`));
+    connMaxLifetime: 300`),
+    );
     expect(config.storage).toEqual({
       type: 'postgres',
       config: {
-        host: 'localhost', port: 5432, database: 'dex_db', user: 'dex_admin', password: '66964843358242dbaaa7778d8477c288',
+        host: 'localhost',
+        port: 5432,
+        database: 'dex_db',
+        user: 'dex_admin',
+        password: '66964843358242dbaaa7778d8477c288',
         ssl: { mode: 'verify-ca', caFile: path.join(dir, 'postgres.ca') },
-        connectionTimeout: 5, maxOpenConns: 10, maxIdleConns: 3, connMaxLifetime: 300,
+        connectionTimeout: 5,
+        maxOpenConns: 10,
+        maxIdleConns: 3,
+        connMaxLifetime: 300,
       },
     });
   });
 
   it('expands $VAR and ${VAR} inside storage.config as Dex does (numbers too)', async () => {
-    const { config } = await ok(withStorage(`  type: postgres
+    const { config } = await ok(
+      withStorage(`  type: postgres
   config:
     host: \${PGHOST}
     port: $PGPORT
     database: dex
     user: dex
-    password: $PGPASSWORD`), { PGHOST: 'db.internal', PGPORT: '6432', PGPASSWORD: 's3cr$t' });
-    expect(config.storage).toEqual({ type: 'postgres', config: { host: 'db.internal', port: 6432, database: 'dex', user: 'dex', password: 's3cr$t' } });
+    password: $PGPASSWORD`),
+      { PGHOST: 'db.internal', PGPORT: '6432', PGPASSWORD: 's3cr$t' },
+    );
+    expect(config.storage).toEqual({
+      type: 'postgres',
+      config: { host: 'db.internal', port: 6432, database: 'dex', user: 'dex', password: 's3cr$t' },
+    });
   });
 
   it('reads case-only misspellings (Dex decodes keys case-insensitively) with a warning', async () => {
-    const { config, warnings } = await ok(withStorage(`  type: postgres
+    const { config, warnings } = await ok(
+      withStorage(`  type: postgres
   config:
     Host: db
-    maxopenconns: 7`));
+    maxopenconns: 7`),
+    );
     expect(config.storage).toEqual({ type: 'postgres', config: { host: 'db', maxOpenConns: 7 } });
-    expect(warnings.map((w) => w.path)).toEqual(expect.arrayContaining(['storage.config.Host', 'storage.config.maxopenconns']));
+    expect(warnings.map((w) => w.path)).toEqual(
+      expect.arrayContaining(['storage.config.Host', 'storage.config.maxopenconns']),
+    );
   });
 
   it('reports every mistake at its key path', async () => {
-    const e = await errors(withStorage(`  type: postgres
+    const e = await errors(
+      withStorage(`  type: postgres
   config:
     hots: db
     port: 70000
@@ -96,17 +119,20 @@ describe('storage type postgres', () => {
       caFile: missing.ca
       certFile: client.crt
     maxOpenConns: -1
-    connMaxLifetime: 1h`));
+    connMaxLifetime: 1h`),
+    );
     expect(e['storage.config.hots']).toContain('did you mean "host"');
     expect(e['storage.config.port']).toBeDefined();
     expect(e['storage.config.ssl.mode']).toMatch(/verify-full/);
     expect(e['storage.config.maxOpenConns']).toBeDefined();
     expect(e['storage.config.connMaxLifetime']).toMatch(/whole number/);
-    const files = await errors(withStorage(`  type: postgres
+    const files = await errors(
+      withStorage(`  type: postgres
   config:
     ssl:
       caFile: missing.ca
-      certFile: postgres.ca`));
+      certFile: postgres.ca`),
+    );
     expect(files['storage.config.ssl.caFile']).toContain(`no file at ${path.join(dir, 'missing.ca')}`);
     expect(files['storage.config.ssl.keyFile']).toContain('go together');
   });

@@ -33,13 +33,21 @@ connectors:
 
 const registry = createRegistry();
 
-async function ok(text: string, env: NodeJS.ProcessEnv = {}, baseDir = '/etc/gatehouse'): Promise<{ config: IssuerConfig; warnings: ConfigIssue[] }> {
+async function ok(
+  text: string,
+  env: NodeJS.ProcessEnv = {},
+  baseDir = '/etc/gatehouse',
+): Promise<{ config: IssuerConfig; warnings: ConfigIssue[] }> {
   const r = await loadConfig(text, { env, baseDir, registry });
-  if (!r.ok) throw new Error(`expected a valid config, got:\n${r.errors.map((e) => `${e.path}: ${e.message}`).join('\n')}`);
+  if (!r.ok)
+    throw new Error(`expected a valid config, got:\n${r.errors.map((e) => `${e.path}: ${e.message}`).join('\n')}`);
   return r;
 }
 
-async function fail(text: string, env: NodeJS.ProcessEnv = {}): Promise<{ errors: ConfigIssue[]; warnings: ConfigIssue[] }> {
+async function fail(
+  text: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ errors: ConfigIssue[]; warnings: ConfigIssue[] }> {
   const r: ConfigResult = await loadConfig(text, { env, baseDir: '/etc/gatehouse', registry });
   if (r.ok) throw new Error('expected errors, the config was accepted');
   return r;
@@ -68,7 +76,12 @@ describe('loadConfig: a valid Dex config', () => {
       authRequests: 3600,
       deviceRequests: 300,
       authCodes: 600,
-      refreshTokens: { disableRotation: false, reuseInterval: 3, absoluteLifetime: 90 * 86400, validIfNotUsedFor: 30 * 86400 },
+      refreshTokens: {
+        disableRotation: false,
+        reuseInterval: 3,
+        absoluteLifetime: 90 * 86400,
+        validIfNotUsedFor: 30 * 86400,
+      },
     });
     expect(config.signer.algorithms).toEqual(['RS256']);
     expect(config.oauth2.responseTypes).toEqual(['code']);
@@ -114,7 +127,12 @@ expiry:
       authRequests: 5400,
       deviceRequests: 90,
       authCodes: 300,
-      refreshTokens: { disableRotation: true, reuseInterval: 0.5, absoluteLifetime: 3960 * 3600, validIfNotUsedFor: 2160 * 3600 },
+      refreshTokens: {
+        disableRotation: true,
+        reuseInterval: 0.5,
+        absoluteLifetime: 3960 * 3600,
+        validIfNotUsedFor: 2160 * 3600,
+      },
     });
   });
 
@@ -166,23 +184,33 @@ staticPasswords:
 
   it('resolves idEnv and secretEnv; public clients need no secret; name defaults to the id', async () => {
     const { config } = await ok(
-      `${BASE.replace(/staticClients:[\s\S]*?connectors:/, `staticClients:
+      `${BASE.replace(
+        /staticClients:[\s\S]*?connectors:/,
+        `staticClients:
   - idEnv: CLIENT_ID
     secretEnv: CLIENT_SECRET
     redirectURIs: ['https://app.example.com/cb']
   - id: cli
     public: true
-connectors:`)}`,
+connectors:`,
+      )}`,
       { CLIENT_ID: 'from-env', CLIENT_SECRET: 'a-long-enough-client-secret' },
     );
-    expect(config.staticClients[0]).toMatchObject({ id: 'from-env', secret: 'a-long-enough-client-secret', name: 'from-env' });
+    expect(config.staticClients[0]).toMatchObject({
+      id: 'from-env',
+      secret: 'a-long-enough-client-secret',
+      name: 'from-env',
+    });
     expect(config.staticClients[1]).toMatchObject({ id: 'cli', public: true, name: 'cli' });
     expect(config.staticClients[1]?.secret).toBeUndefined();
   });
 
   it('reads Gatehouse additions: signer.algorithms, web.trustedProxies, frontend.colors', async () => {
     const { config } = await ok(
-      BASE.replace('web:\n  http: 127.0.0.1:5556', 'web:\n  http: 127.0.0.1:5556\n  trustedProxies: [10.0.0.0/8, "::1"]') +
+      BASE.replace(
+        'web:\n  http: 127.0.0.1:5556',
+        'web:\n  http: 127.0.0.1:5556\n  trustedProxies: [10.0.0.0/8, "::1"]',
+      ) +
         `
 signer:
   algorithms: [ES256, RS256]
@@ -194,7 +222,11 @@ frontend:
     );
     expect(config.signer.algorithms).toEqual(['ES256', 'RS256']);
     expect(config.web.trustedProxies).toEqual(['10.0.0.0/8', '::1']);
-    expect(config.frontend).toMatchObject({ issuer: 'Acme', theme: 'dark', colors: { primary: '#0b5fff', background: 'rgb(255, 255, 255)' } });
+    expect(config.frontend).toMatchObject({
+      issuer: 'Acme',
+      theme: 'dark',
+      colors: { primary: '#0b5fff', background: 'rgb(255, 255, 255)' },
+    });
   });
 
   it("maps Dex's signer.config (keysRotationPeriod, algorithm)", async () => {
@@ -287,12 +319,20 @@ isuer: typo
     const { errors } = await fail(BASE.replace('http: 127.0.0.1:5556', 'https: 127.0.0.1:5554'));
     expect(messageAt(errors, 'web.tlsCert')).toContain('no cert');
     expect(messageAt(errors, 'web.tlsKey')).toContain('no private key');
-    const missing = await fail(BASE.replace('http: 127.0.0.1:5556', 'https: 127.0.0.1:5554\n  tlsCert: nope.crt\n  tlsKey: nope.key'));
+    const missing = await fail(
+      BASE.replace('http: 127.0.0.1:5556', 'https: 127.0.0.1:5554\n  tlsCert: nope.crt\n  tlsKey: nope.key'),
+    );
     expect(messageAt(missing.errors, 'web.tlsCert')).toContain('/etc/gatehouse/nope.crt');
   });
 
   it('refuses issuer URLs with a query, a fragment or a non-http scheme', async () => {
-    for (const bad of ['https://a.example/dex?x=1', 'https://a.example/dex#f', 'ftp://a.example', 'a.example/dex', 'https://u:p@a.example']) {
+    for (const bad of [
+      'https://a.example/dex?x=1',
+      'https://a.example/dex#f',
+      'ftp://a.example',
+      'a.example/dex',
+      'https://u:p@a.example',
+    ]) {
       const { errors } = await fail(BASE.replace('http://127.0.0.1:5556/dex', bad));
       expect(paths(errors)).toContain('issuer');
     }
@@ -304,7 +344,8 @@ isuer: typo
   });
 
   it('refuses duplicate client ids, connector ids and emails', async () => {
-    const { errors } = await fail(`${BASE}
+    const { errors } = await fail(
+      `${BASE}
   - type: mockCallback
     id: mock
     name: Again
@@ -312,9 +353,13 @@ enablePasswordDB: true
 staticPasswords:
   - { email: a@example.com, hash: '${HASH}', userID: a }
   - { email: A@example.com, hash: '${HASH}', userID: b }
-`.replace('connectors:', `  - id: example-app
+`.replace(
+        'connectors:',
+        `  - id: example-app
     public: true
-connectors:`));
+connectors:`,
+      ),
+    );
     expect(messageAt(errors, 'staticClients[1].id')).toContain('duplicate');
     expect(messageAt(errors, 'connectors[1].id')).toContain('duplicate');
     expect(messageAt(errors, 'staticPasswords[1].email')).toContain('duplicate');
@@ -337,20 +382,30 @@ staticPasswords:
   });
 
   it('reports an unset idEnv/secretEnv variable', async () => {
-    const { errors } = await fail(BASE.replace('- id: example-app\n    secret: ZXhhbXBsZS1hcHAtc2VjcmV0', '- idEnv: NO_ID\n    secretEnv: NO_SECRET'));
+    const { errors } = await fail(
+      BASE.replace(
+        '- id: example-app\n    secret: ZXhhbXBsZS1hcHAtc2VjcmV0',
+        '- idEnv: NO_ID\n    secretEnv: NO_SECRET',
+      ),
+    );
     expect(messageAt(errors, 'staticClients[0].idEnv')).toContain('NO_ID is not set');
     expect(messageAt(errors, 'staticClients[0].secretEnv')).toContain('NO_SECRET is not set');
   });
 
   it('suggests the closest key for a typo at any depth', async () => {
-    const { errors } = await fail(BASE.replace('redirectURIs:', 'redirectURI:').replace('web:\n  http:', 'web:\n  htp: x\n  http:'));
+    const { errors } = await fail(
+      BASE.replace('redirectURIs:', 'redirectURI:').replace('web:\n  http:', 'web:\n  htp: x\n  http:'),
+    );
     expect(messageAt(errors, 'staticClients[0].redirectURI')).toContain('did you mean "redirectURIs"');
     expect(messageAt(errors, 'web.htp')).toContain('did you mean "http"');
   });
 
   it("treats a connector's config keys like the rest: the closest key suggested, case-only misspellings read", async () => {
     const withPw = (config: string) =>
-      BASE.replace('connectors:\n', `connectors:\n  - type: mockPassword\n    id: pw\n    name: Password\n    config:\n${config}`);
+      BASE.replace(
+        'connectors:\n',
+        `connectors:\n  - type: mockPassword\n    id: pw\n    name: Password\n    config:\n${config}`,
+      );
     const { errors } = await fail(withPw('      username: kilgore\n      pasword: trout\n'));
     expect(messageAt(errors, 'connectors[0].config.pasword')).toContain('did you mean "password"');
     // One error for the key, not a second generic "unrecognized key" from the schema.
@@ -366,7 +421,9 @@ staticPasswords:
     const dup = await fail('issuer: a\nissuer: b\n');
     expect(dup.errors[0]?.message).toContain('YAML');
     // A templated (non-YAML) file gives a handful of located errors, not hundreds.
-    const template = await fail(Array.from({ length: 20 }, (_, i) => `{{- if getenv "X${i}" }}\nkey${i}: 1\n{{- end }}`).join('\n'));
+    const template = await fail(
+      Array.from({ length: 20 }, (_, i) => `{{- if getenv "X${i}" }}\nkey${i}: 1\n{{- end }}`).join('\n'),
+    );
     expect(template.errors.length).toBe(6);
     expect(template.errors[5]?.message).toMatch(/^YAML: \d+ more syntax errors after these$/);
   });
@@ -457,11 +514,14 @@ staticPasswords:
 
 describe('loadConfig: Dex keys Gatehouse does not implement', () => {
   it('warns, naming the key and what to use instead, and still loads', async () => {
-    const { config, warnings } = await ok(`${BASE.replace('web:\n  http: 127.0.0.1:5556', `web:
+    const { config, warnings } = await ok(`${BASE.replace(
+      'web:\n  http: 127.0.0.1:5556',
+      `web:
   http: 127.0.0.1:5556
   tlsMinVersion: "1.2"
   clientRemoteIP:
-    header: X-Forwarded-For`)}
+    header: X-Forwarded-For`,
+    )}
 grpc:
   addr: 127.0.0.1:5557
 telemetry:
@@ -497,8 +557,10 @@ sessions:
 
   it('warns about per-client and per-connector Dex-only fields that restrict nothing', async () => {
     const { config, warnings } = await ok(
-      BASE.replace('    name: Example App', '    name: Example App\n    ssoSharedWith: [other]')
-        .replace("redirectURIs: ['http://127.0.0.1:5555/callback']", "redirectURIs: ['http://127.0.0.1:5555/callback', /dex/device/callback]"),
+      BASE.replace('    name: Example App', '    name: Example App\n    ssoSharedWith: [other]').replace(
+        "redirectURIs: ['http://127.0.0.1:5555/callback']",
+        "redirectURIs: ['http://127.0.0.1:5555/callback', /dex/device/callback]",
+      ),
     );
     expect(messageAt(warnings, 'staticClients[0].ssoSharedWith')).toContain('not supported');
     expect(messageAt(warnings, 'staticClients[0].redirectURIs[1]')).toContain('needs no redirect URI');
@@ -507,14 +569,23 @@ sessions:
 
   it('refuses to start on Dex access restrictions it cannot enforce, naming each key', async () => {
     const { errors } = await fail(
-      `${BASE.replace('    name: Example App', '    name: Example App\n    mfaChain: [totp]\n    refreshTokenLifetime: 1h')
+      `${BASE.replace(
+        '    name: Example App',
+        '    name: Example App\n    mfaChain: [totp]\n    refreshTokenLifetime: 1h',
+      )
         .replace('    name: Example\n', '    name: Example\n    grantTypes: [authorization_code]\n')
         .replace('web:\n  http: 127.0.0.1:5556', 'web:\n  http: 127.0.0.1:5556\n  tlsMinVersion: "1.3"')}
 mfa:
   authenticators: []
 `,
     );
-    for (const p of ['mfa', 'staticClients[0].mfaChain', 'staticClients[0].refreshTokenLifetime', 'connectors[0].grantTypes', 'web.tlsMinVersion']) {
+    for (const p of [
+      'mfa',
+      'staticClients[0].mfaChain',
+      'staticClients[0].refreshTokenLifetime',
+      'connectors[0].grantTypes',
+      'web.tlsMinVersion',
+    ]) {
       expect(messageAt(errors, p)).toContain('refusing to start rather than ignore an access restriction');
     }
   });
@@ -604,19 +675,26 @@ describe('loadConfig: connector configs through the registry', () => {
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(paths(r.errors)).toEqual(
-      expect.arrayContaining(['connectors[1].config.tenant', 'connectors[1].config.mode', 'connectors[1].config.tenantt']),
+      expect.arrayContaining([
+        'connectors[1].config.tenant',
+        'connectors[1].config.mode',
+        'connectors[1].config.tenantt',
+      ]),
     );
     expect(messageAt(r.errors, 'connectors[1].config.tenantt')).toContain('did you mean "tenant"');
     expect(messageAt(r.warnings, 'connectors[2].config')).toContain('cannot be enforced');
   });
 
   it('keeps the expanded raw config for openConnectors to parse', async () => {
-    const r = await loadConfig(`${BASE}
+    const r = await loadConfig(
+      `${BASE}
   - type: acme
     id: acme
     name: Acme
     config: { tenant: $T }
-`, { env: { T: 'contoso' }, registry: withAcme });
+`,
+      { env: { T: 'contoso' }, registry: withAcme },
+    );
     expect(r.ok).toBe(true);
     if (r.ok) expect(r.config.connectors[1]?.config).toEqual({ tenant: 'contoso' });
   });
@@ -642,7 +720,8 @@ describe('loadConfigFile', () => {
     writeFileSync(file, BASE);
     const r = await loadConfigFile(file, { env: {}, registry });
     expect(r.ok).toBe(true);
-    if (r.ok) expect(r.config.storage).toEqual({ type: 'sqlite3', config: { file: path.join(dir, 'data/gatehouse.db') } });
+    if (r.ok)
+      expect(r.config.storage).toEqual({ type: 'sqlite3', config: { file: path.join(dir, 'data/gatehouse.db') } });
   });
 
   it('reports an unreadable file as an error', async () => {
@@ -653,7 +732,8 @@ describe('loadConfigFile', () => {
 });
 
 describe('loadConfig: redirect URI schemes', () => {
-  const clients = (yaml: string) => BASE.replace(/staticClients:\n[\s\S]*?connectors:/, `staticClients:\n${yaml}\nconnectors:`);
+  const clients = (yaml: string) =>
+    BASE.replace(/staticClients:\n[\s\S]*?connectors:/, `staticClients:\n${yaml}\nconnectors:`);
 
   it('accepts a public native client with a private-use scheme and a loopback URI', async () => {
     const { config } = await ok(
@@ -662,7 +742,10 @@ describe('loadConfig: redirect URI schemes', () => {
     redirectURIs: ['com.example.app:/oauth2redirect', 'http://127.0.0.1:8000/cb']
     postLogoutRedirectURIs: ['com.example.app:/logout']`),
     );
-    expect(config.staticClients[0]?.redirectURIs).toEqual(['com.example.app:/oauth2redirect', 'http://127.0.0.1:8000/cb']);
+    expect(config.staticClients[0]?.redirectURIs).toEqual([
+      'com.example.app:/oauth2redirect',
+      'http://127.0.0.1:8000/cb',
+    ]);
   });
 
   it('rejects javascript:/data:/custom schemes on confidential clients and bad mixes on native ones, with key paths', async () => {

@@ -19,8 +19,18 @@ function world(https: boolean): FakeGitHubOptions {
   return {
     https,
     users: [
-      { id: 501, login: 'alice', name: 'Alice', emails: [{ email: 'alice@acme.example', verified: true, primary: true }] },
-      { id: 502, login: 'mallory', name: 'Mallory', emails: [{ email: 'mallory@evil.example', verified: true, primary: true }] },
+      {
+        id: 501,
+        login: 'alice',
+        name: 'Alice',
+        emails: [{ email: 'alice@acme.example', verified: true, primary: true }],
+      },
+      {
+        id: 502,
+        login: 'mallory',
+        name: 'Mallory',
+        emails: [{ email: 'mallory@evil.example', verified: true, primary: true }],
+      },
     ],
     orgs: [
       { login: 'acme', members: ['alice'] },
@@ -47,7 +57,12 @@ interface GitHubWorld {
 }
 
 /** Around a describe block: the fake GitHub, an issuer with one github connector for it, and the RP. */
-function useGitHubWorld(https: boolean, id: string, name: string, config: (gh: FakeGitHub) => Record<string, unknown>): GitHubWorld {
+function useGitHubWorld(
+  https: boolean,
+  id: string,
+  name: string,
+  config: (gh: FakeGitHub) => Record<string, unknown>,
+): GitHubWorld {
   const w = {} as GitHubWorld;
   beforeAll(async () => {
     w.gh = await startFakeGitHub(world(https));

@@ -44,7 +44,9 @@ function ldapConfig(s: Slapd) {
 
 beforeAll(async () => {
   slapd = await startSlapd();
-  issuer = await startTestIssuer({ connectors: [{ type: 'ldap', id: 'ldap', name: 'LDAP', config: ldapConfig(slapd) }] });
+  issuer = await startTestIssuer({
+    connectors: [{ type: 'ldap', id: 'ldap', name: 'LDAP', config: ldapConfig(slapd) }],
+  });
   rp = await discover(issuer);
 });
 afterAll(async () => {
@@ -76,7 +78,12 @@ describe('ldap connector through the issuer', () => {
     const a = await authorize(rp, 'openid email profile groups', { username: 'jane', password: jane.password });
     const tokens = await redeem(rp, a);
     const claims = tokens.claims()!;
-    expect(claims).toMatchObject({ email: jane.mail, email_verified: true, name: 'Jane Doe', preferred_username: 'jane' });
+    expect(claims).toMatchObject({
+      email: jane.mail,
+      email_verified: true,
+      name: 'Jane Doe',
+      preferred_username: 'jane',
+    });
     expect([...(claims.groups as string[])].sort()).toEqual(['developers', 'everyone', 'loop-a', 'loop-b', 'staff']);
     expect(decodeSubject(claims.sub)).toEqual({ userId: 'jane', connectorId: 'ldap' });
     // The connector's DN stays server-side.
@@ -85,7 +92,10 @@ describe('ldap connector through the issuer', () => {
 
   it('logs in the user whose name contains *()\\', async () => {
     const { special } = slapd.seed.users;
-    const tokens = await redeem(rp, await authorize(rp, 'openid email profile groups', { username: special.uid, password: special.password }));
+    const tokens = await redeem(
+      rp,
+      await authorize(rp, 'openid email profile groups', { username: special.uid, password: special.password }),
+    );
     expect(tokens.claims()).toMatchObject({ name: special.cn, groups: ['odd-ones'] });
   });
 
@@ -128,11 +138,16 @@ describe('ldap connector through the issuer', () => {
 
   it('refresh picks up a changed group, and fails once the user is disabled', async () => {
     const { john } = slapd.seed.users;
-    const tokens = await redeem(rp, await authorize(rp, 'openid email profile groups offline_access', { username: 'john', password: john.password }));
+    const tokens = await redeem(
+      rp,
+      await authorize(rp, 'openid email profile groups offline_access', { username: 'john', password: john.password }),
+    );
     expect([...(tokens.claims()!.groups as string[])].sort()).toEqual(['admins', 'everyone', 'staff']);
     expect(tokens.refresh_token).toBeTruthy();
 
-    await slapd.modify(`dn: cn=developers,${slapd.seed.groupsDN}\nchangetype: modify\nadd: member\nmember: ${john.dn}\n`);
+    await slapd.modify(
+      `dn: cn=developers,${slapd.seed.groupsDN}\nchangetype: modify\nadd: member\nmember: ${john.dn}\n`,
+    );
     const refreshed = await client.refreshTokenGrant(rp, tokens.refresh_token!);
     expect([...(refreshed.claims()!.groups as string[])].sort()).toEqual(['admins', 'developers', 'everyone', 'staff']);
 

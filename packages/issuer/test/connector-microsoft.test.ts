@@ -27,7 +27,8 @@ async function signInAs(username: string, password: string, scope: string): Prom
   const request = await authorizationRequest(rp, scope);
   const jar = new CookieJar();
   const toEntra = await login(jar, request.url.toString(), { stopAt: fake.url });
-  if (!toEntra.location) throw new Error(`the issuer did not send the browser to Entra: ${toEntra.status} ${toEntra.body.slice(0, 300)}`);
+  if (!toEntra.location)
+    throw new Error(`the issuer did not send the browser to Entra: ${toEntra.status} ${toEntra.body.slice(0, 300)}`);
   expect(toEntra.location.startsWith(`${fake.authority}/oauth2/v2.0/authorize?`)).toBe(true);
   const back = await fake.signIn(toEntra.location, { username, password });
   expect(back.href.startsWith(`${issuer.issuerURL}/callback?`)).toBe(true);
@@ -37,10 +38,26 @@ async function signInAs(username: string, password: string, scope: string): Prom
 beforeAll(async () => {
   fake = await startFakeEntra({
     users: [
-      { userPrincipalName: 'alice@contoso.test', password: 'Alice!pass1', displayName: 'Alice Example', mail: 'Alice@Contoso.test', groups: [GROUPS.sre.id] },
-      { userPrincipalName: 'mallory@contoso.test', password: 'Mallory!pass1', displayName: 'Mallory', mail: 'mallory@contoso.test', groups: [] },
+      {
+        userPrincipalName: 'alice@contoso.test',
+        password: 'Alice!pass1',
+        displayName: 'Alice Example',
+        mail: 'Alice@Contoso.test',
+        groups: [GROUPS.sre.id],
+      },
+      {
+        userPrincipalName: 'mallory@contoso.test',
+        password: 'Mallory!pass1',
+        displayName: 'Mallory',
+        mail: 'mallory@contoso.test',
+        groups: [],
+      },
     ],
-    groups: [{ ...GROUPS.platform, memberOf: [GROUPS.staff.id] }, { ...GROUPS.staff }, { ...GROUPS.sre, memberOf: [GROUPS.platform.id] }],
+    groups: [
+      { ...GROUPS.platform, memberOf: [GROUPS.staff.id] },
+      { ...GROUPS.staff },
+      { ...GROUPS.sre, memberOf: [GROUPS.platform.id] },
+    ],
     clients: [],
   });
   fake.trustInThisProcess();
@@ -99,7 +116,14 @@ describe('microsoft connector through the issuer', () => {
   });
 
   it('shows a readable error page for an AADSTS error from Entra', async () => {
-    fake.setFault({ where: 'authorize', oauthError: { error: 'access_denied', code: 50105, description: 'The signed in user is not assigned to a role for the application.' } });
+    fake.setFault({
+      where: 'authorize',
+      oauthError: {
+        error: 'access_denied',
+        code: 50105,
+        description: 'The signed in user is not assigned to a role for the application.',
+      },
+    });
     const a = await signInAs('alice@contoso.test', 'Alice!pass1', 'openid email');
     expect(isAuthorization(a)).toBe(false);
     if (isAuthorization(a)) return;

@@ -6,7 +6,16 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { browse, CookieJar, formAction, login, TEST_CLIENT } from '../src/testing/index.ts';
-import { ALICE, ALICE_PASSWORD, authorizationRequest, outcome, redeem, REDIRECT, useIssuer, isAuthorization } from './helpers.ts';
+import {
+  ALICE,
+  ALICE_PASSWORD,
+  authorizationRequest,
+  outcome,
+  redeem,
+  REDIRECT,
+  useIssuer,
+  isAuthorization,
+} from './helpers.ts';
 
 interface Seen {
   url: string;
@@ -41,14 +50,25 @@ describe('issuer cookies are scoped to the issuer path', () => {
     expect(issuerPath).toBe('/dex');
     const jar = new CookieJar();
     const request = await authorizationRequest(env.config, 'openid email');
-    const done = await login(jar, request.url.toString(), { stopAt: REDIRECT, username: ALICE.email, password: ALICE_PASSWORD });
+    const done = await login(jar, request.url.toString(), {
+      stopAt: REDIRECT,
+      username: ALICE.email,
+      password: ALICE_PASSWORD,
+    });
     const o = outcome(request, done);
     if (!isAuthorization(o)) throw new Error(`login stopped: ${o.status}`);
     const tokens = await redeem(env.config, o);
     expect(tokens.claims()?.email).toBe(ALICE.email);
 
     const names = new Set(seen.map((s) => s.name));
-    for (const n of ['_session', '_session.sig', '_interaction', '_interaction.sig', '_interaction_resume', '_interaction_resume.sig']) {
+    for (const n of [
+      '_session',
+      '_session.sig',
+      '_interaction',
+      '_interaction.sig',
+      '_interaction_resume',
+      '_interaction_resume.sig',
+    ]) {
       expect(names, n).toContain(n);
     }
     for (const s of seen) {
@@ -57,7 +77,9 @@ describe('issuer cookies are scoped to the issuer path', () => {
     }
     for (const s of seen.filter((x) => x.name.startsWith('_session'))) expect(s.path, s.line).toBe(issuerPath);
     for (const s of seen.filter((x) => x.name.startsWith('_interaction'))) {
-      expect(s.path, s.line).toMatch(s.name.startsWith('_interaction_resume') ? /^\/dex\/auth\/[\w-]+$/ : /^\/dex\/interaction\/[\w-]+$/);
+      expect(s.path, s.line).toMatch(
+        s.name.startsWith('_interaction_resume') ? /^\/dex\/auth\/[\w-]+$/ : /^\/dex\/interaction\/[\w-]+$/,
+      );
     }
     // The app and forward-auth never see the issuer session.
     expect(jar.header(`${new URL(env.issuer.issuerURL).origin}/`)).toBe('');
@@ -72,7 +94,10 @@ describe('issuer cookies are scoped to the issuer path', () => {
     });
     const page = await browse(jar, end.toString());
     const xsrf = /name="xsrf" value="([^"]+)"/.exec(page.body)?.[1];
-    await browse(jar, formAction(page), { form: { xsrf: xsrf!, logout: 'yes' }, stopAt: TEST_CLIENT.postLogoutRedirectURIs[0]! });
+    await browse(jar, formAction(page), {
+      form: { xsrf: xsrf!, logout: 'yes' },
+      stopAt: TEST_CLIENT.postLogoutRedirectURIs[0]!,
+    });
     const cleared = seen.filter((s) => s.name === '_session' && /expires=Thu, 01 Jan 1970/i.test(s.line));
     expect(cleared.length).toBeGreaterThan(0);
     for (const s of cleared) expect(s.path).toBe(issuerPath);

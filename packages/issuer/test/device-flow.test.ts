@@ -1,17 +1,40 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
-import { browse, type BrowseResult, CookieJar, formAction, formAction as formActionOf, TEST_CLIENT, testOAuth2 } from '../src/testing/index.ts';
+import {
+  browse,
+  type BrowseResult,
+  CookieJar,
+  formAction,
+  formAction as formActionOf,
+  TEST_CLIENT,
+  testOAuth2,
+} from '../src/testing/index.ts';
 import { useIssuer } from './helpers.ts';
 import { startUpstreamSite, UPSTREAM_USER, upstreamSiteFactory, type UpstreamSite } from './upstream-site.ts';
 
-const CLI = { ...TEST_CLIENT, id: 'kubectl', secret: undefined, public: true, name: 'kubectl', redirectURIs: ['http://127.0.0.1:8000/'] };
+const CLI = {
+  ...TEST_CLIENT,
+  id: 'kubectl',
+  secret: undefined,
+  public: true,
+  name: 'kubectl',
+  redirectURIs: ['http://127.0.0.1:8000/'],
+};
 const xsrfOf = (page: BrowseResult) => /name="xsrf" value="([^"]+)"/.exec(page.body)![1]!;
 
 describe('device flow (RFC 8628)', () => {
-  const env = useIssuer({
-    staticClients: [TEST_CLIENT, CLI],
-    overrides: { oauth2: testOAuth2({ grantTypes: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'] }) },
-  }, CLI.id, null);
+  const env = useIssuer(
+    {
+      staticClients: [TEST_CLIENT, CLI],
+      overrides: {
+        oauth2: testOAuth2({
+          grantTypes: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+        }),
+      },
+    },
+    CLI.id,
+    null,
+  );
 
   it('a device gets tokens after the user enters the code, confirms and logs in', async () => {
     expect(env.config.serverMetadata().device_authorization_endpoint).toBe(`${env.issuer.issuerURL}/device/code`);
@@ -32,7 +55,9 @@ describe('device flow (RFC 8628)', () => {
     expect(confirm.body).toContain('Confirm the device');
     const xsrf3 = xsrfOf(confirm);
     // The confirmation ends at the login choice (a link to the connector, see the CSP test below).
-    const choice = await browse(jar, formAction(confirm), { form: { xsrf: xsrf3, user_code: device.user_code, confirm: 'yes' } });
+    const choice = await browse(jar, formAction(confirm), {
+      form: { xsrf: xsrf3, user_code: device.user_code, confirm: 'yes' },
+    });
     const link = /<a class="button" href="([^"]+)">Log in with Mock<\/a>/.exec(choice.body)?.[1];
     expect(link).toBeDefined();
     const done = await browse(jar, new URL(link!.replace(/&amp;/g, '&'), choice.url).toString());
@@ -53,7 +78,9 @@ describe('device flow (RFC 8628)', () => {
     const confirm = await browse(jar, formAction(input), { form: { xsrf, user_code: device.user_code } });
     const xsrf2 = xsrfOf(confirm);
     await browse(jar, formAction(confirm), { form: { xsrf: xsrf2, user_code: device.user_code, abort: 'yes' } });
-    await expect(client.pollDeviceAuthorizationGrant(env.config, { ...device, interval: 0 } as never)).rejects.toMatchObject({ error: 'access_denied' });
+    await expect(
+      client.pollDeviceAuthorizationGrant(env.config, { ...device, interval: 0 } as never),
+    ).rejects.toMatchObject({ error: 'access_denied' });
   });
 });
 
@@ -65,13 +92,18 @@ describe('device flow pages: form-action stays on the issuer', () => {
   afterAll(async () => {
     await site.close();
   });
-  const env = useIssuer({
-    staticClients: [CLI],
-    connectors: [{ type: 'upstream', id: 'upstream', name: 'Upstream', config: {} }],
-    connectorFactories: [upstreamSiteFactory('upstream', () => site)],
-    overrides: { oauth2: testOAuth2({ grantTypes: ['urn:ietf:params:oauth:grant-type:device_code'] }) },
-  }, CLI.id, null);
-  const formAction = (r: BrowseResult) => /form-action ([^;]*)/.exec(r.response.headers.get('content-security-policy') ?? '')?.[1];
+  const env = useIssuer(
+    {
+      staticClients: [CLI],
+      connectors: [{ type: 'upstream', id: 'upstream', name: 'Upstream', config: {} }],
+      connectorFactories: [upstreamSiteFactory('upstream', () => site)],
+      overrides: { oauth2: testOAuth2({ grantTypes: ['urn:ietf:params:oauth:grant-type:device_code'] }) },
+    },
+    CLI.id,
+    null,
+  );
+  const formAction = (r: BrowseResult) =>
+    /form-action ([^;]*)/.exec(r.response.headers.get('content-security-policy') ?? '')?.[1];
 
   it('the chain after each device form ends on the issuer; the upstream is reached by a link', async () => {
     const issuerOrigin = new URL(env.issuer.issuerURL).origin;
@@ -79,14 +111,18 @@ describe('device flow pages: form-action stays on the issuer', () => {
     const jar = new CookieJar();
     const input = await browse(jar, device.verification_uri);
     expect(formAction(input)).toBe("'self'");
-    const confirm = await browse(jar, formActionOf(input), { form: { xsrf: xsrfOf(input), user_code: device.user_code } });
+    const confirm = await browse(jar, formActionOf(input), {
+      form: { xsrf: xsrfOf(input), user_code: device.user_code },
+    });
     expect(confirm.body).toContain('Confirm the device');
     expect(confirm.visited.every((u) => new URL(u).origin === issuerOrigin)).toBe(true);
     expect(formAction(confirm)).toBe("'self'");
 
     // Chromium checks the confirm page's form-action against every redirect after the submit:
     // each hop is on the issuer, ending at a page of ours (no auto-redirect to the upstream).
-    const chosen = await browse(jar, formActionOf(confirm), { form: { xsrf: xsrfOf(confirm), user_code: device.user_code, confirm: 'yes' } });
+    const chosen = await browse(jar, formActionOf(confirm), {
+      form: { xsrf: xsrfOf(confirm), user_code: device.user_code, confirm: 'yes' },
+    });
     expect(chosen.status).toBe(200);
     expect(chosen.visited.length).toBeGreaterThan(1);
     expect(chosen.visited.every((u) => new URL(u).origin === issuerOrigin)).toBe(true);

@@ -9,23 +9,33 @@ import pino from 'pino';
 import { MemoryStore, type ModelName } from '@gatehouse/storage';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunningIssuer } from '../src/index.ts';
-import { browse, CookieJar, formAction, login, startTestIssuer, TEST_CLIENT, testOAuth2 } from '../src/testing/index.ts';
+import {
+  browse,
+  CookieJar,
+  formAction,
+  login,
+  startTestIssuer,
+  TEST_CLIENT,
+  testOAuth2,
+} from '../src/testing/index.ts';
 
 const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code';
 const form = { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' };
 
 /** A raw request (fetch cannot set Host). */
 function raw(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
-  return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
-    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers ?? {} }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end(options.body);
-  });
+  return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>(
+    (resolve, reject) => {
+      const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers ?? {} }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      });
+      req.on('error', reject);
+      req.end(options.body);
+    },
+  );
 }
 
 describe('endpoint hardening', () => {
@@ -74,12 +84,25 @@ describe('endpoint hardening', () => {
 
   it('endpoint URLs come from the configured issuer, whatever Host or X-Forwarded-* say', async () => {
     const issuerURL = new URL(base);
-    const variants: Array<Record<string, string>> = [{ host: 'evil.com' }, { host: 'evil.com', 'x-forwarded-host': 'evil.org', 'x-forwarded-proto': 'https' }];
+    const variants: Array<Record<string, string>> = [
+      { host: 'evil.com' },
+      { host: 'evil.com', 'x-forwarded-host': 'evil.org', 'x-forwarded-proto': 'https' },
+    ];
     for (const headers of variants) {
-      const r = await raw(`${base}/.well-known/openid-configuration`, { headers: { ...headers, accept: 'application/json' } });
+      const r = await raw(`${base}/.well-known/openid-configuration`, {
+        headers: { ...headers, accept: 'application/json' },
+      });
       expect(r.status).toBe(200);
       const meta = JSON.parse(r.body) as Record<string, unknown>;
-      for (const key of ['issuer', 'authorization_endpoint', 'token_endpoint', 'jwks_uri', 'userinfo_endpoint', 'device_authorization_endpoint', 'end_session_endpoint']) {
+      for (const key of [
+        'issuer',
+        'authorization_endpoint',
+        'token_endpoint',
+        'jwks_uri',
+        'userinfo_endpoint',
+        'device_authorization_endpoint',
+        'end_session_endpoint',
+      ]) {
         expect(new URL(String(meta[key])).origin, key).toBe(issuerURL.origin);
       }
     }
@@ -110,7 +133,12 @@ describe('endpoint hardening', () => {
       code_challenge_method: 'S256',
     };
     const post = (body: Record<string, string>) =>
-      fetch(`${base}/auth`, { method: 'POST', headers: form, body: new URLSearchParams(body).toString(), redirect: 'manual' });
+      fetch(`${base}/auth`, {
+        method: 'POST',
+        headers: form,
+        body: new URLSearchParams(body).toString(),
+        redirect: 'manual',
+      });
     const ok = await post(params);
     expect(ok.status).toBe(303);
     expect(ok.headers.get('location')).toMatch(/\/interaction\//);
@@ -119,10 +147,20 @@ describe('endpoint hardening', () => {
     expect(bad.status).toBe(400);
     expect(bad.headers.get('location')).toBeNull();
     // Parameters twice (the body is read like a query) are refused: an error back to the client.
-    const twice = await fetch(`${base}/auth`, { method: 'POST', headers: form, body: `${new URLSearchParams(params).toString()}&scope=openid`, redirect: 'manual' });
+    const twice = await fetch(`${base}/auth`, {
+      method: 'POST',
+      headers: form,
+      body: `${new URLSearchParams(params).toString()}&scope=openid`,
+      redirect: 'manual',
+    });
     expect(new URL(twice.headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
     // Only a urlencoded form.
-    const json = await fetch(`${base}/auth`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(params), redirect: 'manual' });
+    const json = await fetch(`${base}/auth`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(params),
+      redirect: 'manual',
+    });
     expect(json.status).toBe(415);
   });
 
@@ -133,7 +171,12 @@ describe('endpoint hardening', () => {
     expect(csp).toMatch(/default-src 'none'/);
   };
   const hidden = (body: string) =>
-    Object.fromEntries([...body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1], m[2]!.replace(/&amp;/g, '&')]));
+    Object.fromEntries(
+      [...body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [
+        m[1],
+        m[2]!.replace(/&amp;/g, '&'),
+      ]),
+    );
 
   it('logout without an issuer session: our page with a visible form, no script; it completes the logout', async () => {
     const jar = new CookieJar();
@@ -171,7 +214,10 @@ describe('endpoint hardening', () => {
     expect(fields.code).toBeTruthy();
     expect(fields.iss).toBe(base);
     // An error is delivered the same way.
-    const denied = await browse(new CookieJar(), `${base}/auth?${new URLSearchParams({ ...Object.fromEntries(q), scope: 'openid bogus' })}`);
+    const denied = await browse(
+      new CookieJar(),
+      `${base}/auth?${new URLSearchParams({ ...Object.fromEntries(q), scope: 'openid bogus' })}`,
+    );
     noScript(denied);
     expect(hidden(denied.body).error).toBe('invalid_scope');
   });
@@ -180,7 +226,15 @@ describe('endpoint hardening', () => {
 describe('server errors', () => {
   it('a failing store gives a 500 page/JSON without a stack, logged through pino without the token', async () => {
     const lines: string[] = [];
-    const logger = pino({ level: 'warn' }, new Writable({ write(chunk: Buffer, _e, done) { lines.push(chunk.toString()); done(); } }));
+    const logger = pino(
+      { level: 'warn' },
+      new Writable({
+        write(chunk: Buffer, _e, done) {
+          lines.push(chunk.toString());
+          done();
+        },
+      }),
+    );
     const inner = new MemoryStore();
     const store = new Proxy(inner, {
       get(target, prop, receiver) {
@@ -188,7 +242,12 @@ describe('server errors', () => {
           return (name: ModelName) => {
             const m = target.model(name);
             if (name !== 'AccessToken') return m;
-            return { ...m, find: async () => { throw new Error('storage exploded'); } };
+            return {
+              ...m,
+              find: async () => {
+                throw new Error('storage exploded');
+              },
+            };
           };
         }
         const v = Reflect.get(target, prop, receiver);
@@ -217,4 +276,3 @@ describe('server errors', () => {
     }
   });
 });
-

@@ -7,12 +7,31 @@
  * The browser side (Chromium, nginx, rd on another host) is e2e/test/flow-sqlite.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { browse, type BrowseResult, CookieJar, formAction, MOCK_CONNECTOR, TEST_CLIENT, testOAuth2 } from '../src/testing/index.ts';
-import { ALICE, ALICE_PASSWORD, authorizationRequest, outcome, redeem, REDIRECT, useIssuer, isAuthorization } from './helpers.ts';
+import {
+  browse,
+  type BrowseResult,
+  CookieJar,
+  formAction,
+  MOCK_CONNECTOR,
+  TEST_CLIENT,
+  testOAuth2,
+} from '../src/testing/index.ts';
+import {
+  ALICE,
+  ALICE_PASSWORD,
+  authorizationRequest,
+  outcome,
+  redeem,
+  REDIRECT,
+  useIssuer,
+  isAuthorization,
+} from './helpers.ts';
 
 const HTTPS_CLIENT = { ...TEST_CLIENT, id: 'https-client', redirectURIs: ['https://auth.example.com/oauth2/callback'] };
-const formActionOf = (r: BrowseResult) => /form-action ([^;]*)/.exec(r.response.headers.get('content-security-policy') ?? '')?.[1];
-const refreshOf = (r: BrowseResult) => /<meta http-equiv="refresh" content="0;url=([^"]+)">/.exec(r.body)?.[1]?.replace(/&amp;/g, '&');
+const formActionOf = (r: BrowseResult) =>
+  /form-action ([^;]*)/.exec(r.response.headers.get('content-security-policy') ?? '')?.[1];
+const refreshOf = (r: BrowseResult) =>
+  /<meta http-equiv="refresh" content="0;url=([^"]+)">/.exec(r.body)?.[1]?.replace(/&amp;/g, '&');
 
 describe('form-action on the password and approval pages: exact origins', () => {
   const env = useIssuer({
@@ -23,7 +42,10 @@ describe('form-action on the password and approval pages: exact origins', () => 
   const issuerOrigin = () => new URL(env.issuer.issuerURL).origin;
 
   async function passwordPage(redirectURI = REDIRECT, clientId = TEST_CLIENT.id) {
-    const request = await authorizationRequest(env.config, 'openid email', { redirectURI, extra: { client_id: clientId, connector_id: 'local' } });
+    const request = await authorizationRequest(env.config, 'openid email', {
+      redirectURI,
+      extra: { client_id: clientId, connector_id: 'local' },
+    });
     const jar = new CookieJar();
     const page = await browse(jar, request.url.toString());
     expect(page.body).toContain('name="password"');
@@ -32,7 +54,9 @@ describe('form-action on the password and approval pages: exact origins', () => 
 
   it('the password page admits the issuer and the redirect_uri origin only, no scheme source', async () => {
     expect(formActionOf((await passwordPage()).page)).toBe("'self' http://127.0.0.1:9");
-    expect(formActionOf((await passwordPage(HTTPS_CLIENT.redirectURIs[0], HTTPS_CLIENT.id)).page)).toBe("'self' https://auth.example.com");
+    expect(formActionOf((await passwordPage(HTTPS_CLIENT.redirectURIs[0], HTTPS_CLIENT.id)).page)).toBe(
+      "'self' https://auth.example.com",
+    );
   });
 
   it('a wrong password re-renders the form with the same exact form-action', async () => {
@@ -44,13 +68,20 @@ describe('form-action on the password and approval pages: exact origins', () => 
 
   it('password → approval → approve: each submission ends on an issuer page, the chain to the client follows a refresh', async () => {
     const { jar, page, request } = await passwordPage();
-    const approval = await browse(jar, formAction(page), { form: { login: ALICE.email, password: ALICE_PASSWORD }, stopAt: REDIRECT });
+    const approval = await browse(jar, formAction(page), {
+      form: { login: ALICE.email, password: ALICE_PASSWORD },
+      stopAt: REDIRECT,
+    });
     expect(approval.status).toBe(200);
     expect(approval.body).toContain('name="approval"');
     expect(formActionOf(approval)).toBe("'self' http://127.0.0.1:9");
 
     // The form's navigation: one request, answered on the issuer without a redirect.
-    const approved = await browse(jar, formAction(approval), { form: { approval: 'approve' }, stopAt: REDIRECT, maxRedirects: 0 });
+    const approved = await browse(jar, formAction(approval), {
+      form: { approval: 'approve' },
+      stopAt: REDIRECT,
+      maxRedirects: 0,
+    });
     expect(approved.status).toBe(200);
     expect(approved.response.headers.get('location')).toBeNull();
     expect(approved.visited).toEqual([formAction(approval)]);
@@ -68,8 +99,15 @@ describe('form-action on the password and approval pages: exact origins', () => 
 
   it('deny on the approval page ends on an issuer page too, then access_denied at the client', async () => {
     const { jar, page } = await passwordPage();
-    const approval = await browse(jar, formAction(page), { form: { login: ALICE.email, password: ALICE_PASSWORD }, stopAt: REDIRECT });
-    const denied = await browse(jar, formAction(approval), { form: { approval: 'deny' }, stopAt: REDIRECT, maxRedirects: 0 });
+    const approval = await browse(jar, formAction(page), {
+      form: { login: ALICE.email, password: ALICE_PASSWORD },
+      stopAt: REDIRECT,
+    });
+    const denied = await browse(jar, formAction(approval), {
+      form: { approval: 'deny' },
+      stopAt: REDIRECT,
+      maxRedirects: 0,
+    });
     expect(denied.status).toBe(200);
     const done = await browse(jar, refreshOf(denied)!, { stopAt: REDIRECT });
     expect(new URL(done.location!).searchParams.get('error')).toBe('access_denied');
@@ -83,7 +121,11 @@ describe('form-action with the approval screen skipped', () => {
     const request = await authorizationRequest(env.config, 'openid email');
     const jar = new CookieJar();
     const page = await browse(jar, request.url.toString());
-    const posted = await browse(jar, formAction(page), { form: { login: ALICE.email, password: ALICE_PASSWORD }, stopAt: REDIRECT, maxRedirects: 0 });
+    const posted = await browse(jar, formAction(page), {
+      form: { login: ALICE.email, password: ALICE_PASSWORD },
+      stopAt: REDIRECT,
+      maxRedirects: 0,
+    });
     expect(posted.status).toBe(200);
     expect(posted.visited).toEqual([formAction(page)]);
     expect(new URL(refreshOf(posted)!).origin).toBe(new URL(env.issuer.issuerURL).origin);
@@ -91,7 +133,10 @@ describe('form-action with the approval screen skipped', () => {
     const again = await authorizationRequest(env.config, 'openid email');
     const jar2 = new CookieJar();
     const page2 = await browse(jar2, again.url.toString());
-    const done = await browse(jar2, formAction(page2), { form: { login: ALICE.email, password: ALICE_PASSWORD }, stopAt: REDIRECT });
+    const done = await browse(jar2, formAction(page2), {
+      form: { login: ALICE.email, password: ALICE_PASSWORD },
+      stopAt: REDIRECT,
+    });
     const o = outcome(again, done);
     if (!isAuthorization(o)) throw new Error(`stopped: ${o.status}`);
     expect((await redeem(env.config, o)).claims()?.email).toBe(ALICE.email);

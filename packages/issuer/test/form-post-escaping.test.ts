@@ -12,8 +12,19 @@ const ESCAPED = '&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;a
 
 /** The hidden fields of the page's form, decoded as a browser would. */
 function hiddenFields(page: BrowseResult): Record<string, string> {
-  const decode = (v: string) => v.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
-  return Object.fromEntries([...page.body.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)].map((m) => [decode(m[1]!), decode(m[2]!)]));
+  const decode = (v: string) =>
+    v
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'")
+      .replace(/&amp;/g, '&');
+  return Object.fromEntries(
+    [...page.body.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)].map((m) => [
+      decode(m[1]!),
+      decode(m[2]!),
+    ]),
+  );
 }
 
 function expectNoMarkupInjected(page: BrowseResult): void {
@@ -26,7 +37,9 @@ describe('form_post responses', () => {
   const env = useIssuer();
 
   it('a hostile state is escaped in the rendered form and posted back unchanged with the code', async () => {
-    const { url } = await authorizationRequest(env.config, 'openid', { extra: { state: HOSTILE, response_mode: 'form_post' } });
+    const { url } = await authorizationRequest(env.config, 'openid', {
+      extra: { state: HOSTILE, response_mode: 'form_post' },
+    });
     const page = await browse(new CookieJar(), url.toString(), { stopAt: REDIRECT });
     expect(page.status).toBe(200);
     expectNoMarkupInjected(page);
@@ -38,7 +51,9 @@ describe('form_post responses', () => {
   });
 
   it('an error response (prompt=none without a session) is a 400 form with the hostile state escaped', async () => {
-    const { url } = await authorizationRequest(env.config, 'openid', { extra: { state: HOSTILE, response_mode: 'form_post', prompt: 'none' } });
+    const { url } = await authorizationRequest(env.config, 'openid', {
+      extra: { state: HOSTILE, response_mode: 'form_post', prompt: 'none' },
+    });
     const page = await browse(new CookieJar(), url.toString(), { stopAt: REDIRECT });
     expect(page.status).toBe(400);
     expectNoMarkupInjected(page);
@@ -49,11 +64,22 @@ describe('form_post responses', () => {
 });
 
 describe('GET /device?user_code= (the code in a link)', () => {
-  const CLI = { ...TEST_CLIENT, id: 'kubectl', secret: undefined, public: true, name: 'kubectl', redirectURIs: ['http://127.0.0.1:8000/'] };
+  const CLI = {
+    ...TEST_CLIENT,
+    id: 'kubectl',
+    secret: undefined,
+    public: true,
+    name: 'kubectl',
+    redirectURIs: ['http://127.0.0.1:8000/'],
+  };
   const env = useIssuer(
     {
       staticClients: [TEST_CLIENT, CLI],
-      overrides: { oauth2: testOAuth2({ grantTypes: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'] }) },
+      overrides: {
+        oauth2: testOAuth2({
+          grantTypes: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+        }),
+      },
     },
     CLI.id,
     null,

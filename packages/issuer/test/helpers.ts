@@ -3,11 +3,25 @@ import bcrypt from 'bcryptjs';
 import * as client from 'openid-client';
 import { afterAll, beforeAll } from 'vitest';
 import { z } from 'zod';
-import { CONNECTOR_KIT_VERSION, type CallbackConnector, type ConnectorFactory, type RefreshConnector } from '@gatehouse/connector-kit';
+import {
+  CONNECTOR_KIT_VERSION,
+  type CallbackConnector,
+  type ConnectorFactory,
+  type RefreshConnector,
+} from '@gatehouse/connector-kit';
 import { configDefaults } from '../src/config/index.ts';
 import type { ExpiryConfig, IssuerConfig, StaticPassword } from '../src/config/types.ts';
 import type { RunningIssuer } from '../src/index.ts';
-import { type BrowseResult, CookieJar, login, startTestIssuer, TEST_CLIENT, testOAuth2, type LoginOptions, type StartTestIssuerOptions } from '../src/testing/index.ts';
+import {
+  type BrowseResult,
+  CookieJar,
+  login,
+  startTestIssuer,
+  TEST_CLIENT,
+  testOAuth2,
+  type LoginOptions,
+  type StartTestIssuerOptions,
+} from '../src/testing/index.ts';
 
 export const REDIRECT = TEST_CLIENT.redirectURIs[0]!;
 
@@ -46,7 +60,13 @@ export function shortExpiry(
     idTokens: 3600,
     authRequests: 600,
     ...expiry,
-    refreshTokens: { disableRotation: false, reuseInterval: 0, absoluteLifetime: 86400, validIfNotUsedFor: 3600, ...refreshTokens },
+    refreshTokens: {
+      disableRotation: false,
+      reuseInterval: 0,
+      absoluteLifetime: 86400,
+      validIfNotUsedFor: 3600,
+      ...refreshTokens,
+    },
   };
 }
 
@@ -75,7 +95,11 @@ export function bouncingCallbackFactory(
   };
 }
 
-export async function discover(issuer: RunningIssuer, id = TEST_CLIENT.id, secret: string | null = TEST_CLIENT.secret!) {
+export async function discover(
+  issuer: RunningIssuer,
+  id = TEST_CLIENT.id,
+  secret: string | null = TEST_CLIENT.secret!,
+) {
   return client.discovery(
     new URL(issuer.issuerURL),
     id,
@@ -139,7 +163,11 @@ export interface RequestOptions {
 }
 
 /** An authorization URL with PKCE (S256), a random state and nonce. */
-export async function authorizationRequest(config: client.Configuration, scope: string, options: RequestOptions = {}): Promise<AuthorizationRequest> {
+export async function authorizationRequest(
+  config: client.Configuration,
+  scope: string,
+  options: RequestOptions = {},
+): Promise<AuthorizationRequest> {
   const verifier = client.randomPKCECodeVerifier();
   const state = options.extra?.state ?? client.randomState();
   const nonce = client.randomNonce();
@@ -164,14 +192,25 @@ export function outcome(request: AuthorizationRequest, done: BrowseResult): Outc
 export type AuthorizeOptions = Partial<LoginOptions> & RequestOptions & { jar?: CookieJar };
 
 /** Runs the browser part of a code flow with PKCE; returns the callback or where the login stopped. */
-export async function tryAuthorize(config: client.Configuration, scope: string, options: AuthorizeOptions = {}): Promise<Outcome> {
+export async function tryAuthorize(
+  config: client.Configuration,
+  scope: string,
+  options: AuthorizeOptions = {},
+): Promise<Outcome> {
   const request = await authorizationRequest(config, scope, options);
   const redirect = options.redirectURI ?? REDIRECT;
-  return outcome(request, await login(options.jar ?? new CookieJar(), request.url.toString(), { stopAt: redirect, ...options }));
+  return outcome(
+    request,
+    await login(options.jar ?? new CookieJar(), request.url.toString(), { stopAt: redirect, ...options }),
+  );
 }
 
 /** Runs the browser part of a code flow with PKCE; returns the callback URL the client receives. */
-export async function authorize(config: client.Configuration, scope: string, options: AuthorizeOptions = {}): Promise<Authorization> {
+export async function authorize(
+  config: client.Configuration,
+  scope: string,
+  options: AuthorizeOptions = {},
+): Promise<Authorization> {
   const o = await tryAuthorize(config, scope, options);
   if (!isAuthorization(o)) throw new Error(`login did not reach the client: ${o.status} ${o.body.slice(0, 500)}`);
   return o;
@@ -187,9 +226,19 @@ export async function redeem(config: client.Configuration, a: Authorization) {
 }
 
 /** POSTs a form to the token endpoint family with HTTP Basic client auth (or none) and any more headers. */
-export async function postForm(url: string, form: Record<string, string>, basic?: [string, string], extraHeaders: Record<string, string> = {}) {
-  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...extraHeaders };
-  if (basic) headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(basic[0])}:${encodeURIComponent(basic[1])}`).toString('base64')}`;
+export async function postForm(
+  url: string,
+  form: Record<string, string>,
+  basic?: [string, string],
+  extraHeaders: Record<string, string> = {},
+) {
+  const headers: Record<string, string> = {
+    'content-type': 'application/x-www-form-urlencoded',
+    accept: 'application/json',
+    ...extraHeaders,
+  };
+  if (basic)
+    headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(basic[0])}:${encodeURIComponent(basic[1])}`).toString('base64')}`;
   const res = await fetch(url, { method: 'POST', headers, body: new URLSearchParams(form).toString() });
   const text = await res.text();
   let json: Record<string, unknown> | undefined;

@@ -60,10 +60,13 @@ describe('signing keys', () => {
     await issuer.rotateKeys();
     const postLogout = TEST_CLIENT.postLogoutRedirectURIs![0]!;
     const logout = (hint: string) =>
-      fetch(`${issuer.issuerURL}/logout?${new URLSearchParams({ id_token_hint: hint, post_logout_redirect_uri: postLogout, state: 's' })}`, {
-        headers: { accept: 'text/html' },
-        redirect: 'manual',
-      });
+      fetch(
+        `${issuer.issuerURL}/logout?${new URLSearchParams({ id_token_hint: hint, post_logout_redirect_uri: postLogout, state: 's' })}`,
+        {
+          headers: { accept: 'text/html' },
+          redirect: 'manual',
+        },
+      );
     const ok = await logout(tokens.id_token!);
     expect(ok.status).toBe(200);
     expect(await ok.text()).toContain('<form');
@@ -148,7 +151,11 @@ describe('replicas behind one issuer URL', () => {
     const portB = await getFreePort();
     const config = testIssuerConfig(portA);
     const a = await startIssuer({ config, store, logger });
-    const b = await startIssuer({ config: { ...config, web: { ...config.web, http: `127.0.0.1:${portB}` } }, store, logger });
+    const b = await startIssuer({
+      config: { ...config, web: { ...config.web, http: `127.0.0.1:${portB}` } },
+      store,
+      logger,
+    });
     try {
       const { CookieJar } = await import('../src/testing/index.ts');
       const client = await import('openid-client');
@@ -181,7 +188,10 @@ describe('replicas behind one issuer URL', () => {
       while (!next.startsWith(TEST_CLIENT.redirectURIs[0]!)) next = await fwd(next);
       const code = new URL(next).searchParams.get('code');
       expect(code).toBeTruthy();
-      const tokens = await client.authorizationCodeGrant(rp, new URL(next), { pkceCodeVerifier: verifier, expectedState: 'xr' });
+      const tokens = await client.authorizationCodeGrant(rp, new URL(next), {
+        pkceCodeVerifier: verifier,
+        expectedState: 'xr',
+      });
       expect(tokens.claims()?.iss).toBe(a.issuerURL);
     } finally {
       await a.close();

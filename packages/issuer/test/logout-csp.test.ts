@@ -9,21 +9,37 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import type { RunningIssuer } from '../src/index.ts';
-import { browse, CookieJar, formAction, startTestIssuer, TEST_CLIENT, testOAuth2, type BrowseResult } from '../src/testing/index.ts';
+import {
+  browse,
+  CookieJar,
+  formAction,
+  startTestIssuer,
+  TEST_CLIENT,
+  testOAuth2,
+  type BrowseResult,
+} from '../src/testing/index.ts';
 import { contentSecurityPolicy, handoffFormTargets } from '../src/server/http/security.ts';
 import { authorize, discover, redeem, REDIRECT } from './helpers.ts';
 
 const csp = (formAction: string) =>
   `default-src 'none'; style-src 'self'; img-src 'self' data: https:; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`;
 
-async function listen(handler: Parameters<typeof createServer>[1], host: string): Promise<{ server: Server; origin: string }> {
+async function listen(
+  handler: Parameters<typeof createServer>[1],
+  host: string,
+): Promise<{ server: Server; origin: string }> {
   const server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, origin: `http://${host}:${(server.address() as AddressInfo).port}` };
 }
 
 const hidden = (body: string): Record<string, string> =>
-  Object.fromEntries([...body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1], m[2]!.replace(/&amp;/g, '&')]));
+  Object.fromEntries(
+    [...body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [
+      m[1],
+      m[2]!.replace(/&amp;/g, '&'),
+    ]),
+  );
 
 function expectLogoutHeaders(page: BrowseResult, postLogout: string): void {
   const header = page.response.headers.get('content-security-policy');
@@ -52,7 +68,11 @@ describe('logout pages: CSP and the post-logout redirect chain', () => {
     rp = await listen((req, res) => {
       const url = new URL(req.url ?? '/', 'http://rp');
       if (url.pathname !== '/logged-out') return void res.writeHead(404).end();
-      res.writeHead(302, { location: `${upstream.origin}/authorize?after=${encodeURIComponent(url.searchParams.get('state') ?? '')}` }).end();
+      res
+        .writeHead(302, {
+          location: `${upstream.origin}/authorize?after=${encodeURIComponent(url.searchParams.get('state') ?? '')}`,
+        })
+        .end();
     }, '127.0.0.1');
     postLogout = `${rp.origin}/logged-out`;
     issuer = await startTestIssuer({
@@ -75,7 +95,11 @@ describe('logout pages: CSP and the post-logout redirect chain', () => {
 
   function endSessionURL(idToken: string | undefined, state: string): string {
     return client
-      .buildEndSessionUrl(config, { ...(idToken ? { id_token_hint: idToken } : { client_id: TEST_CLIENT.id }), post_logout_redirect_uri: postLogout, state })
+      .buildEndSessionUrl(config, {
+        ...(idToken ? { id_token_hint: idToken } : { client_id: TEST_CLIENT.id }),
+        post_logout_redirect_uri: postLogout,
+        state,
+      })
       .toString();
   }
 
@@ -123,7 +147,11 @@ describe('logout pages: CSP and the post-logout redirect chain', () => {
     const { jar, idToken } = await signedIn();
     const page = await browse(jar, endSessionURL(idToken, 'bad'));
     const action = formAction(page);
-    const forms: Array<Record<string, string>> = [{ logout: 'yes' }, { xsrf: 'forged', logout: 'yes' }, { xsrf: 'x'.repeat(5000), logout: 'yes' }];
+    const forms: Array<Record<string, string>> = [
+      { logout: 'yes' },
+      { xsrf: 'forged', logout: 'yes' },
+      { xsrf: 'x'.repeat(5000), logout: 'yes' },
+    ];
     for (const form of forms) {
       const r = await browse(jar, action, { form, stopAt: postLogout });
       expect(r.location, JSON.stringify(form).slice(0, 60)).toBeUndefined();
@@ -133,7 +161,10 @@ describe('logout pages: CSP and the post-logout redirect chain', () => {
       expect(r.body).not.toMatch(/<script|at .*\.ts:\d+/);
     }
     // A confirmation from another browser (no session cookie) is refused too.
-    const stranger = await browse(new CookieJar(), action, { form: { xsrf: hidden(page.body).xsrf!, logout: 'yes' }, stopAt: postLogout });
+    const stranger = await browse(new CookieJar(), action, {
+      form: { xsrf: hidden(page.body).xsrf!, logout: 'yes' },
+      stopAt: postLogout,
+    });
     expect(stranger.location).toBeUndefined();
     expect(stranger.status).toBeGreaterThanOrEqual(400);
     expect(stranger.status).toBeLessThan(500);
@@ -161,18 +192,23 @@ describe('handoffFormTargets', () => {
       'https://auth.example.com',
       'https:',
     ]);
-    expect(contentSecurityPolicy(handoffFormTargets(['https://auth.example.com/cb']))).toContain("form-action 'self' https://auth.example.com https:;");
+    expect(contentSecurityPolicy(handoffFormTargets(['https://auth.example.com/cb']))).toContain(
+      "form-action 'self' https://auth.example.com https:;",
+    );
     // http: also matches https, so one http URL makes it http:.
-    expect(handoffFormTargets(['https://a.example/cb', 'http://127.0.0.1:8000/cb'])).toEqual(['self', 'https://a.example', 'http://127.0.0.1:8000', 'http:']);
+    expect(handoffFormTargets(['https://a.example/cb', 'http://127.0.0.1:8000/cb'])).toEqual([
+      'self',
+      'https://a.example',
+      'http://127.0.0.1:8000',
+      'http:',
+    ]);
   });
 
   it('odd URLs add nothing: no client URL means the issuer only', () => {
     expect(handoffFormTargets([])).toEqual(['self']);
-    expect(handoffFormTargets(['javascript:alert(1)', 'not a url', 'data:text/html,x', "https://x.example/';"])).toEqual([
-      'self',
-      'https://x.example',
-      'https:',
-    ]);
+    expect(
+      handoffFormTargets(['javascript:alert(1)', 'not a url', 'data:text/html,x', "https://x.example/';"]),
+    ).toEqual(['self', 'https://x.example', 'https:']);
     expect(contentSecurityPolicy(handoffFormTargets(['javascript:alert(1)']))).toContain("form-action 'self';");
   });
 });

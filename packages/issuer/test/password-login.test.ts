@@ -15,7 +15,10 @@ describe('password form (local connector)', () => {
   });
 
   it('logs in with the password form and issues tokens for the local user', async () => {
-    const a = await authorize(env.config, 'openid email profile groups', { username: ALICE.email, password: ALICE_PASSWORD });
+    const a = await authorize(env.config, 'openid email profile groups', {
+      username: ALICE.email,
+      password: ALICE_PASSWORD,
+    });
     const tokens = await redeem(env.config, a);
     const claims = tokens.claims()!;
     expect(claims.email).toBe(ALICE.email);
@@ -110,13 +113,18 @@ describe('connector choice and approval', () => {
   });
 
   it('an unknown connector_id is an OAuth error back to the client', async () => {
-    const page = await browse(new CookieJar(), await authURL(env.config, { connector_id: 'nope' }), { stopAt: REDIRECT });
+    const page = await browse(new CookieJar(), await authURL(env.config, { connector_id: 'nope' }), {
+      stopAt: REDIRECT,
+    });
     expect(new URL(page.location!).searchParams.get('error')).toBe('invalid_request');
   });
 
   it('denying on the approval screen returns access_denied to the client', async () => {
     const jar = new CookieJar();
-    const done = await login(jar, await authURL(env.config, { connector_id: 'mock' }), { stopAt: REDIRECT, approve: false });
+    const done = await login(jar, await authURL(env.config, { connector_id: 'mock' }), {
+      stopAt: REDIRECT,
+      approve: false,
+    });
     expect(new URL(done.location!).searchParams.get('error')).toBe('access_denied');
   });
 

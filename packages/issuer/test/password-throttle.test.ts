@@ -27,14 +27,26 @@ function countingConnector(): { factory: ConnectorFactory; checks: string[] } {
         checks.push(username);
         await new Promise((r) => setTimeout(r, 40));
         if (password !== RIGHT) return { ok: false };
-        return { ok: true, identity: { userId: `id-${username}`, username, email: `${username}@example.com`, emailVerified: true, groups: [] } };
+        return {
+          ok: true,
+          identity: {
+            userId: `id-${username}`,
+            username,
+            email: `${username}@example.com`,
+            emailVerified: true,
+            groups: [],
+          },
+        };
       },
     }),
   };
   return { factory, checks };
 }
 
-async function withCountingIssuer(throttle: Partial<ThrottleOptions>, fn: (issuer: RunningIssuer, checks: string[]) => Promise<void>): Promise<void> {
+async function withCountingIssuer(
+  throttle: Partial<ThrottleOptions>,
+  fn: (issuer: RunningIssuer, checks: string[]) => Promise<void>,
+): Promise<void> {
   const { factory, checks } = countingConnector();
   const issuer = await startTestIssuer({
     connectors: [{ type: 'counting', id: 'count', name: 'Counting', config: {} }],
@@ -63,24 +75,33 @@ async function passwordForm(issuer: RunningIssuer): Promise<{ jar: CookieJar; ta
 }
 
 function grant(issuer: RunningIssuer, username: string, password: string, address = '192.0.2.1') {
-  return postForm(`${issuer.issuerURL}/token`, { grant_type: 'password', username, password, scope: 'openid' }, TEST_BASIC, {
-    'x-forwarded-for': address,
-  });
+  return postForm(
+    `${issuer.issuerURL}/token`,
+    { grant_type: 'password', username, password, scope: 'openid' },
+    TEST_BASIC,
+    {
+      'x-forwarded-for': address,
+    },
+  );
 }
 
-const tally = (statuses: number[]) => statuses.reduce<Record<number, number>>((acc, s) => ({ ...acc, [s]: (acc[s] ?? 0) + 1 }), {});
+const tally = (statuses: number[]) =>
+  statuses.reduce<Record<number, number>>((acc, s) => ({ ...acc, [s]: (acc[s] ?? 0) + 1 }), {});
 
 describe('password throttling under concurrency', () => {
   it('the form: 40 concurrent wrong passwords from one address reach the connector at most 5 times; the rest get 429', async () => {
     await withCountingIssuer({ maxPerUser: 5 }, async (issuer, checks) => {
       const { jar, target } = await passwordForm(issuer);
       const results = await Promise.all(
-        Array.from({ length: 40 }, (_, i) => browse(jar, target, { form: { login: 'victim', password: `guess-${i}` }, stopAt: REDIRECT })),
+        Array.from({ length: 40 }, (_, i) =>
+          browse(jar, target, { form: { login: 'victim', password: `guess-${i}` }, stopAt: REDIRECT }),
+        ),
       );
       const statuses = results.map((r) => r.status);
       expect(checks.length).toBeLessThanOrEqual(5);
       expect(tally(statuses)).toEqual({ 401: checks.length, 429: 40 - checks.length });
-      for (const r of results.filter((x) => x.status === 429)) expect(r.body).toMatch(/Too many attempts, try again in \d+ minutes?\./);
+      for (const r of results.filter((x) => x.status === 429))
+        expect(r.body).toMatch(/Too many attempts, try again in \d+ minutes?\./);
       // The right password is refused too until the window passes, and never checked.
       const right = await browse(jar, target, { form: { login: 'victim', password: RIGHT }, stopAt: REDIRECT });
       expect(right.status).toBe(429);
@@ -119,7 +140,15 @@ describe('password throttling under concurrency', () => {
     await withCountingIssuer({ maxPerUser: 5 }, async (issuer, checks) => {
       const { jar, target } = await passwordForm(issuer);
       const [forms, grants] = await Promise.all([
-        Promise.all(Array.from({ length: 20 }, (_, i) => browse(jar, target, { form: { login: 'victim', password: `f-${i}` }, stopAt: REDIRECT, headers: { 'x-forwarded-for': '192.0.2.1' } }))),
+        Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            browse(jar, target, {
+              form: { login: 'victim', password: `f-${i}` },
+              stopAt: REDIRECT,
+              headers: { 'x-forwarded-for': '192.0.2.1' },
+            }),
+          ),
+        ),
         Promise.all(Array.from({ length: 20 }, (_, i) => grant(issuer, 'victim', `g-${i}`))),
       ]);
       expect(checks.length).toBeLessThanOrEqual(5);
@@ -129,7 +158,9 @@ describe('password throttling under concurrency', () => {
 
   it('per user: 40 concurrent wrong passwords from 40 addresses stop at the per-user ceiling', async () => {
     await withCountingIssuer({ maxPerUser: 5, maxPerUserTotal: 10 }, async (issuer, checks) => {
-      const results = await Promise.all(Array.from({ length: 40 }, (_, i) => grant(issuer, 'victim', `guess-${i}`, `198.51.100.${i + 1}`)));
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => grant(issuer, 'victim', `guess-${i}`, `198.51.100.${i + 1}`)),
+      );
       expect(checks.length).toBeLessThanOrEqual(10);
       expect(results.every((r) => r.status === 400)).toBe(true);
     });
@@ -162,7 +193,10 @@ describe('password throttling under concurrency', () => {
   it('a form login that succeeds after failures still works (client gets a code)', async () => {
     await withCountingIssuer({ maxPerUser: 5 }, async (issuer) => {
       const { jar, target } = await passwordForm(issuer);
-      for (let i = 0; i < 4; i++) expect((await browse(jar, target, { form: { login: 'alice', password: 'no' }, stopAt: REDIRECT })).status).toBe(401);
+      for (let i = 0; i < 4; i++)
+        expect((await browse(jar, target, { form: { login: 'alice', password: 'no' }, stopAt: REDIRECT })).status).toBe(
+          401,
+        );
       const done = await browse(jar, target, { form: { login: 'alice', password: RIGHT }, stopAt: REDIRECT });
       expect(done.location).toContain(`${TEST_CLIENT.redirectURIs[0]}?code=`);
     });

@@ -26,13 +26,20 @@ describe('refresh token reuse window', () => {
     await pastWindow();
     // The stolen/superseded RT0 outside the window is a replay: the family dies.
     await expect(client.refreshTokenGrant(env.config, rt0)).rejects.toMatchObject({ error: 'invalid_grant' });
-    await expect(client.refreshTokenGrant(env.config, first.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(client.refreshTokenGrant(env.config, first.refresh_token!)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
   });
 
   it('parallel refreshes of one token do not fork the family', async () => {
     const tokens = await redeem(env.config, await authorize(env.config, 'openid offline_access'));
-    const results = await Promise.allSettled(Array.from({ length: 6 }, () => client.refreshTokenGrant(env.config, tokens.refresh_token!)));
-    const ok = results.filter((r): r is PromiseFulfilledResult<client.TokenEndpointResponse & client.TokenEndpointResponseHelpers> => r.status === 'fulfilled');
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, () => client.refreshTokenGrant(env.config, tokens.refresh_token!)),
+    );
+    const ok = results.filter(
+      (r): r is PromiseFulfilledResult<client.TokenEndpointResponse & client.TokenEndpointResponseHelpers> =>
+        r.status === 'fulfilled',
+    );
     expect(ok.length).toBeGreaterThan(0);
     const successors = new Set(ok.map((r) => r.value.refresh_token));
     expect(successors.size).toBe(1);

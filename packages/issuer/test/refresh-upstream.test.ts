@@ -21,7 +21,14 @@ let rp: client.Configuration;
 
 beforeAll(async () => {
   gh = await startFakeGitHub({
-    users: [{ id: 501, login: 'alice', name: 'Alice', emails: [{ email: 'alice@acme.example', verified: true, primary: true }] }],
+    users: [
+      {
+        id: 501,
+        login: 'alice',
+        name: 'Alice',
+        emails: [{ email: 'alice@acme.example', verified: true, primary: true }],
+      },
+    ],
     orgs: [{ login: 'acme', members: ['alice'] }],
     clients: [],
     // Inside the connector's renewal margin: every refresh swaps the GitHub token pair first.
@@ -33,7 +40,13 @@ beforeAll(async () => {
         type: 'github',
         id: 'github',
         name: 'GitHub',
-        config: { clientID: GH_CLIENT.clientId, clientSecret: GH_CLIENT.clientSecret, apiURL: gh.apiURL, oauthURL: gh.url, requestTimeout: '3s' },
+        config: {
+          clientID: GH_CLIENT.clientId,
+          clientSecret: GH_CLIENT.clientSecret,
+          apiURL: gh.apiURL,
+          oauthURL: gh.url,
+          requestTimeout: '3s',
+        },
       },
     ],
   });
@@ -58,7 +71,9 @@ async function offlineLogin(): Promise<string> {
 const refreshRaw = (refreshToken: string) =>
   postForm(`${issuer.issuerURL}/token`, { grant_type: 'refresh_token', refresh_token: refreshToken }, TEST_BASIC);
 
-const tokenExchanges = () => gh.requests.filter((r) => r.path === '/login/oauth/access_token' && r.fields?.['grant_type'] === 'refresh_token').length;
+const tokenExchanges = () =>
+  gh.requests.filter((r) => r.path === '/login/oauth/access_token' && r.fields?.['grant_type'] === 'refresh_token')
+    .length;
 
 describe('refresh while the upstream fails transiently', () => {
   it('answers 503 temporarily_unavailable, keeps the rotated GitHub token, and the same refresh token works after recovery', async () => {

@@ -15,11 +15,14 @@ afterAll(async () => {
 
 describe.each([
   ['memory (watch)', () => new MemoryStore() as Store],
-  ['sqlite (read per lookup)', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-clients-'));
-    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
-    return new SqliteStore(join(dir, 'db.sqlite')) as Store;
-  }],
+  [
+    'sqlite (read per lookup)',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'gatehouse-clients-'));
+      cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+      return new SqliteStore(join(dir, 'db.sqlite')) as Store;
+    },
+  ],
 ])('clients managed at run time, %s', (_name, makeStore) => {
   it('a client applied at run time works at once, a deleted one stops, static ones win', async () => {
     const store = makeStore();
@@ -28,13 +31,26 @@ describe.each([
       await issuer.close();
       await store.close();
     });
-    await store.clients.upsert({ id: 'runtime-app', secret: 'runtime-app-secret-long-enough', redirectURIs: [REDIRECT], name: 'Runtime' });
+    await store.clients.upsert({
+      id: 'runtime-app',
+      secret: 'runtime-app-secret-long-enough',
+      redirectURIs: [REDIRECT],
+      name: 'Runtime',
+    });
     // Same id as the static client, different secret: the static one wins.
-    await store.clients.upsert({ id: TEST_CLIENT.id, secret: 'hijacked-secret-long-enough', redirectURIs: ['https://evil.example/cb'] });
+    await store.clients.upsert({
+      id: TEST_CLIENT.id,
+      secret: 'hijacked-secret-long-enough',
+      redirectURIs: ['https://evil.example/cb'],
+    });
     const config = await discover(issuer, 'runtime-app', 'runtime-app-secret-long-enough');
     const tokens = await redeem(config, await authorize(config, 'openid email'));
     expect(tokens.claims()!.aud).toBe('runtime-app');
-    const hijack = await postForm(`${issuer.issuerURL}/token`, { grant_type: 'authorization_code', code: 'x', redirect_uri: REDIRECT }, [TEST_CLIENT.id, 'hijacked-secret-long-enough']);
+    const hijack = await postForm(
+      `${issuer.issuerURL}/token`,
+      { grant_type: 'authorization_code', code: 'x', redirect_uri: REDIRECT },
+      [TEST_CLIENT.id, 'hijacked-secret-long-enough'],
+    );
     expect(hijack.json?.error).toBe('invalid_client');
 
     await store.clients.delete('runtime-app');
@@ -51,7 +67,13 @@ describe.each([
 function switchableFactory(state: { refreshOK: boolean }): ConnectorFactory {
   return bouncingCallbackFactory('switchable', {
     async handleCallback() {
-      return { userId: 'u-1', username: 'user one', email: 'one@example.com', emailVerified: true, connectorData: { upstream: 'rt-1' } };
+      return {
+        userId: 'u-1',
+        username: 'user one',
+        email: 'one@example.com',
+        emailVerified: true,
+        connectorData: { upstream: 'rt-1' },
+      };
     },
     async refresh(_s, identity) {
       if (!state.refreshOK) throw new ConnectorError('refresh_failed', 'upstream revoked');
@@ -122,7 +144,9 @@ describe('telemetry, headers and proxies', () => {
   });
 
   it('sends configured headers; X-Forwarded-Host/Proto never change endpoint URLs', async () => {
-    const untrusted = await startTestIssuer({ overrides: { web: { headers: { 'Strict-Transport-Security': 'max-age=31536000' } } } as never });
+    const untrusted = await startTestIssuer({
+      overrides: { web: { headers: { 'Strict-Transport-Security': 'max-age=31536000' } } } as never,
+    });
     cleanup.push(() => untrusted.close());
     const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'login.example.com' };
     const plain = await fetch(`${untrusted.issuerURL}/.well-known/openid-configuration`, { headers: forwarded });
@@ -166,15 +190,17 @@ describe('TLS listener', () => {
     cleanup.push(() => issuer.close());
     expect(issuer.url).toBe(`https://127.0.0.1:${port}`);
     const get = (path: string) =>
-      new Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
-        https
-          .get(`${issuer.issuerURL}${path}`, { ca: ca.caCert, headers: { accept: 'text/html' } }, (res) => {
-            let body = '';
-            res.on('data', (c: Buffer) => (body += c.toString()));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-          })
-          .on('error', reject);
-      });
+      new Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }>(
+        (resolve, reject) => {
+          https
+            .get(`${issuer.issuerURL}${path}`, { ca: ca.caCert, headers: { accept: 'text/html' } }, (res) => {
+              let body = '';
+              res.on('data', (c: Buffer) => (body += c.toString()));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+            })
+            .on('error', reject);
+        },
+      );
     const discovery = await get('/.well-known/openid-configuration');
     expect(discovery.status).toBe(200);
     expect(JSON.parse(discovery.body).token_endpoint).toBe(`${issuer.issuerURL}/token`);
@@ -213,7 +239,8 @@ describe('connectors managed at run time', () => {
       return params.get('error') ?? 'code';
     };
     const eventually = async (connectorId: string, expected: string) => {
-      for (let i = 0; i < 50 && (await outcome(connectorId)) !== expected; i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 50 && (await outcome(connectorId)) !== expected; i++)
+        await new Promise((r) => setTimeout(r, 20));
       expect(await outcome(connectorId)).toBe(expected);
     };
     expect(await outcome('early')).toBe('code');

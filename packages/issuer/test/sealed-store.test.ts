@@ -87,7 +87,11 @@ let gh: FakeGitHub;
 const backend = new MemoryStore();
 const recording = new RecordingStore(backend);
 
-async function start(storageKey: string | undefined, store: Store = recording, logger = pino({ level: 'silent' })): Promise<RunningIssuer> {
+async function start(
+  storageKey: string | undefined,
+  store: Store = recording,
+  logger = pino({ level: 'silent' }),
+): Promise<RunningIssuer> {
   const port = await getFreePort();
   const config = testIssuerConfig(port, {
     connectors: [
@@ -95,7 +99,13 @@ async function start(storageKey: string | undefined, store: Store = recording, l
         type: 'github',
         id: 'github',
         name: 'GitHub',
-        config: { clientID: GH_CLIENT.clientId, clientSecret: GH_CLIENT.clientSecret, apiURL: gh.apiURL, oauthURL: gh.url, requestTimeout: '3s' },
+        config: {
+          clientID: GH_CLIENT.clientId,
+          clientSecret: GH_CLIENT.clientSecret,
+          apiURL: gh.apiURL,
+          oauthURL: gh.url,
+          requestTimeout: '3s',
+        },
       },
     ],
     overrides: { oauth2: testOAuth2({ skipApprovalScreen: false }) },
@@ -109,7 +119,8 @@ async function start(storageKey: string | undefined, store: Store = recording, l
 async function secretsOf(issuer: RunningIssuer): Promise<string[]> {
   const out: string[] = [];
   const keys = (await issuer.store.keys.get())!.keys as SigningKeySet;
-  for (const jwk of keys.signing) for (const m of ['d', 'p', 'q', 'k']) if (typeof jwk[m] === 'string') out.push(jwk[m]);
+  for (const jwk of keys.signing)
+    for (const m of ['d', 'p', 'q', 'k']) if (typeof jwk[m] === 'string') out.push(jwk[m]);
   const session = await issuer.store.offlineSessions.get('501', 'github');
   const data = session?.connectorData as { accessToken?: string; refreshToken?: string } | undefined;
   if (!data?.accessToken || !data.refreshToken) throw new Error('no GitHub tokens in the offline session');
@@ -119,7 +130,14 @@ async function secretsOf(issuer: RunningIssuer): Promise<string[]> {
 
 beforeAll(async () => {
   gh = await startFakeGitHub({
-    users: [{ id: 501, login: 'alice', name: 'Alice', emails: [{ email: 'alice@acme.example', verified: true, primary: true }] }],
+    users: [
+      {
+        id: 501,
+        login: 'alice',
+        name: 'Alice',
+        emails: [{ email: 'alice@acme.example', verified: true, primary: true }],
+      },
+    ],
     clients: [],
     // Inside the connector's renewal margin: every refresh swaps the GitHub token pair.
     tokenLifetimeSeconds: 30,

@@ -4,7 +4,14 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore, StoreError, type ModelName, type ModelStore } from '@gatehouse/storage';
 import { ForwardingStore } from '@gatehouse/storage';
-import { browse, CookieJar, loginForCode, TEST_CODE_CLIENT, tokenRequest, withTestIssuer } from '../src/testing/index.ts';
+import {
+  browse,
+  CookieJar,
+  loginForCode,
+  TEST_CODE_CLIENT,
+  tokenRequest,
+  withTestIssuer,
+} from '../src/testing/index.ts';
 
 /** A MemoryStore whose model calls fail with StoreError('unavailable') while `down` is set. */
 class FlakyStore extends ForwardingStore {
@@ -31,7 +38,12 @@ describe('the store unavailable', () => {
     const store = new FlakyStore(new MemoryStore());
     await withTestIssuer({ store }, async (issuer) => {
       const c = await loginForCode(issuer.issuerURL);
-      const form = { grant_type: 'authorization_code', code: c.code, redirect_uri: TEST_CODE_CLIENT.redirect, code_verifier: c.verifier };
+      const form = {
+        grant_type: 'authorization_code',
+        code: c.code,
+        redirect_uri: TEST_CODE_CLIENT.redirect,
+        code_verifier: c.verifier,
+      };
       store.down = true;
       const res = await tokenRequest(`${issuer.issuerURL}/token`, TEST_CODE_CLIENT, form);
       expect(res.status).toBe(503);

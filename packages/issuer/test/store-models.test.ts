@@ -20,7 +20,12 @@ class RecordingStore extends ForwardingStore {
   }
 }
 
-const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code'];
+const GRANT_TYPES = [
+  'authorization_code',
+  'refresh_token',
+  'client_credentials',
+  'urn:ietf:params:oauth:grant-type:device_code',
+];
 
 describe('the issuer uses only the models the Store keeps', () => {
   const store = new RecordingStore(new MemoryStore());
@@ -46,7 +51,14 @@ describe('the issuer uses only the models the Store keeps', () => {
     expect((await postForm(`${base}/token/revoke`, { token: refreshed.refresh_token! }, TEST_BASIC)).status).toBe(200);
     const par = await postForm(
       `${base}/request`,
-      { client_id: TEST_CLIENT.id, response_type: 'code', scope: 'openid', redirect_uri: TEST_CLIENT.redirectURIs[0]!, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' },
+      {
+        client_id: TEST_CLIENT.id,
+        response_type: 'code',
+        scope: 'openid',
+        redirect_uri: TEST_CLIENT.redirectURIs[0]!,
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        code_challenge_method: 'S256',
+      },
       TEST_BASIC,
     );
     expect(par.status, par.text).toBe(201);
@@ -54,7 +66,17 @@ describe('the issuer uses only the models the Store keeps', () => {
     expect((await postForm(`${base}/token`, { grant_type: 'client_credentials' }, TEST_BASIC)).status).toBe(200);
     expect([...store.asked].filter((m) => !(MODEL_NAMES as readonly string[]).includes(m))).toEqual([]);
     // The features above did reach the models they need.
-    for (const m of ['Session', 'Grant', 'AuthorizationCode', 'AccessToken', 'RefreshToken', 'Interaction', 'PushedAuthorizationRequest', 'DeviceCode', 'ClientCredentials']) {
+    for (const m of [
+      'Session',
+      'Grant',
+      'AuthorizationCode',
+      'AccessToken',
+      'RefreshToken',
+      'Interaction',
+      'PushedAuthorizationRequest',
+      'DeviceCode',
+      'ClientCredentials',
+    ]) {
       expect(store.asked, m).toContain(m);
     }
   });
@@ -86,9 +108,18 @@ describe('the issuer uses only the models the Store keeps', () => {
             client_assertion: await assertion(),
           }),
       ],
-      ['DPoP proof (ReplayDetection)', () => postForm(`${base}/token`, { grant_type: 'client_credentials' }, TEST_BASIC, { dpop })],
-      ['dynamic registration (Client, RegistrationAccessToken)', () => postForm(`${base}/reg`, { redirect_uris: 'https://x.example/cb' })],
-      ['CIBA (BackchannelAuthenticationRequest)', () => postForm(`${base}/backchannel`, { scope: 'openid', login_hint: 'a' }, TEST_BASIC)],
+      [
+        'DPoP proof (ReplayDetection)',
+        () => postForm(`${base}/token`, { grant_type: 'client_credentials' }, TEST_BASIC, { dpop }),
+      ],
+      [
+        'dynamic registration (Client, RegistrationAccessToken)',
+        () => postForm(`${base}/reg`, { redirect_uris: 'https://x.example/cb' }),
+      ],
+      [
+        'CIBA (BackchannelAuthenticationRequest)',
+        () => postForm(`${base}/backchannel`, { scope: 'openid', login_hint: 'a' }, TEST_BASIC),
+      ],
     ];
     for (const [what, send] of requests) {
       const answers = await Promise.all(Array.from({ length: 50 }, send));

@@ -3,11 +3,43 @@ import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import { MemoryStore, type ModelName, type Store } from '@gatehouse/storage';
 import type { RunningIssuer } from '../src/index.ts';
-import { browse, CookieJar, formAction, startTestIssuer, TEST_CLIENT, testOAuth2, withTestIssuer } from '../src/testing/index.ts';
-import { ALICE, ALICE_PASSWORD, authorizationRequest, authorize, discover, passwordGrantOverrides, postForm, redeem, REDIRECT, shortExpiry, TEST_BASIC } from './helpers.ts';
+import {
+  browse,
+  CookieJar,
+  formAction,
+  startTestIssuer,
+  TEST_CLIENT,
+  testOAuth2,
+  withTestIssuer,
+} from '../src/testing/index.ts';
+import {
+  ALICE,
+  ALICE_PASSWORD,
+  authorizationRequest,
+  authorize,
+  discover,
+  passwordGrantOverrides,
+  postForm,
+  redeem,
+  REDIRECT,
+  shortExpiry,
+  TEST_BASIC,
+} from './helpers.ts';
 
-const OTHER = { ...TEST_CLIENT, id: 'other-client', secret: 'other-client-secret-long-enough', name: 'Other', trustedPeers: [] };
-const PEER = { ...TEST_CLIENT, id: 'peer-api', secret: 'peer-api-secret-long-enough', name: 'Peer API', trustedPeers: [TEST_CLIENT.id] };
+const OTHER = {
+  ...TEST_CLIENT,
+  id: 'other-client',
+  secret: 'other-client-secret-long-enough',
+  name: 'Other',
+  trustedPeers: [],
+};
+const PEER = {
+  ...TEST_CLIENT,
+  id: 'peer-api',
+  secret: 'peer-api-secret-long-enough',
+  name: 'Peer API',
+  trustedPeers: [TEST_CLIENT.id],
+};
 
 /** A MemoryStore whose model reads and consumes take a while, so races actually interleave. */
 function slowStore(delayMs: number): Store {
@@ -81,14 +113,21 @@ describe('tokens', () => {
     const first = await redeem(config, a);
     const replay = await postForm(
       tokenURL,
-      { grant_type: 'authorization_code', code: a.callback.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: a.verifier },
+      {
+        grant_type: 'authorization_code',
+        code: a.callback.searchParams.get('code')!,
+        redirect_uri: REDIRECT,
+        code_verifier: a.verifier,
+      },
       basic,
     );
     expect(replay.status).toBe(400);
     expect(replay.json?.error).toBe('invalid_grant');
     const intro = await client.tokenIntrospection(config, first.access_token);
     expect(intro.active).toBe(false);
-    await expect(client.refreshTokenGrant(config, first.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(client.refreshTokenGrant(config, first.refresh_token!)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
   });
 
   it('rotates refresh tokens and accepts the previous one within the reuse window', async () => {
@@ -106,7 +145,10 @@ describe('tokens', () => {
 
   it('refresh tokens belong to their client', async () => {
     const tokens = await redeem(config, await authorize(config, 'openid offline_access'));
-    const r = await postForm(tokenURL, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! }, [OTHER.id, OTHER.secret]);
+    const r = await postForm(tokenURL, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! }, [
+      OTHER.id,
+      OTHER.secret,
+    ]);
     expect(r.status).toBe(400);
     expect(r.json?.error).toBe('invalid_grant');
   });
@@ -135,7 +177,9 @@ describe('tokens', () => {
     const tokens = await redeem(config, await authorize(config, 'openid'));
     await client.tokenRevocation(config, tokens.access_token);
     expect((await client.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
-    const info = await fetch(`${issuer.issuerURL}/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    const info = await fetch(`${issuer.issuerURL}/userinfo`, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    });
     expect(info.status).toBe(401);
   });
 
@@ -147,7 +191,9 @@ describe('tokens', () => {
   });
 
   it('cross-client audience toward a peer that does not trust the client is invalid_scope', async () => {
-    const { url } = await authorizationRequest(config, `openid audience:server:client_id:${OTHER.id}`, { extra: { state: 's1' } });
+    const { url } = await authorizationRequest(config, `openid audience:server:client_id:${OTHER.id}`, {
+      extra: { state: 's1' },
+    });
     const page = await browse(new CookieJar(), url.toString(), { stopAt: REDIRECT });
     expect(new URL(page.location!).searchParams.get('error')).toBe('invalid_scope');
   });
@@ -172,9 +218,14 @@ describe('tokens', () => {
     expect(page.status).toBe(200);
     expect(page.body).toContain('Log out');
     expect(page.body).not.toMatch(/<script|style=/i);
-    expect(page.response.headers.get('content-security-policy')).toContain("form-action 'self' http://127.0.0.1:9 http:;");
+    expect(page.response.headers.get('content-security-policy')).toContain(
+      "form-action 'self' http://127.0.0.1:9 http:;",
+    );
     const xsrf = /name="xsrf" value="([^"]+)"/.exec(page.body)?.[1];
-    const done = await browse(jar, formAction(page), { form: { xsrf: xsrf!, logout: 'yes' }, stopAt: TEST_CLIENT.postLogoutRedirectURIs[0]! });
+    const done = await browse(jar, formAction(page), {
+      form: { xsrf: xsrf!, logout: 'yes' },
+      stopAt: TEST_CLIENT.postLogoutRedirectURIs[0]!,
+    });
     const back = new URL(done.location!);
     expect(back.searchParams.get('state')).toBe('bye');
     // The session's grant (no offline_access) was revoked at logout.
@@ -197,14 +248,20 @@ describe('refresh policy', () => {
   it('without a reuse interval, replaying a rotated refresh token revokes the grant', () =>
     withRefreshToken({}, async (config, tokens) => {
       const rotated = await client.refreshTokenGrant(config, tokens.refresh_token!);
-      await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
-      await expect(client.refreshTokenGrant(config, rotated.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+      await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({
+        error: 'invalid_grant',
+      });
+      await expect(client.refreshTokenGrant(config, rotated.refresh_token!)).rejects.toMatchObject({
+        error: 'invalid_grant',
+      });
     }));
 
   it('refresh tokens expire after the idle window', () =>
     withRefreshToken({ validIfNotUsedFor: 1 }, async (config, tokens) => {
       await new Promise((r) => setTimeout(r, 2100));
-      await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+      await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({
+        error: 'invalid_grant',
+      });
     }));
 
   it('with rotation disabled the same refresh token keeps working', () =>
@@ -221,19 +278,41 @@ describe('password grant', () => {
     withTestIssuer({ connectors: [], overrides: passwordGrantOverrides() }, async (issuer) => {
       const tokenURL = `${issuer.issuerURL}/token`;
       const basic = TEST_BASIC;
-      const ok = await postForm(tokenURL, { grant_type: 'password', username: ALICE.email, password: ALICE_PASSWORD, scope: 'openid email offline_access' }, basic);
+      const ok = await postForm(
+        tokenURL,
+        {
+          grant_type: 'password',
+          username: ALICE.email,
+          password: ALICE_PASSWORD,
+          scope: 'openid email offline_access',
+        },
+        basic,
+      );
       expect(ok.status).toBe(200);
       expect(decodeJwt(String(ok.json?.id_token)).email).toBe(ALICE.email);
       expect(ok.json?.refresh_token).toBeTruthy();
       const config = await discover(issuer);
       const refreshed = await client.refreshTokenGrant(config, String(ok.json?.refresh_token));
       expect(refreshed.claims()?.email).toBe(ALICE.email);
-      const bad = await postForm(tokenURL, { grant_type: 'password', username: ALICE.email, password: 'nope', scope: 'openid' }, basic);
+      const bad = await postForm(
+        tokenURL,
+        { grant_type: 'password', username: ALICE.email, password: 'nope', scope: 'openid' },
+        basic,
+      );
       expect(bad.status).toBe(400);
       expect(bad.json?.error).toBe('invalid_grant');
-      const noOpenid = await postForm(tokenURL, { grant_type: 'password', username: ALICE.email, password: ALICE_PASSWORD, scope: 'email' }, basic);
+      const noOpenid = await postForm(
+        tokenURL,
+        { grant_type: 'password', username: ALICE.email, password: ALICE_PASSWORD, scope: 'email' },
+        basic,
+      );
       expect(noOpenid.json?.error).toBe('invalid_scope');
-      const anonymous = await postForm(tokenURL, { grant_type: 'password', username: ALICE.email, password: ALICE_PASSWORD, scope: 'openid' });
+      const anonymous = await postForm(tokenURL, {
+        grant_type: 'password',
+        username: ALICE.email,
+        password: ALICE_PASSWORD,
+        scope: 'openid',
+      });
       expect(anonymous.status).toBeGreaterThanOrEqual(400);
       expect(anonymous.status).toBeLessThan(500);
     }));
@@ -245,7 +324,11 @@ describe('client credentials', () => {
     await withTestIssuer({ overrides: { oauth2: testOAuth2({ grantTypes }) } }, async (issuer) => {
       const ok = await postForm(`${issuer.issuerURL}/token`, { grant_type: 'client_credentials' }, TEST_BASIC);
       expect(ok.status).toBe(200);
-      const intro = await postForm(`${issuer.issuerURL}/token/introspect`, { token: String(ok.json?.access_token) }, TEST_BASIC);
+      const intro = await postForm(
+        `${issuer.issuerURL}/token/introspect`,
+        { token: String(ok.json?.access_token) },
+        TEST_BASIC,
+      );
       expect(intro.json).toMatchObject({ active: true, client_id: TEST_CLIENT.id });
     });
     await withTestIssuer({}, async (off) => {

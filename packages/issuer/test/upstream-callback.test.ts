@@ -34,7 +34,8 @@ describe('upstream callbacks', () => {
     return { request, state };
   }
 
-  const csp = (r: BrowseResult | Response) => ('response' in r ? r.response : r).headers.get('content-security-policy') ?? '';
+  const csp = (r: BrowseResult | Response) =>
+    ('response' in r ? r.response : r).headers.get('content-security-policy') ?? '';
 
   it('a form_post answer goes on as a POST from a Continue page, never in a URL', async () => {
     const jar = new CookieJar();
@@ -57,14 +58,18 @@ describe('upstream callbacks', () => {
     const continued: BrowseResult = { response: res, url: res.url, body: page, status: 200, visited: [] };
     const action = formAction(continued);
     expect(action).toBe(`${env.issuer.issuerURL}/interaction/${state}/callback`);
-    const fields = Object.fromEntries([...page.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)].map((m) => [m[1], m[2]]));
+    const fields = Object.fromEntries(
+      [...page.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)].map((m) => [m[1], m[2]]),
+    );
     expect(fields).toEqual(form);
 
     // The user presses Continue: a same-site POST carrying the interaction cookie.
     const before = received.length;
     const done = await browse(jar, action, { form: fields as Record<string, string>, stopAt: REDIRECT });
     expect(done.location).toBeDefined();
-    expect([...done.visited, done.location!].some((u) => u.includes('upstream-code') || u.includes(ID_TOKEN))).toBe(false);
+    expect([...done.visited, done.location!].some((u) => u.includes('upstream-code') || u.includes(ID_TOKEN))).toBe(
+      false,
+    );
     expect(received.length).toBe(before + 1);
     const got = received.at(-1)!;
     expect(got.method).toBe('POST');
@@ -111,7 +116,12 @@ describe('upstream callbacks', () => {
     expect(cross.body).toContain('Login session not found');
 
     const post = (body: string, type = 'application/x-www-form-urlencoded') =>
-      fetch(`${env.issuer.issuerURL}/callback`, { method: 'POST', redirect: 'manual', headers: { 'content-type': type, accept: 'text/html' }, body });
+      fetch(`${env.issuer.issuerURL}/callback`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': type, accept: 'text/html' },
+        body,
+      });
     expect((await post('code=x')).status).toBe(400); // no state
     expect((await post('state=..%2F..&code=x')).status).toBe(400); // not a uid
     const unknown = await post('state=nosuchinteraction123&code=x');

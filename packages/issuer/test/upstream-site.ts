@@ -6,7 +6,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { CONNECTOR_KIT_VERSION, ConnectorError, type CallbackRequest, type ConnectorFactory, type Identity } from '@gatehouse/connector-kit';
+import {
+  CONNECTOR_KIT_VERSION,
+  ConnectorError,
+  type CallbackRequest,
+  type ConnectorFactory,
+  type Identity,
+} from '@gatehouse/connector-kit';
 
 export interface UpstreamSite {
   origin: string;
@@ -33,10 +39,19 @@ export async function startUpstreamSite(): Promise<UpstreamSite> {
   };
 }
 
-export const UPSTREAM_USER: Identity = { userId: 'u-1', username: 'Upstream User', email: 'up@example.com', emailVerified: true };
+export const UPSTREAM_USER: Identity = {
+  userId: 'u-1',
+  username: 'Upstream User',
+  email: 'up@example.com',
+  emailVerified: true,
+};
 
 /** A connector of `type` logging in at `site`; `received` collects what each callback carried. */
-export function upstreamSiteFactory(type: string, site: () => UpstreamSite, received: CallbackRequest[] = []): ConnectorFactory {
+export function upstreamSiteFactory(
+  type: string,
+  site: () => UpstreamSite,
+  received: CallbackRequest[] = [],
+): ConnectorFactory {
   return {
     type,
     kitVersion: CONNECTOR_KIT_VERSION,

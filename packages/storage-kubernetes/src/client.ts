@@ -63,9 +63,13 @@ export class KubeClient {
       minVersion: 'TLSv1.2' as const,
     };
     if (this.server.protocol === 'http:' && !cluster.skipTLSVerify) {
-      throw new StoreError('invalid', 'kubernetes: refusing plain http to the API server (set skipTLSVerify to allow it)');
+      throw new StoreError(
+        'invalid',
+        'kubernetes: refusing plain http to the API server (set skipTLSVerify to allow it)',
+      );
     }
-    this.#agent = this.server.protocol === 'https:' ? new HttpsAgent(tls) : new HttpAgent({ keepAlive: true, maxSockets: 64 });
+    this.#agent =
+      this.server.protocol === 'https:' ? new HttpsAgent(tls) : new HttpAgent({ keepAlive: true, maxSockets: 64 });
   }
 
   /** Requests sent so far (the bench counts round-trips with it). */
@@ -162,18 +166,30 @@ export class KubeClient {
           }
           const status = res.statusCode ?? 0;
           if (status >= 500 || status === 429) {
-            reject(new StoreError('unavailable', `kubernetes: ${req.method} ${req.path} answered ${status}${statusMessage(body)}`));
+            reject(
+              new StoreError(
+                'unavailable',
+                `kubernetes: ${req.method} ${req.path} answered ${status}${statusMessage(body)}`,
+              ),
+            );
             return;
           }
           if (status === 401 || status === 403) {
-            reject(new StoreError('unavailable', `kubernetes: ${req.method} ${req.path} answered ${status}${statusMessage(body)}`));
+            reject(
+              new StoreError(
+                'unavailable',
+                `kubernetes: ${req.method} ${req.path} answered ${status}${statusMessage(body)}`,
+              ),
+            );
             return;
           }
           resolve({ status, body });
         });
       });
       const timer = setTimeout(() => {
-        r.destroy(new StoreError('unavailable', `kubernetes: ${req.method} ${req.path} timed out after ${this.#timeoutMs} ms`));
+        r.destroy(
+          new StoreError('unavailable', `kubernetes: ${req.method} ${req.path} timed out after ${this.#timeoutMs} ms`),
+        );
       }, this.#timeoutMs);
       r.once('error', (cause) => {
         clearTimeout(timer);
@@ -199,7 +215,11 @@ function resourceOf(path: string): string {
 
 function unavailable(req: KubeRequest, cause: unknown): StoreError {
   const code = (cause as { code?: string }).code;
-  return new StoreError('unavailable', `kubernetes: ${req.method} ${req.path} failed: ${code ?? (cause as Error).message}`, { cause });
+  return new StoreError(
+    'unavailable',
+    `kubernetes: ${req.method} ${req.path} failed: ${code ?? (cause as Error).message}`,
+    { cause },
+  );
 }
 
 function isReset(error: unknown): boolean {

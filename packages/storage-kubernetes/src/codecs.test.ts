@@ -76,7 +76,11 @@ describe('CRDs', () => {
     expect(new Set(allKinds().map((k) => k.plural)).size).toBe(allKinds().length);
     expect(MODEL_KINDS.AuthorizationCode.plural).toBe('authcodes');
     for (const { manifest } of manifests) {
-      const spec = manifest.spec as { group: string; scope: string; versions: Array<{ name: string; additionalPrinterColumns: unknown[] }> };
+      const spec = manifest.spec as {
+        group: string;
+        scope: string;
+        versions: Array<{ name: string; additionalPrinterColumns: unknown[] }>;
+      };
       expect(spec.group).toBe('gatehouse.dev');
       expect(spec.scope).toBe('Namespaced');
       expect(spec.versions[0]?.name).toBe('v1');

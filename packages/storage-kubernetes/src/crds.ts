@@ -40,7 +40,10 @@ const modelSpec: Schema = {
     jtiIsId: { type: 'boolean', description: 'The payload jti equals the id and was removed before storing.' },
     payload: str('The oidc-provider payload as JSON text (without jti when jtiIsId).'),
     expiresAt: str('Expiry (RFC 3339, millisecond precision); absent = never.', { format: 'date-time' }),
-    consumed: { type: 'boolean', description: 'Whether the record has been consumed (compare-and-swap on resourceVersion).' },
+    consumed: {
+      type: 'boolean',
+      description: 'Whether the record has been consumed (compare-and-swap on resourceVersion).',
+    },
     consumedAt: str('When it was consumed.', { format: 'date-time' }),
     clientId: str('Client id from the payload (for kubectl get).'),
     accountId: str('End-user account id from the payload (for kubectl get).'),
@@ -84,7 +87,11 @@ const RECORD_SHAPES: Record<keyof typeof RECORD_KINDS, RecordShape> = {
             properties: { jwk, expiresAt: { type: 'integer', format: 'int64', description: 'Epoch seconds.' } },
           },
         },
-        nextRotation: { type: 'integer', format: 'int64', description: 'When the keys are due for rotation (epoch seconds).' },
+        nextRotation: {
+          type: 'integer',
+          format: 'int64',
+          description: 'When the keys are due for rotation (epoch seconds).',
+        },
       },
     },
     columns: [
@@ -130,7 +137,11 @@ const RECORD_SHAPES: Record<keyof typeof RECORD_KINDS, RecordShape> = {
         id: str('Connector id (appears in user ids and URLs).', { minLength: 1, maxLength: 253 }),
         type: str('Connector type: microsoft, github, ldap, ...', { minLength: 1 }),
         name: str('Display name on the login page.'),
-        config: { type: 'object', description: 'Type-specific configuration (Dex keys).', 'x-kubernetes-preserve-unknown-fields': true },
+        config: {
+          type: 'object',
+          description: 'Type-specific configuration (Dex keys).',
+          'x-kubernetes-preserve-unknown-fields': true,
+        },
       },
     },
     columns: [
@@ -230,7 +241,11 @@ export function crdManifests(): Array<{ file: string; plural: string; manifest: 
   }
   for (const [key, info] of Object.entries(RECORD_KINDS) as Array<[keyof typeof RECORD_KINDS, KindInfo]>) {
     const shape = RECORD_SHAPES[key];
-    out.push({ file: `${info.plural}.yaml`, plural: info.plural, manifest: crd(info, shape.spec, shape.columns, shape.status ?? false) });
+    out.push({
+      file: `${info.plural}.yaml`,
+      plural: info.plural,
+      manifest: crd(info, shape.spec, shape.columns, shape.status ?? false),
+    });
   }
   return out;
 }

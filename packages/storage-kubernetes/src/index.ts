@@ -75,7 +75,8 @@ export class KubernetesStore implements Store {
     };
     const logger = options.logger ?? pino({ name: 'gatehouse-storage-kubernetes' });
     const ctx = { client: this.#client, kc, namespace, guard, logger };
-    for (const name of MODEL_NAMES) this.#models.set(name, new KubernetesModelStore(name, this.#client, namespace, guard));
+    for (const name of MODEL_NAMES)
+      this.#models.set(name, new KubernetesModelStore(name, this.#client, namespace, guard));
     this.keys = new KubernetesKeyStore(ctx);
     this.clients = new KubernetesRecordStore(ctx, RECORD_KINDS.clients, clientCodec, true);
     this.connectors = new KubernetesRecordStore(ctx, RECORD_KINDS.connectors, connectorCodec, true);
@@ -114,7 +115,8 @@ export class KubernetesStore implements Store {
     const res = await this.#client.request({ method: 'GET', path: `/apis/${API_VERSION}` });
     const served = new Set<string>();
     if (res.status === 200) {
-      for (const r of (res.body as { resources?: Array<{ name?: string }> }).resources ?? []) if (r.name) served.add(r.name);
+      for (const r of (res.body as { resources?: Array<{ name?: string }> }).resources ?? [])
+        if (r.name) served.add(r.name);
     } else if (res.status !== 404) {
       throw new StoreError('unavailable', `kubernetes: discovery of ${API_VERSION} answered ${res.status}`);
     }
@@ -145,8 +147,10 @@ export function loadKubeConfig(
 ): { kc: KubeConfig; namespace: string } {
   const problems: string[] = [];
   if (typeof config?.inCluster !== 'boolean') problems.push('storage.config.inCluster must be true or false');
-  if (config?.inCluster && config.kubeConfigFile) problems.push('storage.config: set inCluster or kubeConfigFile, not both');
-  if (config?.inCluster === false && !config.kubeConfigFile) problems.push('storage.config.kubeConfigFile is required unless inCluster is true');
+  if (config?.inCluster && config.kubeConfigFile)
+    problems.push('storage.config: set inCluster or kubeConfigFile, not both');
+  if (config?.inCluster === false && !config.kubeConfigFile)
+    problems.push('storage.config.kubeConfigFile is required unless inCluster is true');
   if (config?.namespace !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(config.namespace)) {
     problems.push('storage.config.namespace must be a DNS-1123 label');
   }
@@ -155,7 +159,10 @@ export function loadKubeConfig(
   if (config.inCluster) {
     const prefix = options.inClusterPathPrefix ?? '';
     if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT) {
-      throw new StoreError('invalid', 'storage.config.inCluster: KUBERNETES_SERVICE_HOST/PORT are not set (not running in a pod?)');
+      throw new StoreError(
+        'invalid',
+        'storage.config.inCluster: KUBERNETES_SERVICE_HOST/PORT are not set (not running in a pod?)',
+      );
     }
     if (!existsSync(`${prefix}${SA_DIR}/token`)) {
       throw new StoreError('invalid', `storage.config.inCluster: no service-account token at ${prefix}${SA_DIR}/token`);
@@ -163,15 +170,22 @@ export function loadKubeConfig(
     kc.loadFromCluster(prefix);
     const nsFile = `${prefix}${SA_DIR}/namespace`;
     const namespace =
-      config.namespace ?? process.env.KUBERNETES_POD_NAMESPACE ?? (existsSync(nsFile) ? readFileSync(nsFile, 'utf8').trim() : 'default');
+      config.namespace ??
+      process.env.KUBERNETES_POD_NAMESPACE ??
+      (existsSync(nsFile) ? readFileSync(nsFile, 'utf8').trim() : 'default');
     return { kc, namespace };
   }
   try {
     kc.loadFromFile(config.kubeConfigFile!);
   } catch (cause) {
-    throw new StoreError('invalid', `storage.config.kubeConfigFile ${config.kubeConfigFile}: ${(cause as Error).message}`, { cause });
+    throw new StoreError(
+      'invalid',
+      `storage.config.kubeConfigFile ${config.kubeConfigFile}: ${(cause as Error).message}`,
+      { cause },
+    );
   }
-  if (!kc.getCurrentCluster()) throw new StoreError('invalid', `storage.config.kubeConfigFile ${config.kubeConfigFile}: no current context`);
+  if (!kc.getCurrentCluster())
+    throw new StoreError('invalid', `storage.config.kubeConfigFile ${config.kubeConfigFile}: no current context`);
   const contextNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace;
   return { kc, namespace: config.namespace ?? contextNamespace ?? 'default' };
 }

@@ -19,23 +19,48 @@ export interface KindInfo {
 
 /** The oidc-provider models the issuer writes (MODEL_NAMES). `authcodes` keeps the seed's plural. */
 export const MODEL_KINDS: Record<ModelName, KindInfo> = {
-  Session: { kind: 'OIDCSession', plural: 'oidcsessions', singular: 'oidcsession', description: 'An end-user browser session.' },
-  AccessToken: { kind: 'AccessToken', plural: 'accesstokens', singular: 'accesstoken', description: 'An opaque access token.' },
+  Session: {
+    kind: 'OIDCSession',
+    plural: 'oidcsessions',
+    singular: 'oidcsession',
+    description: 'An end-user browser session.',
+  },
+  AccessToken: {
+    kind: 'AccessToken',
+    plural: 'accesstokens',
+    singular: 'accesstoken',
+    description: 'An opaque access token.',
+  },
   AuthorizationCode: {
     kind: 'AuthCode',
     plural: 'authcodes',
     singular: 'authcode',
     description: 'An authorization code (redeemable once).',
   },
-  RefreshToken: { kind: 'RefreshToken', plural: 'refreshtokens', singular: 'refreshtoken', description: 'A refresh token.' },
-  DeviceCode: { kind: 'DeviceCode', plural: 'devicecodes', singular: 'devicecode', description: 'A device authorization grant.' },
+  RefreshToken: {
+    kind: 'RefreshToken',
+    plural: 'refreshtokens',
+    singular: 'refreshtoken',
+    description: 'A refresh token.',
+  },
+  DeviceCode: {
+    kind: 'DeviceCode',
+    plural: 'devicecodes',
+    singular: 'devicecode',
+    description: 'A device authorization grant.',
+  },
   ClientCredentials: {
     kind: 'ClientCredentialsToken',
     plural: 'clientcredentialstokens',
     singular: 'clientcredentialstoken',
     description: 'An access token from the client_credentials grant.',
   },
-  Interaction: { kind: 'Interaction', plural: 'interactions', singular: 'interaction', description: 'A login or consent in progress.' },
+  Interaction: {
+    kind: 'Interaction',
+    plural: 'interactions',
+    singular: 'interaction',
+    description: 'A login or consent in progress.',
+  },
   PushedAuthorizationRequest: {
     kind: 'PushedAuthRequest',
     plural: 'pushedauthrequests',
@@ -46,14 +71,24 @@ export const MODEL_KINDS: Record<ModelName, KindInfo> = {
 };
 
 export const RECORD_KINDS = {
-  signingKeys: { kind: 'SigningKeySet', plural: 'signingkeys', singular: 'signingkey', description: 'The issuer signing keys (one object).' },
+  signingKeys: {
+    kind: 'SigningKeySet',
+    plural: 'signingkeys',
+    singular: 'signingkey',
+    description: 'The issuer signing keys (one object).',
+  },
   clients: {
     kind: 'OAuth2Client',
     plural: 'oauth2clients',
     singular: 'oauth2client',
     description: 'An OAuth2 client managed at run time (Dex staticClients shape).',
   },
-  connectors: { kind: 'Connector', plural: 'connectors', singular: 'connector', description: 'An upstream identity connector managed at run time.' },
+  connectors: {
+    kind: 'Connector',
+    plural: 'connectors',
+    singular: 'connector',
+    description: 'An upstream identity connector managed at run time.',
+  },
   offlineSessions: {
     kind: 'OfflineSession',
     plural: 'offlinesessions',

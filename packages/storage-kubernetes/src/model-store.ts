@@ -7,7 +7,13 @@
 import { StoreError, type ModelName, type ModelPayload, type ModelStore } from '@gatehouse/storage';
 import { LABELS, MANAGED_BY, MODEL_KINDS } from './kinds.ts';
 import { dayOf, labelFor, nameFor, sameHash, sha256Hex } from './names.ts';
-import { consumedAtFrom, encodeJSON, expiresAtFrom, isExpired as expiredAt, requireId } from '@gatehouse/storage/backend-rules';
+import {
+  consumedAtFrom,
+  encodeJSON,
+  expiresAtFrom,
+  isExpired as expiredAt,
+  requireId,
+} from '@gatehouse/storage/backend-rules';
 import { ContinueExpiredError, Resource, type KubeObject } from './resource.ts';
 import type { KubeClient } from './client.ts';
 
@@ -217,7 +223,9 @@ export class KubernetesModelStore implements ModelStore {
           const expired = page.items.filter((o) => isExpired(o, nowMs));
           for (let i = 0; i < expired.length; i += concurrency) {
             const results = await Promise.all(
-              expired.slice(i, i + concurrency).map((o) => this.resource.delete(o.metadata.name, o.metadata.resourceVersion)),
+              expired
+                .slice(i, i + concurrency)
+                .map((o) => this.resource.delete(o.metadata.name, o.metadata.resourceVersion)),
             );
             removed += results.filter(Boolean).length;
           }

@@ -116,7 +116,8 @@ export class KubernetesRecordStore<T extends object> implements RecordStore<T> {
     for (const object of items) {
       if (object.metadata.name === hashed) continue;
       const parsed = this.#codec.parse(object.spec);
-      if (parsed.ok && this.#codec.keyOf(parsed.record) === key) out.push({ name: object.metadata.name, record: parsed.record });
+      if (parsed.ok && this.#codec.keyOf(parsed.record) === key)
+        out.push({ name: object.metadata.name, record: parsed.record });
     }
     return out;
   }
@@ -162,11 +163,22 @@ function redirectProblem(uri: string): string | undefined {
     return `redirect URI ${JSON.stringify(uri)} is not an absolute URI`;
   }
   if (url.hash || uri.includes('#')) return `redirect URI ${JSON.stringify(uri)} must not contain a fragment`;
-  if (url.protocol === 'javascript:' || url.protocol === 'data:') return `redirect URI ${JSON.stringify(uri)} has a forbidden scheme`;
+  if (url.protocol === 'javascript:' || url.protocol === 'data:')
+    return `redirect URI ${JSON.stringify(uri)} has a forbidden scheme`;
   return undefined;
 }
 
-const CLIENT_KEYS = ['id', 'secret', 'redirectURIs', 'postLogoutRedirectURIs', 'trustedPeers', 'public', 'name', 'logoURL', 'allowedConnectors'] as const;
+const CLIENT_KEYS = [
+  'id',
+  'secret',
+  'redirectURIs',
+  'postLogoutRedirectURIs',
+  'trustedPeers',
+  'public',
+  'name',
+  'logoURL',
+  'allowedConnectors',
+] as const;
 
 export const clientCodec: RecordCodec<OAuth2Client> = {
   what: 'client',
@@ -183,10 +195,11 @@ export const clientCodec: RecordCodec<OAuth2Client> = {
     const errors: string[] = [];
     if (typeof spec.id !== 'string' || spec.id.length === 0) errors.push('id must be a non-empty string');
     if (!isStringArray(spec.redirectURIs)) errors.push('redirectURIs must be a list of strings');
-    else for (const uri of spec.redirectURIs) {
-      const problem = redirectProblem(uri);
-      if (problem) errors.push(problem);
-    }
+    else
+      for (const uri of spec.redirectURIs) {
+        const problem = redirectProblem(uri);
+        if (problem) errors.push(problem);
+      }
     for (const key of ['postLogoutRedirectURIs', 'trustedPeers'] as const) {
       if (spec[key] !== undefined && !isStringArray(spec[key])) errors.push(`${key} must be a list of strings`);
     }
@@ -197,7 +210,10 @@ export const clientCodec: RecordCodec<OAuth2Client> = {
       }
     }
     // A restriction that cannot be read must not become "any connector": the client is refused.
-    if (spec.allowedConnectors !== undefined && !(isStringArray(spec.allowedConnectors) && spec.allowedConnectors.every((c) => c.length > 0))) {
+    if (
+      spec.allowedConnectors !== undefined &&
+      !(isStringArray(spec.allowedConnectors) && spec.allowedConnectors.every((c) => c.length > 0))
+    ) {
       errors.push('allowedConnectors must be a list of non-empty connector ids');
     }
     for (const key of ['secret', 'name', 'logoURL'] as const) optionalString(spec, key, errors);
@@ -225,13 +241,21 @@ export const connectorCodec: RecordCodec<ConnectorRecord> = {
     }
     if (typeof spec.type !== 'string' || spec.type.length === 0) errors.push('type must be a non-empty string');
     if (typeof spec.name !== 'string') errors.push('name must be a string');
-    if (spec.config !== undefined && (spec.config === null || typeof spec.config !== 'object' || Array.isArray(spec.config))) {
+    if (
+      spec.config !== undefined &&
+      (spec.config === null || typeof spec.config !== 'object' || Array.isArray(spec.config))
+    ) {
       errors.push('config must be an object');
     }
     if (errors.length > 0) return { ok: false, reason: errors.join('; ') };
     return {
       ok: true,
-      record: { id: spec.id as string, type: spec.type as string, name: spec.name as string, config: spec.config ?? {} },
+      record: {
+        id: spec.id as string,
+        type: spec.type as string,
+        name: spec.name as string,
+        config: spec.config ?? {},
+      },
     };
   },
 };
@@ -252,7 +276,12 @@ export const passwordCodec: RecordCodec<PasswordUser> = {
     }
     return {
       ok: true,
-      record: { email: spec.email as string, hash: spec.hash as string, username: spec.username as string, userId: spec.userId as string },
+      record: {
+        email: spec.email as string,
+        hash: spec.hash as string,
+        username: spec.username as string,
+        userId: spec.userId as string,
+      },
     };
   },
 };
@@ -285,7 +314,8 @@ export class KubernetesOfflineSessionStore implements OfflineSessionStore {
     const object = await this.resource.get(KubernetesOfflineSessionStore.nameOf(userId, connectorId));
     if (!object || object.spec.userId !== userId || object.spec.connectorId !== connectorId) return undefined;
     const session: OfflineSession = { userId, connectorId, updatedAt: object.spec.updatedAt };
-    if (object.spec.connectorData !== undefined) session.connectorData = JSON.parse(object.spec.connectorData) as unknown;
+    if (object.spec.connectorData !== undefined)
+      session.connectorData = JSON.parse(object.spec.connectorData) as unknown;
     return session;
   }
 
@@ -349,5 +379,9 @@ export class KubernetesKeyStore implements KeyStore {
 }
 
 function toKeySet(object: KubeObject<SigningKeySet & Record<string, unknown>>): SigningKeySet {
-  return { signing: object.spec.signing ?? [], retired: object.spec.retired ?? [], nextRotation: object.spec.nextRotation };
+  return {
+    signing: object.spec.signing ?? [],
+    retired: object.spec.retired ?? [],
+    nextRotation: object.spec.nextRotation,
+  };
 }

@@ -96,7 +96,11 @@ export class Resource<Spec = Record<string, unknown>> {
   }
 
   /** JSON merge patch; a `metadata.resourceVersion` in the patch is a precondition (409 → 'conflict'). */
-  async mergePatch(name: string, patch: unknown, subresource?: 'status'): Promise<KubeObject<Spec> | 'conflict' | 'missing'> {
+  async mergePatch(
+    name: string,
+    patch: unknown,
+    subresource?: 'status',
+  ): Promise<KubeObject<Spec> | 'conflict' | 'missing'> {
     const res = await this.client.request({
       method: 'PATCH',
       path: subresource ? `${this.path(name)}/${subresource}` : this.path(name),
@@ -164,7 +168,10 @@ export class Resource<Spec = Record<string, unknown>> {
     if (ok.includes(res.status)) return res.body;
     const detail = `kubernetes: ${op} ${this.plural} answered ${res.status}${statusMessage(res.body)}`;
     if (res.status === 404) {
-      throw new StoreError('unavailable', `${detail}: is the namespace there and are the CRDs installed (kubectl apply -f deploy/crds)?`);
+      throw new StoreError(
+        'unavailable',
+        `${detail}: is the namespace there and are the CRDs installed (kubectl apply -f deploy/crds)?`,
+      );
     }
     if (res.status === 400 || res.status === 422 || res.status === 413) throw new StoreError('invalid', detail);
     if (res.status === 409) throw new StoreError('conflict', detail);

@@ -62,7 +62,8 @@ export class ResourceWatcher<T> {
   /** Valid objects whose record key is `key`. */
   byKey(key: string): Array<{ name: string; record: T }> {
     const out: Array<{ name: string; record: T }> = [];
-    for (const [name, entry] of this.#objects) if (entry.key === key && entry.record) out.push({ name, record: entry.record });
+    for (const [name, entry] of this.#objects)
+      if (entry.key === key && entry.record) out.push({ name, record: entry.record });
     return out;
   }
 
@@ -98,7 +99,10 @@ export class ResourceWatcher<T> {
           this.#rv = undefined;
           continue;
         }
-        log.warn({ plural: this.#opts.resource.plural, err: describe(error), retryInMs: backoff }, 'kubernetes watch interrupted; reconnecting');
+        log.warn(
+          { plural: this.#opts.resource.plural, err: describe(error), retryInMs: backoff },
+          'kubernetes watch interrupted; reconnecting',
+        );
         await this.#sleep(backoff);
         backoff = Math.min(backoff * 2, 5_000);
       }
@@ -134,7 +138,11 @@ export class ResourceWatcher<T> {
       watch
         .watch(
           this.#opts.resource.path(),
-          { resourceVersion: this.#rv, allowWatchBookmarks: true, timeoutSeconds: this.#opts.watchTimeoutSeconds ?? 20 },
+          {
+            resourceVersion: this.#rv,
+            allowWatchBookmarks: true,
+            timeoutSeconds: this.#opts.watchTimeoutSeconds ?? 20,
+          },
           (type: string, object: KubeObject & { code?: number }) => {
             if (type === 'ERROR') {
               if (object?.code === 410) gone = true;
@@ -232,9 +240,14 @@ export class ResourceWatcher<T> {
     }
     if (current?.status === desired.status) desired.lastTransitionTime = current.lastTransitionTime;
     const next = [...conditions.filter((c) => c.type !== 'Valid'), desired];
-    this.#opts.resource.mergePatch(object.metadata.name, { status: { conditions: next } }, 'status').catch((error: unknown) => {
-      this.#opts.logger.warn({ plural: this.#opts.resource.plural, name: object.metadata.name, err: describe(error) }, 'could not write the Valid condition');
-    });
+    this.#opts.resource
+      .mergePatch(object.metadata.name, { status: { conditions: next } }, 'status')
+      .catch((error: unknown) => {
+        this.#opts.logger.warn(
+          { plural: this.#opts.resource.plural, name: object.metadata.name, err: describe(error) },
+          'could not write the Valid condition',
+        );
+      });
   }
 }
 

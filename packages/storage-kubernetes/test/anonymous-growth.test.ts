@@ -26,7 +26,11 @@ describe.skipIf(!kubeAvailable)('anonymous requests and the Kubernetes store', (
     kube = await testKube();
     namespace = await freshNamespace(kube, 'anon');
     store = await openTestStore(kube, namespace);
-    issuer = await startIssuer({ config: testIssuerConfig(await getFreePort()), store, logger: pino({ level: 'silent' }) });
+    issuer = await startIssuer({
+      config: testIssuerConfig(await getFreePort()),
+      store,
+      logger: pino({ level: 'silent' }),
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -56,7 +60,9 @@ describe.skipIf(!kubeAvailable)('anonymous requests and the Kubernetes store', (
     const url = authURL('flood');
     const result = await flood(FLOOD, 50, () => fetch(url, { redirect: 'manual' }));
     const left = await objects();
-    console.log(`${FLOOD} anonymous /auth requests on Kubernetes: ${result.ms} ms, statuses ${JSON.stringify(result.statuses)}, objects left: ${JSON.stringify(left)}`);
+    console.log(
+      `${FLOOD} anonymous /auth requests on Kubernetes: ${result.ms} ms, statuses ${JSON.stringify(result.statuses)}, objects left: ${JSON.stringify(left)}`,
+    );
     expect(result.statuses).toEqual({ 303: FLOOD });
     expect(left).toEqual({});
 

@@ -15,7 +15,9 @@ const KUSTOMIZE_DIR = fileURLToPath(new URL('../../../deploy/kustomize/', import
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile() && /\.ya?ml$/.test(e.name)).map((e) => `${e.parentPath}/${e.name}`.replace('//', '/'));
+  return entries
+    .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
+    .map((e) => `${e.parentPath}/${e.name}`.replace('//', '/'));
 }
 
 describe('deploy/crds', () => {
@@ -29,23 +31,39 @@ describe('deploy/crds', () => {
 
 describe('deploy/kustomize/base/rbac.yaml', () => {
   it('grants the issuer exactly the kinds it stores (no CRD without a writer, none missing)', async () => {
-    const docs = parseAllDocuments(await readFile(`${KUSTOMIZE_DIR}base/rbac.yaml`, 'utf8')).map((d) => d.toJS() as { kind?: string; rules?: Array<{ resources?: string[] }> });
+    const docs = parseAllDocuments(await readFile(`${KUSTOMIZE_DIR}base/rbac.yaml`, 'utf8')).map(
+      (d) => d.toJS() as { kind?: string; rules?: Array<{ resources?: string[] }> },
+    );
     const role = docs.find((d) => d.kind === 'Role');
     const granted = (role?.rules ?? []).flatMap((r) => r.resources ?? []).filter((r) => !r.includes('/'));
-    expect([...granted].sort()).toEqual(allKinds().map((k) => k.plural).sort());
+    expect([...granted].sort()).toEqual(
+      allKinds()
+        .map((k) => k.plural)
+        .sort(),
+    );
   });
 });
 
 describe('deploy/kustomize issuer config', () => {
-  it.each(['base/issuer-config.yaml', 'overlays/example/issuer-config.yaml'])('%s is a valid issuer config', async (file) => {
-    const docs = parseAllDocuments(await readFile(`${KUSTOMIZE_DIR}${file}`, 'utf8')).map((d) => d.toJS() as { data?: Record<string, string> });
-    const text = docs[0]?.data?.['config.yaml'];
-    expect(text).toBeTruthy();
-    const env = { AZURE_CLIENT_ID: 'id', AZURE_CLIENT_SECRET: 'secret', AZURE_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47', OAUTH2_PROXY_CLIENT_SECRET: 'client-secret' };
-    const result = await loadConfig(text!, { env });
-    expect(result.ok ? [] : result.errors).toEqual([]);
-    if (result.ok) expect(result.config.storage).toEqual({ type: 'kubernetes', config: { inCluster: true } });
-  });
+  it.each(['base/issuer-config.yaml', 'overlays/example/issuer-config.yaml'])(
+    '%s is a valid issuer config',
+    async (file) => {
+      const docs = parseAllDocuments(await readFile(`${KUSTOMIZE_DIR}${file}`, 'utf8')).map(
+        (d) => d.toJS() as { data?: Record<string, string> },
+      );
+      const text = docs[0]?.data?.['config.yaml'];
+      expect(text).toBeTruthy();
+      const env = {
+        AZURE_CLIENT_ID: 'id',
+        AZURE_CLIENT_SECRET: 'secret',
+        AZURE_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+        OAUTH2_PROXY_CLIENT_SECRET: 'client-secret',
+      };
+      const result = await loadConfig(text!, { env });
+      expect(result.ok ? [] : result.errors).toEqual([]);
+      if (result.ok) expect(result.config.storage).toEqual({ type: 'kubernetes', config: { inCluster: true } });
+    },
+  );
 });
 
 describe.skipIf(!kubeAvailable)('kubectl apply --dry-run=server', () => {
@@ -63,7 +81,8 @@ describe.skipIf(!kubeAvailable)('kubectl apply --dry-run=server', () => {
     await kube?.kubectl(['delete', 'namespace', namespace, '--wait=false']);
   });
 
-  const intoTestNamespace = (yaml: string): string => yaml.replaceAll(/namespace: gatehouse$/gm, `namespace: ${namespace}`);
+  const intoTestNamespace = (yaml: string): string =>
+    yaml.replaceAll(/namespace: gatehouse$/gm, `namespace: ${namespace}`);
 
   it('accepts every CRD file (CRDs first)', async () => {
     const files = await filesUnder(CRD_DIR);
@@ -79,9 +98,13 @@ describe.skipIf(!kubeAvailable)('kubectl apply --dry-run=server', () => {
       const rendered = await kube.kubectl(['kustomize', `${KUSTOMIZE_DIR}${dir}`]);
       expect(rendered.code, `${dir}: ${rendered.stderr}`).toBe(0);
       expect(rendered.stdout).toContain('namespace: gatehouse');
-      const res = await kube.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: intoTestNamespace(rendered.stdout) });
+      const res = await kube.kubectl(['apply', '--dry-run=server', '-f', '-'], {
+        input: intoTestNamespace(rendered.stdout),
+      });
       expect(res.code, `${dir}: ${res.stderr}`).toBe(0);
-      expect(res.stdout).toMatch(/deployment\.apps\/gatehouse-issuer (created|configured|unchanged) \(server dry run\)/);
+      expect(res.stdout).toMatch(
+        /deployment\.apps\/gatehouse-issuer (created|configured|unchanged) \(server dry run\)/,
+      );
       expect(res.stdout).toMatch(/ingress\.networking\.k8s\.io\/protected-app .*\(server dry run\)/);
       expect(res.stdout).toMatch(/role\.rbac\.authorization\.k8s\.io\/gatehouse-issuer .*\(server dry run\)/);
     }
@@ -110,7 +133,9 @@ describe.skipIf(!kubeAvailable)('kubectl apply --dry-run=server', () => {
     const res = await kube.kubectl(['apply', '--server-side', '-f', CRD_DIR]);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
-    expect(res.stdout).toContain('customresourcedefinition.apiextensions.k8s.io/signingkeys.gatehouse.dev serverside-applied');
+    expect(res.stdout).toContain(
+      'customresourcedefinition.apiextensions.k8s.io/signingkeys.gatehouse.dev serverside-applied',
+    );
   });
 
   // Not a dry run: the overlay as a user applies it, into its own `gatehouse` namespace (the API server is the
@@ -122,7 +147,14 @@ describe.skipIf(!kubeAvailable)('kubectl apply --dry-run=server', () => {
         const res = await kube.kubectl(['apply', '-k', `${KUSTOMIZE_DIR}overlays/example`, '--server-side']);
         expect(res.stderr, round).toBe('');
         expect(res.code, round).toBe(0);
-        for (const name of ['default-deny', 'gatehouse-issuer', 'gatehouse-forward-auth', 'gatehouse-issuer-apiserver', 'gatehouse-issuer-upstreams', 'protected-app']) {
+        for (const name of [
+          'default-deny',
+          'gatehouse-issuer',
+          'gatehouse-forward-auth',
+          'gatehouse-issuer-apiserver',
+          'gatehouse-issuer-upstreams',
+          'protected-app',
+        ]) {
           expect(res.stdout, round).toContain(`networkpolicy.networking.k8s.io/${name} serverside-applied`);
         }
         expect(res.stdout).toContain('poddisruptionbudget.policy/gatehouse-issuer serverside-applied');
@@ -130,9 +162,18 @@ describe.skipIf(!kubeAvailable)('kubectl apply --dry-run=server', () => {
       }
       // Stored as rendered: what deploy-hardening.test.ts reasons about is what the server keeps.
       const rendered = await renderExample();
-      const stored = await kube.kubectl(['get', 'networkpolicies,poddisruptionbudgets', '-n', 'gatehouse', '-o', 'json']);
+      const stored = await kube.kubectl([
+        'get',
+        'networkpolicies,poddisruptionbudgets',
+        '-n',
+        'gatehouse',
+        '-o',
+        'json',
+      ]);
       expect(stored.code, stored.stderr).toBe(0);
-      const items = (JSON.parse(stored.stdout) as { items: Array<{ kind: string; metadata: { name: string }; spec: unknown }> }).items;
+      const items = (
+        JSON.parse(stored.stdout) as { items: Array<{ kind: string; metadata: { name: string }; spec: unknown }> }
+      ).items;
       const key = (o: { kind: string; metadata: { name: string } }) => `${o.kind}/${o.metadata.name}`;
       const want = rendered.filter((o) => o.kind === 'NetworkPolicy' || o.kind === 'PodDisruptionBudget');
       expect(items.map(key).sort()).toEqual(want.map(key).sort());

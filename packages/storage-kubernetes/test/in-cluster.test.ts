@@ -60,7 +60,10 @@ describe.skipIf(!kubeAvailable)('in-cluster service account with the deploy/kust
 
   afterAll(async () => {
     await store?.close();
-    for (const [key, value] of [['KUBERNETES_SERVICE_HOST', savedEnv.host], ['KUBERNETES_SERVICE_PORT', savedEnv.port]] as const) {
+    for (const [key, value] of [
+      ['KUBERNETES_SERVICE_HOST', savedEnv.host],
+      ['KUBERNETES_SERVICE_PORT', savedEnv.port],
+    ] as const) {
       if (value === undefined) delete process.env[key];
       else process.env[key] = value;
     }
@@ -69,7 +72,10 @@ describe.skipIf(!kubeAvailable)('in-cluster service account with the deploy/kust
   });
 
   it('does all store operations with only the Role, in the namespace from the service-account file', async () => {
-    store = await openKubernetesStore({ inCluster: true }, { logger: quietLogger, inClusterPathPrefix: prefix, tokenRereadMs: 100 });
+    store = await openKubernetesStore(
+      { inCluster: true },
+      { logger: quietLogger, inClusterPathPrefix: prefix, tokenRereadMs: 100 },
+    );
     expect(store.namespace).toBe(namespace);
 
     const codes = store.model('AuthorizationCode');
@@ -97,9 +103,18 @@ describe.skipIf(!kubeAvailable)('in-cluster service account with the deploy/kust
     const stop = store.clients.watch((e) => events.push(e));
     try {
       await store.clients.upsert({ id: 'sa-client', redirectURIs: ['https://app.example.com/cb'] });
-      expect(await eventually(() => events.some((e) => e.type === 'upsert' && e.record.id === 'sa-client'), 5000)).toBe(true);
+      expect(await eventually(() => events.some((e) => e.type === 'upsert' && e.record.id === 'sa-client'), 5000)).toBe(
+        true,
+      );
       const valid = await eventually(async () => {
-        const r = await kube.kubectl(['get', 'oauth2clients', '-n', namespace, '-o', 'jsonpath={.items[0].status.conditions[0].status}']);
+        const r = await kube.kubectl([
+          'get',
+          'oauth2clients',
+          '-n',
+          namespace,
+          '-o',
+          'jsonpath={.items[0].status.conditions[0].status}',
+        ]);
         return r.stdout === 'True';
       }, 5000);
       expect(valid).toBe(true);

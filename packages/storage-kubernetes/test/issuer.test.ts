@@ -8,7 +8,12 @@ import { createServer, request, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { startIssuer, type RunningIssuer } from '@gatehouse/issuer';
-import { loginForCode as sharedLoginForCode, TEST_CLIENT, testIssuerConfig, tokenRequest } from '@gatehouse/issuer/testing';
+import {
+  loginForCode as sharedLoginForCode,
+  TEST_CLIENT,
+  testIssuerConfig,
+  tokenRequest,
+} from '@gatehouse/issuer/testing';
 import { getFreePort } from '@gatehouse/testkit/ports';
 import type { KubeCluster } from '@gatehouse/testkit/kube';
 import type { KubernetesStore } from '../src/index.ts';
@@ -20,8 +25,12 @@ const b64url = (b: Buffer): string => b.toString('base64url');
 const MODEL_PLURALS = new Set(Object.values(MODEL_KINDS).map((k) => k.plural));
 
 /** API requests on oidc-provider model resources per plural while `fn` runs (keys/watch traffic left out). */
-async function modelRequests<T>(store: KubernetesStore, fn: () => Promise<T>): Promise<{ result: T; by: Record<string, number>; total: number }> {
-  const snapshot = (): Map<string, number> => new Map([...store.requestCountsByResource].filter(([r]) => MODEL_PLURALS.has(r)));
+async function modelRequests<T>(
+  store: KubernetesStore,
+  fn: () => Promise<T>,
+): Promise<{ result: T; by: Record<string, number>; total: number }> {
+  const snapshot = (): Map<string, number> =>
+    new Map([...store.requestCountsByResource].filter(([r]) => MODEL_PLURALS.has(r)));
   const before = snapshot();
   const result = await fn();
   const by: Record<string, number> = {};
@@ -103,7 +112,10 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
   }
 
   /** `kubectl apply` of an OAuth2Client named after its id, as an operator would write it. */
-  async function applyClient(client: { id: string; secret: string; redirect: string }, extra: Record<string, unknown>): Promise<void> {
+  async function applyClient(
+    client: { id: string; secret: string; redirect: string },
+    extra: Record<string, unknown>,
+  ): Promise<void> {
     const manifest = {
       apiVersion: 'gatehouse.dev/v1',
       kind: 'OAuth2Client',
@@ -118,9 +130,18 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
     baseURL: string,
     code: string,
     verifier: string,
-    client: { id: string; secret: string; redirect: string } = { id: TEST_CLIENT.id, secret: TEST_CLIENT.secret!, redirect: REDIRECT },
+    client: { id: string; secret: string; redirect: string } = {
+      id: TEST_CLIENT.id,
+      secret: TEST_CLIENT.secret!,
+      redirect: REDIRECT,
+    },
   ): Promise<Response> {
-    return tokenRequest(`${baseURL}/dex/token`, client, { grant_type: 'authorization_code', code, redirect_uri: client.redirect, code_verifier: verifier });
+    return tokenRequest(`${baseURL}/dex/token`, client, {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: client.redirect,
+      code_verifier: verifier,
+    });
   }
 
   it('a login begun on one replica completes on the other, and the code is redeemed on either', async () => {
@@ -168,7 +189,9 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
 
     // Offline code: no session binding, one refresh token more.
     const offline = await loginForCode(undefined, 'openid email offline_access');
-    const offlineExchange = await modelRequests(stores[1]!, () => redeem(issuers[1]!.url, offline.code, offline.verifier));
+    const offlineExchange = await modelRequests(stores[1]!, () =>
+      redeem(issuers[1]!.url, offline.code, offline.verifier),
+    );
     expect(offlineExchange.result.status).toBe(200);
     expect(offlineExchange.by.grants, JSON.stringify(offlineExchange.by)).toBe(1);
     expect(offlineExchange.by.oidcsessions).toBeUndefined();
@@ -209,7 +232,10 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
     const trials = Number(process.env.GATEHOUSE_RACE_TRIALS ?? 100);
     for (let t = 0; t < trials; t++) {
       const { code, verifier } = await loginForCode();
-      const responses = await Promise.all([redeem(issuers[0]!.url, code, verifier), redeem(issuers[1]!.url, code, verifier)]);
+      const responses = await Promise.all([
+        redeem(issuers[0]!.url, code, verifier),
+        redeem(issuers[1]!.url, code, verifier),
+      ]);
       const statuses = responses.map((r) => r.status).sort();
       const bodies = await Promise.all(responses.map((r) => r.json() as Promise<{ error?: string }>));
       expect(statuses, `trial ${t}`).toEqual([200, 400]);
@@ -247,13 +273,20 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
   });
 
   it('a client applied with kubectl can log in on both replicas within 2 s; deleted, it is refused', async () => {
-    const client = { id: `kubectl-${randomBytes(3).toString('hex')}`, secret: b64url(randomBytes(24)), redirect: 'http://127.0.0.1:9/kubectl-app/cb' };
+    const client = {
+      id: `kubectl-${randomBytes(3).toString('hex')}`,
+      secret: b64url(randomBytes(24)),
+      redirect: 'http://127.0.0.1:9/kubectl-app/cb',
+    };
     await applyClient(client, { name: 'Applied with kubectl' });
     const appliedAt = Date.now();
     // Each replica learns it from its own watch.
     for (const issuer of issuers) {
       for (;;) {
-        const res = await fetch(`${issuer.url}/dex/auth?client_id=${client.id}&redirect_uri=${encodeURIComponent(client.redirect)}&response_type=code&scope=openid`, { redirect: 'manual' });
+        const res = await fetch(
+          `${issuer.url}/dex/auth?client_id=${client.id}&redirect_uri=${encodeURIComponent(client.redirect)}&response_type=code&scope=openid`,
+          { redirect: 'manual' },
+        );
         await res.arrayBuffer();
         if (res.status === 303 || res.status === 302) break;
         expect(Date.now() - appliedAt, `replica ${issuer.url} never saw the client`).toBeLessThan(2000);
@@ -268,7 +301,10 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
     const deletedAt = Date.now();
     for (const issuer of issuers) {
       for (;;) {
-        const res = await fetch(`${issuer.url}/dex/auth?client_id=${client.id}&redirect_uri=${encodeURIComponent(client.redirect)}&response_type=code&scope=openid`, { redirect: 'manual' });
+        const res = await fetch(
+          `${issuer.url}/dex/auth?client_id=${client.id}&redirect_uri=${encodeURIComponent(client.redirect)}&response_type=code&scope=openid`,
+          { redirect: 'manual' },
+        );
         await res.arrayBuffer();
         if (res.status >= 400) break;
         expect(Date.now() - deletedAt, `replica ${issuer.url} still serves a deleted client`).toBeLessThan(2000);
@@ -278,11 +314,22 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
   });
 
   it('a kubectl-applied client with allowedConnectors logs in only through them (both replicas, after a patch too)', async () => {
-    const client = { id: `only-${randomBytes(3).toString('hex')}`, secret: b64url(randomBytes(24)), redirect: 'http://127.0.0.1:9/only/cb' };
+    const client = {
+      id: `only-${randomBytes(3).toString('hex')}`,
+      secret: b64url(randomBytes(24)),
+      redirect: 'http://127.0.0.1:9/only/cb',
+    };
     await applyClient(client, { allowedConnectors: ['elsewhere'] });
     /** Where /auth with connector_id=mock sends the browser: the RP with an error, or on into the login. */
     const viaMock = async (issuer: RunningIssuer): Promise<URL | undefined> => {
-      const q = new URLSearchParams({ client_id: client.id, redirect_uri: client.redirect, response_type: 'code', scope: 'openid', state: 'st', connector_id: 'mock' });
+      const q = new URLSearchParams({
+        client_id: client.id,
+        redirect_uri: client.redirect,
+        response_type: 'code',
+        scope: 'openid',
+        state: 'st',
+        connector_id: 'mock',
+      });
       const res = await fetch(`${issuer.url}/dex/auth?${q.toString()}`, { redirect: 'manual' });
       await res.arrayBuffer();
       const location = res.headers.get('location');
@@ -302,7 +349,9 @@ describe.skipIf(!kubeAvailable)('two issuer replicas sharing the Kubernetes stor
       }
 
       const patch = JSON.stringify({ spec: { allowedConnectors: ['mock'] } });
-      expect((await kube.kubectl(['patch', 'oauth2client', client.id, '-n', namespace, '--type=merge', '-p', patch])).code).toBe(0);
+      expect(
+        (await kube.kubectl(['patch', 'oauth2client', client.id, '-n', namespace, '--type=merge', '-p', patch])).code,
+      ).toBe(0);
       for (const issuer of issuers) {
         const deadline = Date.now() + 5000;
         let to = await viaMock(issuer);

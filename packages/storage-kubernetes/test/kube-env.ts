@@ -33,7 +33,11 @@ export async function freshNamespace(kube: KubeCluster, prefix: string): Promise
 
 export const quietLogger = pino({ level: 'silent' });
 
-export function openTestStore(kube: KubeCluster, namespace: string, options: KubernetesStoreOptions = {}): Promise<KubernetesStore> {
+export function openTestStore(
+  kube: KubeCluster,
+  namespace: string,
+  options: KubernetesStoreOptions = {},
+): Promise<KubernetesStore> {
   return openKubernetesStore(
     { inCluster: false, kubeConfigFile: kube.kubeconfigPath, namespace },
     { logger: quietLogger, ...options },

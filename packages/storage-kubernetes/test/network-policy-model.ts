@@ -52,10 +52,13 @@ export function selects(selector: LabelSelector | undefined, labels: Record<stri
     const has = Object.hasOwn(labels, e.key);
     const value = labels[e.key];
     const ok =
-      e.operator === 'Exists' ? has
-      : e.operator === 'DoesNotExist' ? !has
-      : e.operator === 'In' ? has && (e.values ?? []).includes(value as string)
-      : !has || !(e.values ?? []).includes(value as string);
+      e.operator === 'Exists'
+        ? has
+        : e.operator === 'DoesNotExist'
+          ? !has
+          : e.operator === 'In'
+            ? has && (e.values ?? []).includes(value as string)
+            : !has || !(e.values ?? []).includes(value as string);
     if (!ok) return false;
   }
   return true;
@@ -74,9 +77,12 @@ function inCidr(ip: string, cidr: string): boolean {
 const namespaceLabels = (ns: string): Record<string, string> => ({ 'kubernetes.io/metadata.name': ns });
 
 function peerMatches(peer: Peer, policyNamespace: string, other: Endpoint): boolean {
-  if (peer.ipBlock) return inCidr(other.ip, peer.ipBlock.cidr) && !(peer.ipBlock.except ?? []).some((c) => inCidr(other.ip, c));
+  if (peer.ipBlock)
+    return inCidr(other.ip, peer.ipBlock.cidr) && !(peer.ipBlock.except ?? []).some((c) => inCidr(other.ip, c));
   if (other.namespace === undefined) return false; // pod/namespace selectors select pods only
-  const nsOk = peer.namespaceSelector ? selects(peer.namespaceSelector, namespaceLabels(other.namespace)) : other.namespace === policyNamespace;
+  const nsOk = peer.namespaceSelector
+    ? selects(peer.namespaceSelector, namespaceLabels(other.namespace))
+    : other.namespace === policyNamespace;
   return nsOk && selects(peer.podSelector, other.labels ?? {});
 }
 
@@ -85,27 +91,56 @@ function portMatches(ports: PolicyPort[] | undefined, dst: Endpoint, port: numbe
   return ports.some((p) => {
     if ((p.protocol ?? 'TCP') !== protocol) return false;
     if (p.port === undefined) return true;
-    if (typeof p.port === 'string') return (dst.ports ?? []).some((c) => c.name === p.port && c.containerPort === port && (c.protocol ?? 'TCP') === protocol);
+    if (typeof p.port === 'string')
+      return (dst.ports ?? []).some(
+        (c) => c.name === p.port && c.containerPort === port && (c.protocol ?? 'TCP') === protocol,
+      );
     return p.endPort === undefined ? p.port === port : port >= p.port && port <= p.endPort;
   });
 }
 
-const typesOf = (p: NetworkPolicy): Array<'Ingress' | 'Egress'> => p.spec.policyTypes ?? (p.spec.egress ? ['Ingress', 'Egress'] : ['Ingress']);
+const typesOf = (p: NetworkPolicy): Array<'Ingress' | 'Egress'> =>
+  p.spec.policyTypes ?? (p.spec.egress ? ['Ingress', 'Egress'] : ['Ingress']);
 
-function side(policies: NetworkPolicy[], self: Endpoint, other: Endpoint, dst: Endpoint, port: number, protocol: string, dir: 'Ingress' | 'Egress'): boolean {
+function side(
+  policies: NetworkPolicy[],
+  self: Endpoint,
+  other: Endpoint,
+  dst: Endpoint,
+  port: number,
+  protocol: string,
+  dir: 'Ingress' | 'Egress',
+): boolean {
   if (self.namespace === undefined) return true; // outside the cluster: no policy applies
-  const applying = policies.filter((p) => (p.metadata.namespace ?? '') === self.namespace && selects(p.spec.podSelector, self.labels ?? {}) && typesOf(p).includes(dir));
+  const applying = policies.filter(
+    (p) =>
+      (p.metadata.namespace ?? '') === self.namespace &&
+      selects(p.spec.podSelector, self.labels ?? {}) &&
+      typesOf(p).includes(dir),
+  );
   if (applying.length === 0) return true;
-  return applying.some((p) =>
-    (dir === 'Ingress' ? p.spec.ingress : p.spec.egress)?.some((rule) => {
-      const peers = dir === 'Ingress' ? rule.from : rule.to;
-      const peerOk = peers === undefined || peers.length === 0 || peers.some((peer) => peerMatches(peer, self.namespace as string, other));
-      return peerOk && portMatches(rule.ports, dst, port, protocol);
-    }) ?? false,
+  return applying.some(
+    (p) =>
+      (dir === 'Ingress' ? p.spec.ingress : p.spec.egress)?.some((rule) => {
+        const peers = dir === 'Ingress' ? rule.from : rule.to;
+        const peerOk =
+          peers === undefined ||
+          peers.length === 0 ||
+          peers.some((peer) => peerMatches(peer, self.namespace as string, other));
+        return peerOk && portMatches(rule.ports, dst, port, protocol);
+      }) ?? false,
   );
 }
 
 /** Whether `src` may open a connection to `dst` on `port` under `policies`. */
-export function allowed(policies: NetworkPolicy[], src: Endpoint, dst: Endpoint, port: number, protocol = 'TCP'): boolean {
-  return side(policies, src, dst, dst, port, protocol, 'Egress') && side(policies, dst, src, dst, port, protocol, 'Ingress');
+export function allowed(
+  policies: NetworkPolicy[],
+  src: Endpoint,
+  dst: Endpoint,
+  port: number,
+  protocol = 'TCP',
+): boolean {
+  return (
+    side(policies, src, dst, dst, port, protocol, 'Egress') && side(policies, dst, src, dst, port, protocol, 'Ingress')
+  );
 }

@@ -33,7 +33,12 @@ describe.skipIf(!kubeAvailable)('README operations on the CRD store', () => {
 
   const sh = async (line: string): Promise<string> => {
     const { stdout } = await promisify(execFile)('bash', ['-o', 'pipefail', '-c', line], {
-      env: { ...process.env, KUBECONFIG: kube.kubeconfigPath, NS: namespace, BACKUP_FILE: join(dir, 'gatehouse-backup.json') },
+      env: {
+        ...process.env,
+        KUBECONFIG: kube.kubeconfigPath,
+        NS: namespace,
+        BACKUP_FILE: join(dir, 'gatehouse-backup.json'),
+      },
     });
     return stdout;
   };
@@ -42,7 +47,13 @@ describe.skipIf(!kubeAvailable)('README operations on the CRD store', () => {
     const store = await openTestStore(kube, namespace);
     const port = await getFreePort();
     try {
-      const issuer = await startIssuer({ config: testIssuerConfig(port), store, storageKey, keyCheckInterval: 1, logger: pino({ level: 'silent' }) });
+      const issuer = await startIssuer({
+        config: testIssuerConfig(port),
+        store,
+        storageKey,
+        keyCheckInterval: 1,
+        logger: pino({ level: 'silent' }),
+      });
       running.push({ issuer, store });
       return issuer;
     } catch (err) {
@@ -59,7 +70,9 @@ describe.skipIf(!kubeAvailable)('README operations on the CRD store', () => {
   }
 
   const kids = async (issuer: RunningIssuer): Promise<string[]> =>
-    ((await (await fetch(`${issuer.issuerURL}/keys`)).json()) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
+    ((await (await fetch(`${issuer.issuerURL}/keys`)).json()) as { keys: Array<{ kid: string }> }).keys.map(
+      (k) => k.kid,
+    );
 
   async function waitForKids(issuer: RunningIssuer, ok: (k: string[]) => boolean): Promise<string[]> {
     const deadline = Date.now() + 15_000;
@@ -113,7 +126,9 @@ describe.skipIf(!kubeAvailable)('README operations on the CRD store', () => {
     const issuer = await start(k2);
     const published = await kids(issuer);
     await sh(BACKUP);
-    const backup = JSON.parse(await readFile(join(dir, 'gatehouse-backup.json'), 'utf8')) as { items: Array<{ kind: string; spec: { signing?: Array<Record<string, unknown>> } }> };
+    const backup = JSON.parse(await readFile(join(dir, 'gatehouse-backup.json'), 'utf8')) as {
+      items: Array<{ kind: string; spec: { signing?: Array<Record<string, unknown>> } }>;
+    };
     const keySet = backup.items.find((i) => i.kind === 'SigningKeySet');
     // The private members are sealed in the file: it is worth nothing without the storage key.
     expect(keySet?.spec.signing?.[0]).toHaveProperty('$sealed');
@@ -121,7 +136,9 @@ describe.skipIf(!kubeAvailable)('README operations on the CRD store', () => {
     await stopAll();
 
     // A disaster: every object is gone.
-    await sh(`kubectl -n "$NS" delete "$(kubectl api-resources --api-group=gatehouse.dev -o name | paste -sd, -)" --all`);
+    await sh(
+      `kubectl -n "$NS" delete "$(kubectl api-resources --api-group=gatehouse.dev -o name | paste -sd, -)" --all`,
+    );
     expect(await sh(`kubectl -n "$NS" get signingkeys -o name`)).toBe('');
     await sh(RESTORE);
     expect(await kids(await start(k2))).toEqual(published);

@@ -98,7 +98,9 @@ describe.skipIf(!kubeAvailable || !kubeRestartable)('API server outage', () => {
         spec: { id: clientId, redirectURIs: ['https://app.example.com/cb'] },
       };
       expect((await kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify(manifest) })).code).toBe(0);
-      expect(await eventually(async () => events.some((e) => e.type === 'upsert' && e.record.id === clientId), 20_000)).toBe(true);
+      expect(
+        await eventually(async () => events.some((e) => e.type === 'upsert' && e.record.id === clientId), 20_000),
+      ).toBe(true);
     } finally {
       stop();
     }

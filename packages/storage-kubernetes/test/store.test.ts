@@ -11,7 +11,16 @@ const newId = (): string => randomBytes(32).toString('base64url');
 
 function codePayload(id: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const iat = Math.floor(Date.now() / 1000);
-  return { jti: id, iat, exp: iat + 600, kind: 'AuthorizationCode', clientId: 'kubectl-client', accountId: 'alice', grantId: newId(), ...extra };
+  return {
+    jti: id,
+    iat,
+    exp: iat + 600,
+    kind: 'AuthorizationCode',
+    clientId: 'kubectl-client',
+    accountId: 'alice',
+    grantId: newId(),
+    ...extra,
+  };
 }
 
 async function eventually(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
@@ -52,7 +61,10 @@ describe.skipIf(!kubeAvailable)('kubernetes store on a real API server', () => {
     const json = await kube.kubectl(['get', 'authcode', nameFor(id), '-n', namespace, '-o', 'json']);
     expect(json.code).toBe(0);
     expect(json.stdout).not.toContain(id); // the code is a bearer secret
-    const object = JSON.parse(json.stdout) as { metadata: { name: string; labels: Record<string, string> }; spec: Record<string, unknown> };
+    const object = JSON.parse(json.stdout) as {
+      metadata: { name: string; labels: Record<string, string> };
+      spec: Record<string, unknown>;
+    };
     expect(object.metadata.name).toMatch(/^[0-9a-f]{40}$/);
     expect(object.metadata.labels['gatehouse.dev/expires']).toBe('true');
     expect(object.spec.jtiIsId).toBe(true);
@@ -88,7 +100,9 @@ describe.skipIf(!kubeAvailable)('kubernetes store on a real API server', () => {
         await store.model('AuthorizationCode').upsert(id, codePayload(id), 600);
         const fresh = await openTestStore(kube, namespace); // no cached resourceVersion at all
         const stores = [store, other, fresh];
-        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => stores[i % 3]!.model('AuthorizationCode').consume(id)));
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => stores[i % 3]!.model('AuthorizationCode').consume(id)),
+        );
         expect(results.filter(Boolean)).toHaveLength(1);
         expect((await other.model('AuthorizationCode').find(id))?.consumed).toBeTypeOf('number');
         await fresh.close();
@@ -143,7 +157,14 @@ describe.skipIf(!kubeAvailable)('kubernetes store on a real API server', () => {
     const gcStore = await openTestStore(kube, gcNamespace);
     try {
       const tokens = gcStore.model('RefreshToken');
-      const [old, older, todayExpired, live, veryLong, forever] = [newId(), newId(), newId(), newId(), newId(), newId()];
+      const [old, older, todayExpired, live, veryLong, forever] = [
+        newId(),
+        newId(),
+        newId(),
+        newId(),
+        newId(),
+        newId(),
+      ];
       await tokens.upsert(old, codePayload(old), -2 * 86_400);
       await tokens.upsert(older, codePayload(older), -900 * 86_400);
       await tokens.upsert(todayExpired, codePayload(todayExpired), -1);
@@ -153,7 +174,9 @@ describe.skipIf(!kubeAvailable)('kubernetes store on a real API server', () => {
       expect(await gcStore.gc()).toBe(3);
       for (const id of [live, veryLong, forever]) expect(await tokens.find(id)).toBeDefined();
       const left = await kube.kubectl(['get', 'refreshtokens', '-n', gcNamespace, '-o', 'name']);
-      expect(left.stdout.trim().split('\n').sort()).toEqual([live, veryLong, forever].map((id) => `refreshtoken.gatehouse.dev/${nameFor(id)}`).sort());
+      expect(left.stdout.trim().split('\n').sort()).toEqual(
+        [live, veryLong, forever].map((id) => `refreshtoken.gatehouse.dev/${nameFor(id)}`).sort(),
+      );
     } finally {
       await gcStore.close();
       await kube.kubectl(['delete', 'namespace', gcNamespace, '--wait=false']);
@@ -174,7 +197,12 @@ describe.skipIf(!kubeAvailable)('kubernetes store on a real API server', () => {
 
   describe('OAuth2Client and Connector resources applied with kubectl', () => {
     function clientYaml(name: string, spec: Record<string, unknown>): string {
-      return JSON.stringify({ apiVersion: 'gatehouse.dev/v1', kind: 'OAuth2Client', metadata: { name, namespace }, spec });
+      return JSON.stringify({
+        apiVersion: 'gatehouse.dev/v1',
+        kind: 'OAuth2Client',
+        metadata: { name, namespace },
+        spec,
+      });
     }
 
     it('a client applied with kubectl is seen by clients.watch and clients.get within 2 s; a delete at once', async () => {
@@ -182,11 +210,18 @@ describe.skipIf(!kubeAvailable)('kubernetes store on a real API server', () => {
       const stop = store.clients.watch((e) => events.push(e));
       try {
         const clientId = `kubectl-app-${randomBytes(3).toString('hex')}`;
-        const spec = { id: clientId, secret: 's3cret', redirectURIs: ['https://app.example.com/callback'], name: 'Kubectl App' };
+        const spec = {
+          id: clientId,
+          secret: 's3cret',
+          redirectURIs: ['https://app.example.com/callback'],
+          name: 'Kubectl App',
+        };
         const applied = await kube.kubectl(['apply', '-f', '-'], { input: clientYaml('my-app', spec) });
         expect(applied.code, applied.stderr).toBe(0);
         const appliedAt = Date.now();
-        expect(await eventually(() => events.some((e) => e.type === 'upsert' && e.record.id === clientId), 2000)).toBe(true);
+        expect(await eventually(() => events.some((e) => e.type === 'upsert' && e.record.id === clientId), 2000)).toBe(
+          true,
+        );
         expect(Date.now() - appliedAt).toBeLessThan(2000);
         expect(await store.clients.get(clientId)).toEqual(spec);
         expect((await store.clients.list()).map((c) => c.id)).toContain(clientId);
@@ -194,7 +229,15 @@ describe.skipIf(!kubeAvailable)('kubernetes store on a real API server', () => {
         // The Valid condition is written through the status subresource.
         expect(
           await eventually(async () => {
-            const r = await kube.kubectl(['get', 'oauth2client', 'my-app', '-n', namespace, '-o', 'jsonpath={.status.conditions[?(@.type=="Valid")].status}']);
+            const r = await kube.kubectl([
+              'get',
+              'oauth2client',
+              'my-app',
+              '-n',
+              namespace,
+              '-o',
+              'jsonpath={.status.conditions[?(@.type=="Valid")].status}',
+            ]);
             return r.stdout === 'True';
           }, 5000),
         ).toBe(true);
@@ -218,11 +261,16 @@ describe.skipIf(!kubeAvailable)('kubernetes store on a real API server', () => {
       const stop = store.clients.watch((e) => events.push(e));
       try {
         const badId = `bad-${randomBytes(3).toString('hex')}`;
-        const bad = clientYaml('bad-client', { id: badId, redirectURIs: ['not a url', 'https://ok.example.com/cb#frag'] });
+        const bad = clientYaml('bad-client', {
+          id: badId,
+          redirectURIs: ['not a url', 'https://ok.example.com/cb#frag'],
+        });
         expect((await kube.kubectl(['apply', '-f', '-'], { input: bad })).code).toBe(0);
         const condition = async (): Promise<{ status?: string; reason?: string; message?: string }> => {
           const r = await kube.kubectl(['get', 'oauth2client', 'bad-client', '-n', namespace, '-o', 'json']);
-          const obj = JSON.parse(r.stdout) as { status?: { conditions?: Array<{ type: string; status: string; reason: string; message: string }> } };
+          const obj = JSON.parse(r.stdout) as {
+            status?: { conditions?: Array<{ type: string; status: string; reason: string; message: string }> };
+          };
           return obj.status?.conditions?.find((c) => c.type === 'Valid') ?? {};
         };
         expect(await eventually(async () => (await condition()).status === 'False', 5000)).toBe(true);
@@ -236,7 +284,9 @@ describe.skipIf(!kubeAvailable)('kubernetes store on a real API server', () => {
         // Fixing it makes it valid and served.
         const good = clientYaml('bad-client', { id: badId, redirectURIs: ['https://ok.example.com/cb'] });
         expect((await kube.kubectl(['apply', '-f', '-'], { input: good })).code).toBe(0);
-        expect(await eventually(() => events.some((e) => e.type === 'upsert' && e.record.id === badId), 2000)).toBe(true);
+        expect(await eventually(() => events.some((e) => e.type === 'upsert' && e.record.id === badId), 2000)).toBe(
+          true,
+        );
         expect(await eventually(async () => (await condition()).status === 'True', 5000)).toBe(true);
         await kube.kubectl(['delete', 'oauth2client', 'bad-client', '-n', namespace]);
       } finally {
@@ -246,19 +296,39 @@ describe.skipIf(!kubeAvailable)('kubernetes store on a real API server', () => {
 
     it('allowedConnectors of a kubectl-applied client reach the store; an empty id is refused by the API server', async () => {
       const clientId = `restricted-${randomBytes(3).toString('hex')}`;
-      const spec = { id: clientId, secret: 's3cret', redirectURIs: ['https://app.example.com/callback'], allowedConnectors: ['corp-ldap'] };
+      const spec = {
+        id: clientId,
+        secret: 's3cret',
+        redirectURIs: ['https://app.example.com/callback'],
+        allowedConnectors: ['corp-ldap'],
+      };
       const applied = await kube.kubectl(['apply', '-f', '-'], { input: clientYaml('restricted', spec) });
       expect(applied.code, applied.stderr).toBe(0);
       try {
-        expect(await eventually(async () => (await store.clients.get(clientId))?.allowedConnectors?.[0] === 'corp-ldap', 2000)).toBe(true);
+        expect(
+          await eventually(
+            async () => (await store.clients.get(clientId))?.allowedConnectors?.[0] === 'corp-ldap',
+            2000,
+          ),
+        ).toBe(true);
         expect(await store.clients.get(clientId)).toEqual(spec);
         // Written through the store, the list is kept (the object keeps its kubectl name).
         await store.clients.upsert({ ...spec, allowedConnectors: ['corp-ldap', 'github'] });
-        const stored = await kube.kubectl(['get', 'oauth2client', 'restricted', '-n', namespace, '-o', 'jsonpath={.spec.allowedConnectors}']);
+        const stored = await kube.kubectl([
+          'get',
+          'oauth2client',
+          'restricted',
+          '-n',
+          namespace,
+          '-o',
+          'jsonpath={.spec.allowedConnectors}',
+        ]);
         expect(JSON.parse(stored.stdout)).toEqual(['corp-ldap', 'github']);
         expect((await store.clients.get(clientId))?.allowedConnectors).toEqual(['corp-ldap', 'github']);
 
-        const refused = await kube.kubectl(['apply', '-f', '-'], { input: clientYaml('restricted', { ...spec, allowedConnectors: [''] }) });
+        const refused = await kube.kubectl(['apply', '-f', '-'], {
+          input: clientYaml('restricted', { ...spec, allowedConnectors: [''] }),
+        });
         expect(refused.code).not.toBe(0);
         expect(refused.stderr).toMatch(/allowedConnectors/);
         // The refused apply changed nothing: the restriction still holds.
@@ -276,10 +346,17 @@ describe.skipIf(!kubeAvailable)('kubernetes store on a real API server', () => {
           apiVersion: 'gatehouse.dev/v1',
           kind: 'Connector',
           metadata: { name: 'corp-ldap', namespace },
-          spec: { id: 'corp-ldap', type: 'ldap', name: 'Corporate LDAP', config: { host: 'ldap.example.com:636', userSearch: { baseDN: 'ou=People' } } },
+          spec: {
+            id: 'corp-ldap',
+            type: 'ldap',
+            name: 'Corporate LDAP',
+            config: { host: 'ldap.example.com:636', userSearch: { baseDN: 'ou=People' } },
+          },
         };
         expect((await kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify(connector) })).code).toBe(0);
-        expect(await eventually(() => events.some((e) => e.type === 'upsert' && e.record.id === 'corp-ldap'), 2000)).toBe(true);
+        expect(
+          await eventually(() => events.some((e) => e.type === 'upsert' && e.record.id === 'corp-ldap'), 2000),
+        ).toBe(true);
         expect(await store.connectors.get('corp-ldap')).toEqual(connector.spec);
 
         const noType = { ...connector, metadata: { name: 'broken', namespace }, spec: { id: 'broken', name: 'x' } };
@@ -287,7 +364,9 @@ describe.skipIf(!kubeAvailable)('kubernetes store on a real API server', () => {
         expect(refused.code).not.toBe(0);
         expect(refused.stderr).toMatch(/spec\.type: Required value/);
         await kube.kubectl(['delete', 'connector', 'corp-ldap', '-n', namespace]);
-        expect(await eventually(() => events.some((e) => e.type === 'delete' && e.id === 'corp-ldap'), 2000)).toBe(true);
+        expect(await eventually(() => events.some((e) => e.type === 'delete' && e.id === 'corp-ldap'), 2000)).toBe(
+          true,
+        );
       } finally {
         stop();
       }
@@ -304,7 +383,12 @@ describe.skipIf(!kubeAvailable)('kubernetes store on a real API server', () => {
           await (await openTestStore(kube, namespace)).close();
           return false;
         } catch (e) {
-          return e instanceof StoreError && e.code === 'invalid' && e.message.includes(crd) && e.message.includes('deploy/crds');
+          return (
+            e instanceof StoreError &&
+            e.code === 'invalid' &&
+            e.message.includes(crd) &&
+            e.message.includes('deploy/crds')
+          );
         }
       }, 10_000);
       expect(error).toBe(true);
@@ -325,10 +409,20 @@ describe.skipIf(!kubeAvailable)('kubernetes store on a real API server', () => {
   });
 
   it('rejects bad configuration with every problem at once', async () => {
-    await expect(openTestStore(kube, 'Not_A_Namespace')).rejects.toMatchObject({ code: 'invalid', message: expect.stringContaining('namespace') });
+    await expect(openTestStore(kube, 'Not_A_Namespace')).rejects.toMatchObject({
+      code: 'invalid',
+      message: expect.stringContaining('namespace'),
+    });
     const { openKubernetesStore } = await import('../src/index.ts');
-    await expect(openKubernetesStore({ inCluster: false })).rejects.toMatchObject({ code: 'invalid', message: expect.stringContaining('kubeConfigFile') });
-    await expect(openKubernetesStore({ inCluster: true, kubeConfigFile: '/x' })).rejects.toMatchObject({ message: expect.stringContaining('not both') });
-    await expect(openKubernetesStore({ inCluster: false, kubeConfigFile: '/nonexistent/kubeconfig' })).rejects.toMatchObject({ code: 'invalid' });
+    await expect(openKubernetesStore({ inCluster: false })).rejects.toMatchObject({
+      code: 'invalid',
+      message: expect.stringContaining('kubeConfigFile'),
+    });
+    await expect(openKubernetesStore({ inCluster: true, kubeConfigFile: '/x' })).rejects.toMatchObject({
+      message: expect.stringContaining('not both'),
+    });
+    await expect(
+      openKubernetesStore({ inCluster: false, kubeConfigFile: '/nonexistent/kubeconfig' }),
+    ).rejects.toMatchObject({ code: 'invalid' });
   });
 });

@@ -37,7 +37,9 @@ function readPem(path: string, key: string, problems: string[]): string | undefi
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    problems.push(problem(key, `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`));
+    problems.push(
+      problem(key, `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`),
+    );
     return undefined;
   }
 }
@@ -77,7 +79,12 @@ function tlsOptions(ssl: PostgresSslConfig, host: string, problems: string[]): C
     if (ca !== undefined) options.ca = ca;
   }
   if ((ssl.certFile === undefined) !== (ssl.keyFile === undefined)) {
-    problems.push(problem(ssl.certFile === undefined ? 'ssl.certFile' : 'ssl.keyFile', 'ssl.certFile and ssl.keyFile go together (a client certificate and its key)'));
+    problems.push(
+      problem(
+        ssl.certFile === undefined ? 'ssl.certFile' : 'ssl.keyFile',
+        'ssl.certFile and ssl.keyFile go together (a client certificate and its key)',
+      ),
+    );
   } else if (ssl.certFile && ssl.keyFile) {
     const cert = readPem(ssl.certFile, 'ssl.certFile', problems);
     const key = readPem(ssl.keyFile, 'ssl.keyFile', problems);
@@ -90,7 +97,8 @@ function tlsOptions(ssl: PostgresSslConfig, host: string, problems: string[]): C
     options.rejectUnauthorized = false;
   } else {
     options.rejectUnauthorized = true;
-    if (effective === 'verify-ca') options.checkServerIdentity = () => undefined; // the chain, not the name
+    if (effective === 'verify-ca')
+      options.checkServerIdentity = () => undefined; // the chain, not the name
     else if (!host.startsWith('/') && isIP(host) === 0) options.servername = host;
   }
   return options;
@@ -115,14 +123,16 @@ export function poolSettings(config: PostgresStoreConfig, options: { statementTi
     port = undefined;
   }
   const split = splitHost(str('host') ?? 'localhost', port);
-  const connectTimeout = nonNegativeInt(c.connectionTimeout, 'connectionTimeout', problems) || DEFAULT_CONNECT_TIMEOUT_S;
+  const connectTimeout =
+    nonNegativeInt(c.connectionTimeout, 'connectionTimeout', problems) || DEFAULT_CONNECT_TIMEOUT_S;
   const maxOpen = nonNegativeInt(c.maxOpenConns, 'maxOpenConns', problems) || 5;
   const maxIdle = nonNegativeInt(c.maxIdleConns, 'maxIdleConns', problems) || 5;
   const lifetime = nonNegativeInt(c.connMaxLifetime, 'connMaxLifetime', problems) ?? 0;
   const user = str('user');
   const password = str('password');
   const database = str('database');
-  if (c.ssl !== undefined && (c.ssl === null || typeof c.ssl !== 'object')) problems.push(problem('ssl', 'must be a mapping (mode, caFile, certFile, keyFile)'));
+  if (c.ssl !== undefined && (c.ssl === null || typeof c.ssl !== 'object'))
+    problems.push(problem('ssl', 'must be a mapping (mode, caFile, certFile, keyFile)'));
   const ssl = tlsOptions(typeof c.ssl === 'object' && c.ssl !== null ? c.ssl : {}, split.host, problems);
   if (problems.length > 0) throw new StoreError('invalid', problems.join('; '));
   const statementTimeoutMs = options.statementTimeoutMs ?? 10_000;
@@ -143,5 +153,9 @@ export function poolSettings(config: PostgresStoreConfig, options: { statementTi
     keepAlive: true,
     application_name: 'gatehouse',
   };
-  return { pool, maxIdle: Math.min(maxIdle, maxOpen), target: `${split.host}:${split.port ?? 5432}/${database ?? user ?? ''}` };
+  return {
+    pool,
+    maxIdle: Math.min(maxIdle, maxOpen),
+    target: `${split.host}:${split.port ?? 5432}/${database ?? user ?? ''}`,
+  };
 }

@@ -19,10 +19,24 @@ function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   if (typeof code === 'string') {
     if (/^(08|53|57P)/.test(code)) return true; // connection exception, insufficient resources, operator intervention
-    if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH'].includes(code)) return true;
+    if (
+      [
+        'ECONNREFUSED',
+        'ECONNRESET',
+        'EPIPE',
+        'ETIMEDOUT',
+        'EHOSTUNREACH',
+        'ENOTFOUND',
+        'EAI_AGAIN',
+        'ENETUNREACH',
+      ].includes(code)
+    )
+      return true;
   }
   const message = err instanceof Error ? err.message : '';
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i.test(message);
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i.test(
+    message,
+  );
 }
 
 export function toStoreError(cause: unknown, what: string): StoreError {
@@ -30,7 +44,8 @@ export function toStoreError(cause: unknown, what: string): StoreError {
   const code = (cause as { code?: unknown })?.code;
   const message = cause instanceof Error ? cause.message : String(cause);
   if (code === '23505') return new StoreError('conflict', `${what}: ${message}`, { cause });
-  if (typeof code === 'string' && /^(22|42)/.test(code)) return new StoreError('invalid', `${what}: ${message}`, { cause });
+  if (typeof code === 'string' && /^(22|42)/.test(code))
+    return new StoreError('invalid', `${what}: ${message}`, { cause });
   return new StoreError('unavailable', `${what}: ${message}`, { cause });
 }
 
@@ -39,7 +54,9 @@ export function toStoreError(cause: unknown, what: string): StoreError {
 function isDeadConnection(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   if (code === '57P01' || code === '57P02' || code === 'ECONNRESET' || code === 'EPIPE') return true;
-  return /Connection terminated unexpectedly|Client has encountered a connection error/i.test(err instanceof Error ? err.message : '');
+  return /Connection terminated unexpectedly|Client has encountered a connection error/i.test(
+    err instanceof Error ? err.message : '',
+  );
 }
 
 export type Row = Record<string, unknown>;

@@ -98,16 +98,31 @@ export class PostgresStore implements Store {
     for (const name of MODEL_NAMES) this.#models.set(name, new PostgresModelStore(name, this.#db));
     this.keys = new PostgresKeyStore(this.#db);
     const spec = <T>(s: TableSpec<T>): TableSpec<T> => s;
-    this.clients = new WatchedRecordStore(new TableRecords(this.#db, spec<OAuth2Client>({ table: 'gatehouse_clients', keyColumn: 'id', keyOf: (c) => c.id })), this.#listener);
-    this.connectors = new WatchedRecordStore(new TableRecords(this.#db, spec<ConnectorRecord>({ table: 'gatehouse_connectors', keyColumn: 'id', keyOf: (c) => c.id })), this.#listener);
+    this.clients = new WatchedRecordStore(
+      new TableRecords(
+        this.#db,
+        spec<OAuth2Client>({ table: 'gatehouse_clients', keyColumn: 'id', keyOf: (c) => c.id }),
+      ),
+      this.#listener,
+    );
+    this.connectors = new WatchedRecordStore(
+      new TableRecords(
+        this.#db,
+        spec<ConnectorRecord>({ table: 'gatehouse_connectors', keyColumn: 'id', keyOf: (c) => c.id }),
+      ),
+      this.#listener,
+    );
     this.passwords = new PostgresRecordStore(
-      new TableRecords(this.#db, spec<PasswordUser>({
-        table: 'gatehouse_passwords',
-        keyColumn: 'email',
-        keyOf: (p) => p.email,
-        normaliseKey: passwordKey,
-        normaliseRecord: (p) => ({ ...p, email: typeof p.email === 'string' ? passwordKey(p.email) : p.email }),
-      })),
+      new TableRecords(
+        this.#db,
+        spec<PasswordUser>({
+          table: 'gatehouse_passwords',
+          keyColumn: 'email',
+          keyOf: (p) => p.email,
+          normaliseKey: passwordKey,
+          normaliseRecord: (p) => ({ ...p, email: typeof p.email === 'string' ? passwordKey(p.email) : p.email }),
+        }),
+      ),
     );
     this.offlineSessions = new PostgresOfflineSessionStore(this.#db);
   }
@@ -145,7 +160,10 @@ export class PostgresStore implements Store {
 }
 
 /** Connects, migrates the schema, and returns the store. Throws StoreError (`invalid` for bad keys). */
-export async function openPostgresStore(config: PostgresStoreConfig, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+export async function openPostgresStore(
+  config: PostgresStoreConfig,
+  options: PostgresStoreOptions = {},
+): Promise<PostgresStore> {
   const store = new PostgresStore(config, options);
   try {
     await store.migrate();

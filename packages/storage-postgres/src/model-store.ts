@@ -5,7 +5,15 @@
  * caller (in any process) sees a changed row.
  */
 import type { ModelName, ModelPayload, ModelStore } from '@gatehouse/storage';
-import { consumedAtFrom, expiresAtFrom, indexFields, modelKey, requireId, restoredPayload, storedPayload } from '@gatehouse/storage/backend-rules';
+import {
+  consumedAtFrom,
+  expiresAtFrom,
+  indexFields,
+  modelKey,
+  requireId,
+  restoredPayload,
+  storedPayload,
+} from '@gatehouse/storage/backend-rules';
 import { asNumber, type Db, type Row } from './db.ts';
 
 const LIVE = '(expires_at IS NULL OR expires_at > $3)';
@@ -51,8 +59,15 @@ export class PostgresModelStore implements ModelStore {
     const { json, jtiIsId } = storedPayload(this.#model, id, payload);
     const { grantId, uid, userCode } = indexFields(payload);
     await this.#db.query(`${this.#model}.upsert`, SQL.upsert, [
-      this.#model, modelKey(id), json, jtiIsId, grantId ?? null, uid ?? null, userCode ?? null,
-      expiresAtFrom(expiresIn, now) ?? null, consumedAtFrom(payload, now) ?? null,
+      this.#model,
+      modelKey(id),
+      json,
+      jtiIsId,
+      grantId ?? null,
+      uid ?? null,
+      userCode ?? null,
+      expiresAtFrom(expiresIn, now) ?? null,
+      consumedAtFrom(payload, now) ?? null,
     ]);
   }
 
@@ -70,13 +85,21 @@ export class PostgresModelStore implements ModelStore {
 
   async findByUserCode(userCode: string): Promise<ModelPayload | undefined> {
     if (typeof userCode !== 'string') return undefined;
-    const { rows } = await this.#db.query(`${this.#model}.findByUserCode`, SQL.findByUserCode, [this.#model, userCode, Date.now()]);
+    const { rows } = await this.#db.query(`${this.#model}.findByUserCode`, SQL.findByUserCode, [
+      this.#model,
+      userCode,
+      Date.now(),
+    ]);
     return decode(rows[0], undefined);
   }
 
   async consume(id: string): Promise<boolean> {
     if (typeof id !== 'string') return false;
-    const { rowCount } = await this.#db.query(`${this.#model}.consume`, SQL.consume, [this.#model, modelKey(id), Date.now()]);
+    const { rowCount } = await this.#db.query(`${this.#model}.consume`, SQL.consume, [
+      this.#model,
+      modelKey(id),
+      Date.now(),
+    ]);
     return rowCount === 1;
   }
 

@@ -19,13 +19,19 @@ export class PostgresKeyStore implements KeyStore {
   async compareAndSwap(expectedVersion: string | undefined, next: SigningKeySet): Promise<boolean> {
     const json = encodeJSON(next, 'signing key set');
     if (expectedVersion === undefined) {
-      const { rowCount } = await this.#db.query('keys.compareAndSwap',
-        'INSERT INTO gatehouse_signing_keys (id, keys, version) VALUES (1, $1, 1) ON CONFLICT (id) DO NOTHING', [json]);
+      const { rowCount } = await this.#db.query(
+        'keys.compareAndSwap',
+        'INSERT INTO gatehouse_signing_keys (id, keys, version) VALUES (1, $1, 1) ON CONFLICT (id) DO NOTHING',
+        [json],
+      );
       return rowCount === 1;
     }
     if (!/^[1-9][0-9]{0,15}$/.test(expectedVersion)) return false;
-    const { rowCount } = await this.#db.query('keys.compareAndSwap',
-      'UPDATE gatehouse_signing_keys SET keys = $1, version = version + 1 WHERE id = 1 AND version = $2', [json, expectedVersion]);
+    const { rowCount } = await this.#db.query(
+      'keys.compareAndSwap',
+      'UPDATE gatehouse_signing_keys SET keys = $1, version = version + 1 WHERE id = 1 AND version = $2',
+      [json, expectedVersion],
+    );
     return rowCount === 1;
   }
 }
@@ -55,7 +61,9 @@ export class TableRecords<T extends object> {
   async get(id: string): Promise<T | undefined> {
     if (typeof id !== 'string') return undefined;
     const { table, keyColumn } = this.spec;
-    const { rows } = await this.#db.query(`${table}.get`, `SELECT record FROM ${table} WHERE ${keyColumn} = $1`, [this.#key(id)]);
+    const { rows } = await this.#db.query(`${table}.get`, `SELECT record FROM ${table} WHERE ${keyColumn} = $1`, [
+      this.#key(id),
+    ]);
     return rows[0] && (JSON.parse(rows[0].record as string) as T);
   }
 
@@ -69,9 +77,11 @@ export class TableRecords<T extends object> {
     const { table, keyColumn } = this.spec;
     const normalised = this.spec.normaliseRecord ? this.spec.normaliseRecord(record) : record;
     const key = this.#key(requireId(this.spec.keyOf(normalised), `${table} key`));
-    await this.#db.query(`${table}.upsert`,
+    await this.#db.query(
+      `${table}.upsert`,
       `INSERT INTO ${table} (${keyColumn}, record) VALUES ($1, $2) ON CONFLICT (${keyColumn}) DO UPDATE SET record = excluded.record`,
-      [key, encodeJSON(normalised, table)]);
+      [key, encodeJSON(normalised, table)],
+    );
   }
 
   async delete(id: string): Promise<void> {
@@ -89,22 +99,30 @@ export class PostgresOfflineSessionStore implements OfflineSessionStore {
   }
 
   async get(userId: string, connectorId: string): Promise<OfflineSession | undefined> {
-    const { rows } = await this.#db.query('offlineSessions.get',
-      'SELECT record FROM gatehouse_offline_sessions WHERE user_id = $1 AND connector_id = $2', [userId, connectorId]);
+    const { rows } = await this.#db.query(
+      'offlineSessions.get',
+      'SELECT record FROM gatehouse_offline_sessions WHERE user_id = $1 AND connector_id = $2',
+      [userId, connectorId],
+    );
     return rows[0] && (JSON.parse(rows[0].record as string) as OfflineSession);
   }
 
   async upsert(session: OfflineSession): Promise<void> {
     requireId(session.userId, 'offline session userId');
     requireId(session.connectorId, 'offline session connectorId');
-    await this.#db.query('offlineSessions.upsert',
+    await this.#db.query(
+      'offlineSessions.upsert',
       `INSERT INTO gatehouse_offline_sessions (user_id, connector_id, record) VALUES ($1, $2, $3)
        ON CONFLICT (user_id, connector_id) DO UPDATE SET record = excluded.record`,
-      [session.userId, session.connectorId, encodeJSON(session, 'offline session')]);
+      [session.userId, session.connectorId, encodeJSON(session, 'offline session')],
+    );
   }
 
   async delete(userId: string, connectorId: string): Promise<void> {
-    await this.#db.query('offlineSessions.delete',
-      'DELETE FROM gatehouse_offline_sessions WHERE user_id = $1 AND connector_id = $2', [userId, connectorId]);
+    await this.#db.query(
+      'offlineSessions.delete',
+      'DELETE FROM gatehouse_offline_sessions WHERE user_id = $1 AND connector_id = $2',
+      [userId, connectorId],
+    );
   }
 }

@@ -74,10 +74,15 @@ export async function migrate(client: pg.ClientBase, migrations: readonly string
       version    integer PRIMARY KEY,
       applied_at timestamptz NOT NULL DEFAULT now()
     )`);
-    const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM gatehouse_schema_migrations');
+    const { rows } = await client.query<{ v: number | null }>(
+      'SELECT max(version) AS v FROM gatehouse_schema_migrations',
+    );
     const current = rows[0]?.v ?? 0;
     if (current > migrations.length) {
-      throw new StoreError('invalid', `PostgreSQL schema version ${current} is newer than this Gatehouse supports (${migrations.length}); upgrade Gatehouse`);
+      throw new StoreError(
+        'invalid',
+        `PostgreSQL schema version ${current} is newer than this Gatehouse supports (${migrations.length}); upgrade Gatehouse`,
+      );
     }
     const applied: number[] = [];
     for (let version = current + 1; version <= migrations.length; version++) {

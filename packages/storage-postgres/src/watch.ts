@@ -57,11 +57,17 @@ class TableWatch<T> {
   async #readOnce(): Promise<void> {
     let rows: Array<{ key: string; record: string }>;
     try {
-      const result = await this.#db.query(`${this.#table}.watch`, `SELECT ${this.#keyColumn} AS key, record FROM ${this.#table}`);
+      const result = await this.#db.query(
+        `${this.#table}.watch`,
+        `SELECT ${this.#keyColumn} AS key, record FROM ${this.#table}`,
+      );
       rows = result.rows as Array<{ key: string; record: string }>;
     } catch (err) {
       if (this.#db.closed) return;
-      this.#logger.warn({ table: this.#table, err: (err as Error).message }, 'postgres watch: re-reading failed; retrying');
+      this.#logger.warn(
+        { table: this.#table, err: (err as Error).message },
+        'postgres watch: re-reading failed; retrying',
+      );
       clearTimeout(this.#retry);
       this.#retry = setTimeout(() => void this.resync(), 1000);
       this.#retry.unref();
@@ -153,7 +159,10 @@ export class ChangeListener {
       client.removeAllListeners('notification');
       void client.end().catch(() => undefined);
       if (this.#stopped) return;
-      this.#logger.warn({ err: why, retryInMs: this.#backoffMs }, 'postgres watch: listening connection lost; reconnecting');
+      this.#logger.warn(
+        { err: why, retryInMs: this.#backoffMs },
+        'postgres watch: listening connection lost; reconnecting',
+      );
       this.#timer = setTimeout(() => void this.#connect(), this.#backoffMs);
       this.#timer.unref();
       this.#backoffMs = Math.min(this.#backoffMs * 2, this.#maxBackoffMs);

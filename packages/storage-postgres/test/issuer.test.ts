@@ -11,14 +11,26 @@ import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browse, CookieJar, loginForCode, startIssuerProcess, tokenRequest, type CodeClient, type IssuerProcess } from '@gatehouse/issuer/testing';
+import {
+  browse,
+  CookieJar,
+  loginForCode,
+  startIssuerProcess,
+  tokenRequest,
+  type CodeClient,
+  type IssuerProcess,
+} from '@gatehouse/issuer/testing';
 import { getFreePort } from '@gatehouse/testkit/ports';
 import { startPostgres, type Postgres } from '@gatehouse/testkit/postgres';
 import { openPostgresStore, type PostgresStore, type PostgresStoreConfig } from '../src/index.ts';
 import { freshConfig } from './pg-env.ts';
 
 const TRIALS = Number(process.env.GATEHOUSE_PG_REPLAY_TRIALS ?? 100);
-const CLIENT: CodeClient = { id: 'pg-app', secret: 'pg-app-secret-that-is-long-enough', redirect: 'http://127.0.0.1:9/pg/cb' };
+const CLIENT: CodeClient = {
+  id: 'pg-app',
+  secret: 'pg-app-secret-that-is-long-enough',
+  redirect: 'http://127.0.0.1:9/pg/cb',
+};
 
 function configYAML(issuerURL: string, port: number, db: PostgresStoreConfig): string {
   return `issuer: ${issuerURL}
@@ -55,10 +67,13 @@ logger:
 /** Forwards each request to `pick()`'s replica; a dead replica is a 502, as from a real proxy. */
 function front(ports: number[], pick: () => number): Server {
   return createServer((req, res) => {
-    const upstream = request({ host: '127.0.0.1', port: ports[pick()], method: req.method, path: req.url, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
+    const upstream = request(
+      { host: '127.0.0.1', port: ports[pick()], method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
     upstream.on('error', () => {
       if (!res.headersSent) res.writeHead(502);
       res.end();
@@ -114,7 +129,12 @@ describe('two issuer processes on one PostgreSQL database', () => {
   });
 
   const redeem = async (i: number, c: { code: string; verifier: string }, client = CLIENT): Promise<Answer> => {
-    const res = await tokenRequest(`${replicas[i]!.url}/dex/token`, client, { grant_type: 'authorization_code', code: c.code, redirect_uri: client.redirect, code_verifier: c.verifier });
+    const res = await tokenRequest(`${replicas[i]!.url}/dex/token`, client, {
+      grant_type: 'authorization_code',
+      code: c.code,
+      redirect_uri: client.redirect,
+      code_verifier: c.verifier,
+    });
     return { status: res.status, ...((await res.json()) as { error?: string }) };
   };
 
@@ -125,32 +145,58 @@ describe('two issuer processes on one PostgreSQL database', () => {
       const answers = await Promise.all([redeem(0, c), redeem(1, c), redeem(0, c), redeem(1, c)]);
       const ok = answers.filter((a) => a.status === 200).length;
       const others = answers.filter((a) => a.status !== 200);
-      outcomes.push(ok === 1 && others.every((a) => a.status === 400 && a.error === 'invalid_grant') ? 'one' : JSON.stringify(answers));
+      outcomes.push(
+        ok === 1 && others.every((a) => a.status === 400 && a.error === 'invalid_grant')
+          ? 'one'
+          : JSON.stringify(answers),
+      );
     }
     expect(outcomes.filter((o) => o !== 'one')).toEqual([]);
     expect(replicas.every((r) => r.alive())).toBe(true);
   }, 600_000);
 
   it('a client written to the database at run time logs in on either replica at once, and stops when deleted', async () => {
-    const client: CodeClient = { id: `runtime-${Date.now()}`, secret: 'runtime-secret-that-is-long-enough', redirect: 'http://127.0.0.1:9/runtime/cb' };
-    await store.clients.upsert({ id: client.id, secret: client.secret!, redirectURIs: [client.redirect], name: 'Run time' });
-    await expect.poll(async () => {
-      pinned = 1;
-      try {
-        const c = await loginForCode(issuerURL, client);
-        return (await redeem(0, c, client)).status;
-      } catch {
-        return 0;
-      } finally {
-        pinned = undefined;
-      }
-    }, { timeout: 10_000 }).toBe(200);
+    const client: CodeClient = {
+      id: `runtime-${Date.now()}`,
+      secret: 'runtime-secret-that-is-long-enough',
+      redirect: 'http://127.0.0.1:9/runtime/cb',
+    };
+    await store.clients.upsert({
+      id: client.id,
+      secret: client.secret!,
+      redirectURIs: [client.redirect],
+      name: 'Run time',
+    });
+    await expect
+      .poll(
+        async () => {
+          pinned = 1;
+          try {
+            const c = await loginForCode(issuerURL, client);
+            return (await redeem(0, c, client)).status;
+          } catch {
+            return 0;
+          } finally {
+            pinned = undefined;
+          }
+        },
+        { timeout: 10_000 },
+      )
+      .toBe(200);
     await store.clients.delete(client.id);
-    await expect.poll(async () => {
-      pinned = 0;
-      const page = await browse(new CookieJar(), `${issuerURL}/auth?client_id=${client.id}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(client.redirect)}`).finally(() => (pinned = undefined));
-      return page.status;
-    }, { timeout: 10_000 }).toBe(400);
+    await expect
+      .poll(
+        async () => {
+          pinned = 0;
+          const page = await browse(
+            new CookieJar(),
+            `${issuerURL}/auth?client_id=${client.id}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(client.redirect)}`,
+          ).finally(() => (pinned = undefined));
+          return page.status;
+        },
+        { timeout: 10_000 },
+      )
+      .toBe(400);
   }, 60_000);
 
   it('the database restarted under traffic: 503 temporarily_unavailable meanwhile (never a 500, no crash), then the same processes work again', async () => {
@@ -197,7 +243,9 @@ describe('two issuer processes on one PostgreSQL database', () => {
     pinned = 0;
     const jar = new CookieJar();
     const verifier = 'pg-verifier-0123456789-0123456789-0123456789';
-    const challenge = Buffer.from(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))).toString('base64url');
+    const challenge = Buffer.from(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))).toString(
+      'base64url',
+    );
     const auth = `${issuerURL}/auth?${new URLSearchParams({ client_id: CLIENT.id, response_type: 'code', scope: 'openid email', redirect_uri: CLIENT.redirect, state: 'st', code_challenge: challenge, code_challenge_method: 'S256' })}`;
     // Up to the connector's redirect back to our callback: the login is under way on replica 0.
     const half = await browse(jar, auth, { stopAt: `${issuerURL}/callback` });

@@ -86,7 +86,10 @@ describe('PostgreSQL outages', () => {
         ['ping', () => store.ping()],
       ];
       for (const [name, call] of calls) {
-        const error = await call().then(() => undefined, (e: unknown) => e);
+        const error = await call().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(error, name).toBeInstanceOf(StoreError);
         expect((error as StoreError).code, name).toBe('unavailable');
       }
@@ -105,20 +108,37 @@ describe('PostgreSQL outages', () => {
     try {
       const first = { id: `before-${newId().slice(0, 8)}`, redirectURIs: ['https://a.example/cb'] };
       await replica.clients.upsert(first);
-      expect(await eventually(() => events.some((e) => e.type === 'upsert' && e.record.id === first.id), 10_000)).toBe(true);
+      expect(await eventually(() => events.some((e) => e.type === 'upsert' && e.record.id === first.id), 10_000)).toBe(
+        true,
+      );
       // Cut the listening connection (as a failover would), then write at once: the notice is lost.
-      const cut = await server.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND (query LIKE 'LISTEN%' OR query = 'SELECT 1')");
+      const cut = await server.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND (query LIKE 'LISTEN%' OR query = 'SELECT 1')",
+      );
       expect(cut.length).toBeGreaterThan(0);
       const missed = { id: `missed-${newId().slice(0, 8)}`, redirectURIs: ['https://b.example/cb'] };
       await replica.clients.upsert(missed);
       await replica.clients.delete(first.id);
-      expect(await eventually(() => events.some((e) => e.type === 'upsert' && e.record.id === missed.id), 10_000)).toBe(true);
+      expect(await eventually(() => events.some((e) => e.type === 'upsert' && e.record.id === missed.id), 10_000)).toBe(
+        true,
+      );
       expect(await eventually(() => events.some((e) => e.type === 'delete' && e.id === first.id), 10_000)).toBe(true);
       // And after a whole server restart.
       await server.restart();
       const afterRestart = { id: `after-${newId().slice(0, 8)}`, redirectURIs: ['https://c.example/cb'] };
-      await expect.poll(() => replica.clients.upsert(afterRestart).then(() => true, () => false), { timeout: 10_000 }).toBe(true);
-      expect(await eventually(() => events.some((e) => e.type === 'upsert' && e.record.id === afterRestart.id), 15_000)).toBe(true);
+      await expect
+        .poll(
+          () =>
+            replica.clients.upsert(afterRestart).then(
+              () => true,
+              () => false,
+            ),
+          { timeout: 10_000 },
+        )
+        .toBe(true);
+      expect(
+        await eventually(() => events.some((e) => e.type === 'upsert' && e.record.id === afterRestart.id), 15_000),
+      ).toBe(true);
     } finally {
       stop();
     }

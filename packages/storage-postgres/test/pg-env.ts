@@ -3,7 +3,18 @@ import type { Postgres } from '@gatehouse/testkit/postgres';
 import type { PostgresStoreConfig } from '../src/index.ts';
 
 /** `storage.config` for a fresh database on `server` (plain TCP: the TLS tests set `ssl` themselves). */
-export async function freshConfig(server: Postgres, extra: Partial<PostgresStoreConfig> = {}): Promise<PostgresStoreConfig> {
+export async function freshConfig(
+  server: Postgres,
+  extra: Partial<PostgresStoreConfig> = {},
+): Promise<PostgresStoreConfig> {
   const database = await server.createDatabase('store');
-  return { host: server.host, port: server.port, user: server.user, password: server.password, database, ssl: { mode: 'disable' }, ...extra };
+  return {
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: server.password,
+    database,
+    ssl: { mode: 'disable' },
+    ...extra,
+  };
 }

@@ -20,7 +20,9 @@ async function run(): Promise<void> {
       const j = Math.floor(Math.random() * (i + 1));
       [ids[i], ids[j]] = [ids[j]!, ids[i]!];
     }
-    const won = await Promise.all(ids.map(async (id) => ((await store.model('AuthorizationCode').consume(id)) ? id : undefined)));
+    const won = await Promise.all(
+      ids.map(async (id) => ((await store.model('AuthorizationCode').consume(id)) ? id : undefined)),
+    );
     result = won.filter((id) => id !== undefined);
   }
   await store.close();

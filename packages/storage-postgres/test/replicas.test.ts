@@ -62,7 +62,10 @@ describe('replicas in separate processes on one database', () => {
       const all = Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1);
       expect(applied.filter((a) => a.length > 0)).toEqual([all]);
       expect(applied.filter((a) => a.length === 0)).toHaveLength(5);
-      const rows = await server.query('SELECT version FROM gatehouse_schema_migrations ORDER BY version', config.database);
+      const rows = await server.query(
+        'SELECT version FROM gatehouse_schema_migrations ORDER BY version',
+        config.database,
+      );
       expect(rows.map((r) => r.version)).toEqual(all);
     }
   }, 120_000);

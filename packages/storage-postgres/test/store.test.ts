@@ -7,7 +7,13 @@ import { StoreError } from '@gatehouse/storage';
 import { modelKey } from '@gatehouse/storage/backend-rules';
 import { newId } from '@gatehouse/storage/conformance';
 import { startPostgres, type Postgres } from '@gatehouse/testkit/postgres';
-import { openPostgresStore, poolSettings, POSTGRES_SCHEMA_VERSION, type PostgresStore, type PostgresStoreConfig } from '../src/index.ts';
+import {
+  openPostgresStore,
+  poolSettings,
+  POSTGRES_SCHEMA_VERSION,
+  type PostgresStore,
+  type PostgresStoreConfig,
+} from '../src/index.ts';
 import { freshConfig } from './pg-env.ts';
 
 describe('PostgresStore on a real server', () => {
@@ -45,19 +51,32 @@ describe('PostgresStore on a real server', () => {
     const again = await openPostgresStore(config);
     expect(await again.migrate()).toEqual([]);
     await again.close();
-    await server.query(`INSERT INTO gatehouse_schema_migrations (version) VALUES (${POSTGRES_SCHEMA_VERSION + 1})`, config.database);
+    await server.query(
+      `INSERT INTO gatehouse_schema_migrations (version) VALUES (${POSTGRES_SCHEMA_VERSION + 1})`,
+      config.database,
+    );
     try {
       const error = await openPostgresStore(config).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(StoreError);
-      expect(error).toMatchObject({ code: 'invalid', message: expect.stringContaining(`version ${POSTGRES_SCHEMA_VERSION + 1} is newer`) });
+      expect(error).toMatchObject({
+        code: 'invalid',
+        message: expect.stringContaining(`version ${POSTGRES_SCHEMA_VERSION + 1} is newer`),
+      });
     } finally {
-      await server.query(`DELETE FROM gatehouse_schema_migrations WHERE version = ${POSTGRES_SCHEMA_VERSION + 1}`, config.database);
+      await server.query(
+        `DELETE FROM gatehouse_schema_migrations WHERE version = ${POSTGRES_SCHEMA_VERSION + 1}`,
+        config.database,
+      );
     }
   });
 
   it('a wrong password or a missing database: StoreError unavailable at open, without the password in the message', async () => {
     const wrong = await openPostgresStore({ ...config, password: 'not-the-password' }).catch((e: unknown) => e);
-    expect(wrong).toMatchObject({ name: 'StoreError', code: 'unavailable', message: expect.stringContaining('password authentication failed') });
+    expect(wrong).toMatchObject({
+      name: 'StoreError',
+      code: 'unavailable',
+      message: expect.stringContaining('password authentication failed'),
+    });
     expect((wrong as Error).message).not.toContain('not-the-password');
     const missing = await openPostgresStore({ ...config, database: 'no_such_db' }).catch((e: unknown) => e);
     expect(missing).toMatchObject({ code: 'unavailable', message: expect.stringContaining('no_such_db') });
@@ -83,23 +102,45 @@ describe("poolSettings: Dex's keys and defaults", () => {
 
   it("Dex's defaults: localhost:5432, verify-full, 5 connections, no lifetime; connectionTimeout 0 still bounded", () => {
     const { pool, maxIdle } = poolSettings({});
-    expect(pool).toMatchObject({ host: 'localhost', port: 5432, max: 5, maxLifetimeSeconds: 0, connectionTimeoutMillis: 10_000 });
+    expect(pool).toMatchObject({
+      host: 'localhost',
+      port: 5432,
+      max: 5,
+      maxLifetimeSeconds: 0,
+      connectionTimeoutMillis: 10_000,
+    });
     expect(pool.ssl).toMatchObject({ rejectUnauthorized: true, servername: 'localhost' });
     expect(maxIdle).toBe(5);
   });
 
   it('host:port in host (Dex keeps it for compatibility), a socket directory, the ssl modes', () => {
-    expect(poolSettings({ host: 'db.internal:6432', ssl: { mode: 'disable' } }).pool).toMatchObject({ host: 'db.internal', port: 6432, ssl: false });
-    expect(poolSettings({ host: '[::1]:6432', ssl: { mode: 'disable' } }).pool).toMatchObject({ host: '::1', port: 6432 });
-    expect(poolSettings({ host: '/run/postgresql', port: 5433, ssl: { mode: 'disable' } }).pool).toMatchObject({ host: '/run/postgresql', port: 5433 });
+    expect(poolSettings({ host: 'db.internal:6432', ssl: { mode: 'disable' } }).pool).toMatchObject({
+      host: 'db.internal',
+      port: 6432,
+      ssl: false,
+    });
+    expect(poolSettings({ host: '[::1]:6432', ssl: { mode: 'disable' } }).pool).toMatchObject({
+      host: '::1',
+      port: 6432,
+    });
+    expect(poolSettings({ host: '/run/postgresql', port: 5433, ssl: { mode: 'disable' } }).pool).toMatchObject({
+      host: '/run/postgresql',
+      port: 5433,
+    });
     expect(poolSettings({ host: 'db', ssl: { mode: 'require' } }).pool.ssl).toEqual({ rejectUnauthorized: false });
     const ca = join(dir, 'ca.pem');
     writeFileSync(ca, 'PEM');
     // lib/pq (Dex's driver): require with a root CA file verifies the chain, as verify-ca.
-    const requireWithCA = poolSettings({ host: 'db', ssl: { mode: 'require', caFile: ca } }).pool.ssl as Record<string, unknown>;
+    const requireWithCA = poolSettings({ host: 'db', ssl: { mode: 'require', caFile: ca } }).pool.ssl as Record<
+      string,
+      unknown
+    >;
     expect(requireWithCA).toMatchObject({ ca: 'PEM', rejectUnauthorized: true });
     expect(requireWithCA.checkServerIdentity).toBeTypeOf('function');
-    const full = poolSettings({ host: 'db', ssl: { mode: 'verify-full', caFile: ca } }).pool.ssl as Record<string, unknown>;
+    const full = poolSettings({ host: 'db', ssl: { mode: 'verify-full', caFile: ca } }).pool.ssl as Record<
+      string,
+      unknown
+    >;
     expect(full).toEqual({ ca: 'PEM', rejectUnauthorized: true, servername: 'db' });
   });
 
@@ -107,7 +148,9 @@ describe("poolSettings: Dex's keys and defaults", () => {
     let error: unknown;
     try {
       poolSettings({
-        password: 'hunter2', port: 0, maxOpenConns: -1,
+        password: 'hunter2',
+        port: 0,
+        maxOpenConns: -1,
         ssl: { mode: 'prefer' as never, caFile: join(dir, 'missing.pem'), certFile: join(dir, 'c.pem') },
       });
     } catch (e) {
@@ -115,7 +158,8 @@ describe("poolSettings: Dex's keys and defaults", () => {
     }
     expect(error).toMatchObject({ code: 'invalid' });
     const message = (error as Error).message;
-    for (const key of ['storage.config.port', 'storage.config.maxOpenConns', 'storage.config.ssl.mode']) expect(message).toContain(key);
+    for (const key of ['storage.config.port', 'storage.config.maxOpenConns', 'storage.config.ssl.mode'])
+      expect(message).toContain(key);
     expect(message).not.toContain('hunter2');
   });
 });

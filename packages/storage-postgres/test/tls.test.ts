@@ -45,7 +45,9 @@ describe('TLS to PostgreSQL', () => {
       const id = `tls-${Date.now()}`;
       await store.clients.upsert({ id, redirectURIs: ['https://x.example/cb'] });
       await store.clients.delete(id);
-      const rows = await server.query(`SELECT bool_and(ssl) AS all_ssl, count(*) AS n FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE datname = '${config.database}'`);
+      const rows = await server.query(
+        `SELECT bool_and(ssl) AS all_ssl, count(*) AS n FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE datname = '${config.database}'`,
+      );
       return rows[0]?.all_ssl === true && Number(rows[0]?.n) > 0;
     } finally {
       await store.close();
@@ -88,8 +90,16 @@ describe('TLS to PostgreSQL', () => {
     try {
       const file = join(dir, 'ca2.pem');
       writeFileSync(file, ca.caCert);
-      const config = { ...base, host: '127.0.0.1', port: misnamed.port, password: misnamed.password, database: 'postgres' };
-      expect((await refused({ ...config, ssl: { mode: 'verify-full', caFile: file } })).message).toMatch(/IP: 127\.0\.0\.1 is not in the cert's list/);
+      const config = {
+        ...base,
+        host: '127.0.0.1',
+        port: misnamed.port,
+        password: misnamed.password,
+        database: 'postgres',
+      };
+      expect((await refused({ ...config, ssl: { mode: 'verify-full', caFile: file } })).message).toMatch(
+        /IP: 127\.0\.0\.1 is not in the cert's list/,
+      );
       const store = await openPostgresStore({ ...config, ssl: { mode: 'verify-ca', caFile: file } });
       await store.close();
     } finally {

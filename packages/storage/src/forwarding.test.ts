@@ -12,7 +12,10 @@ class PassThroughStore extends ForwardingStore {
 }
 
 // A decorator built on the forwarding bases is a Store like any other.
-runStoreConformance('forwarding over memory', async () => new PassThroughStore(new MemoryStore()), { shared: false, gcRecords: 200 });
+runStoreConformance('forwarding over memory', async () => new PassThroughStore(new MemoryStore()), {
+  shared: false,
+  gcRecords: 200,
+});
 
 describe('ForwardingModelStore', () => {
   it('hands each call, with its arguments, to the inner model and returns its result', async () => {
@@ -62,6 +65,8 @@ describe('ForwardingModelStore', () => {
 
   it('an unknown model stays a StoreError naming it through the forwarding store', () => {
     const store = new PassThroughStore(new MemoryStore());
-    expect(() => store.model('NoSuchModel' as ModelName)).toThrow(expect.objectContaining({ name: 'StoreError', code: 'invalid', message: 'unknown model NoSuchModel' }));
+    expect(() => store.model('NoSuchModel' as ModelName)).toThrow(
+      expect.objectContaining({ name: 'StoreError', code: 'invalid', message: 'unknown model NoSuchModel' }),
+    );
   });
 });

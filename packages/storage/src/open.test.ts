@@ -25,7 +25,9 @@ describe('openStore', () => {
   });
 
   it('accepts `sqlite` as another name for sqlite3', async () => {
-    const store = await openStore({ type: 'sqlite', config: { file: 'alias.db' } } as unknown as StorageConfig, { baseDir: dir });
+    const store = await openStore({ type: 'sqlite', config: { file: 'alias.db' } } as unknown as StorageConfig, {
+      baseDir: dir,
+    });
     expect(store.type).toBe('sqlite');
     await store.close();
   });
@@ -40,7 +42,9 @@ describe('openStore', () => {
   it('reports a sqlite3 path it cannot create as a StoreError', async () => {
     const blocked = join(dir, 'blocked');
     await (await openStore({ type: 'sqlite3', config: { file: blocked } })).close();
-    await expect(openStore({ type: 'sqlite3', config: { file: join(blocked, 'x', 'store.db') } })).rejects.toMatchObject({
+    await expect(
+      openStore({ type: 'sqlite3', config: { file: join(blocked, 'x', 'store.db') } }),
+    ).rejects.toMatchObject({
       name: 'StoreError',
       code: 'unavailable',
     });
@@ -62,7 +66,9 @@ describe('openStore', () => {
     await expect(
       openStore({ type: 'kubernetes', config: { inCluster: true } }, { loadKubernetes: async () => ({}) as never }),
     ).rejects.toMatchObject({ code: 'invalid' });
-    await expect(openStore({ type: 'etcd', config: {} } as unknown as StorageConfig)).rejects.toMatchObject({ code: 'invalid' });
+    await expect(openStore({ type: 'etcd', config: {} } as unknown as StorageConfig)).rejects.toMatchObject({
+      code: 'invalid',
+    });
   });
 
   it('says which package is missing when the Kubernetes backend is not resolvable', async () => {
@@ -77,11 +83,21 @@ describe('openStore', () => {
   it('opens postgres through its loader (config passed through) and names the package when it is not resolvable', async () => {
     const seen: unknown[] = [];
     const inner = new MemoryStore();
-    const config = { host: 'db', port: 5432, database: 'dex', ssl: { mode: 'verify-full' as const, caFile: '/ca.pem' } };
-    const store = await openStore({ type: 'postgres', config }, { loadPostgres: async () => ({ openPostgresStore: async (c) => (seen.push(c), inner as Store) }) });
+    const config = {
+      host: 'db',
+      port: 5432,
+      database: 'dex',
+      ssl: { mode: 'verify-full' as const, caFile: '/ca.pem' },
+    };
+    const store = await openStore(
+      { type: 'postgres', config },
+      { loadPostgres: async () => ({ openPostgresStore: async (c) => (seen.push(c), inner as Store) }) },
+    );
     expect(store).toBe(inner);
     expect(seen).toEqual([config]);
-    await expect(openStore({ type: 'postgres', config }, { loadPostgres: async () => ({}) as never })).rejects.toMatchObject({ code: 'invalid' });
+    await expect(
+      openStore({ type: 'postgres', config }, { loadPostgres: async () => ({}) as never }),
+    ).rejects.toMatchObject({ code: 'invalid' });
     await expect(openStore({ type: 'postgres', config })).rejects.toMatchObject({
       code: 'unavailable',
       message: expect.stringContaining('@gatehouse/storage-postgres'),

@@ -39,14 +39,18 @@ export async function openStore(config: StorageConfig, options: OpenStoreOptions
     case 'sqlite3':
       return new SqliteStore(sqliteFile(config.config.file, options.baseDir), options.sqlite);
     case 'kubernetes': {
-      const mod = await (options.loadKubernetes ?? (() => loadPackage<KubernetesStoreModule>(KUBERNETES_PACKAGE, 'kubernetes')))();
+      const mod = await (
+        options.loadKubernetes ?? (() => loadPackage<KubernetesStoreModule>(KUBERNETES_PACKAGE, 'kubernetes'))
+      )();
       if (typeof mod?.openKubernetesStore !== 'function') {
         throw new StoreError('invalid', `${KUBERNETES_PACKAGE} does not export openKubernetesStore`);
       }
       return mod.openKubernetesStore(config.config);
     }
     case 'postgres': {
-      const mod = await (options.loadPostgres ?? (() => loadPackage<PostgresStoreModule>(POSTGRES_PACKAGE, 'postgres')))();
+      const mod = await (
+        options.loadPostgres ?? (() => loadPackage<PostgresStoreModule>(POSTGRES_PACKAGE, 'postgres'))
+      )();
       if (typeof mod?.openPostgresStore !== 'function') {
         throw new StoreError('invalid', `${POSTGRES_PACKAGE} does not export openPostgresStore`);
       }
@@ -54,20 +58,28 @@ export async function openStore(config: StorageConfig, options: OpenStoreOptions
     }
     default: {
       const type = (config as { type?: unknown }).type;
-      throw new StoreError('invalid', `unknown storage type ${JSON.stringify(type)} (memory, sqlite3, kubernetes, postgres)`);
+      throw new StoreError(
+        'invalid',
+        `unknown storage type ${JSON.stringify(type)} (memory, sqlite3, kubernetes, postgres)`,
+      );
     }
   }
 }
 
 /** The absolute database path, with its parent folder created. */
 function sqliteFile(file: string, baseDir: string | undefined): string {
-  if (typeof file !== 'string' || file.length === 0) throw new StoreError('invalid', 'storage.config.file is required for sqlite3');
+  if (typeof file !== 'string' || file.length === 0)
+    throw new StoreError('invalid', 'storage.config.file is required for sqlite3');
   if (file === ':memory:') return file;
   const path = isAbsolute(file) ? file : resolve(baseDir ?? process.cwd(), file);
   try {
     mkdirSync(dirname(path), { recursive: true });
   } catch (cause) {
-    throw new StoreError('unavailable', `cannot create the folder for SQLite store ${path}: ${(cause as Error).message}`, { cause });
+    throw new StoreError(
+      'unavailable',
+      `cannot create the folder for SQLite store ${path}: ${(cause as Error).message}`,
+      { cause },
+    );
   }
   return path;
 }

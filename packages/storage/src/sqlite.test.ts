@@ -47,8 +47,19 @@ describe('SqliteStore specifics', () => {
     try {
       expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(raw.prepare('SELECT version FROM schema_version').all()).toEqual([{ version: SQLITE_SCHEMA_VERSION }]);
-      const indexes = (raw.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'oidc_models'").all() as Array<{ name: string }>).map((r) => r.name);
-      expect(indexes).toEqual(expect.arrayContaining(['oidc_models_grant_id', 'oidc_models_uid', 'oidc_models_user_code', 'oidc_models_expires_at']));
+      const indexes = (
+        raw.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'oidc_models'").all() as Array<{
+          name: string;
+        }>
+      ).map((r) => r.name);
+      expect(indexes).toEqual(
+        expect.arrayContaining([
+          'oidc_models_grant_id',
+          'oidc_models_uid',
+          'oidc_models_user_code',
+          'oidc_models_expires_at',
+        ]),
+      );
     } finally {
       raw.close();
     }
@@ -62,11 +73,22 @@ describe('SqliteStore specifics', () => {
     await store.close();
     const raw = new Database(file, { readonly: true });
     try {
-      const plan = (sql: string) => (raw.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
-      expect(plan("SELECT payload FROM oidc_models WHERE model = 'Session' AND uid = 'x' AND (expires_at IS NULL OR expires_at > 0)")).toMatch(/USING INDEX oidc_models_uid/);
-      expect(plan("SELECT payload FROM oidc_models WHERE model = 'DeviceCode' AND user_code = 'x'")).toMatch(/USING INDEX oidc_models_user_code/);
-      expect(plan("DELETE FROM oidc_models WHERE model = 'AccessToken' AND grant_id = 'x'")).toMatch(/USING INDEX oidc_models_grant_id/);
-      expect(plan('SELECT rowid FROM oidc_models WHERE expires_at IS NOT NULL AND expires_at <= 5 LIMIT 500')).toMatch(/USING (COVERING )?INDEX oidc_models_expires_at/);
+      const plan = (sql: string) =>
+        (raw.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+      expect(
+        plan(
+          "SELECT payload FROM oidc_models WHERE model = 'Session' AND uid = 'x' AND (expires_at IS NULL OR expires_at > 0)",
+        ),
+      ).toMatch(/USING INDEX oidc_models_uid/);
+      expect(plan("SELECT payload FROM oidc_models WHERE model = 'DeviceCode' AND user_code = 'x'")).toMatch(
+        /USING INDEX oidc_models_user_code/,
+      );
+      expect(plan("DELETE FROM oidc_models WHERE model = 'AccessToken' AND grant_id = 'x'")).toMatch(
+        /USING INDEX oidc_models_grant_id/,
+      );
+      expect(plan('SELECT rowid FROM oidc_models WHERE expires_at IS NOT NULL AND expires_at <= 5 LIMIT 500')).toMatch(
+        /USING (COVERING )?INDEX oidc_models_expires_at/,
+      );
     } finally {
       raw.close();
     }
@@ -126,7 +148,10 @@ describe('SqliteStore specifics', () => {
 
   it('a file that is not a database gives an invalid StoreError at open', () => {
     const file = join(dir, 'corrupt.db');
-    writeFileSync(file, 'this is not a sqlite database, just some text that is long enough to be read as a header '.repeat(20));
+    writeFileSync(
+      file,
+      'this is not a sqlite database, just some text that is long enough to be read as a header '.repeat(20),
+    );
     let error: unknown;
     try {
       new SqliteStore(file);
@@ -148,7 +173,10 @@ describe('SqliteStore specifics', () => {
         error = e;
       }
       expect(error, file).toBeInstanceOf(StoreError);
-      expect(error).toMatchObject({ code: 'unavailable', message: expect.stringContaining('cannot open SQLite store') });
+      expect(error).toMatchObject({
+        code: 'unavailable',
+        message: expect.stringContaining('cannot open SQLite store'),
+      });
     }
   });
 
@@ -173,7 +201,9 @@ describe('SqliteStore specifics', () => {
     const raw = new Database(file);
     raw.prepare('UPDATE schema_version SET version = ?').run(SQLITE_SCHEMA_VERSION + 1);
     raw.close();
-    expect(() => new SqliteStore(file)).toThrow(expect.objectContaining({ code: 'invalid', message: expect.stringContaining('newer') }));
+    expect(() => new SqliteStore(file)).toThrow(
+      expect.objectContaining({ code: 'invalid', message: expect.stringContaining('newer') }),
+    );
   });
 
   it('refuses calls after close', async () => {
@@ -217,20 +247,23 @@ describe('SqliteStore specifics', () => {
     await again.close();
   });
 
-  it.skipIf(process.platform === 'win32')('creates the database, -wal and -shm files readable by the owner only', async () => {
-    const file = join(dir, 'private.db');
-    const store = new SqliteStore(file);
-    await store.model('AccessToken').upsert('t', { jti: 't' }, 60);
-    for (const f of [file, `${file}-wal`, `${file}-shm`]) {
-      expect(existsSync(f), f).toBe(true);
-      expect(statSync(f).mode & 0o777, f).toBe(0o600);
-    }
-    await store.close();
-    // An existing file readable by others is tightened at open.
-    chmodSync(file, 0o644);
-    await new SqliteStore(file).close();
-    expect(statSync(file).mode & 0o777).toBe(0o600);
-  });
+  it.skipIf(process.platform === 'win32')(
+    'creates the database, -wal and -shm files readable by the owner only',
+    async () => {
+      const file = join(dir, 'private.db');
+      const store = new SqliteStore(file);
+      await store.model('AccessToken').upsert('t', { jti: 't' }, 60);
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+        expect(existsSync(f), f).toBe(true);
+        expect(statSync(f).mode & 0o777, f).toBe(0o600);
+      }
+      await store.close();
+      // An existing file readable by others is tightened at open.
+      chmodSync(file, 0o644);
+      await new SqliteStore(file).close();
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+    },
+  );
 
   it('migrates a version-1 file: ids are rehashed and jti removed, tokens still found', async () => {
     const file = join(dir, 'v1.db');
@@ -243,20 +276,34 @@ describe('SqliteStore specifics', () => {
       CREATE TABLE connectors (id TEXT PRIMARY KEY, record TEXT NOT NULL);
       CREATE TABLE passwords (email TEXT PRIMARY KEY, record TEXT NOT NULL);
       CREATE TABLE offline_sessions (user_id TEXT NOT NULL, connector_id TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (user_id, connector_id));`);
-    raw.prepare('INSERT INTO oidc_models (model, id, payload, grant_id, expires_at) VALUES (?, ?, ?, ?, ?)')
-      .run('RefreshToken', 'old-plain-token', JSON.stringify({ jti: 'old-plain-token', grantId: 'g' }), 'g', Date.now() + 60_000);
-    raw.prepare('INSERT INTO oidc_models (model, id, payload, uid, expires_at) VALUES (?, ?, ?, ?, ?)')
+    raw
+      .prepare('INSERT INTO oidc_models (model, id, payload, grant_id, expires_at) VALUES (?, ?, ?, ?, ?)')
+      .run(
+        'RefreshToken',
+        'old-plain-token',
+        JSON.stringify({ jti: 'old-plain-token', grantId: 'g' }),
+        'g',
+        Date.now() + 60_000,
+      );
+    raw
+      .prepare('INSERT INTO oidc_models (model, id, payload, uid, expires_at) VALUES (?, ?, ?, ?, ?)')
       .run('Session', 'sess-id', JSON.stringify({ jti: 'sess-id', uid: 'u1' }), 'u1', Date.now() + 60_000);
     raw.close();
 
     const store = new SqliteStore(file);
-    expect(await store.model('RefreshToken').find('old-plain-token')).toMatchObject({ jti: 'old-plain-token', grantId: 'g' });
+    expect(await store.model('RefreshToken').find('old-plain-token')).toMatchObject({
+      jti: 'old-plain-token',
+      grantId: 'g',
+    });
     expect((await store.model('Session').findByUid('u1'))?.jti).toBe('sess-id');
     await store.close();
     const check = new Database(file, { readonly: true });
     try {
       expect(check.prepare('SELECT version FROM schema_version').get()).toEqual({ version: SQLITE_SCHEMA_VERSION });
-      const row = check.prepare("SELECT id, payload FROM oidc_models WHERE model = 'RefreshToken'").get() as { id: string; payload: string };
+      const row = check.prepare("SELECT id, payload FROM oidc_models WHERE model = 'RefreshToken'").get() as {
+        id: string;
+        payload: string;
+      };
       expect(row.id).not.toBe('old-plain-token');
       expect(row.payload).not.toContain('old-plain-token');
     } finally {

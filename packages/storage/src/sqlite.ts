@@ -89,7 +89,12 @@ const MIGRATIONS: ReadonlyArray<string | ((db: Db) => void)> = [
   // 2: ids become SHA-256 keys and jti leaves the payload (existing rows are rewritten in place).
   (db: Db) => {
     db.exec('ALTER TABLE oidc_models ADD COLUMN jti_is_id INTEGER NOT NULL DEFAULT 0');
-    const rows = db.prepare('SELECT rowid, model, id, payload FROM oidc_models').all() as Array<{ rowid: number; model: string; id: string; payload: string }>;
+    const rows = db.prepare('SELECT rowid, model, id, payload FROM oidc_models').all() as Array<{
+      rowid: number;
+      model: string;
+      id: string;
+      payload: string;
+    }>;
     const update = db.prepare('UPDATE oidc_models SET id = ?, payload = ?, jti_is_id = ? WHERE rowid = ?');
     for (const row of rows) {
       let payload: ModelPayload;
@@ -155,28 +160,45 @@ class SqliteModelStore implements ModelStore {
     const { json, jtiIsId } = storedPayload(this.#model, id, payload);
     const { grantId, uid, userCode } = indexFields(payload);
     guarded(`${this.#model}.upsert`, () =>
-      statements(db).upsert.run(this.#model, modelKey(id), json, grantId ?? null, uid ?? null, userCode ?? null,
-        expiresAtFrom(expiresIn, now) ?? null, consumedAtFrom(payload, now) ?? null, jtiIsId ? 1 : 0),
+      statements(db).upsert.run(
+        this.#model,
+        modelKey(id),
+        json,
+        grantId ?? null,
+        uid ?? null,
+        userCode ?? null,
+        expiresAtFrom(expiresIn, now) ?? null,
+        consumedAtFrom(payload, now) ?? null,
+        jtiIsId ? 1 : 0,
+      ),
     );
   }
 
   async find(id: string): Promise<ModelPayload | undefined> {
     const db = this.#db();
     if (typeof id !== 'string') return undefined;
-    const row = guarded(`${this.#model}.find`, () => statements(db).find.get(this.#model, modelKey(id), Date.now()) as ModelRow | undefined);
+    const row = guarded(
+      `${this.#model}.find`,
+      () => statements(db).find.get(this.#model, modelKey(id), Date.now()) as ModelRow | undefined,
+    );
     return decodeRow(row, id);
   }
 
   async findByUid(uid: string): Promise<ModelPayload | undefined> {
     const db = this.#db();
-    const row = guarded(`${this.#model}.findByUid`, () => statements(db).findByUid.get(this.#model, uid, Date.now()) as ModelRow | undefined);
+    const row = guarded(
+      `${this.#model}.findByUid`,
+      () => statements(db).findByUid.get(this.#model, uid, Date.now()) as ModelRow | undefined,
+    );
     return decodeRow(row, undefined);
   }
 
   async findByUserCode(userCode: string): Promise<ModelPayload | undefined> {
     const db = this.#db();
-    const row = guarded(`${this.#model}.findByUserCode`, () =>
-      statements(db).findByUserCode.get(this.#model, userCode, Date.now()) as ModelRow | undefined);
+    const row = guarded(
+      `${this.#model}.findByUserCode`,
+      () => statements(db).findByUserCode.get(this.#model, userCode, Date.now()) as ModelRow | undefined,
+    );
     return decodeRow(row, undefined);
   }
 
@@ -184,7 +206,9 @@ class SqliteModelStore implements ModelStore {
     const db = this.#db();
     const now = Date.now();
     if (typeof id !== 'string') return false;
-    const result = guarded(`${this.#model}.consume`, () => statements(db).consume.run(now, this.#model, modelKey(id), now));
+    const result = guarded(`${this.#model}.consume`, () =>
+      statements(db).consume.run(now, this.#model, modelKey(id), now),
+    );
     return result.changes === 1;
   }
 
@@ -231,11 +255,14 @@ function statements(db: Db): Statements {
         jti_is_id = excluded.jti_is_id`),
     find: db.prepare(`SELECT payload, consumed_at, jti_is_id FROM oidc_models WHERE model = ? AND id = ? AND ${live}`),
     findByUid: db.prepare(
-      `SELECT payload, consumed_at, jti_is_id FROM oidc_models WHERE model = ? AND uid = ? AND ${live} ORDER BY expires_at DESC LIMIT 1`),
+      `SELECT payload, consumed_at, jti_is_id FROM oidc_models WHERE model = ? AND uid = ? AND ${live} ORDER BY expires_at DESC LIMIT 1`,
+    ),
     findByUserCode: db.prepare(
-      `SELECT payload, consumed_at, jti_is_id FROM oidc_models WHERE model = ? AND user_code = ? AND ${live} ORDER BY expires_at DESC LIMIT 1`),
+      `SELECT payload, consumed_at, jti_is_id FROM oidc_models WHERE model = ? AND user_code = ? AND ${live} ORDER BY expires_at DESC LIMIT 1`,
+    ),
     consume: db.prepare(
-      `UPDATE oidc_models SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL AND ${live}`),
+      `UPDATE oidc_models SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL AND ${live}`,
+    ),
     destroy: db.prepare('DELETE FROM oidc_models WHERE model = ? AND id = ?'),
     revokeByGrantId: db.prepare('DELETE FROM oidc_models WHERE model = ? AND grant_id = ?'),
     gcPage: db.prepare(`
@@ -258,7 +285,10 @@ class SqliteKeyStore implements KeyStore {
 
   async get(): Promise<VersionedKeys | undefined> {
     const db = this.#db();
-    const row = guarded('keys.get', () => statements(db).keysGet.get() as { keys: string; version: number } | undefined);
+    const row = guarded(
+      'keys.get',
+      () => statements(db).keysGet.get() as { keys: string; version: number } | undefined,
+    );
     return row && { keys: JSON.parse(row.keys) as SigningKeySet, version: String(row.version) };
   }
 
@@ -301,17 +331,22 @@ class SqliteRecordStore<T extends object> implements RecordStore<T> {
 
   async get(id: string): Promise<T | undefined> {
     const db = this.#db();
-    const row = guarded(`${this.#table}.get`, () =>
-      db.prepare(`SELECT record FROM ${this.#table} WHERE ${this.#keyColumn} = ?`).get(this.#normaliseKey(id)) as
-        | { record: string }
-        | undefined);
+    const row = guarded(
+      `${this.#table}.get`,
+      () =>
+        db.prepare(`SELECT record FROM ${this.#table} WHERE ${this.#keyColumn} = ?`).get(this.#normaliseKey(id)) as
+          { record: string } | undefined,
+    );
     return row && (JSON.parse(row.record) as T);
   }
 
   async list(): Promise<T[]> {
     const db = this.#db();
-    const rows = guarded(`${this.#table}.list`, () =>
-      db.prepare(`SELECT record FROM ${this.#table} ORDER BY ${this.#keyColumn}`).all() as Array<{ record: string }>);
+    const rows = guarded(
+      `${this.#table}.list`,
+      () =>
+        db.prepare(`SELECT record FROM ${this.#table} ORDER BY ${this.#keyColumn}`).all() as Array<{ record: string }>,
+    );
     return rows.map((row) => JSON.parse(row.record) as T);
   }
 
@@ -321,14 +356,20 @@ class SqliteRecordStore<T extends object> implements RecordStore<T> {
     const key = this.#normaliseKey(requireId(this.#keyOf(normalised), `${this.#table} key`));
     const json = encodeJSON(normalised, this.#table);
     guarded(`${this.#table}.upsert`, () =>
-      db.prepare(`INSERT INTO ${this.#table} (${this.#keyColumn}, record) VALUES (?, ?)
-                  ON CONFLICT (${this.#keyColumn}) DO UPDATE SET record = excluded.record`).run(key, json));
+      db
+        .prepare(
+          `INSERT INTO ${this.#table} (${this.#keyColumn}, record) VALUES (?, ?)
+                  ON CONFLICT (${this.#keyColumn}) DO UPDATE SET record = excluded.record`,
+        )
+        .run(key, json),
+    );
   }
 
   async delete(id: string): Promise<void> {
     const db = this.#db();
     guarded(`${this.#table}.delete`, () =>
-      db.prepare(`DELETE FROM ${this.#table} WHERE ${this.#keyColumn} = ?`).run(this.#normaliseKey(id)));
+      db.prepare(`DELETE FROM ${this.#table} WHERE ${this.#keyColumn} = ?`).run(this.#normaliseKey(id)),
+    );
   }
 }
 
@@ -341,10 +382,13 @@ class SqliteOfflineSessionStore implements OfflineSessionStore {
 
   async get(userId: string, connectorId: string): Promise<OfflineSession | undefined> {
     const db = this.#db();
-    const row = guarded('offlineSessions.get', () =>
-      db.prepare('SELECT record FROM offline_sessions WHERE user_id = ? AND connector_id = ?').get(userId, connectorId) as
-        | { record: string }
-        | undefined);
+    const row = guarded(
+      'offlineSessions.get',
+      () =>
+        db
+          .prepare('SELECT record FROM offline_sessions WHERE user_id = ? AND connector_id = ?')
+          .get(userId, connectorId) as { record: string } | undefined,
+    );
     return row && (JSON.parse(row.record) as OfflineSession);
   }
 
@@ -354,15 +398,20 @@ class SqliteOfflineSessionStore implements OfflineSessionStore {
     requireId(session.connectorId, 'offline session connectorId');
     const json = encodeJSON(session, 'offline session');
     guarded('offlineSessions.upsert', () =>
-      db.prepare(`INSERT INTO offline_sessions (user_id, connector_id, record) VALUES (?, ?, ?)
-                  ON CONFLICT (user_id, connector_id) DO UPDATE SET record = excluded.record`)
-        .run(session.userId, session.connectorId, json));
+      db
+        .prepare(
+          `INSERT INTO offline_sessions (user_id, connector_id, record) VALUES (?, ?, ?)
+                  ON CONFLICT (user_id, connector_id) DO UPDATE SET record = excluded.record`,
+        )
+        .run(session.userId, session.connectorId, json),
+    );
   }
 
   async delete(userId: string, connectorId: string): Promise<void> {
     const db = this.#db();
     guarded('offlineSessions.delete', () =>
-      db.prepare('DELETE FROM offline_sessions WHERE user_id = ? AND connector_id = ?').run(userId, connectorId));
+      db.prepare('DELETE FROM offline_sessions WHERE user_id = ? AND connector_id = ?').run(userId, connectorId),
+    );
   }
 }
 
@@ -375,8 +424,10 @@ function migrate(db: Db): void {
     const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
     const current = row?.version ?? 0;
     if (current > MIGRATIONS.length) {
-      throw new StoreError('invalid',
-        `SQLite schema version ${current} is newer than this Gatehouse supports (${MIGRATIONS.length}); upgrade Gatehouse`);
+      throw new StoreError(
+        'invalid',
+        `SQLite schema version ${current} is newer than this Gatehouse supports (${MIGRATIONS.length}); upgrade Gatehouse`,
+      );
     }
     for (let version = current + 1; version <= MIGRATIONS.length; version++) {
       const step = MIGRATIONS[version - 1]!;
@@ -458,8 +509,18 @@ export class SqliteStore implements Store {
     };
     for (const name of MODEL_NAMES) this.#models.set(name, new SqliteModelStore(name, guard));
     this.keys = new SqliteKeyStore(guard);
-    this.clients = new SqliteRecordStore<OAuth2Client>({ db: guard, table: 'clients', keyColumn: 'id', keyOf: (c) => c.id });
-    this.connectors = new SqliteRecordStore<ConnectorRecord>({ db: guard, table: 'connectors', keyColumn: 'id', keyOf: (c) => c.id });
+    this.clients = new SqliteRecordStore<OAuth2Client>({
+      db: guard,
+      table: 'clients',
+      keyColumn: 'id',
+      keyOf: (c) => c.id,
+    });
+    this.connectors = new SqliteRecordStore<ConnectorRecord>({
+      db: guard,
+      table: 'connectors',
+      keyColumn: 'id',
+      keyOf: (c) => c.id,
+    });
     this.passwords = new SqliteRecordStore<PasswordUser>({
       db: guard,
       table: 'passwords',

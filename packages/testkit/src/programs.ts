@@ -50,13 +50,38 @@ export interface SystemProgram {
 export const BUILT_KUBECTL = fileURLToPath(new URL('../.cache/bin/kubectl', import.meta.url));
 
 export const PROGRAMS: readonly SystemProgram[] = [
-  { id: 'nginx', purpose: 'forward-auth and e2e suites (the edge)', paths: ['/usr/sbin/nginx'], apt: 'nginx', usedBy: 'test' },
+  {
+    id: 'nginx',
+    purpose: 'forward-auth and e2e suites (the edge)',
+    paths: ['/usr/sbin/nginx'],
+    apt: 'nginx',
+    usedBy: 'test',
+  },
   { id: 'slapd', purpose: 'LDAP connector and e2e suites', paths: ['/usr/sbin/slapd'], apt: 'slapd', usedBy: 'test' },
   { id: 'slapadd', purpose: 'seeding the test directory', paths: ['/usr/sbin/slapadd'], apt: 'slapd', usedBy: 'test' },
-  { id: 'ldapmodify', purpose: 'changing the test directory', paths: ['/usr/bin/ldapmodify'], apt: 'ldap-utils', usedBy: 'test' },
-  { id: 'ldapsearch', purpose: 'the slapd launcher tests', paths: ['/usr/bin/ldapsearch'], apt: 'ldap-utils', usedBy: 'test' },
+  {
+    id: 'ldapmodify',
+    purpose: 'changing the test directory',
+    paths: ['/usr/bin/ldapmodify'],
+    apt: 'ldap-utils',
+    usedBy: 'test',
+  },
+  {
+    id: 'ldapsearch',
+    purpose: 'the slapd launcher tests',
+    paths: ['/usr/bin/ldapsearch'],
+    apt: 'ldap-utils',
+    usedBy: 'test',
+  },
   { id: 'chromium', purpose: 'browser journeys (e2e)', paths: ['/usr/bin/chromium'], apt: 'chromium', usedBy: 'test' },
-  { id: 'etcd', purpose: 'the Kubernetes suites', paths: ['/usr/bin/etcd'], onPath: 'etcd', apt: 'etcd-server', usedBy: 'test' },
+  {
+    id: 'etcd',
+    purpose: 'the Kubernetes suites',
+    paths: ['/usr/bin/etcd'],
+    onPath: 'etcd',
+    apt: 'etcd-server',
+    usedBy: 'test',
+  },
   {
     id: 'kubectl',
     purpose: 'the Kubernetes suites',
@@ -64,7 +89,8 @@ export const PROGRAMS: readonly SystemProgram[] = [
     onPath: 'kubectl',
     // Debian 12 only has kubernetes-client 1.20, far outside the supported skew of the v1.33 API server:
     // without a kubectl of its own the preflight builds one from the kube-apiserver's k8s.io/kubernetes.
-    manual: 'kubectl, once Go is installed (the test command does this itself): ./pnpmw exec node packages/testkit/src/kube/build-cli.ts --kubectl',
+    manual:
+      'kubectl, once Go is installed (the test command does this itself): ./pnpmw exec node packages/testkit/src/kube/build-cli.ts --kubectl',
     usedBy: 'test',
   },
   {
@@ -77,10 +103,36 @@ export const PROGRAMS: readonly SystemProgram[] = [
       'Go >= 1.24: curl -fsSL https://go.dev/dl/go1.24.0.linux-amd64.tar.gz | tar -C /usr/local -xz  (or set GATEHOUSE_KUBE_APISERVER to a built kube-apiserver)',
     usedBy: 'test',
   },
-  { id: 'redis-server', purpose: 'the Redis suites', paths: ['/usr/bin/redis-server'], onPath: 'redis-server', apt: 'redis-server', usedBy: 'test' },
-  { id: 'initdb', purpose: 'the PostgreSQL suites', paths: ['/usr/lib/postgresql/*/bin/initdb'], apt: 'postgresql', usedBy: 'test' },
-  { id: 'postgres', purpose: 'the PostgreSQL suites', paths: ['/usr/lib/postgresql/*/bin/postgres'], apt: 'postgresql', usedBy: 'test' },
-  { id: 'curl', purpose: 'the demo test (it runs the curl line ./pnpmw demo prints)', paths: ['/usr/bin/curl'], onPath: 'curl', apt: 'curl', usedBy: 'test' },
+  {
+    id: 'redis-server',
+    purpose: 'the Redis suites',
+    paths: ['/usr/bin/redis-server'],
+    onPath: 'redis-server',
+    apt: 'redis-server',
+    usedBy: 'test',
+  },
+  {
+    id: 'initdb',
+    purpose: 'the PostgreSQL suites',
+    paths: ['/usr/lib/postgresql/*/bin/initdb'],
+    apt: 'postgresql',
+    usedBy: 'test',
+  },
+  {
+    id: 'postgres',
+    purpose: 'the PostgreSQL suites',
+    paths: ['/usr/lib/postgresql/*/bin/postgres'],
+    apt: 'postgresql',
+    usedBy: 'test',
+  },
+  {
+    id: 'curl',
+    purpose: 'the demo test (it runs the curl line ./pnpmw demo prints)',
+    paths: ['/usr/bin/curl'],
+    onPath: 'curl',
+    apt: 'curl',
+    usedBy: 'test',
+  },
   { id: 'wrk', purpose: 'the HTTP benchmarks', paths: ['/usr/bin/wrk'], apt: 'wrk', usedBy: 'bench' },
 ];
 

@@ -5,7 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { X509Certificate } from 'node:crypto';
 import { createTestCA, loadTestCA } from './tls.ts';
 
-async function handshake(port: number, options: { ca: string; servername?: string; host?: string }): Promise<TLSSocket> {
+async function handshake(
+  port: number,
+  options: { ca: string; servername?: string; host?: string },
+): Promise<TLSSocket> {
   const socket = connect({ port, host: options.host ?? '127.0.0.1', ca: options.ca, servername: options.servername });
   await Promise.race([
     once(socket, 'secureConnect'),
@@ -27,7 +30,9 @@ describe('createTestCA', () => {
     try {
       (await handshake(port, { ca: ca.caCert, servername: 'localhost' })).destroy();
       (await handshake(port, { ca: ca.caCert })).destroy(); // IP SAN checked against 127.0.0.1
-      await expect(handshake(port, { ca: ca.caCert, servername: 'other.example' })).rejects.toThrow(/altnames|Hostname/i);
+      await expect(handshake(port, { ca: ca.caCert, servername: 'other.example' })).rejects.toThrow(
+        /altnames|Hostname/i,
+      );
       const other = await createTestCA('Other CA');
       await expect(handshake(port, { ca: other.caCert, servername: 'localhost' })).rejects.toThrow(/certificate/i);
     } finally {
@@ -39,14 +44,24 @@ describe('createTestCA', () => {
     const ca = await createTestCA();
     const leaf = await ca.issue(['localhost']);
     const client = await ca.issueClient('robot');
-    const server = createServer({ cert: leaf.cert, key: leaf.key, ca: ca.caCert, requestCert: true, rejectUnauthorized: true }, (s) => {
-      s.end(String((s.getPeerCertificate() as { subject?: { CN?: string } }).subject?.CN));
-    });
+    const server = createServer(
+      { cert: leaf.cert, key: leaf.key, ca: ca.caCert, requestCert: true, rejectUnauthorized: true },
+      (s) => {
+        s.end(String((s.getPeerCertificate() as { subject?: { CN?: string } }).subject?.CN));
+      },
+    );
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;
     try {
-      const socket = connect({ port, host: '127.0.0.1', servername: 'localhost', ca: ca.caCert, cert: client.cert, key: client.key });
+      const socket = connect({
+        port,
+        host: '127.0.0.1',
+        servername: 'localhost',
+        ca: ca.caCert,
+        cert: client.cert,
+        key: client.key,
+      });
       const chunks: Buffer[] = [];
       socket.on('data', (c: Buffer) => chunks.push(c));
       await once(socket, 'end');
@@ -56,7 +71,7 @@ describe('createTestCA', () => {
     }
   });
 
-  it('reloaded from its PEMs, a CA issues certificates that the first copy\'s clients trust; lifetimes are chosen', async () => {
+  it("reloaded from its PEMs, a CA issues certificates that the first copy's clients trust; lifetimes are chosen", async () => {
     const first = await createTestCA('Kept CA', { caDays: 3650 });
     const again = loadTestCA({ caCert: first.caCert, caKey: first.caKey }, { leafDays: 365 });
     const leaf = await again.issue(['gatehouse.localhost']);

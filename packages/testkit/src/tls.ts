@@ -64,7 +64,9 @@ export function loadTestCA(pems: { caCert: string; caKey: string }, options: Val
     async issue(hostnames: string[]): Promise<IssuedCert> {
       const first = hostnames[0];
       if (first === undefined) throw new Error('issue() needs at least one hostname');
-      const altNames = hostnames.map((h) => (isIP(h) !== 0 ? { type: 7 as const, ip: h } : { type: 2 as const, value: h }));
+      const altNames = hostnames.map((h) =>
+        isIP(h) !== 0 ? { type: 7 as const, ip: h } : { type: 2 as const, value: h },
+      );
       const leaf = await generate([{ name: 'commonName', value: first }], {
         keyType: 'ec',
         algorithm: 'sha256',

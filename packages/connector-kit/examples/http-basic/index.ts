@@ -7,8 +7,25 @@
  * `ConnectorError` codes for every upstream failure, the kit's bounded HTTP client (timeouts,
  * body cap, one retry of a GET on a dropped connection), and no secret in logs.
  */
-import { ConnectorError, defineConnector, HttpClient, httpsURL, parseJSONBody, requiredString, statusError, stringList, z } from '@gatehouse/connector-kit';
-import type { Connector, HttpResponse, Identity, PasswordConnector, RefreshConnector, Scopes } from '@gatehouse/connector-kit';
+import {
+  ConnectorError,
+  defineConnector,
+  HttpClient,
+  httpsURL,
+  parseJSONBody,
+  requiredString,
+  statusError,
+  stringList,
+  z,
+} from '@gatehouse/connector-kit';
+import type {
+  Connector,
+  HttpResponse,
+  Identity,
+  PasswordConnector,
+  RefreshConnector,
+  Scopes,
+} from '@gatehouse/connector-kit';
 
 export const configSchema = z
   .object({
@@ -71,7 +88,12 @@ export const factory = defineConnector({
   open(id, config, context): PasswordConnector & RefreshConnector & Pick<Connector, 'close'> {
     const log = context.logger.child({ connector: id });
     // One pool per connector: `close()` releases its sockets.
-    const http = new HttpClient({ upstream: 'The user service', timeoutMs: config.timeoutMs, headers: { accept: 'application/json' }, logger: log });
+    const http = new HttpClient({
+      upstream: 'The user service',
+      timeoutMs: config.timeoutMs,
+      headers: { accept: 'application/json' },
+      logger: log,
+    });
     return {
       kind: 'password',
       prompt: config.prompt,
@@ -79,7 +101,12 @@ export const factory = defineConnector({
         // An empty password must never reach the upstream (many treat it as "anonymous").
         if (username === '' || password === '' || username.includes(':')) return { ok: false };
         const basic = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-        const response = await http.send({ method: 'GET', url: `${config.url}/user`, headers: { authorization: basic }, what: 'GET /user' });
+        const response = await http.send({
+          method: 'GET',
+          url: `${config.url}/user`,
+          headers: { authorization: basic },
+          what: 'GET /user',
+        });
         if (response.status === 401 || response.status === 403) {
           log.info({ outcome: 'invalid_credentials' }, 'login refused');
           return { ok: false };
@@ -101,7 +128,8 @@ export const factory = defineConnector({
           throw new ConnectorError('refresh_failed', `user ${data.id} no longer exists upstream`);
         }
         const user = readUser(response, 'GET /users/{id}');
-        if (user.id !== identity.userId) throw new ConnectorError('refresh_failed', 'upstream returned a different user');
+        if (user.id !== identity.userId)
+          throw new ConnectorError('refresh_failed', 'upstream returned a different user');
         return toIdentity(config, user, scopes);
       },
       close: () => http.close(),

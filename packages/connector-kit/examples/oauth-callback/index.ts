@@ -27,7 +27,14 @@ import {
   withConnectorData,
   z,
 } from '@gatehouse/connector-kit';
-import type { CallbackConnector, Connector, HttpResponse, Identity, RefreshConnector, Scopes } from '@gatehouse/connector-kit';
+import type {
+  CallbackConnector,
+  Connector,
+  HttpResponse,
+  Identity,
+  RefreshConnector,
+  Scopes,
+} from '@gatehouse/connector-kit';
 
 export const configSchema = z
   .object({
@@ -79,7 +86,12 @@ export const factory = defineConnector({
   configSchema,
   open(id, config, context): CallbackConnector & RefreshConnector & Pick<Connector, 'close'> {
     const log = context.logger.child({ connector: id });
-    const http = new HttpClient({ upstream: UPSTREAM, timeoutMs: config.timeoutMs, headers: { accept: 'application/json' }, logger: log });
+    const http = new HttpClient({
+      upstream: UPSTREAM,
+      timeoutMs: config.timeoutMs,
+      headers: { accept: 'application/json' },
+      logger: log,
+    });
 
     /** POST /token. Never sent twice (the kit retries only idempotent requests): a code is single-use. */
     const token = async (grant: Record<string, string>, refreshing: boolean): Promise<Tokens> => {
@@ -99,9 +111,12 @@ export const factory = defineConnector({
         // The code was spent or its PKCE verifier is wrong; on refresh the token was revoked.
         throw refreshing
           ? new ConnectorError('refresh_failed', 'the upstream refused the refresh token')
-          : new ConnectorError('invalid_state', 'the upstream refused the code', { userMessage: 'This sign-in has expired. Please start again.' });
+          : new ConnectorError('invalid_state', 'the upstream refused the code', {
+              userMessage: 'This sign-in has expired. Please start again.',
+            });
       }
-      if (response.status !== 200) throw new ConnectorError('upstream_error', `${what} answered HTTP ${response.status}`);
+      if (response.status !== 200)
+        throw new ConnectorError('upstream_error', `${what} answered HTTP ${response.status}`);
       const parsed = tokenSchema.safeParse(body);
       if (!parsed.success) throw new ConnectorError('upstream_error', `${what}: no access_token`);
       return parsed.data;
@@ -109,11 +124,18 @@ export const factory = defineConnector({
 
     const userinfo = async (accessToken: string, refreshing: boolean): Promise<z.output<typeof userSchema>> => {
       const what = 'GET /userinfo';
-      const response = await http.send({ method: 'GET', url: `${config.url}/userinfo`, what, headers: { authorization: `Bearer ${accessToken}` } });
+      const response = await http.send({
+        method: 'GET',
+        url: `${config.url}/userinfo`,
+        what,
+        headers: { authorization: `Bearer ${accessToken}` },
+      });
       const body = answer(response, what);
-      if (response.status === 401 && refreshing) throw new ConnectorError('refresh_failed', 'the upstream no longer knows the user');
+      if (response.status === 401 && refreshing)
+        throw new ConnectorError('refresh_failed', 'the upstream no longer knows the user');
       const parsed = userSchema.safeParse(body);
-      if (response.status !== 200 || !parsed.success) throw new ConnectorError('upstream_error', `${what}: HTTP ${response.status} or an unexpected user`);
+      if (response.status !== 200 || !parsed.success)
+        throw new ConnectorError('upstream_error', `${what}: HTTP ${response.status} or an unexpected user`);
       return parsed.data;
     };
 
@@ -126,7 +148,11 @@ export const factory = defineConnector({
           response_type: 'code',
           client_id: config.clientID,
           redirect_uri: callbackURL,
-          scope: [...config.scopes, ...(scopes.groups ? ['groups'] : []), ...(scopes.offlineAccess ? ['offline_access'] : [])].join(' '),
+          scope: [
+            ...config.scopes,
+            ...(scopes.groups ? ['groups'] : []),
+            ...(scopes.offlineAccess ? ['offline_access'] : []),
+          ].join(' '),
           state,
           code_challenge: pkce.challenge,
           code_challenge_method: pkce.method,
@@ -142,18 +168,31 @@ export const factory = defineConnector({
         const error = params.get('error');
         if (error !== null) {
           const code = oauthErrorCode(error);
-          throw new ConnectorError(code === 'access_denied' ? 'access_denied' : 'upstream_error', `the upstream answered ${code}`, {
-            userMessage: code === 'access_denied' ? 'The sign-in was declined.' : `The sign-in service refused the sign-in (${code}).`,
-          });
+          throw new ConnectorError(
+            code === 'access_denied' ? 'access_denied' : 'upstream_error',
+            `the upstream answered ${code}`,
+            {
+              userMessage:
+                code === 'access_denied'
+                  ? 'The sign-in was declined.'
+                  : `The sign-in service refused the sign-in (${code}).`,
+            },
+          );
         }
         const code = params.get('code');
         if (!code) throw new ConnectorError('invalid_state', 'callback without a code');
         const tokens = await token(
-          { grant_type: 'authorization_code', code, redirect_uri: login.redirectURI, code_verifier: login.codeVerifier },
+          {
+            grant_type: 'authorization_code',
+            code,
+            redirect_uri: login.redirectURI,
+            code_verifier: login.codeVerifier,
+          },
           false,
         );
         const identity = toIdentity(await userinfo(tokens.access_token, false), scopes);
-        if (scopes.offlineAccess && tokens.refresh_token !== undefined) identity.connectorData = { refreshToken: tokens.refresh_token };
+        if (scopes.offlineAccess && tokens.refresh_token !== undefined)
+          identity.connectorData = { refreshToken: tokens.refresh_token };
         log.info({ userId: identity.userId }, 'login');
         return identity;
       },
@@ -166,7 +205,8 @@ export const factory = defineConnector({
         const next = { refreshToken: tokens.refresh_token ?? data.data.refreshToken };
         try {
           const fresh = toIdentity(await userinfo(tokens.access_token, true), scopes);
-          if (fresh.userId !== identity.userId) throw new ConnectorError('refresh_failed', 'the upstream refreshed another user');
+          if (fresh.userId !== identity.userId)
+            throw new ConnectorError('refresh_failed', 'the upstream refreshed another user');
           return { ...fresh, connectorData: next };
         } catch (error) {
           throw withConnectorData(error, next);
@@ -180,7 +220,8 @@ export const factory = defineConnector({
 
 /** A JSON object answer; 429 and 5xx first become `upstream_unavailable`/`upstream_error` (with `Retry-After`). */
 function answer(response: HttpResponse, what: string): Record<string, unknown> {
-  if (response.status === 429 || response.status >= 500) throw statusError({ upstream: UPSTREAM, what }, response.status, response.headers.get('retry-after'));
+  if (response.status === 429 || response.status >= 500)
+    throw statusError({ upstream: UPSTREAM, what }, response.status, response.headers.get('retry-after'));
   return parseJSONObject({ upstream: UPSTREAM, what }, response.text);
 }
 

@@ -8,7 +8,11 @@ import type { BoundedRequest, HttpResponse, UpstreamCall } from './types.ts';
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 /** Reads a body up to `limit` bytes; leaving the loop early cancels the stream (and drops the socket). */
-async function readBounded(body: ReadableStream<Uint8Array> | null, call: UpstreamCall, limit: number): Promise<string> {
+async function readBounded(
+  body: ReadableStream<Uint8Array> | null,
+  call: UpstreamCall,
+  limit: number,
+): Promise<string> {
   if (body === null) return '';
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -41,15 +45,30 @@ export async function boundedFetch(request: BoundedRequest): Promise<HttpRespons
         signal: AbortSignal.timeout(request.timeoutMs),
         ...(request.dispatcher !== undefined ? { dispatcher: request.dispatcher } : {}),
       });
-      const text = await readBounded(response.body as ReadableStream<Uint8Array> | null, request, request.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
-      request.logger?.debug({ upstream: request.upstream, request: request.what, status: response.status, ms: Date.now() - started }, 'upstream request');
+      const text = await readBounded(
+        response.body as ReadableStream<Uint8Array> | null,
+        request,
+        request.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      );
+      request.logger?.debug(
+        { upstream: request.upstream, request: request.what, status: response.status, ms: Date.now() - started },
+        'upstream request',
+      );
       return { status: response.status, headers: response.headers as unknown as Headers, text };
     } catch (error) {
       if (isConnectorError(error)) throw error;
       const failure = classifyTransportFailure(error);
       if (failure.kind === 'network' && idempotent && attempt === 1) continue;
       const mapped = transportError(request, failure, error);
-      request.logger?.warn({ upstream: request.upstream, request: request.what, failure: failure.kind === 'timeout' ? 'timeout' : failure.code, ms: Date.now() - started }, 'upstream request failed');
+      request.logger?.warn(
+        {
+          upstream: request.upstream,
+          request: request.what,
+          failure: failure.kind === 'timeout' ? 'timeout' : failure.code,
+          ms: Date.now() - started,
+        },
+        'upstream request failed',
+      );
       throw mapped;
     }
   }
@@ -70,7 +89,9 @@ export interface HttpClientOptions {
 }
 
 /** What a request through an `HttpClient` needs beyond the client's defaults. */
-export type HttpClientRequest = Omit<BoundedRequest, 'upstream' | 'timeoutMs' | 'dispatcher' | 'logger'> & { timeoutMs?: number };
+export type HttpClientRequest = Omit<BoundedRequest, 'upstream' | 'timeoutMs' | 'dispatcher' | 'logger'> & {
+  timeoutMs?: number;
+};
 
 /**
  * A bounded HTTP client with its own connection pool, so a custom CA applies only to this

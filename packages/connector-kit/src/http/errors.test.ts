@@ -12,13 +12,18 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter(' 7 ', now)).toBe(7);
     expect(parseRetryAfter('Thu, 01 Jan 2026 00:01:00 GMT', now)).toBe(60);
     expect(parseRetryAfter(new Date(0).toUTCString(), now)).toBe(0);
-    for (const absent of [undefined, null, '', 'soon', '-5', '1.5']) expect(parseRetryAfter(absent, now)).toBeUndefined();
+    for (const absent of [undefined, null, '', 'soon', '-5', '1.5'])
+      expect(parseRetryAfter(absent, now)).toBeUndefined();
   });
 });
 
 describe('statusError', () => {
   it('makes 429/502/503/504 upstream_unavailable with retryAfter, other statuses upstream_error', () => {
-    expect(statusError(call, 429, '5')).toMatchObject({ code: 'upstream_unavailable', retryAfter: 5, userMessage: expect.stringContaining('limiting') });
+    expect(statusError(call, 429, '5')).toMatchObject({
+      code: 'upstream_unavailable',
+      retryAfter: 5,
+      userMessage: expect.stringContaining('limiting'),
+    });
     for (const s of [502, 503, 504]) expect(statusError(call, s).code).toBe('upstream_unavailable');
     for (const s of [500, 501, 400, 418]) expect(statusError(call, s).code).toBe('upstream_error');
     expect(statusError(call, 503, null).retryAfter).toBeUndefined();
@@ -31,8 +36,15 @@ describe('JSON bodies', () => {
     expect(parseJSONBody(call, '[1]')).toEqual([1]);
     expect(parseJSONObject(call, '{"a":1}')).toEqual({ a: 1 });
     for (const bad of ['[]', 'null', '"s"', '<html>', '']) {
-      expect(() => parseJSONObject(call, bad)).toThrow(expect.objectContaining({ code: 'upstream_error', message: 'GET /thing: the response is not a JSON object' }));
+      expect(() => parseJSONObject(call, bad)).toThrow(
+        expect.objectContaining({ code: 'upstream_error', message: 'GET /thing: the response is not a JSON object' }),
+      );
     }
-    expect(() => parseJSONBody(call, '<html>')).toThrow(expect.objectContaining({ code: 'upstream_error', userMessage: 'Example sent an answer that could not be understood.' }));
+    expect(() => parseJSONBody(call, '<html>')).toThrow(
+      expect.objectContaining({
+        code: 'upstream_error',
+        userMessage: 'Example sent an answer that could not be understood.',
+      }),
+    );
   });
 });

@@ -18,7 +18,10 @@ export function assertIdentityShape(identity: Identity, options: IdentityShapeOp
   expect(typeof identity.userId, 'userId is a string').toBe('string');
   expect(identity.userId.trim().length, 'userId is not empty').toBeGreaterThan(0);
   if (!options.userIdMayBeEmail) {
-    expect(looksLikeEmail(identity.userId), `userId ${identity.userId} must be a stable upstream id, not an email`).toBe(false);
+    expect(
+      looksLikeEmail(identity.userId),
+      `userId ${identity.userId} must be a stable upstream id, not an email`,
+    ).toBe(false);
   }
   expect(typeof identity.username, 'username is a string').toBe('string');
   expect(identity.username.length, 'username is not empty').toBeGreaterThan(0);
@@ -32,6 +35,8 @@ export function assertIdentityShape(identity: Identity, options: IdentityShapeOp
   }
   // connectorData is stored as JSON by the issuer: it must survive a round trip unchanged.
   if (identity.connectorData !== undefined) {
-    expect(JSON.parse(JSON.stringify(identity.connectorData)), 'connectorData is JSON-serialisable').toEqual(identity.connectorData);
+    expect(JSON.parse(JSON.stringify(identity.connectorData)), 'connectorData is JSON-serialisable').toEqual(
+      identity.connectorData,
+    );
   }
 }

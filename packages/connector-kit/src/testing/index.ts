@@ -147,7 +147,10 @@ export async function within<T>(ms: number, what: string, promise: Promise<T>): 
 }
 
 /** Awaits `promise` and asserts it rejected with a `ConnectorError` whose code is one of `codes`. */
-export async function expectConnectorError(promise: Promise<unknown>, codes: ConnectorErrorCode | ConnectorErrorCode[]): Promise<void> {
+export async function expectConnectorError(
+  promise: Promise<unknown>,
+  codes: ConnectorErrorCode | ConnectorErrorCode[],
+): Promise<void> {
   const wanted = Array.isArray(codes) ? codes : [codes];
   let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
   try {
@@ -189,14 +192,24 @@ function freshState(): string {
 }
 
 /** One full callback login: loginURL, the upstream round trip, handleCallback. */
-async function callbackLogin(c: CallbackConnector, s: Started, options: CallbackConformance, ms: number): Promise<Identity> {
+async function callbackLogin(
+  c: CallbackConnector,
+  s: Started,
+  options: CallbackConformance,
+  ms: number,
+): Promise<Identity> {
   const state = freshState();
   const redirect = await within(ms, 'loginURL', c.loginURL(s.scopes, s.context.callbackURL, state));
   const request = await within(ms, 'driveLogin', options.driveLogin(redirect.url, s.context.callbackURL));
   return within(ms, 'handleCallback', c.handleCallback(s.scopes, viaStore(redirect.keep), request));
 }
 
-async function passwordLogin(c: PasswordConnector, s: Started, options: PasswordConformance, ms: number): Promise<Identity> {
+async function passwordLogin(
+  c: PasswordConnector,
+  s: Started,
+  options: PasswordConformance,
+  ms: number,
+): Promise<Identity> {
   const result = await within(ms, 'login', c.login(s.scopes, options.username, options.password));
   if (!result.ok) throw new Error(`login of ${options.username} with the right password returned {ok: false}`);
   return result.identity;
@@ -252,9 +265,15 @@ export function runConnectorConformance<Config>(options: ConformanceOptions<Conf
       const raw = typeof options.config === 'function' ? await (options.config as () => unknown)() : options.config;
       const parsed = options.factory.configSchema.safeParse(raw);
       if (!parsed.success) {
-        throw new Error(`config rejected by the schema: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+        throw new Error(
+          `config rejected by the schema: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        );
       }
-      const connector = await within(ms, 'open', Promise.resolve(options.factory.open('conformance', parsed.data, context)));
+      const connector = await within(
+        ms,
+        'open',
+        Promise.resolve(options.factory.open('conformance', parsed.data, context)),
+      );
       started = { connector, scopes, context };
     });
 
@@ -265,7 +284,9 @@ export function runConnectorConformance<Config>(options: ConformanceOptions<Conf
     describe('factory', () => {
       it('declares a type, a compatible kit version and a config schema', () => {
         expect(options.factory.type).toMatch(/^[A-Za-z@][A-Za-z0-9@/._-]*$/);
-        expect(isCompatibleKitVersion(options.factory.kitVersion), `kitVersion ${options.factory.kitVersion}`).toBe(true);
+        expect(isCompatibleKitVersion(options.factory.kitVersion), `kitVersion ${options.factory.kitVersion}`).toBe(
+          true,
+        );
         expect(typeof options.factory.configSchema.safeParse).toBe('function');
         expect(typeof options.factory.open).toBe('function');
       });
@@ -306,7 +327,8 @@ export function runConnectorConformance<Config>(options: ConformanceOptions<Conf
         const cb = options.callback;
         const callback = (): CallbackConnector => {
           const c = get().connector;
-          if (!isCallbackConnector(c)) throw new Error('options.callback given, but the connector is not a callback connector');
+          if (!isCallbackConnector(c))
+            throw new Error('options.callback given, but the connector is not a callback connector');
           return c;
         };
 
@@ -351,7 +373,11 @@ export function runConnectorConformance<Config>(options: ConformanceOptions<Conf
           const stripped = new URL(request.url.href);
           stripped.searchParams.delete(cb.stateParam ?? 'state');
           await expectConnectorError(
-            within(ms, 'handleCallback', c.handleCallback(s.scopes, viaStore(redirect.keep), { ...request, url: stripped })),
+            within(
+              ms,
+              'handleCallback',
+              c.handleCallback(s.scopes, viaStore(redirect.keep), { ...request, url: stripped }),
+            ),
             ConnectorErrorCodes.InvalidState,
           );
           await expectConnectorError(
@@ -393,7 +419,8 @@ export function runConnectorConformance<Config>(options: ConformanceOptions<Conf
         const pw = options.password;
         const password = (): PasswordConnector => {
           const c = get().connector;
-          if (!isPasswordConnector(c)) throw new Error('options.password given, but the connector is not a password connector');
+          if (!isPasswordConnector(c))
+            throw new Error('options.password given, but the connector is not a password connector');
           return c;
         };
 
@@ -403,7 +430,11 @@ export function runConnectorConformance<Config>(options: ConformanceOptions<Conf
         });
 
         it('answers {ok: false} for a wrong password', async () => {
-          const result = await within(ms, 'login', password().login(get().scopes, pw.username, pw.wrongPassword ?? `${pw.password}-wrong`));
+          const result = await within(
+            ms,
+            'login',
+            password().login(get().scopes, pw.username, pw.wrongPassword ?? `${pw.password}-wrong`),
+          );
           expect(result).toEqual({ ok: false });
         });
 
@@ -484,7 +515,10 @@ export function runConnectorConformance<Config>(options: ConformanceOptions<Conf
               const request = await within(ms, 'driveLogin', cb.driveLogin(redirect.url, s.context.callbackURL));
               await fault.set();
               try {
-                await expectConnectorError(within(ms, 'handleCallback', c.handleCallback(s.scopes, viaStore(redirect.keep), request)), code);
+                await expectConnectorError(
+                  within(ms, 'handleCallback', c.handleCallback(s.scopes, viaStore(redirect.keep), request)),
+                  code,
+                );
               } finally {
                 await fault.clear();
               }

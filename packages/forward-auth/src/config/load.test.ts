@@ -41,7 +41,12 @@ describe('durations and secrets', () => {
   });
 
   it("reads every spelling of Go's time.ParseDuration, as oauth2-proxy does", () => {
-    const { config } = validateForwardAuthConfig({ ...minimal, cookie_expire: '+1.h', cookie_refresh: '.5m', cookie_csrf_expire: '900000000μs' });
+    const { config } = validateForwardAuthConfig({
+      ...minimal,
+      cookie_expire: '+1.h',
+      cookie_refresh: '.5m',
+      cookie_csrf_expire: '900000000μs',
+    });
     expect(config.cookie_expire).toBe(3_600_000);
     expect(config.cookie_refresh).toBe(30_000);
     expect(config.cookie_csrf_expire).toBe(900_000);
@@ -89,7 +94,15 @@ scope = "openid email"
 `,
     );
     const { config } = loadForwardAuthConfig({
-      argv: ['--config', file, '--client-id=from-flag', '--email-domain', 'a.com', '--email-domain=b.com', '--cookie-secure=false'],
+      argv: [
+        '--config',
+        file,
+        '--client-id=from-flag',
+        '--email-domain',
+        'a.com',
+        '--email-domain=b.com',
+        '--cookie-secure=false',
+      ],
       env: {
         OAUTH2_PROXY_CLIENT_ID: 'from-oauth2-env',
         OAUTH2_PROXY_SCOPE: 'openid email profile groups',
@@ -113,14 +126,27 @@ scope = "openid email"
     writeFileSync(f, 'from-a-file\n');
     const { config } = validateForwardAuthConfig({ ...minimal, client_secret: undefined, client_secret_file: f });
     expect(config.client_secret).toBe('from-a-file');
-    expect(issues(() => validateForwardAuthConfig({ ...minimal, client_secret_file: f })).client_secret_file).toMatch(/cannot be combined/);
+    expect(issues(() => validateForwardAuthConfig({ ...minimal, client_secret_file: f })).client_secret_file).toMatch(
+      /cannot be combined/,
+    );
   });
 
   it('reports every problem at once, by option name', () => {
     const found = issues(() =>
       loadForwardAuthConfig({
-        argv: ['--cookie-expire=soon', '--cookie-secret=short', '--trusted-proxy-ip=10.0.0.0/99', '--skip-auth-route=GET=(', '--bogus=1'],
-        values: { provider: 'github', redirect_url: 'not a url', whitelist_domains: ['evil.com/path'], extra_jwt_issuers: ['nope'] },
+        argv: [
+          '--cookie-expire=soon',
+          '--cookie-secret=short',
+          '--trusted-proxy-ip=10.0.0.0/99',
+          '--skip-auth-route=GET=(',
+          '--bogus=1',
+        ],
+        values: {
+          provider: 'github',
+          redirect_url: 'not a url',
+          whitelist_domains: ['evil.com/path'],
+          extra_jwt_issuers: ['nope'],
+        },
       }),
     );
     expect(Object.keys(found)).toEqual(
@@ -144,7 +170,15 @@ scope = "openid email"
   });
 
   it('rejects cookie_refresh >= cookie_expire and SameSite=None without Secure', () => {
-    const found = issues(() => validateForwardAuthConfig({ ...minimal, cookie_expire: '1h', cookie_refresh: '2h', cookie_samesite: 'none', cookie_secure: false }));
+    const found = issues(() =>
+      validateForwardAuthConfig({
+        ...minimal,
+        cookie_expire: '1h',
+        cookie_refresh: '2h',
+        cookie_samesite: 'none',
+        cookie_secure: false,
+      }),
+    );
     expect(found.cookie_refresh).toMatch(/less than cookie_expire/);
     expect(found.cookie_samesite).toMatch(/cookie_secure/);
   });
@@ -155,28 +189,54 @@ scope = "openid email"
     const { config, warnings } = loadForwardAuthConfig({ configFile: file, values: minimal });
     expect(config.metrics_address).toBe('127.0.0.1:9100');
     expect(warnings.join('\n')).not.toMatch(/metrics_address/);
-    expect(loadForwardAuthConfig({ env: { OAUTH2_PROXY_METRICS_ADDRESS: ':9100' }, values: minimal }).config.metrics_address).toBe(':9100');
-    expect(loadForwardAuthConfig({ argv: ['--metrics-address=[::1]:9100'], values: minimal }).config.metrics_address).toBe('[::1]:9100');
+    expect(
+      loadForwardAuthConfig({ env: { OAUTH2_PROXY_METRICS_ADDRESS: ':9100' }, values: minimal }).config.metrics_address,
+    ).toBe(':9100');
+    expect(
+      loadForwardAuthConfig({ argv: ['--metrics-address=[::1]:9100'], values: minimal }).config.metrics_address,
+    ).toBe('[::1]:9100');
     expect(validateForwardAuthConfig(minimal).config.metrics_address).toBeUndefined();
-    expect(issues(() => validateForwardAuthConfig({ ...minimal, metrics_address: 'nope' })).metrics_address).toMatch(/host:port/);
-    expect(issues(() => validateForwardAuthConfig({ ...minimal, http_address: '0.0.0.0:4180', metrics_address: 'http://0.0.0.0:4180' })).metrics_address).toMatch(/differ/);
+    expect(issues(() => validateForwardAuthConfig({ ...minimal, metrics_address: 'nope' })).metrics_address).toMatch(
+      /host:port/,
+    );
+    expect(
+      issues(() =>
+        validateForwardAuthConfig({ ...minimal, http_address: '0.0.0.0:4180', metrics_address: 'http://0.0.0.0:4180' }),
+      ).metrics_address,
+    ).toMatch(/differ/);
   });
 
   it('session_store_type = "redis" with redis_connection_url, under oauth2-proxy\'s names, flags and environment', () => {
     expect(validateForwardAuthConfig(minimal).config.session_store_type).toBe('cookie');
-    const env = loadForwardAuthConfig({ env: { OAUTH2_PROXY_SESSION_STORE_TYPE: 'redis', OAUTH2_PROXY_REDIS_CONNECTION_URL: 'redis://redis:6379' }, values: minimal }).config;
+    const env = loadForwardAuthConfig({
+      env: { OAUTH2_PROXY_SESSION_STORE_TYPE: 'redis', OAUTH2_PROXY_REDIS_CONNECTION_URL: 'redis://redis:6379' },
+      values: minimal,
+    }).config;
     expect([env.session_store_type, env.redis_connection_url]).toEqual(['redis', 'redis://redis:6379']);
-    const flags = loadForwardAuthConfig({ argv: ['--session-store-type=redis', '--redis-connection-url', 'rediss://:pw@r.example:6380/2'], values: minimal }).config;
+    const flags = loadForwardAuthConfig({
+      argv: ['--session-store-type=redis', '--redis-connection-url', 'rediss://:pw@r.example:6380/2'],
+      values: minimal,
+    }).config;
     expect(flags.redis_connection_url).toBe('rediss://:pw@r.example:6380/2');
-    expect(issues(() => validateForwardAuthConfig({ ...minimal, session_store_type: 'redis' })).redis_connection_url).toMatch(/required/);
-    expect(issues(() => validateForwardAuthConfig({ ...minimal, session_store_type: 'memcached' })).session_store_type).toMatch(/cookie.*redis/);
-    expect(issues(() => validateForwardAuthConfig({ ...minimal, session_store_type: 'redis', redis_connection_url: 'http://x' })).redis_connection_url).toMatch(/redis:\/\//);
+    expect(
+      issues(() => validateForwardAuthConfig({ ...minimal, session_store_type: 'redis' })).redis_connection_url,
+    ).toMatch(/required/);
+    expect(
+      issues(() => validateForwardAuthConfig({ ...minimal, session_store_type: 'memcached' })).session_store_type,
+    ).toMatch(/cookie.*redis/);
+    expect(
+      issues(() =>
+        validateForwardAuthConfig({ ...minimal, session_store_type: 'redis', redis_connection_url: 'http://x' }),
+      ).redis_connection_url,
+    ).toMatch(/redis:\/\//);
   });
 
   it('errors on unknown file keys, warns on unsupported options and unknown environment variables', () => {
     const file = join(dir, 'unknown.toml');
     writeFileSync(file, 'no_such_option = 1\n');
-    expect(issues(() => loadForwardAuthConfig({ configFile: file, values: minimal })).no_such_option).toMatch(/unknown option/);
+    expect(issues(() => loadForwardAuthConfig({ configFile: file, values: minimal })).no_such_option).toMatch(
+      /unknown option/,
+    );
     const { warnings } = loadForwardAuthConfig({
       values: { ...minimal, upstreams: ['http://127.0.0.1:8080'] },
       env: { OAUTH2_PROXY_REDIS_PASSWORD: 'x', GATEHOUSE_FA_NOPE: '1' },
@@ -187,14 +247,19 @@ scope = "openid email"
   });
 
   it('reports an unreadable config file and a bad TOML file', () => {
-    expect(issues(() => loadForwardAuthConfig({ configFile: join(dir, 'missing.toml'), values: minimal }))['--config']).toMatch(/cannot read/);
+    expect(
+      issues(() => loadForwardAuthConfig({ configFile: join(dir, 'missing.toml'), values: minimal }))['--config'],
+    ).toMatch(/cannot read/);
     const bad = join(dir, 'bad.toml');
     writeFileSync(bad, 'this is = = not toml');
     expect(issues(() => loadForwardAuthConfig({ configFile: bad, values: minimal }))['--config']).toBeDefined();
   });
 
   it('parses --config-test and boolean flags without values', () => {
-    const r = loadForwardAuthConfig({ argv: ['--config-test', '--set-xauthrequest', '--reverse-proxy', 'true'], values: minimal });
+    const r = loadForwardAuthConfig({
+      argv: ['--config-test', '--set-xauthrequest', '--reverse-proxy', 'true'],
+      values: minimal,
+    });
     expect(r.configTest).toBe(true);
     expect(r.config.set_xauthrequest).toBe(true);
     expect(r.config.reverse_proxy).toBe(true);

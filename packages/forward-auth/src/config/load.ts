@@ -59,23 +59,37 @@ function convert(name: string, kind: OptionKind, value: unknown, issues: ConfigI
       return bad('an integer');
     case 'duration':
       if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
-      if (typeof value === 'string') return parseDurationMs(value) ?? bad('a duration such as "168h", "1h30m" or "15m"');
+      if (typeof value === 'string')
+        return parseDurationMs(value) ?? bad('a duration such as "168h", "1h30m" or "15m"');
       return bad('a duration such as "168h"');
     case 'list':
       if (Array.isArray(value)) {
-        if (value.every((v) => typeof v === 'string')) return value.map((v: string) => v.trim()).filter((v) => v !== '');
+        if (value.every((v) => typeof v === 'string'))
+          return value.map((v: string) => v.trim()).filter((v) => v !== '');
         return bad('a list of strings');
       }
-      if (typeof value === 'string') return value.split(',').map((v) => v.trim()).filter((v) => v !== '');
+      if (typeof value === 'string')
+        return value
+          .split(',')
+          .map((v) => v.trim())
+          .filter((v) => v !== '');
       return bad('a list of strings');
   }
 }
 
-function mergeSource(target: Raw, source: Raw, where: string, issues: ConfigIssue[], warnings: string[], strict: boolean): void {
+function mergeSource(
+  target: Raw,
+  source: Raw,
+  where: string,
+  issues: ConfigIssue[],
+  warnings: string[],
+  strict: boolean,
+): void {
   for (const [name, value] of Object.entries(source)) {
     if (value === undefined) continue;
     if (!isOptionName(name)) {
-      if (UNSUPPORTED_OPTIONS.includes(name)) warnings.push(`${name} (${where}) is not implemented by gatehouse-forward-auth and is ignored`);
+      if (UNSUPPORTED_OPTIONS.includes(name))
+        warnings.push(`${name} (${where}) is not implemented by gatehouse-forward-auth and is ignored`);
       else if (strict) issues.push({ option: name, message: `unknown option (${where})` });
       else warnings.push(`${name} (${where}) is not a known option and is ignored`);
       continue;
@@ -143,7 +157,7 @@ export function parseArgs(argv: readonly string[], issues: ConfigIssue[]): Parse
       configTest = true;
       continue;
     }
-    const name = flag === 'config' ? 'config' : FLAG_ALIASES.get(flag) ?? flag.replace(/-/g, '_');
+    const name = flag === 'config' ? 'config' : (FLAG_ALIASES.get(flag) ?? flag.replace(/-/g, '_'));
     const kind = isOptionName(name) ? OPTIONS[name].kind : undefined;
     if (value === undefined) {
       const next = argv[i + 1];
@@ -155,7 +169,8 @@ export function parseArgs(argv: readonly string[], issues: ConfigIssue[]): Parse
       }
     }
     if (name === 'config') configFile = value;
-    else if (kind === 'list') values[name] = [...((values[name] as string[] | undefined) ?? []), ...(value as string).split(',')];
+    else if (kind === 'list')
+      values[name] = [...((values[name] as string[] | undefined) ?? []), ...(value as string).split(',')];
     else values[name] = value;
   }
   return { values, ...(configFile === undefined ? {} : { configFile }), configTest, help };
@@ -172,7 +187,10 @@ function resolveSecretFile(raw: Raw, option: string, fileOption: string, issues:
   try {
     raw[option] = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
   } catch (err) {
-    issues.push({ option: fileOption, message: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}` });
+    issues.push({
+      option: fileOption,
+      message: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+    });
   }
 }
 
@@ -199,7 +217,9 @@ function finish(raw: Raw, issues: ConfigIssue[], warnings: string[]): LoadedConf
 }
 
 /** Merges file < environment < flags < values, converts Go durations and lists, and validates. */
-export function loadForwardAuthConfig(options: LoadOptions = {}): LoadedConfig & { configTest: boolean; help: boolean } {
+export function loadForwardAuthConfig(
+  options: LoadOptions = {},
+): LoadedConfig & { configTest: boolean; help: boolean } {
   const issues: ConfigIssue[] = [];
   const warnings: string[] = [];
   const args = parseArgs(options.argv ?? [], issues);

@@ -25,7 +25,9 @@ const regexList = z.array(z.string()).superRefine((list, ctx) => {
   });
 });
 
-const listenAddress = z.string().regex(/^(https?:\/\/)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'must be "host:port"');
+const listenAddress = z
+  .string()
+  .regex(/^(https?:\/\/)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'must be "host:port"');
 
 const secret = z.string().refine((s) => cookieSecretBytes(s) !== undefined, {
   message: 'must be 16, 24 or 32 bytes, raw or base64/base64url-encoded (e.g. `openssl rand -base64 32`)',
@@ -34,7 +36,12 @@ const secret = z.string().refine((s) => cookieSecretBytes(s) !== undefined, {
 const cidr = z.string().refine((v) => parseCIDR(v) !== undefined, 'must be an IP address or CIDR range');
 
 // `host`, `.host`, `*.host`, each optionally with `:port` or `:*`.
-const whitelistEntry = z.string().regex(/^(\*\.|\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?(:(\d{1,5}|\*))?$|^\[[0-9a-fA-F:.]+\](:(\d{1,5}|\*))?$/, 'must be a host name, optionally with a leading "." or "*." and ":port" or ":*"');
+const whitelistEntry = z
+  .string()
+  .regex(
+    /^(\*\.|\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?(:(\d{1,5}|\*))?$|^\[[0-9a-fA-F:.]+\](:(\d{1,5}|\*))?$/,
+    'must be a host name, optionally with a leading "." or "*." and ":port" or ":*"',
+  );
 
 const cookieDomain = z.string().regex(/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/, 'must be a domain name');
 
@@ -51,12 +58,17 @@ export const forwardAuthSchema = z
     client_id: z.string().min(1),
     client_secret: z.string().min(1).optional(),
     redirect_url: httpURL('the /oauth2/callback URL registered at the issuer'),
-    proxy_prefix: z.string().regex(/^\/[A-Za-z0-9._~/-]*[^/]$/, 'must start with "/" and not end with "/"').default('/oauth2'),
+    proxy_prefix: z
+      .string()
+      .regex(/^\/[A-Za-z0-9._~/-]*[^/]$/, 'must start with "/" and not end with "/"')
+      .default('/oauth2'),
     http_address: listenAddress.default('127.0.0.1:4180'),
     /** A separate listener for /metrics (oauth2-proxy's option); when set, the main listener no longer serves it. */
     metrics_address: listenAddress.optional(),
     scope: z.string().min(1).default('openid email profile'),
-    code_challenge_method: z.literal('S256', { message: 'only "S256" is supported (PKCE is always on)' }).default('S256'),
+    code_challenge_method: z
+      .literal('S256', { message: 'only "S256" is supported (PKCE is always on)' })
+      .default('S256'),
     cookie_name: z
       .string()
       .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,200}$/, 'must be a cookie name token of at most 200 characters')
@@ -64,13 +76,24 @@ export const forwardAuthSchema = z
     cookie_secret: secret,
     cookie_secrets: z.array(secret).default([]),
     cookie_domains: z.array(cookieDomain).default([]),
-    cookie_path: z.string().regex(/^\/[^;\s]*$/, 'must start with "/"').default('/'),
+    cookie_path: z
+      .string()
+      .regex(/^\/[^;\s]*$/, 'must start with "/"')
+      .default('/'),
     cookie_secure: z.boolean().default(true),
     cookie_httponly: z.boolean().default(true),
     cookie_samesite: z.enum(['lax', 'strict', 'none']).default('lax'),
-    cookie_expire: z.number().int().min(1000, 'must be at least 1s').default(168 * HOUR),
+    cookie_expire: z
+      .number()
+      .int()
+      .min(1000, 'must be at least 1s')
+      .default(168 * HOUR),
     cookie_refresh: z.number().int().min(0).default(0),
-    cookie_csrf_expire: z.number().int().min(1000, 'must be at least 1s').default(15 * 60_000),
+    cookie_csrf_expire: z
+      .number()
+      .int()
+      .min(1000, 'must be at least 1s')
+      .default(15 * 60_000),
     cookie_csrf_per_request: z.boolean().default(true),
     cookie_csrf_per_request_limit: z.number().int().min(1).max(50).default(5),
     set_xauthrequest: z.boolean().default(false),
@@ -118,11 +141,19 @@ export const forwardAuthSchema = z
     if (c.cookie_refresh > 0 && c.cookie_refresh >= c.cookie_expire) {
       ctx.addIssue({ code: 'custom', path: ['cookie_refresh'], message: 'must be less than cookie_expire' });
     }
-    if (c.metrics_address !== undefined && !/:0$/.test(c.metrics_address) && c.metrics_address.replace(/^https?:\/\//, '') === c.http_address.replace(/^https?:\/\//, '')) {
+    if (
+      c.metrics_address !== undefined &&
+      !/:0$/.test(c.metrics_address) &&
+      c.metrics_address.replace(/^https?:\/\//, '') === c.http_address.replace(/^https?:\/\//, '')
+    ) {
       ctx.addIssue({ code: 'custom', path: ['metrics_address'], message: 'must differ from http_address' });
     }
     if (c.session_store_type === 'redis' && c.redis_connection_url === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['redis_connection_url'], message: 'is required with session_store_type = "redis"' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['redis_connection_url'],
+        message: 'is required with session_store_type = "redis"',
+      });
     }
     if (c.cookie_samesite === 'none' && !c.cookie_secure) {
       ctx.addIssue({ code: 'custom', path: ['cookie_samesite'], message: '"none" requires cookie_secure = true' });

@@ -25,7 +25,8 @@ export class AuthHandler {
     const loaded = ctx.sessions.load(requestCookieHeader(req));
     if (loaded !== undefined) {
       const entry = loaded.entry;
-      if (entry.fate === undefined && Date.now() < entry.refreshAt) return this.#answer(req, res, entry, query, undefined);
+      if (entry.fate === undefined && Date.now() < entry.refreshAt)
+        return this.#answer(req, res, entry, query, undefined);
       return this.#withRefresh(req, res, loaded, query);
     }
     if (ctx.bearer !== undefined) {
@@ -41,11 +42,13 @@ export class AuthHandler {
     const cookie = req.headers.cookie;
     const host = ctx.forwarded.origin(req).host;
     const settled = Refresher.settled(loaded.entry);
-    if (settled?.kind === 'revoked') return this.#unauthorized(req, res, ctx.sessions.clear(host, cookie, loaded.entry.session));
+    if (settled?.kind === 'revoked')
+      return this.#unauthorized(req, res, ctx.sessions.clear(host, cookie, loaded.entry.session));
     if (settled?.kind === 'refreshed') return this.#refreshed(req, res, settled.entry, query, settled.written);
     if (Date.now() < loaded.entry.refreshAt) return this.#answer(req, res, loaded.entry, query, undefined);
     const outcome = await ctx.refresher.refresh(loaded, host, cookie);
-    if (outcome.kind === 'revoked') return this.#unauthorized(req, res, ctx.sessions.clear(host, cookie, loaded.entry.session));
+    if (outcome.kind === 'revoked')
+      return this.#unauthorized(req, res, ctx.sessions.clear(host, cookie, loaded.entry.session));
     if (outcome.kind === 'refreshed') return this.#refreshed(req, res, outcome.entry, query, outcome.written);
     return this.#answer(req, res, outcome.entry, query, undefined);
   }
@@ -58,11 +61,18 @@ export class AuthHandler {
    * until a later navigation: the whole cookie wins when both are sent), else no cookie (the old one keeps leading
    * to the new session on this replica).
    */
-  #refreshed(req: IncomingMessage, res: ServerResponse, entry: SessionEntry, query: string, written: readonly string[]): void {
+  #refreshed(
+    req: IncomingMessage,
+    res: ServerResponse,
+    entry: SessionEntry,
+    query: string,
+    written: readonly string[],
+  ): void {
     const ctx = this.#ctx;
     if (written.length === 1) {
       const all = ctx.sessions.cookiesFor(entry, ctx.forwarded.origin(req).host, requestCookieHeader(req)).setCookie;
-      if (all.length === 1 || !entry.authorized || !this.#isNavigation(req)) return this.#answer(req, res, entry, query, written);
+      if (all.length === 1 || !entry.authorized || !this.#isNavigation(req))
+        return this.#answer(req, res, entry, query, written);
       return this.#unauthorized(req, res, undefined);
     }
     if (entry.authorized && this.#isNavigation(req)) return this.#unauthorized(req, res, undefined);
@@ -78,11 +88,21 @@ export class AuthHandler {
     return (req.headers.accept ?? '').includes('text/html');
   }
 
-  #answer(req: IncomingMessage, res: ServerResponse, entry: SessionEntry, query: string, setCookie: readonly string[] | undefined): void {
+  #answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    entry: SessionEntry,
+    query: string,
+    setCookie: readonly string[] | undefined,
+  ): void {
     if (!entry.authorized) {
       const ctx = this.#ctx;
       if (this.#allowedRoute(req)) return this.#accept(res, ['Content-Length', '0'], undefined);
-      return this.#unauthorized(req, res, ctx.sessions.clear(ctx.forwarded.origin(req).host, req.headers.cookie, entry.session));
+      return this.#unauthorized(
+        req,
+        res,
+        ctx.sessions.clear(ctx.forwarded.origin(req).host, req.headers.cookie, entry.session),
+      );
     }
     if (query !== '') {
       const policy = queryPolicy(query);
@@ -101,7 +121,11 @@ export class AuthHandler {
     }
     const policy = queryPolicy(query);
     if (policy !== undefined && !policyAllows(id, policy)) return this.#forbidden(res);
-    this.#accept(res, authResponseHeaders(id, undefined, { setXAuthRequest: ctx.cfg.set_xauthrequest, passAccessToken: false }), undefined);
+    this.#accept(
+      res,
+      authResponseHeaders(id, undefined, { setXAuthRequest: ctx.cfg.set_xauthrequest, passAccessToken: false }),
+      undefined,
+    );
   }
 
   #allowedRoute(req: IncomingMessage): boolean {
@@ -132,7 +156,8 @@ export class AuthHandler {
 
   #unauthorized(req: IncomingMessage, res: ServerResponse, setCookie: readonly string[] | undefined): void {
     this.#count['401']++;
-    if (this.#isAPI(req)) return sendJSON(res, 401, { error: 'unauthorized', error_description: 'a valid session is required' }, setCookie);
+    if (this.#isAPI(req))
+      return sendJSON(res, 401, { error: 'unauthorized', error_description: 'a valid session is required' }, setCookie);
     sendEmpty(res, 401, setCookie);
   }
 

@@ -18,7 +18,8 @@ export async function handleUserInfo(ctx: AppContext, req: IncomingMessage, res:
     const token = BearerVerifier.extract(req.headers.authorization);
     if (token !== undefined) identity = (await ctx.bearer.verify(token))?.identity;
   }
-  if (identity === undefined) return sendJSON(res, 401, { error: 'unauthorized', error_description: 'a valid session is required' });
+  if (identity === undefined)
+    return sendJSON(res, 401, { error: 'unauthorized', error_description: 'a valid session is required' });
   sendJSON(res, 200, {
     user: identity.user,
     email: identity.email ?? null,
@@ -29,7 +30,8 @@ export async function handleUserInfo(ctx: AppContext, req: IncomingMessage, res:
 
 export async function handleReady(ctx: AppContext, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   // Serving before the first load from Redis would accept every session signed out elsewhere.
-  if (ctx.sharedRevocations !== undefined && !ctx.sharedRevocations.synced) return sendText(res, 503, 'revocations not loaded from redis yet');
+  if (ctx.sharedRevocations !== undefined && !ctx.sharedRevocations.synced)
+    return sendText(res, 503, 'revocations not loaded from redis yet');
   try {
     await ctx.oidc.discover();
     sendText(res, 200, 'OK');

@@ -15,7 +15,12 @@ const SIGN_OUT_METHODS = ['GET', 'HEAD', 'POST'] as const;
 /** Sign-out waits at most this long for the issuer's revocation answers. */
 const REVOKE_WAIT_MS = 3_000;
 
-export async function handleSignOut(ctx: AppContext, req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+export async function handleSignOut(
+  ctx: AppContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: string,
+): Promise<void> {
   if (!allowMethods(req, res, SIGN_OUT_METHODS)) return;
   let target = '/';
   let setCookie: string[] = [];
@@ -64,15 +69,23 @@ export async function handleSignOut(ctx: AppContext, req: IncomingMessage, res: 
  * `<proxy_prefix>/sign_out/done`: where the issuer returns after its logout. Goes on to the rd this browser's
  * sign-out cookie binds to the returned state, re-validated against the current whitelist; to / otherwise.
  */
-export async function handleSignOutDone(ctx: AppContext, req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+export async function handleSignOutDone(
+  ctx: AppContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: string,
+): Promise<void> {
   if (!allowMethods(req, res, ['GET', 'HEAD'] as const)) return;
   const params = new URLSearchParams(query);
   const cookie = req.headers.cookie;
   const states = params.getAll('state');
   const rd = states.length === 1 ? ctx.signOuts.take(states[0] ?? null, cookie) : undefined;
   const host = ctx.forwarded.origin(req).host;
-  const setCookie = ctx.signOuts.present(cookie) ? [serializeCookie(ctx.signOuts.name, '', ctx.sessions.attributes(host, 0))] : [];
-  if (rd === undefined && states.length > 0) ctx.log.info('post-logout return without a matching sign-out cookie; going to /');
+  const setCookie = ctx.signOuts.present(cookie)
+    ? [serializeCookie(ctx.signOuts.name, '', ctx.sessions.attributes(host, 0))]
+    : [];
+  if (rd === undefined && states.length > 0)
+    ctx.log.info('post-logout return without a matching sign-out cookie; going to /');
   redirect(res, ctx.redirects.sanitize(rd), setCookie);
 }
 
@@ -80,7 +93,10 @@ export async function handleSignOutDone(ctx: AppContext, req: IncomingMessage, r
 async function settleShared(ctx: AppContext, session: Session): Promise<void> {
   if (ctx.sharedRevocations === undefined) return;
   if (!(await ctx.sharedRevocations.settle(REVOKE_WAIT_MS))) {
-    ctx.log.warn({ user: session.user }, 'sign-out not yet written to redis: other replicas refuse the session once it is back');
+    ctx.log.warn(
+      { user: session.user },
+      'sign-out not yet written to redis: other replicas refuse the session once it is back',
+    );
   }
 }
 
@@ -103,7 +119,11 @@ async function revokeTokens(ctx: AppContext, session: Session): Promise<void> {
   }
   outcome.forEach((r, i) => {
     const hint = tokens[i]?.[1];
-    if (r.status === 'rejected') ctx.log.warn({ user: session.user, token: hint, err: (r.reason as Error).message }, 'token revocation at sign-out failed');
+    if (r.status === 'rejected')
+      ctx.log.warn(
+        { user: session.user, token: hint, err: (r.reason as Error).message },
+        'token revocation at sign-out failed',
+      );
     else if (!r.value) ctx.log.info({ token: hint }, 'issuer has no revocation_endpoint; token not revoked');
   });
 }

@@ -74,13 +74,22 @@ export class OidcClient {
     const insecure = new URL(c.oidc_issuer_url).protocol === 'http:';
     let config: oidc.Configuration;
     try {
-      config = await oidc.discovery(new URL(c.oidc_issuer_url), c.client_id, { redirect_uris: [c.redirect_url] }, auth, {
-        ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}),
-        ...(this.#fetch === undefined ? {} : { [oidc.customFetch]: this.#fetch }),
-        timeout: TIMEOUT_S,
-      });
+      config = await oidc.discovery(
+        new URL(c.oidc_issuer_url),
+        c.client_id,
+        { redirect_uris: [c.redirect_url] },
+        auth,
+        {
+          ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}),
+          ...(this.#fetch === undefined ? {} : { [oidc.customFetch]: this.#fetch }),
+          timeout: TIMEOUT_S,
+        },
+      );
     } catch (err) {
-      throw new IssuerError(IssuerErrorCode.Unreachable, `discovery of ${c.oidc_issuer_url} failed: ${(err as Error).message}`);
+      throw new IssuerError(
+        IssuerErrorCode.Unreachable,
+        `discovery of ${c.oidc_issuer_url} failed: ${(err as Error).message}`,
+      );
     }
     if (this.#fetch !== undefined) config[oidc.customFetch] = this.#fetch;
     config.timeout = TIMEOUT_S;
@@ -133,7 +142,8 @@ export class OidcClient {
     } catch (err) {
       throw toIssuerError(err);
     }
-    if (res.id_token === undefined) throw new IssuerError(IssuerErrorCode.InvalidToken, 'no id_token in the token response');
+    if (res.id_token === undefined)
+      throw new IssuerError(IssuerErrorCode.InvalidToken, 'no id_token in the token response');
     const claims = await this.verifyIdToken(res.id_token, checks.nonce);
     return { idToken: res.id_token, accessToken: res.access_token, refreshToken: res.refresh_token, claims };
   }
@@ -159,7 +169,11 @@ export class OidcClient {
   async verifyJWT(token: string, audiences: readonly string[], nonce?: string): Promise<JWTPayload> {
     await this.discover();
     const jwks = this.#jwks as ReturnType<typeof createRemoteJWKSet>;
-    const options = { issuer: this.#config?.serverMetadata().issuer ?? this.#cfg.oidc_issuer_url, audience: [...audiences], clockTolerance: 30 };
+    const options = {
+      issuer: this.#config?.serverMetadata().issuer ?? this.#cfg.oidc_issuer_url,
+      audience: [...audiences],
+      clockTolerance: 30,
+    };
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, jwks, options).catch(async (err: unknown) => {
@@ -171,7 +185,8 @@ export class OidcClient {
     } catch (err) {
       throw new IssuerError(IssuerErrorCode.InvalidToken, `token rejected: ${(err as Error).message}`);
     }
-    if (nonce !== undefined && payload.nonce !== nonce) throw new IssuerError(IssuerErrorCode.InvalidToken, 'nonce mismatch');
+    if (nonce !== undefined && payload.nonce !== nonce)
+      throw new IssuerError(IssuerErrorCode.InvalidToken, 'nonce mismatch');
     return payload;
   }
 
@@ -191,7 +206,11 @@ export class OidcClient {
   }
 
   /** The issuer's end_session URL, or undefined when it advertises none. */
-  endSessionURL(idTokenHint: string | undefined, postLogoutRedirect: string | undefined, state?: string): URL | undefined {
+  endSessionURL(
+    idTokenHint: string | undefined,
+    postLogoutRedirect: string | undefined,
+    state?: string,
+  ): URL | undefined {
     const config = this.#config;
     if (config?.serverMetadata().end_session_endpoint === undefined) return undefined;
     const params: Record<string, string> = { client_id: this.#cfg.client_id };
@@ -215,5 +234,8 @@ function toIssuerError(err: unknown): IssuerError {
   if (e.name === 'TypeError' || e.name === 'AbortError' || e.name === 'TimeoutError') {
     return new IssuerError(IssuerErrorCode.Unreachable, `issuer unreachable: ${e.message ?? 'error'}`);
   }
-  return new IssuerError(IssuerErrorCode.InvalidToken, `issuer response rejected: ${e.code ?? ''} ${e.message ?? ''}`.trim());
+  return new IssuerError(
+    IssuerErrorCode.InvalidToken,
+    `issuer response rejected: ${e.code ?? ''} ${e.message ?? ''}`.trim(),
+  );
 }

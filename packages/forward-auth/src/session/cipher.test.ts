@@ -39,7 +39,8 @@ describe('CookieCipher', () => {
     const sealed = a.seal(Buffer.from('x'), 'n');
     expect(b.open(sealed, 'n')).toBeUndefined();
     expect(a.open(sealed.slice(0, -4), 'n')).toBeUndefined();
-    for (const junk of ['', 'a', '!!!!!!!!!!', 'x'.repeat(100), 'AQ'.repeat(40)]) expect(a.open(junk, 'n')).toBeUndefined();
+    for (const junk of ['', 'a', '!!!!!!!!!!', 'x'.repeat(100), 'AQ'.repeat(40)])
+      expect(a.open(junk, 'n')).toBeUndefined();
   });
 
   it('rotates: the first secret seals, every secret opens', () => {

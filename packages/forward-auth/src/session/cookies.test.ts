@@ -1,12 +1,34 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_COOKIE_BYTES, RequestCookies, SENT_TWICE, chooseCookieDomain, findCookie, joinedChunks, parseCookies, requestCookieHeader, serializeCookie, splitValue } from './cookies.ts';
+import {
+  MAX_COOKIE_BYTES,
+  RequestCookies,
+  SENT_TWICE,
+  chooseCookieDomain,
+  findCookie,
+  joinedChunks,
+  parseCookies,
+  requestCookieHeader,
+  serializeCookie,
+  splitValue,
+} from './cookies.ts';
 
-const attrs = { path: '/', domain: 'example.com', secure: true, httpOnly: true, sameSite: 'lax', maxAge: 3600 } as const;
+const attrs = {
+  path: '/',
+  domain: 'example.com',
+  secure: true,
+  httpOnly: true,
+  sameSite: 'lax',
+  maxAge: 3600,
+} as const;
 
 describe('cookie helpers', () => {
   it('parses a Cookie header; the first occurrence wins', () => {
     const m = parseCookies('a=1; b="2"; a=3;c=4 ; junk; =x');
-    expect([...m]).toEqual([['a', '1'], ['b', '2'], ['c', '4']]);
+    expect([...m]).toEqual([
+      ['a', '1'],
+      ['b', '2'],
+      ['c', '4'],
+    ]);
   });
 
   it('finds one cookie on a name boundary only', () => {
@@ -36,12 +58,16 @@ describe('cookie helpers', () => {
   });
 
   it('reads the Cookie header from rawHeaders, joining repeated lines', () => {
-    expect(requestCookieHeader({ rawHeaders: ['Host', 'x', 'COOKIE', 'a=1', 'X-Cookie', 'no', 'cookie', 'b=2'] })).toBe('a=1; b=2');
+    expect(requestCookieHeader({ rawHeaders: ['Host', 'x', 'COOKIE', 'a=1', 'X-Cookie', 'no', 'cookie', 'b=2'] })).toBe(
+      'a=1; b=2',
+    );
     expect(requestCookieHeader({ rawHeaders: ['Host', 'x'] })).toBeUndefined();
   });
 
   it('serialises attributes, and clears with Max-Age=0', () => {
-    expect(serializeCookie('n', 'v', attrs)).toBe('n=v; Path=/; Domain=example.com; Max-Age=3600; Secure; HttpOnly; SameSite=Lax');
+    expect(serializeCookie('n', 'v', attrs)).toBe(
+      'n=v; Path=/; Domain=example.com; Max-Age=3600; Secure; HttpOnly; SameSite=Lax',
+    );
     expect(serializeCookie('n', '', { ...attrs, maxAge: 0 })).toContain('Max-Age=0');
   });
 
@@ -59,7 +85,9 @@ describe('cookie helpers', () => {
     const value = 'v'.repeat(10_000);
     const chunks = splitValue('_oauth2_proxy', value, attrs);
     expect(chunks.length).toBe(3);
-    chunks.forEach((c, i) => expect(serializeCookie(`_oauth2_proxy_${i}`, c, attrs).length).toBeLessThanOrEqual(MAX_COOKIE_BYTES));
+    chunks.forEach((c, i) =>
+      expect(serializeCookie(`_oauth2_proxy_${i}`, c, attrs).length).toBeLessThanOrEqual(MAX_COOKIE_BYTES),
+    );
     const jar = RequestCookies.parse(chunks.map((c, i) => `_oauth2_proxy_${i}=${c}`).join('; '));
     expect(joinedChunks(jar, '_oauth2_proxy')).toBe(value);
     expect(splitValue('_oauth2_proxy', 'small', attrs)).toEqual(['small']);

@@ -10,7 +10,8 @@ export function requestCookieHeader(req: { readonly rawHeaders: readonly string[
   let out: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
-    if (name.length === 6 && name.toLowerCase() === 'cookie') out = out === undefined ? raw[i + 1] : `${out}; ${raw[i + 1]}`;
+    if (name.length === 6 && name.toLowerCase() === 'cookie')
+      out = out === undefined ? raw[i + 1] : `${out}; ${raw[i + 1]}`;
   }
   return out;
 }
@@ -35,7 +36,10 @@ export interface CookieAttributes {
  * smuggle one of our names into another cookie's value. A pair without "=" or with an empty name is skipped
  * (browsers send nameless cookies; we never set one). `visit` returns false to stop.
  */
-function scanPairs(header: string, visit: (nameStart: number, nameEnd: number, valueStart: number, valueEnd: number) => boolean | void): void {
+function scanPairs(
+  header: string,
+  visit: (nameStart: number, nameEnd: number, valueStart: number, valueEnd: number) => boolean | void,
+): void {
   const len = header.length;
   let start = 0;
   while (start < len) {
@@ -48,7 +52,11 @@ function scanPairs(header: string, visit: (nameStart: number, nameEnd: number, v
       if (nameEnd > nameStart) {
         let valueStart = skipWS(header, eq + 1, end);
         let valueEnd = trimWS(header, end, valueStart);
-        if (valueEnd - valueStart >= 2 && header.charCodeAt(valueStart) === 0x22 && header.charCodeAt(valueEnd - 1) === 0x22) {
+        if (
+          valueEnd - valueStart >= 2 &&
+          header.charCodeAt(valueStart) === 0x22 &&
+          header.charCodeAt(valueEnd - 1) === 0x22
+        ) {
           valueStart++;
           valueEnd--;
         }

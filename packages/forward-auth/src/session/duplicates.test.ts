@@ -23,7 +23,14 @@ const h = createForwardAuthHandler(
 
 function sealed(user: string, over: Partial<Session> = {}): string {
   const now = Date.now();
-  const session: Session = { user, email: `${user}@example.com`, groups: [], createdAt: now, expiresAt: now + 3_600_000, ...over };
+  const session: Session = {
+    user,
+    email: `${user}@example.com`,
+    groups: [],
+    createdAt: now,
+    expiresAt: now + 3_600_000,
+    ...over,
+  };
   return h.context.sessions.seal(session, 'app.example.com', undefined).value;
 }
 
@@ -50,7 +57,12 @@ describe('session cookie parsing and tossing', () => {
 
   it('a whole cookie next to chunks of another user: no session', async () => {
     const big = h.context.sessions.seal(
-      { user: 'victim', groups: Array.from({ length: 400 }, () => randomBytes(12).toString('hex')), createdAt: Date.now(), expiresAt: Date.now() + 3_600_000 },
+      {
+        user: 'victim',
+        groups: Array.from({ length: 400 }, () => randomBytes(12).toString('hex')),
+        createdAt: Date.now(),
+        expiresAt: Date.now() + 3_600_000,
+      },
       'app.example.com',
       undefined,
     );
@@ -64,7 +76,10 @@ describe('session cookie parsing and tossing', () => {
   it('copies of one user resolve (an old host-only cookie next to a cookie_domains one): the newest', async () => {
     const older = sealed('victim', { createdAt: Date.now() - 60_000, groups: ['old'] });
     const newer = sealed('victim', { groups: ['new'] });
-    for (const cookie of [`_oauth2_proxy=${older}; _oauth2_proxy=${newer}`, `_oauth2_proxy=${newer}; _oauth2_proxy=${older}`]) {
+    for (const cookie of [
+      `_oauth2_proxy=${older}; _oauth2_proxy=${newer}`,
+      `_oauth2_proxy=${newer}; _oauth2_proxy=${older}`,
+    ]) {
       const r = await request(h).get('/oauth2/auth').set('Cookie', cookie);
       expect(r.status).toBe(202);
       expect(r.headers['x-auth-request-groups']).toBe('new');
@@ -77,13 +92,19 @@ describe('session cookie parsing and tossing', () => {
 });
 
 describe('the other cookies read by name', () => {
-  it('a CSRF cookie sent twice under one flow\'s name is refused, not picked by position', () => {
+  it("a CSRF cookie sent twice under one flow's name is refused, not picked by position", () => {
     const csrf = h.context.csrf;
-    const { flow, setCookie } = csrf.start('/app', undefined, (maxAge) => h.context.sessions.attributes(undefined, maxAge));
+    const { flow, setCookie } = csrf.start('/app', undefined, (maxAge) =>
+      h.context.sessions.attributes(undefined, maxAge),
+    );
     const mine = (setCookie[0] as string).split(';')[0] as string;
     expect(csrf.take(flow.state, mine).ok).toBe(true);
     const name = mine.split('=')[0] as string;
-    expect(csrf.take(flow.state, `${name}=tossed; ${mine}`)).toMatchObject({ ok: false, reason: 'invalid', cookieName: name });
+    expect(csrf.take(flow.state, `${name}=tossed; ${mine}`)).toMatchObject({
+      ok: false,
+      reason: 'invalid',
+      cookieName: name,
+    });
     expect(csrf.take(flow.state, `pref=x ${mine}`)).toMatchObject({ ok: false, reason: 'missing' });
   });
 
@@ -96,8 +117,15 @@ describe('the other cookies read by name', () => {
   });
 
   it('the callback deletes the copies it could have set under the other Domain variants', () => {
-    const multi = createForwardAuthHandler({ ...h.context.cfg, cookie_domains: ['example.com', 'apps.example.com', 'other.org'] }, { logger: pino({ level: 'silent' }) });
-    const out = multi.context.sessions.clearOtherCopies('apps.example.com', 'x.apps.example.com', '_oauth2_proxy=a; _oauth2_proxy_0=b; other=c');
+    const multi = createForwardAuthHandler(
+      { ...h.context.cfg, cookie_domains: ['example.com', 'apps.example.com', 'other.org'] },
+      { logger: pino({ level: 'silent' }) },
+    );
+    const out = multi.context.sessions.clearOtherCopies(
+      'apps.example.com',
+      'x.apps.example.com',
+      '_oauth2_proxy=a; _oauth2_proxy_0=b; other=c',
+    );
     expect(out.map((c) => `${c.split(';')[0]} ${/Domain=([^;]+)/.exec(c)?.[1] ?? 'host-only'}`).sort()).toEqual([
       '_oauth2_proxy= example.com',
       '_oauth2_proxy= host-only',

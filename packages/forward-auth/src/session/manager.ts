@@ -167,7 +167,8 @@ export class SessionManager {
     entry.fate = { kind: 'revoked', until: s.expiresAt };
     const longest = now + this.#cfg.cookie_expire;
     this.#revocations.add(entry.revocationKey, s.sid === undefined ? s.expiresAt : longest, now);
-    for (const token of [s.idToken, s.accessToken]) if (token !== undefined) this.#revocations.add(tokenKey(token), tokenLifetime(token, longest), now);
+    for (const token of [s.idToken, s.accessToken])
+      if (token !== undefined) this.#revocations.add(tokenKey(token), tokenLifetime(token, longest), now);
   }
 
   #open(value: string): Session | undefined {
@@ -188,12 +189,14 @@ export class SessionManager {
       session,
       value,
       identity,
-      authorized: emailDomainAllowed(identity.email, c.email_domains) && groupsAllowed(identity.groups, c.allowed_groups),
+      authorized:
+        emailDomainAllowed(identity.email, c.email_domains) && groupsAllowed(identity.groups, c.allowed_groups),
       headers: authResponseHeaders(identity, session.accessToken, {
         setXAuthRequest: c.set_xauthrequest,
         passAccessToken: c.pass_access_token,
       }),
-      refreshAt: c.cookie_refresh > 0 && session.refreshToken !== undefined ? session.createdAt + c.cookie_refresh : Infinity,
+      refreshAt:
+        c.cookie_refresh > 0 && session.refreshToken !== undefined ? session.createdAt + c.cookie_refresh : Infinity,
       fate: undefined,
       revocationKey: loginKey(session.sid, value),
       loginAt: session.loginAt ?? 0,
@@ -254,7 +257,12 @@ export class SessionManager {
    * that would need chunks drops its id_token (only an optional hint at end_session) when that keeps it in one
    * cookie: nginx passes one Set-Cookie of an auth subrequest, so only a one-cookie session refreshes in-band.
    */
-  seal(session: Session, host: string | undefined, cookieHeader: string | undefined, now = Date.now()): { value: string; setCookie: string[]; written: string[]; entry: SessionEntry } {
+  seal(
+    session: Session,
+    host: string | undefined,
+    cookieHeader: string | undefined,
+    now = Date.now(),
+  ): { value: string; setCookie: string[]; written: string[]; entry: SessionEntry } {
     const domain = session.cookieDomain ?? this.domainFor(host);
     if (session.cookieDomain === undefined && domain !== undefined) session = { ...session, cookieDomain: domain };
     const attrs = this.attributesFor(domain, Math.max(1, Math.floor((session.expiresAt - now) / 1000)));
@@ -276,7 +284,12 @@ export class SessionManager {
    * The Set-Cookie headers of an already sealed entry: `written` stores it (one cookie or its chunks), `setCookie`
    * adds the deletions of the other layout and stale chunks the request carries.
    */
-  cookiesFor(entry: SessionEntry, host: string | undefined, cookieHeader: string | undefined, now = Date.now()): { setCookie: string[]; written: string[] } {
+  cookiesFor(
+    entry: SessionEntry,
+    host: string | undefined,
+    cookieHeader: string | undefined,
+    now = Date.now(),
+  ): { setCookie: string[]; written: string[] } {
     const session = entry.session;
     const domain = session.cookieDomain ?? this.domainFor(host);
     const attrs = this.attributesFor(domain, Math.max(1, Math.floor((session.expiresAt - now) / 1000)));
@@ -297,9 +310,16 @@ export class SessionManager {
     const names = presentChunkNames(RequestCookies.parse(cookieHeader), this.#name);
     if (names.length === 0 || host === undefined) return [];
     const h = stripPort(host).toLowerCase();
-    const variants = new Set<string | undefined>([undefined, ...this.#cfg.cookie_domains.map((d) => d.toLowerCase().replace(/^\./, '')).filter((d) => h === d || h.endsWith(`.${d}`))]);
+    const variants = new Set<string | undefined>([
+      undefined,
+      ...this.#cfg.cookie_domains
+        .map((d) => d.toLowerCase().replace(/^\./, ''))
+        .filter((d) => h === d || h.endsWith(`.${d}`)),
+    ]);
     variants.delete(domain);
-    return [...variants].flatMap((variant) => deletions(names, this.attributesFor(variant, 0))).slice(0, MAX_DELETIONS_PER_RESPONSE);
+    return [...variants]
+      .flatMap((variant) => deletions(names, this.attributesFor(variant, 0)))
+      .slice(0, MAX_DELETIONS_PER_RESPONSE);
   }
 
   /**

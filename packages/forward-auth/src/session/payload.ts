@@ -66,7 +66,16 @@ export function decodeSession(bytes: Buffer): Session | undefined {
   }
   if (typeof w !== 'object' || w === null || w.v !== 1) return undefined;
   if (typeof w.c !== 'number' || typeof w.e !== 'number' || typeof w.u !== 'string') return undefined;
-  if (!optString(w.m) || !optString(w.p) || !optString(w.i) || !optString(w.a) || !optString(w.r) || !optString(w.d) || !optString(w.s)) return undefined;
+  if (
+    !optString(w.m) ||
+    !optString(w.p) ||
+    !optString(w.i) ||
+    !optString(w.a) ||
+    !optString(w.r) ||
+    !optString(w.d) ||
+    !optString(w.s)
+  )
+    return undefined;
   if (w.l !== undefined && typeof w.l !== 'number') return undefined;
   if (w.g !== undefined && !(Array.isArray(w.g) && w.g.every((g) => typeof g === 'string'))) return undefined;
   return {

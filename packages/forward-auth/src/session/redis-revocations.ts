@@ -81,14 +81,18 @@ export class RedisRevocations implements SharedRevocations {
       await this.#sub.subscribe(this.#channel, (message: string) => this.#onMessage(message));
       await this.#client.connect();
     } catch (err) {
-      if (!this.#closed) this.#log.error({ err: (err as Error).message }, 'redis: cannot connect; revocations stay local until it can');
+      if (!this.#closed)
+        this.#log.error({ err: (err as Error).message }, 'redis: cannot connect; revocations stay local until it can');
     }
   }
 
   #down(err: Error): void {
     if (this.#closed || !this.#up) return;
     this.#up = false;
-    this.#log.warn({ err: err.message }, 'redis unreachable: answering from the revocations known so far; new sign-outs are written when it is back');
+    this.#log.warn(
+      { err: err.message },
+      'redis unreachable: answering from the revocations known so far; new sign-outs are written when it is back',
+    );
   }
 
   #onMessage(message: string): void {
@@ -117,7 +121,8 @@ export class RedisRevocations implements SharedRevocations {
       // What this replica knows and Redis lacks (written while it was down, or lost by Redis): write it back.
       const known = new Set(entries.map((e) => e.value));
       for (const [key, until] of this.#list.entries()) if (!known.has(key)) this.#pending.set(key, until);
-      if (this.#list.notBefore > Number(notBefore ?? 0)) this.#pendingNotBefore = Math.max(this.#pendingNotBefore, this.#list.notBefore);
+      if (this.#list.notBefore > Number(notBefore ?? 0))
+        this.#pendingNotBefore = Math.max(this.#pendingNotBefore, this.#list.notBefore);
       if (!this.#synced) this.#log.info({ revocations: this.#list.size }, 'redis: revocations loaded');
       else if (!this.#up) this.#log.info('redis reachable again: revocations resynchronised');
       this.#synced = true;
@@ -143,11 +148,20 @@ export class RedisRevocations implements SharedRevocations {
     try {
       const now = Date.now();
       if (notBefore > 0) {
-        await this.#client.multi().set(this.#notBeforeKey, String(notBefore)).zRemRangeByScore(this.#key, '-inf', '+inf').publish(this.#channel, `not-before ${notBefore}`).exec();
+        await this.#client
+          .multi()
+          .set(this.#notBeforeKey, String(notBefore))
+          .zRemRangeByScore(this.#key, '-inf', '+inf')
+          .publish(this.#channel, `not-before ${notBefore}`)
+          .exec();
       }
       for (let i = 0; i < batch.length; i += BATCH) {
         const part = batch.slice(i, i + BATCH);
-        const tx = this.#client.multi().zAdd(this.#key, part.map(([value, score]) => ({ score, value })), { GT: true });
+        const tx = this.#client.multi().zAdd(
+          this.#key,
+          part.map(([value, score]) => ({ score, value })),
+          { GT: true },
+        );
         for (const [key, until] of part) tx.publish(this.#channel, `${until} ${key}`);
         await tx.zRemRangeByScore(this.#key, '-inf', now).exec();
       }

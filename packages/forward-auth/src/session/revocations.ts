@@ -17,7 +17,9 @@ export function tokenKey(token: string): string {
 
 /** The key of a login: its session id, or for cookies of older versions (no id) a fingerprint of the sealed value. */
 export function loginKey(sid: string | undefined, sealedValue: string): string {
-  return sid === undefined ? `v:${createHash('sha256').update(sealedValue).digest('base64url').slice(0, 22)}` : `s:${sid}`;
+  return sid === undefined
+    ? `v:${createHash('sha256').update(sealedValue).digest('base64url').slice(0, 22)}`
+    : `s:${sid}`;
 }
 
 /** Until when a token must stay revoked: its `exp`, else `fallback`. */

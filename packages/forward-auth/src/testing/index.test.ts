@@ -10,6 +10,12 @@ describe('@gatehouse/forward-auth/testing', () => {
     const r = await request(h).get('/oauth2/auth').set('Cookie', cookie);
     expect(r.status).toBe(202);
     expect(r.headers['x-auth-request-groups']).toBe('a,b');
-    expect((await request(h).get('/oauth2/auth').set('Cookie', sealTestSession(h, { user: 'u1' }, -1))).status).toBe(401);
+    expect(
+      (
+        await request(h)
+          .get('/oauth2/auth')
+          .set('Cookie', sealTestSession(h, { user: 'u1' }, -1))
+      ).status,
+    ).toBe(401);
   });
 });

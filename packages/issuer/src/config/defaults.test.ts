@@ -5,10 +5,13 @@ import { loadConfig } from './load.ts';
 
 describe('configDefaults', () => {
   it('is what the loader makes of a file that sets only the required keys', async () => {
-    const r = await loadConfig('issuer: http://127.0.0.1:5556/dex\nstorage: {type: memory}\nweb: {http: "127.0.0.1:5556"}\nenablePasswordDB: true\n', {
-      env: {},
-      registry: createRegistry(),
-    });
+    const r = await loadConfig(
+      'issuer: http://127.0.0.1:5556/dex\nstorage: {type: memory}\nweb: {http: "127.0.0.1:5556"}\nenablePasswordDB: true\n',
+      {
+        env: {},
+        registry: createRegistry(),
+      },
+    );
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     const { issuer: _issuer, storage: _storage, ...loaded } = r.config;

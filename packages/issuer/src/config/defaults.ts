@@ -10,7 +10,11 @@ import { finishSigner } from './sections/signer.ts';
 
 /** Every section but the two a file must set (`issuer`, `storage`); a fresh copy per call. */
 export function configDefaults(): Omit<IssuerConfig, 'issuer' | 'storage'> {
-  const { issuer: _issuer, storage: _storage, ...parsed } = configSchema.parse({ issuer: 'http://127.0.0.1/', storage: { type: 'memory' } });
+  const {
+    issuer: _issuer,
+    storage: _storage,
+    ...parsed
+  } = configSchema.parse({ issuer: 'http://127.0.0.1/', storage: { type: 'memory' } });
   return {
     ...parsed,
     expiry: finishExpiry(parsed.expiry, {}),

@@ -41,10 +41,18 @@ export const DEX_ONLY_KEYS: Record<string, string> = {
  * Gatehouse does not already enforce.
  */
 export const DEX_RESTRICTION_KEYS: Record<string, { why: string; unless?: (value: unknown) => boolean }> = {
-  mfa: { why: 'multi-factor authentication is not implemented; enforce it at the upstream identity provider (e.g. Entra ID conditional access)' },
-  'staticClients[].mfaChain': { why: 'multi-factor authentication is not implemented; enforce it at the upstream identity provider' },
-  'staticClients[].refreshTokenLifetime': { why: 'per-client refresh token lifetimes are not implemented; set expiry.refreshTokens' },
-  'connectors[].grantTypes': { why: 'per-connector grant types are not implemented; every connector serves every grant type in oauth2.grantTypes' },
+  mfa: {
+    why: 'multi-factor authentication is not implemented; enforce it at the upstream identity provider (e.g. Entra ID conditional access)',
+  },
+  'staticClients[].mfaChain': {
+    why: 'multi-factor authentication is not implemented; enforce it at the upstream identity provider',
+  },
+  'staticClients[].refreshTokenLifetime': {
+    why: 'per-client refresh token lifetimes are not implemented; set expiry.refreshTokens',
+  },
+  'connectors[].grantTypes': {
+    why: 'per-connector grant types are not implemented; every connector serves every grant type in oauth2.grantTypes',
+  },
   'web.tlsMinVersion': {
     why: 'the TLS listener accepts TLS 1.2 and later; terminate TLS at the ingress to require TLS 1.3',
     unless: (v) => v === '1.2' || v === 1.2 || v === 'VersionTLS12',
@@ -77,7 +85,11 @@ function distance(a: string, b: string): number {
   for (let i = 1; i <= x.length; i++) {
     const cur = [i];
     for (let j = 1; j <= y.length; j++) {
-      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (x[i - 1] === y[j - 1] ? 0 : 1));
+      cur[j] = Math.min(
+        (prev[j] ?? 0) + 1,
+        (cur[j - 1] ?? 0) + 1,
+        (prev[j - 1] ?? 0) + (x[i - 1] === y[j - 1] ? 0 : 1),
+      );
     }
     prev = cur;
   }
@@ -115,7 +127,13 @@ export function checkKeys(
     const element = d.element;
     return value.map((v, i) => checkKeys(v, element, errors, warnings, [...path, i]));
   }
-  if (d.type !== 'object' || d.shape === undefined || value === null || typeof value !== 'object' || Array.isArray(value)) {
+  if (
+    d.type !== 'object' ||
+    d.shape === undefined ||
+    value === null ||
+    typeof value !== 'object' ||
+    Array.isArray(value)
+  ) {
     return value;
   }
   const shape = d.shape;

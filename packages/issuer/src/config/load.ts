@@ -107,7 +107,11 @@ export async function loadConfig(text: string, options: LoadConfigOptions = {}):
     return { ok: false, errors: [{ path: '', message: 'the config file is empty' }], warnings };
   }
   if (!isRecord(raw)) {
-    return { ok: false, errors: [{ path: '', message: 'the config file must be a YAML mapping (key: value)' }], warnings };
+    return {
+      ok: false,
+      errors: [{ path: '', message: 'the config file must be a YAML mapping (key: value)' }],
+      warnings,
+    };
   }
 
   const data = checkKeys(raw, configSchema, errors, warnings) as Record<string, unknown>;
@@ -138,7 +142,10 @@ export async function loadConfig(text: string, options: LoadConfigOptions = {}):
 }
 
 /** Reads and loads a config file; relative paths in it are resolved against its folder. */
-export async function loadConfigFile(file: string, options: Omit<LoadConfigOptions, 'baseDir'> & { baseDir?: string } = {}): Promise<ConfigResult> {
+export async function loadConfigFile(
+  file: string,
+  options: Omit<LoadConfigOptions, 'baseDir'> & { baseDir?: string } = {},
+): Promise<ConfigResult> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');

@@ -1,12 +1,26 @@
 import { describe, expect, it } from 'vitest';
 import { isNativeClient, redirectURIProblems } from './redirect-uris.ts';
 
-const client = (isPublic: boolean, redirectURIs: string[], postLogoutRedirectURIs: string[] = []) => ({ public: isPublic, redirectURIs, postLogoutRedirectURIs });
+const client = (isPublic: boolean, redirectURIs: string[], postLogoutRedirectURIs: string[] = []) => ({
+  public: isPublic,
+  redirectURIs,
+  postLogoutRedirectURIs,
+});
 const where = (c: ReturnType<typeof client>) => redirectURIProblems(c).map((p) => `${p.field}[${p.index}]`);
 
 describe('redirect URI rules', () => {
   it('a public client may mix a private-use scheme with loopback http and claimed https', () => {
-    const mobile = client(true, ['com.example.app:/oauth2redirect', 'http://127.0.0.1:8000/cb', 'http://localhost/cb', 'http://[::1]:9/cb', 'https://app.example.com/cb'], ['com.example.app:/logout']);
+    const mobile = client(
+      true,
+      [
+        'com.example.app:/oauth2redirect',
+        'http://127.0.0.1:8000/cb',
+        'http://localhost/cb',
+        'http://[::1]:9/cb',
+        'https://app.example.com/cb',
+      ],
+      ['com.example.app:/logout'],
+    );
     expect(redirectURIProblems(mobile)).toEqual([]);
     expect(isNativeClient(mobile)).toBe(true);
   });
@@ -26,7 +40,15 @@ describe('redirect URI rules', () => {
   });
 
   it('never a scheme that runs or embeds content, public or not', () => {
-    for (const uri of ['javascript://127.0.0.1/%0aalert(document.domain)', 'JavaScript:alert(1)', 'data:text/html,hi', 'vbscript:x', 'blob:https://a/b', 'file:///etc/passwd', 'about:blank']) {
+    for (const uri of [
+      'javascript://127.0.0.1/%0aalert(document.domain)',
+      'JavaScript:alert(1)',
+      'data:text/html,hi',
+      'vbscript:x',
+      'blob:https://a/b',
+      'file:///etc/passwd',
+      'about:blank',
+    ]) {
       expect(where(client(false, [uri])), uri).toEqual(['redirectURIs[0]']);
       expect(where(client(true, [uri])), uri).toEqual(['redirectURIs[0]']);
       expect(where(client(true, [], [uri])), uri).toEqual(['postLogoutRedirectURIs[0]']);
@@ -34,13 +56,21 @@ describe('redirect URI rules', () => {
   });
 
   it('with a private-use scheme, http must be loopback and https must not be (oidc-provider native rules)', () => {
-    const bad = client(true, ['com.example.app:/cb', 'http://app.internal/cb', 'https://127.0.0.1/cb'], ['http://app.internal/']);
+    const bad = client(
+      true,
+      ['com.example.app:/cb', 'http://app.internal/cb', 'https://127.0.0.1/cb'],
+      ['http://app.internal/'],
+    );
     expect(where(bad)).toEqual(['redirectURIs[1]', 'redirectURIs[2]', 'postLogoutRedirectURIs[0]']);
     // The private-use scheme may come from the post-logout list alone.
     expect(where(client(true, ['http://app.internal/cb'], ['com.example.app:/bye']))).toEqual(['redirectURIs[0]']);
   });
 
   it('rejects what is not an absolute URI or has a fragment (store clients are not schema-checked)', () => {
-    expect(where(client(true, ['not a uri', '/relative', 'http://x/cb#frag']))).toEqual(['redirectURIs[0]', 'redirectURIs[1]', 'redirectURIs[2]']);
+    expect(where(client(true, ['not a uri', '/relative', 'http://x/cb#frag']))).toEqual([
+      'redirectURIs[0]',
+      'redirectURIs[1]',
+      'redirectURIs[2]',
+    ]);
   });
 });

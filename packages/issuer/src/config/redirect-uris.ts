@@ -9,7 +9,14 @@
  * - never a scheme that runs or embeds content in the browser (`javascript:`, `data:`...).
  */
 
-export const FORBIDDEN_SCHEMES: ReadonlySet<string> = new Set(['javascript:', 'vbscript:', 'data:', 'blob:', 'file:', 'about:']);
+export const FORBIDDEN_SCHEMES: ReadonlySet<string> = new Set([
+  'javascript:',
+  'vbscript:',
+  'data:',
+  'blob:',
+  'file:',
+  'about:',
+]);
 export const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 export interface ClientURIs {
@@ -46,15 +53,22 @@ export function redirectURIProblems(client: ClientURIs): URIProblem[] {
       if (s.includes('#')) return problem('must not contain a fragment');
       if (FORBIDDEN_SCHEMES.has(u.protocol)) return problem(`the ${u.protocol.slice(0, -1)}: scheme is never allowed`);
       if (!isWeb(u)) {
-        if (!client.public) problem('a confidential client may only use http(s) URIs (private-use schemes are for public clients: public: true)');
+        if (!client.public)
+          problem(
+            'a confidential client may only use http(s) URIs (private-use schemes are for public clients: public: true)',
+          );
         return;
       }
       if (!native) return;
       // Native (a private-use scheme is registered too): oidc-provider's rules for the whole client.
       if (u.protocol === 'http:' && !LOOPBACK_HOSTS.has(u.hostname)) {
-        problem('with a private-use scheme registered, http URIs must be loopback (localhost, 127.0.0.1, [::1]); use https or a separate client');
+        problem(
+          'with a private-use scheme registered, http URIs must be loopback (localhost, 127.0.0.1, [::1]); use https or a separate client',
+        );
       } else if (u.protocol === 'https:' && LOOPBACK_HOSTS.has(u.hostname)) {
-        problem('with a private-use scheme registered, https URIs must not be loopback; use http://127.0.0.1 or a separate client');
+        problem(
+          'with a private-use scheme registered, https URIs must not be loopback; use http://127.0.0.1 or a separate client',
+        );
       }
     });
   check('redirectURIs', client.redirectURIs);

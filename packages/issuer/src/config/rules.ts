@@ -24,7 +24,11 @@ export type { RuleContext };
  * (undefined when a value was malformed). Rules report into `ctx`; the config is returned only
  * when no rule failed.
  */
-export async function checkRules(file: Raw, parsed: ParsedConfig | undefined, ctx: RuleContext): Promise<IssuerConfig | undefined> {
+export async function checkRules(
+  file: Raw,
+  parsed: ParsedConfig | undefined,
+  ctx: RuleContext,
+): Promise<IssuerConfig | undefined> {
   checkIssuer(file, ctx);
   const storage = checkStorage(file, ctx);
   const tls = checkWeb(file, ctx);

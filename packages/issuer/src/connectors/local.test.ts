@@ -121,7 +121,9 @@ describe('local connector', () => {
       const t0 = performance.now();
       expect(await c.login(scopes, 'broken@example.com', 'jane-password')).toEqual({ ok: false });
       expect(performance.now() - t0).toBeLessThan(5_000);
-      expect(logger.records).toEqual([expect.objectContaining({ level: 'error', obj: { email: 'broken@example.com', code: 'malformed_hash' } })]);
+      expect(logger.records).toEqual([
+        expect.objectContaining({ level: 'error', obj: { email: 'broken@example.com', code: 'malformed_hash' } }),
+      ]);
       expect(JSON.stringify(logger.records)).not.toContain(hash);
     }
     await store.passwords.delete('broken@example.com');
@@ -130,7 +132,9 @@ describe('local connector', () => {
   it('serves 16 concurrent logins of the same users correctly', async () => {
     const results = await Promise.all(
       Array.from({ length: 16 }, (_, i) =>
-        i % 2 === 0 ? connector.login(scopes, 'jane@example.com', 'jane-password') : connector.login(scopes, 'admin@example.com', 'wrong'),
+        i % 2 === 0
+          ? connector.login(scopes, 'jane@example.com', 'jane-password')
+          : connector.login(scopes, 'admin@example.com', 'wrong'),
       ),
     );
     results.forEach((r, i) => expect(r.ok).toBe(i % 2 === 0));

@@ -112,7 +112,10 @@ export function openLocalConnector(
       const check = await verify(password, user?.hash ?? DUMMY_HASH);
       if (!check.ok) {
         // As Dex: the user sees invalid credentials. The operator sees which record is broken.
-        options.logger?.error({ email: user?.identity.email, code: check.code }, 'password record has no valid bcrypt hash (cost 10..16); login refused');
+        options.logger?.error(
+          { email: user?.identity.email, code: check.code },
+          'password record has no valid bcrypt hash (cost 10..16); login refused',
+        );
         await verify(password, DUMMY_HASH); // the same time as a wrong password
         return { ok: false };
       }

@@ -63,9 +63,10 @@ export function openMockCallback(): MockCallbackConnector {
       return { url: url.toString(), keep: { state, code } satisfies MockKept };
     },
     async handleCallback(_scopes: Scopes, kept: unknown, request: CallbackRequest): Promise<Identity> {
-      const params = request.method === 'POST' && request.form !== undefined
-        ? new URLSearchParams(request.form)
-        : request.url.searchParams;
+      const params =
+        request.method === 'POST' && request.form !== undefined
+          ? new URLSearchParams(request.form)
+          : request.url.searchParams;
       const state = params.get('state');
       const code = params.get('code');
       if (!isKept(kept) || state === null || !safeEqual(state, kept.state)) {

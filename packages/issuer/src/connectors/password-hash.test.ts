@@ -22,7 +22,11 @@ describe('verifyPassword', () => {
 
   for (const version of ['2a', '2b', '2y', '2x']) {
     it(`verifies $${version}$ hashes as Go's CompareHashAndPassword does (same algorithm for every minor version)`, async () => {
-      for (const [password, hash] of [[ASCII, hashes.ascii], [UNICODE, hashes.unicode], [LONG, hashes.long]] as const) {
+      for (const [password, hash] of [
+        [ASCII, hashes.ascii],
+        [UNICODE, hashes.unicode],
+        [LONG, hashes.long],
+      ] as const) {
         expect(await verifyPassword(password, as(hash, version))).toEqual({ ok: true, match: true });
         expect(await verifyPassword(`x${password}`, as(hash, version))).toEqual({ ok: true, match: false });
       }
@@ -30,14 +34,27 @@ describe('verifyPassword', () => {
   }
 
   it('reads the UTF-8 bytes, and only the first 72 of them', async () => {
-    expect(await verifyPassword(`${LONG.slice(0, 36)}anything after byte 72`, hashes.long)).toEqual({ ok: true, match: true });
+    expect(await verifyPassword(`${LONG.slice(0, 36)}anything after byte 72`, hashes.long)).toEqual({
+      ok: true,
+      match: true,
+    });
     expect(await verifyPassword(LONG.slice(0, 35), hashes.long)).toEqual({ ok: true, match: false });
     expect(await verifyPassword(UNICODE.normalize('NFD'), hashes.unicode)).toEqual({ ok: true, match: false });
   });
 
   it('reports a hash Dex would refuse instead of comparing (no throw, no hang on cost 31)', async () => {
     const body = hashes.ascii.slice(7);
-    for (const bad of ['', 'plain', '$2a$10$short', `$2a$31$${body}`, `$2a$09$${body}`, `$2c$10$${body}`, `$3a$10$${body}`, ` ${hashes.ascii}`, `${hashes.ascii}\n`]) {
+    for (const bad of [
+      '',
+      'plain',
+      '$2a$10$short',
+      `$2a$31$${body}`,
+      `$2a$09$${body}`,
+      `$2c$10$${body}`,
+      `$3a$10$${body}`,
+      ` ${hashes.ascii}`,
+      `${hashes.ascii}\n`,
+    ]) {
       const t0 = performance.now();
       expect(await verifyPassword(ASCII, bad), JSON.stringify(bad)).toEqual({ ok: false, code: 'malformed_hash' });
       expect(performance.now() - t0).toBeLessThan(50);
@@ -69,7 +86,9 @@ describe('verifyPassword', () => {
 describe('BcryptPool', () => {
   it('runs at most `size` comparisons at once and answers each job with its own result', async () => {
     const pool = new BcryptPool(2);
-    const jobs = Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? pool.verify('wrong', hashes.ascii) : pool.verify(ASCII, hashes.ascii)));
+    const jobs = Array.from({ length: 12 }, (_, i) =>
+      i % 3 === 0 ? pool.verify('wrong', hashes.ascii) : pool.verify(ASCII, hashes.ascii),
+    );
     expect(await Promise.all(jobs)).toEqual(Array.from({ length: 12 }, (_, i) => i % 3 !== 0));
   });
 

@@ -15,7 +15,10 @@ afterAll(() => rmSync(plugins, { recursive: true, force: true }));
 function installPackage(name: string, source: string): void {
   const dir = path.join(plugins, 'node_modules', name);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', type: 'module', exports: './index.js' }));
+  writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name, version: '1.0.0', type: 'module', exports: './index.js' }),
+  );
   writeFileSync(path.join(dir, 'index.js'), source);
 }
 
@@ -34,7 +37,10 @@ export const factory = {
   open: (id, config) => ({ kind: 'password', prompt: 'Username', async login() { return { ok: false }; }, realm: config.realm }),
 };
 `;
-installPackage('gatehouse-connector-plain', `${factorySource('plain', CONNECTOR_KIT_VERSION)}\nexport default factory;\n`);
+installPackage(
+  'gatehouse-connector-plain',
+  `${factorySource('plain', CONNECTOR_KIT_VERSION)}\nexport default factory;\n`,
+);
 installPackage('@acme/gatehouse-connector-okta', factorySource('okta', '1.4.2'));
 installPackage('@acme/gatehouse-connector-future', `${factorySource('future', '2.0.0')}\nexport default factory;\n`);
 installPackage('gatehouse-connector-empty', 'export const something = 1;\n');
@@ -60,7 +66,14 @@ describe('createRegistry', () => {
   const registry = createRegistry([], { searchPaths: [plugins] });
 
   it('knows the in-process and built-in types without importing them', () => {
-    expect(registry.knownTypes().sort()).toEqual(['github', 'ldap', 'local', 'microsoft', 'mockCallback', 'mockPassword']);
+    expect(registry.knownTypes().sort()).toEqual([
+      'github',
+      'ldap',
+      'local',
+      'microsoft',
+      'mockCallback',
+      'mockPassword',
+    ]);
   });
 
   it('loads built-in connector packages lazily by their Dex type name', async () => {
@@ -81,7 +94,12 @@ describe('createRegistry', () => {
     expect(e.message).toContain('@acme/gatehouse-connector-future');
     expect(e.message).toContain('2.0.0');
     expect(e.message).toContain(CONNECTOR_KIT_VERSION);
-    const bad: ConnectorFactory = { type: 'x', kitVersion: '0.9.0', configSchema: z.object({}), open: () => ({}) as Connector };
+    const bad: ConnectorFactory = {
+      type: 'x',
+      kitVersion: '0.9.0',
+      configSchema: z.object({}),
+      open: () => ({}) as Connector,
+    };
     expect(() => createRegistry([bad])).toThrow(/0\.9\.0/);
   });
 
@@ -96,7 +114,9 @@ describe('createRegistry', () => {
     const unknown = await registryError(registry.resolve('okta'));
     expect(unknown.code).toBe('unknown_type');
     expect(unknown.message).toContain('mockCallback');
-    expect((await registryError(registry.resolve('saml'))).message).toContain(`Dex's "saml" connector is not implemented`);
+    expect((await registryError(registry.resolve('saml'))).message).toContain(
+      `Dex's "saml" connector is not implemented`,
+    );
     // Relative paths and URLs are not package names: never imported.
     expect((await registryError(registry.resolve('../../evil'))).code).toBe('unknown_type');
     expect((await registryError(registry.resolve('file:///etc/passwd'))).code).toBe('unknown_type');
@@ -170,7 +190,10 @@ describe('openConnectors', () => {
     const registry = createRegistry();
     const err = await registry
       .openConnectors([{ type: 'mockPassword', id: 'pw', name: 'Password', config: { extra: 1 } }], context)
-      .then(() => undefined, (e: unknown) => e as { code: string; key: string; message: string });
+      .then(
+        () => undefined,
+        (e: unknown) => e as { code: string; key: string; message: string },
+      );
     expect(err?.code).toBe('invalid_configuration');
     expect(err?.key).toBe('username');
     expect(err?.message).toContain('username: required');
@@ -192,7 +215,10 @@ describe('openConnectors', () => {
       { ...context, logger },
     );
     expect(logger.records).toContainEqual(
-      expect.objectContaining({ level: 'warn', obj: expect.objectContaining({ connector: 'w', warning: 'risky is on: anyone may log in' }) }),
+      expect.objectContaining({
+        level: 'warn',
+        obj: expect.objectContaining({ connector: 'w', warning: 'risky is on: anyone may log in' }),
+      }),
     );
   });
 });

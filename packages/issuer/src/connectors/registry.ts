@@ -7,7 +7,13 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CONNECTOR_KIT_VERSION, ConnectorError, ConnectorErrorCodes, isCompatibleKitVersion, parseConnectorConfig } from '@gatehouse/connector-kit';
+import {
+  CONNECTOR_KIT_VERSION,
+  ConnectorError,
+  ConnectorErrorCodes,
+  isCompatibleKitVersion,
+  parseConnectorConfig,
+} from '@gatehouse/connector-kit';
 import type { Connector, ConnectorContext, ConnectorFactory } from '@gatehouse/connector-kit';
 import type { ConnectorConfig } from '../config/types.ts';
 import { localFactory } from './local.ts';
@@ -30,8 +36,18 @@ export const IN_PROCESS_FACTORIES: readonly ConnectorFactory[] = [
 
 /** Dex connector types Gatehouse has no built-in for (named in the error message). */
 const DEX_ONLY_CONNECTOR_TYPES: readonly string[] = [
-  'oidc', 'saml', 'gitlab', 'google', 'keystone', 'authproxy', 'bitbucket-cloud', 'openshift',
-  'atlassian-crowd', 'gitea', 'linkedin', 'oauth',
+  'oidc',
+  'saml',
+  'gitlab',
+  'google',
+  'keystone',
+  'authproxy',
+  'bitbucket-cloud',
+  'openshift',
+  'atlassian-crowd',
+  'gitea',
+  'linkedin',
+  'oauth',
 ];
 
 /** Scoped packages, and unscoped ones that say they are Gatehouse connectors. */
@@ -113,13 +129,18 @@ export function checkKitVersion(factory: ConnectorFactory, source: string): void
 function isModuleNotFound(e: unknown, specifier: string): boolean {
   const err = e as { code?: string; message?: string };
   return (
-    (err.code === 'ERR_MODULE_NOT_FOUND' || err.code === 'MODULE_NOT_FOUND' || err.code === 'ERR_PACKAGE_PATH_NOT_EXPORTED') &&
+    (err.code === 'ERR_MODULE_NOT_FOUND' ||
+      err.code === 'MODULE_NOT_FOUND' ||
+      err.code === 'ERR_PACKAGE_PATH_NOT_EXPORTED') &&
     typeof err.message === 'string' &&
     err.message.includes(specifier)
   );
 }
 
-export function createRegistry(extra: readonly ConnectorFactory[] = [], options: RegistryOptions = {}): ConnectorRegistry {
+export function createRegistry(
+  extra: readonly ConnectorFactory[] = [],
+  options: RegistryOptions = {},
+): ConnectorRegistry {
   const importer = options.importer ?? ((s: string) => import(s));
   const searchPaths = options.searchPaths ?? [process.cwd()];
   const inProcess = new Map<string, ConnectorFactory>();
@@ -215,13 +236,18 @@ export function createRegistry(extra: readonly ConnectorFactory[] = [], options:
         if (!parsed.ok) {
           // Every issue at once, each with its key path (`key` is the first, for callers that show one).
           const all = parsed.issues.map((i) => (i.path === '' ? i.message : `${i.path}: ${i.message}`)).join('; ');
-          throw new ConnectorError(ConnectorErrorCodes.InvalidConfiguration, `connector "${c.id}": invalid config: ${all || 'invalid'}`, {
-            key: parsed.issues[0]?.path ?? '',
-          });
+          throw new ConnectorError(
+            ConnectorErrorCodes.InvalidConfiguration,
+            `connector "${c.id}": invalid config: ${all || 'invalid'}`,
+            {
+              key: parsed.issues[0]?.path ?? '',
+            },
+          );
         }
         const logger = context.logger.child({ connector: c.id });
         // Settings that parse but weaken something: told at every start (and for run-time connectors).
-        for (const warning of factory.warnings?.(parsed.config) ?? []) logger.warn({ type: c.type, warning }, 'connector config warning');
+        for (const warning of factory.warnings?.(parsed.config) ?? [])
+          logger.warn({ type: c.type, warning }, 'connector config warning');
         const connector = await factory.open(c.id, parsed.config, { ...context, logger });
         opened.push({ id: c.id, type: c.type, name: c.name, connector });
       }

@@ -95,23 +95,52 @@ export function createApp(deps: AppDeps): Koa {
     } catch (err) {
       if (err instanceof PageError) {
         if (err.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(err.retryAfterSeconds));
-        sendPage(ctx, err.status, errorPage(deps.pages, { title: err.title, message: err.userMessage, ...(err.retryHref ? { retryHref: err.retryHref } : {}) }));
+        sendPage(
+          ctx,
+          err.status,
+          errorPage(deps.pages, {
+            title: err.title,
+            message: err.userMessage,
+            ...(err.retryHref ? { retryHref: err.retryHref } : {}),
+          }),
+        );
         return;
       }
       if (isStorageUnavailable(err)) {
         // The store did not answer (database restart, API-server outage): retryable, not a bug.
-        deps.logger.warn({ err: errorSummary(err), method: ctx.method, path: ctx.path }, 'storage unavailable: answered 503');
+        deps.logger.warn(
+          { err: errorSummary(err), method: ctx.method, path: ctx.path },
+          'storage unavailable: answered 503',
+        );
         ctx.set('Retry-After', '5');
-        sendPage(ctx, 503, errorPage(deps.pages, { title: 'Temporarily unavailable', message: 'The service cannot complete the request right now. Please try again in a moment.' }));
+        sendPage(
+          ctx,
+          503,
+          errorPage(deps.pages, {
+            title: 'Temporarily unavailable',
+            message: 'The service cannot complete the request right now. Please try again in a moment.',
+          }),
+        );
         return;
       }
       const status = (err as { status?: number }).status;
       if (typeof status === 'number' && status >= 400 && status < 500) {
-        sendPage(ctx, status, errorPage(deps.pages, { title: 'Invalid request', message: 'The request could not be understood.' }));
+        sendPage(
+          ctx,
+          status,
+          errorPage(deps.pages, { title: 'Invalid request', message: 'The request could not be understood.' }),
+        );
         return;
       }
       deps.logger.error({ err: errorSummary(err), method: ctx.method, path: ctx.path }, 'unexpected error');
-      sendPage(ctx, 500, errorPage(deps.pages, { title: 'Something went wrong', message: 'The server could not complete the request. Please try again.' }));
+      sendPage(
+        ctx,
+        500,
+        errorPage(deps.pages, {
+          title: 'Something went wrong',
+          message: 'The server could not complete the request. Please try again.',
+        }),
+      );
     }
   });
 

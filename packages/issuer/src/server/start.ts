@@ -86,9 +86,14 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
   const ownsStore = options.store === undefined;
   const storageKeys = parseStorageKeys(options.storageKey ?? process.env[STORAGE_KEY_ENV]);
   // Everything below sees the sealing wrapper (signing keys, connector data at rest).
-  const store = new SealedStore(options.store ?? (await openIssuerStore(config, options.baseDir ?? process.cwd(), logger)), storageKeys);
+  const store = new SealedStore(
+    options.store ?? (await openIssuerStore(config, options.baseDir ?? process.cwd(), logger)),
+    storageKeys,
+  );
   if (storageKeys.length === 0 && store.type === 'kubernetes') {
-    logger.warn(`${STORAGE_KEY_ENV} is not set: signing keys and upstream tokens are stored in clear in the custom resources`);
+    logger.warn(
+      `${STORAGE_KEY_ENV} is not set: signing keys and upstream tokens are stored in clear in the custom resources`,
+    );
   }
   const cleanups: Array<() => Promise<void> | void> = [];
   if (ownsStore) cleanups.push(() => store.close());
@@ -98,7 +103,12 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
     const registry = createRegistry(options.connectorFactories ?? []);
     const configs: ConnectorConfig[] = [];
     if (config.enablePasswordDB) {
-      configs.push({ type: 'local', id: LOCAL_CONNECTOR_ID, name: LOCAL_CONNECTOR_NAME, config: { staticPasswords: config.staticPasswords } });
+      configs.push({
+        type: 'local',
+        id: LOCAL_CONNECTOR_ID,
+        name: LOCAL_CONNECTOR_NAME,
+        config: { staticPasswords: config.staticPasswords },
+      });
     }
     configs.push(...config.connectors);
     const connectorContext = { logger, issuerURL: config.issuer, callbackURL, store };
@@ -107,7 +117,13 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
     cleanups.push(async () => {
       await Promise.allSettled(opened.map(async (o) => o.connector.close?.()));
     });
-    const runtimeConnectors = new RuntimeConnectors({ registry, records: store.connectors, context: connectorContext, connectors, logger });
+    const runtimeConnectors = new RuntimeConnectors({
+      registry,
+      records: store.connectors,
+      context: connectorContext,
+      connectors,
+      logger,
+    });
     await runtimeConnectors.start();
     cleanups.push(() => runtimeConnectors.close());
 
@@ -132,7 +148,12 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
       trustedProxies: config.web.trustedProxies,
       budget: new AnonymousBudget({
         onExhausted: (limit) =>
-          logger.warn({ limit }, limit === 'total' ? 'anonymous record budget spent for this window: device/PAR requests of public clients get 429' : 'a client address spent its anonymous record budget for this window'),
+          logger.warn(
+            { limit },
+            limit === 'total'
+              ? 'anonymous record budget spent for this window: device/PAR requests of public clients get 429'
+              : 'a client address spent its anonymous record budget for this window',
+          ),
         ...options.anonymousBudget,
       }),
       scope: providerScope,
@@ -145,7 +166,20 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
     // Per replica (in memory), kept across provider rebuilds.
     const throttle = new LoginThrottle(options.throttle);
     const deviceThrottle = new DeviceCodeThrottle(options.throttle);
-    const providerDeps = { config, store: modelStore, keys, clients, grants, refresh, login, connectors, metrics, logger, pages, basePath };
+    const providerDeps = {
+      config,
+      store: modelStore,
+      keys,
+      clients,
+      grants,
+      refresh,
+      login,
+      connectors,
+      metrics,
+      logger,
+      pages,
+      basePath,
+    };
     const build = (): Provider => {
       const p = buildProvider(providerDeps);
       // app.ts hands the provider the issuer's own host and scheme (X-Forwarded-Proto, which is
@@ -154,7 +188,15 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
       p.proxy = true;
       p.maxIpsCount = 1;
       // `/device` is routes.code_verification (oidc/provider.ts), relative to the issuer path.
-      p.use(deviceCodeThrottle({ throttle: deviceThrottle, trustedProxies: config.web.trustedProxies, pages, verificationPath: '/device', logger }) as never);
+      p.use(
+        deviceCodeThrottle({
+          throttle: deviceThrottle,
+          trustedProxies: config.web.trustedProxies,
+          pages,
+          verificationPath: '/device',
+          logger,
+        }) as never,
+      );
       if (config.oauth2.passwordConnector) {
         registerPasswordGrant(p, {
           ...providerDeps,
@@ -187,18 +229,25 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
     // Key changes (ours or another replica's) reach the provider by rebuilding it.
     let keyCheck: Promise<void> = Promise.resolve();
     const reloadKeys = (rotate: boolean): Promise<void> => {
-      keyCheck = keyCheck.catch(() => undefined).then(async () => {
-        const changed = rotate ? await keys.rotate() : await keys.refresh();
-        if (changed) {
-          slot.swap(build());
-          logger.info({ version: keys.version }, 'signing keys changed; provider reloaded');
-        }
-      });
+      keyCheck = keyCheck
+        .catch(() => undefined)
+        .then(async () => {
+          const changed = rotate ? await keys.rotate() : await keys.refresh();
+          if (changed) {
+            slot.swap(build());
+            logger.info({ version: keys.version }, 'signing keys changed; provider reloaded');
+          }
+        });
       return keyCheck;
     };
-    const keyTimer = setInterval(() => {
-      reloadKeys(false).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'signing key check failed'));
-    }, (options.keyCheckInterval ?? 30) * 1000);
+    const keyTimer = setInterval(
+      () => {
+        reloadKeys(false).catch((err: unknown) =>
+          logger.warn({ err: (err as Error).message }, 'signing key check failed'),
+        );
+      },
+      (options.keyCheckInterval ?? 30) * 1000,
+    );
     keyTimer.unref();
     cleanups.push(() => clearInterval(keyTimer));
 
@@ -222,7 +271,13 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
         if (!file) throw new Error(`web.https needs web.${key}`);
         return readFileSync(resolvePath(baseDir, file));
       };
-      listeners.push({ scheme: 'https', server: createHttpsServer({ cert: read(config.web.tlsCert, 'tlsCert'), key: read(config.web.tlsKey, 'tlsKey') }, handler) });
+      listeners.push({
+        scheme: 'https',
+        server: createHttpsServer(
+          { cert: read(config.web.tlsCert, 'tlsCert'), key: read(config.web.tlsKey, 'tlsKey') },
+          handler,
+        ),
+      });
     }
     const urls: Partial<Record<'http' | 'https', string>> = {};
     for (const { scheme, server } of listeners) {
@@ -251,7 +306,10 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
       telemetryURL = telemetry.url;
       cleanups.push(() => telemetry.close());
     }
-    logger.info({ issuer: config.issuer, url, storage: store.type, connectors: [...connectors.keys()] }, 'issuer started');
+    logger.info(
+      { issuer: config.issuer, url, storage: store.type, connectors: [...connectors.keys()] },
+      'issuer started',
+    );
 
     let closed: Promise<void> | undefined;
     const running: RunningIssuer = {

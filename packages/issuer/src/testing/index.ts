@@ -57,7 +57,12 @@ export interface StartTestIssuerOptions {
  * deep, so pass `{ oauth2: testOAuth2({ grantTypes: [...] }) }` to change a single key.
  */
 export function testOAuth2(extra: Partial<OAuth2Config> = {}): OAuth2Config {
-  return { ...configDefaults().oauth2, grantTypes: ['authorization_code', 'refresh_token'], skipApprovalScreen: true, ...extra };
+  return {
+    ...configDefaults().oauth2,
+    grantTypes: ['authorization_code', 'refresh_token'],
+    skipApprovalScreen: true,
+    ...extra,
+  };
 }
 
 /** A complete, valid issuer config for tests: the file defaults (configDefaults) with memory storage, the approval screen skipped, errors-only logs. */
@@ -100,7 +105,12 @@ export async function startTestIssuer(options: StartTestIssuerOptions = {}): Pro
       // We made the store: close it with the issuer.
       const close = running.close.bind(running);
       return Object.defineProperties(running, {
-        close: { value: async () => { await close(); await store.close(); } },
+        close: {
+          value: async () => {
+            await close();
+            await store.close();
+          },
+        },
       });
     } catch (err) {
       if (!options.store) await store.close().catch(() => undefined);
@@ -112,7 +122,10 @@ export async function startTestIssuer(options: StartTestIssuerOptions = {}): Pro
 }
 
 /** Starts a test issuer, runs `fn` with it and closes it, also when `fn` throws. */
-export async function withTestIssuer<T>(options: StartTestIssuerOptions, fn: (issuer: RunningIssuer) => Promise<T>): Promise<T> {
+export async function withTestIssuer<T>(
+  options: StartTestIssuerOptions,
+  fn: (issuer: RunningIssuer) => Promise<T>,
+): Promise<T> {
   const issuer = await startTestIssuer(options);
   try {
     return await fn(issuer);
@@ -219,7 +232,12 @@ export async function browse(jar: CookieJar, url: string, options: BrowseOptions
     const cookie = jar.header(current);
     if (cookie) headers.cookie = cookie;
     if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
-    const response = await fetch(current, { method, headers, redirect: 'manual', ...(body !== undefined ? { body } : {}) });
+    const response = await fetch(current, {
+      method,
+      headers,
+      redirect: 'manual',
+      ...(body !== undefined ? { body } : {}),
+    });
     jar.store(current, response);
     const loc = response.headers.get('location');
     if (response.status >= 300 && response.status < 400 && loc) {
@@ -238,7 +256,8 @@ export async function browse(jar: CookieJar, url: string, options: BrowseOptions
     const text = await response.text();
     // A page that moves on by itself (meta refresh, as the issuer answers a successful form):
     // a browser follows it with a GET.
-    const refresh = response.status === 200 ? /<meta http-equiv="refresh" content="0;url=([^"]+)">/.exec(text)?.[1] : undefined;
+    const refresh =
+      response.status === 200 ? /<meta http-equiv="refresh" content="0;url=([^"]+)">/.exec(text)?.[1] : undefined;
     if (refresh !== undefined && hop < (options.maxRedirects ?? 20)) {
       const next = new URL(refresh.replace(/&amp;/g, '&'), current).toString();
       if (options.stopAt && next.startsWith(options.stopAt)) {
@@ -283,10 +302,16 @@ export async function login(jar: CookieJar, authorizationURL: string, o: LoginOp
   for (let step = 0; step < 5 && page.location === undefined && page.status === 200; step++) {
     if (page.body.includes('name="password"')) {
       if (o.username === undefined || o.password === undefined) return page;
-      page = await browse(jar, formAction(page), { form: { login: o.username, password: o.password }, stopAt: o.stopAt });
+      page = await browse(jar, formAction(page), {
+        form: { login: o.username, password: o.password },
+        stopAt: o.stopAt,
+      });
       if (page.body.includes('name="password"')) return page;
     } else if (page.body.includes('name="approval"')) {
-      page = await browse(jar, formAction(page), { form: { approval: o.approve === false ? 'deny' : 'approve' }, stopAt: o.stopAt });
+      page = await browse(jar, formAction(page), {
+        form: { approval: o.approve === false ? 'deny' : 'approve' },
+        stopAt: o.stopAt,
+      });
     } else if (page.body.includes('/connector/')) {
       const links = [...page.body.matchAll(/href="([^"]*\/connector\/([^"/]+))"/g)];
       const pick = links.find((l) => decodeURIComponent(l[2] ?? '') === o.connectorId) ?? links[0];
@@ -303,7 +328,11 @@ export async function login(jar: CookieJar, authorizationURL: string, o: LoginOp
  * Sends `count` requests, `concurrency` at a time (fetch keeps connections alive), and returns
  * how often each status was answered and how long it all took.
  */
-export async function flood(count: number, concurrency: number, send: (i: number) => Promise<Response>): Promise<{ statuses: Record<number, number>; ms: number }> {
+export async function flood(
+  count: number,
+  concurrency: number,
+  send: (i: number) => Promise<Response>,
+): Promise<{ statuses: Record<number, number>; ms: number }> {
   const statuses: Record<number, number> = {};
   const started = performance.now();
   let next = 0;
@@ -326,13 +355,21 @@ export interface CodeClient {
   redirect: string;
 }
 
-export const TEST_CODE_CLIENT: CodeClient = { id: TEST_CLIENT.id, secret: TEST_CLIENT.secret!, redirect: TEST_CLIENT.redirectURIs[0]! };
+export const TEST_CODE_CLIENT: CodeClient = {
+  id: TEST_CLIENT.id,
+  secret: TEST_CLIENT.secret!,
+  redirect: TEST_CLIENT.redirectURIs[0]!,
+};
 
 /**
  * A whole login through `issuerURL` (a connector without UI, e.g. mockCallback) for an
  * authorization code with PKCE S256; throws where it got stuck.
  */
-export async function loginForCode(issuerURL: string, client: CodeClient = TEST_CODE_CLIENT, scope = 'openid email profile'): Promise<{ code: string; verifier: string; state: string }> {
+export async function loginForCode(
+  issuerURL: string,
+  client: CodeClient = TEST_CODE_CLIENT,
+  scope = 'openid email profile',
+): Promise<{ code: string; verifier: string; state: string }> {
   const b64url = (b: Buffer): string => b.toString('base64url');
   const verifier = b64url(randomBytes(32));
   const state = b64url(randomBytes(16));
@@ -348,7 +385,8 @@ export async function loginForCode(issuerURL: string, client: CodeClient = TEST_
     code_challenge_method: 'S256',
   }).toString();
   const done = await login(new CookieJar(), auth.toString(), { stopAt: client.redirect });
-  if (done.location === undefined) throw new Error(`login stuck at ${done.url} (${done.status}): ${done.body.slice(0, 300)}`);
+  if (done.location === undefined)
+    throw new Error(`login stuck at ${done.url} (${done.status}): ${done.body.slice(0, 300)}`);
   const back = new URL(done.location);
   const code = back.searchParams.get('code');
   if (back.searchParams.get('state') !== state || !code) throw new Error(`no code for this login: ${done.location}`);
@@ -358,7 +396,8 @@ export async function loginForCode(issuerURL: string, client: CodeClient = TEST_
 /** A token request (`form`) at `tokenURL` with the client's HTTP Basic credentials (or its id, for a public client). */
 export function tokenRequest(tokenURL: string, client: CodeClient, form: Record<string, string>): Promise<Response> {
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-  if (client.secret !== null) headers.authorization = `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`;
+  if (client.secret !== null)
+    headers.authorization = `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`;
   const body = new URLSearchParams(client.secret === null ? { client_id: client.id, ...form } : form);
   return fetch(tokenURL, { method: 'POST', headers, body });
 }
@@ -374,7 +413,11 @@ export interface IssuerProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startIssuerProcess(configFile: string, port: number, options: { cwd: string; args?: string[]; env?: NodeJS.ProcessEnv }): Promise<IssuerProcess> {
+export async function startIssuerProcess(
+  configFile: string,
+  port: number,
+  options: { cwd: string; args?: string[]; env?: NodeJS.ProcessEnv },
+): Promise<IssuerProcess> {
   const cli = fileURLToPath(new URL('../cli.ts', import.meta.url));
   const child = spawn(process.execPath, [cli, 'serve', ...(options.args ?? []), configFile], {
     cwd: options.cwd,
@@ -391,7 +434,10 @@ export async function startIssuerProcess(configFile: string, port: number, optio
     await exited;
   };
   try {
-    await Promise.race([waitForPort(port), exited.then(() => Promise.reject(new Error(`issuer exited: ${output.slice(-2000)}`)))]);
+    await Promise.race([
+      waitForPort(port),
+      exited.then(() => Promise.reject(new Error(`issuer exited: ${output.slice(-2000)}`))),
+    ]);
   } catch (err) {
     await stop();
     throw err;

@@ -53,14 +53,26 @@ function payloadFor(id: string, extra: Partial<ModelPayload> = {}, expiresIn = 6
 }
 
 /** An already-expired write: `exp` in the past and a non-positive `expiresIn`. */
-async function upsertExpired(store: Store, model: (typeof MODEL_NAMES)[number], id: string, extra: Partial<ModelPayload> = {}) {
+async function upsertExpired(
+  store: Store,
+  model: (typeof MODEL_NAMES)[number],
+  id: string,
+  extra: Partial<ModelPayload> = {},
+) {
   await store.model(model).upsert(id, payloadFor(id, extra, -10), -10);
 }
 
 function keySet(tag: string): SigningKeySet {
   return {
-    signing: [{ kty: 'EC', crv: 'P-256', kid: `kid-${tag}`, alg: 'ES256', d: `d-${tag}`, x: `x-${tag}`, y: `y-${tag}` }],
-    retired: [{ jwk: { kty: 'EC', crv: 'P-256', kid: `old-${tag}`, alg: 'ES256', x: 'x', y: 'y' }, expiresAt: nowSeconds() + 3600 }],
+    signing: [
+      { kty: 'EC', crv: 'P-256', kid: `kid-${tag}`, alg: 'ES256', d: `d-${tag}`, x: `x-${tag}`, y: `y-${tag}` },
+    ],
+    retired: [
+      {
+        jwk: { kty: 'EC', crv: 'P-256', kid: `old-${tag}`, alg: 'ES256', x: 'x', y: 'y' },
+        expiresAt: nowSeconds() + 3600,
+      },
+    ],
     nextRotation: nowSeconds() + 6 * 3600,
   };
 }
@@ -131,11 +143,14 @@ export function runStoreConformance(
 
       // oidc-provider names a model the issuer does not keep (a feature it never enabled): a
       // clear error for the caller, never a crash or a silent write.
-      it.each(['ReplayDetection', 'Client', 'NoSuchModel'])('%s (not a kept model) is a StoreError naming it', (model) => {
-        expect(() => store.model(model as (typeof MODEL_NAMES)[number])).toThrow(
-          expect.objectContaining({ name: 'StoreError', code: 'invalid', message: `unknown model ${model}` }),
-        );
-      });
+      it.each(['ReplayDetection', 'Client', 'NoSuchModel'])(
+        '%s (not a kept model) is a StoreError naming it',
+        (model) => {
+          expect(() => store.model(model as (typeof MODEL_NAMES)[number])).toThrow(
+            expect.objectContaining({ name: 'StoreError', code: 'invalid', message: `unknown model ${model}` }),
+          );
+        },
+      );
 
       it('keeps models apart: the same id in two models is two records', async () => {
         const id = newId();
@@ -212,7 +227,10 @@ export function runStoreConformance(
         expect(await store.model('AuthorizationCode').find(c1)).toBeDefined();
         await store.model('AccessToken').revokeByGrantId(newId()); // no match: not an error
 
-        for (const [model, id] of [['AccessToken', a3], ['AuthorizationCode', c1]] as const) {
+        for (const [model, id] of [
+          ['AccessToken', a3],
+          ['AuthorizationCode', c1],
+        ] as const) {
           await store.model(model).destroy(id);
         }
       });
@@ -325,7 +343,9 @@ export function runStoreConformance(
         const batch = 50;
         for (let i = 0; i < expired.length; i += batch) {
           await Promise.all(
-            expired.slice(i, i + batch).map((id, j) => upsertExpired(store, models[(i + j) % models.length]!, id, { grantId: 'gc', uid: id })),
+            expired
+              .slice(i, i + batch)
+              .map((id, j) => upsertExpired(store, models[(i + j) % models.length]!, id, { grantId: 'gc', uid: id })),
           );
         }
 
@@ -409,25 +429,33 @@ export function runStoreConformance(
       }
 
       it('clients: get, list, upsert replaces, delete', async () => {
-        await crud<OAuth2Client>(store.clients, (c) => c.id, (id, v) => ({
-          id,
-          secret: `secret-${v}`,
-          redirectURIs: [`https://app.example.com/${v}/callback`],
-          postLogoutRedirectURIs: ['https://app.example.com/'],
-          trustedPeers: ['other'],
-          public: v === 'two',
-          name: `App ${v}`,
-          logoURL: 'https://app.example.com/logo.png',
-        }));
+        await crud<OAuth2Client>(
+          store.clients,
+          (c) => c.id,
+          (id, v) => ({
+            id,
+            secret: `secret-${v}`,
+            redirectURIs: [`https://app.example.com/${v}/callback`],
+            postLogoutRedirectURIs: ['https://app.example.com/'],
+            trustedPeers: ['other'],
+            public: v === 'two',
+            name: `App ${v}`,
+            logoURL: 'https://app.example.com/logo.png',
+          }),
+        );
       });
 
       it('connectors: get, list, upsert replaces, delete', async () => {
-        await crud<ConnectorRecord>(store.connectors, (c) => c.id, (id, v) => ({
-          id,
-          type: v === 'one' ? 'ldap' : 'github',
-          name: `Connector ${v}`,
-          config: { host: 'ldap.example.com:636', nested: { groups: [v] }, enabled: true },
-        }));
+        await crud<ConnectorRecord>(
+          store.connectors,
+          (c) => c.id,
+          (id, v) => ({
+            id,
+            type: v === 'one' ? 'ldap' : 'github',
+            name: `Connector ${v}`,
+            config: { host: 'ldap.example.com:636', nested: { groups: [v] }, enabled: true },
+          }),
+        );
       });
 
       it('passwords: keyed by lower-cased email', async () => {
@@ -450,7 +478,12 @@ export function runStoreConformance(
       it('offline sessions: keyed by user and connector', async () => {
         const userId = newId();
         expect(await store.offlineSessions.get(userId, 'ldap')).toBeUndefined();
-        const first = { userId, connectorId: 'ldap', connectorData: { refreshToken: 'r1', n: [1] }, updatedAt: nowSeconds() };
+        const first = {
+          userId,
+          connectorId: 'ldap',
+          connectorData: { refreshToken: 'r1', n: [1] },
+          updatedAt: nowSeconds(),
+        };
         const other = { userId, connectorId: 'github', updatedAt: nowSeconds() };
         await store.offlineSessions.upsert(first);
         await store.offlineSessions.upsert(other);
@@ -515,7 +548,10 @@ export function runStoreConformance(
         await replica.model('Session').destroy(id);
         expect(await store.model('Session').find(id)).toBeUndefined();
 
-        const client = { id: `replica-${newId().slice(0, 12).toLowerCase()}`, redirectURIs: ['https://r.example.com/cb'] };
+        const client = {
+          id: `replica-${newId().slice(0, 12).toLowerCase()}`,
+          redirectURIs: ['https://r.example.com/cb'],
+        };
         await replica.clients.upsert(client);
         expect(await store.clients.get(client.id)).toEqual(client);
         await store.clients.delete(client.id);

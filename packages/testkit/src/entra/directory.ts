@@ -2,7 +2,9 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import type { FakeEntraClient, FakeEntraGroup, FakeEntraOptions, FakeEntraUser } from './types.ts';
 
 /** A user with every default filled in. */
-export interface DirectoryUser extends Required<Omit<FakeEntraUser, 'mail' | 'mailNickname' | 'onPremisesSamAccountName' | 'emailDomainOwnerVerified'>> {
+export interface DirectoryUser extends Required<
+  Omit<FakeEntraUser, 'mail' | 'mailNickname' | 'onPremisesSamAccountName' | 'emailDomainOwnerVerified'>
+> {
   emailDomainOwnerVerified: boolean;
   mail: string | null;
   mailNickname?: string;
@@ -89,7 +91,12 @@ export class Directory {
 
   addGroups(groups: FakeEntraGroup[]): void {
     for (const g of groups) {
-      this.groups.set(g.id, { id: g.id, displayName: g.displayName, securityEnabled: g.securityEnabled ?? true, memberOf: [...(g.memberOf ?? [])] });
+      this.groups.set(g.id, {
+        id: g.id,
+        displayName: g.displayName,
+        securityEnabled: g.securityEnabled ?? true,
+        memberOf: [...(g.memberOf ?? [])],
+      });
     }
   }
 

@@ -10,8 +10,19 @@ let fake: FakeEntra;
 beforeAll(async () => {
   fake = await startFakeEntra({
     tenantId: 'aaaaaaaa-0000-4000-8000-000000000001',
-    users: [{ userPrincipalName: 'ada@contoso.test', password: 'pw-ada', displayName: 'Ada', mail: 'ada@contoso.test', groups: ['g1'] }],
-    groups: [{ id: 'g1', displayName: 'One', memberOf: ['g2'] }, { id: 'g2', displayName: 'Two', securityEnabled: false }],
+    users: [
+      {
+        userPrincipalName: 'ada@contoso.test',
+        password: 'pw-ada',
+        displayName: 'Ada',
+        mail: 'ada@contoso.test',
+        groups: ['g1'],
+      },
+    ],
+    groups: [
+      { id: 'g1', displayName: 'One', memberOf: ['g2'] },
+      { id: 'g2', displayName: 'Two', securityEnabled: false },
+    ],
     clients: [CLIENT],
     graphPageSize: 1,
   });
@@ -29,13 +40,23 @@ const form = (body: Record<string, string>) => ({
 
 function authorizeURL(extra: Record<string, string> = {}, tenant = fake.tenantId): string {
   const u = new URL(`${fake.url}/${tenant}/oauth2/v2.0/authorize`);
-  const params = { client_id: CLIENT.clientId, redirect_uri: CLIENT.redirectUris[0]!, response_type: 'code', scope: 'User.Read Directory.Read.All openid offline_access', state: 'st', nonce: 'no', ...extra };
+  const params = {
+    client_id: CLIENT.clientId,
+    redirect_uri: CLIENT.redirectUris[0]!,
+    response_type: 'code',
+    scope: 'User.Read Directory.Read.All openid offline_access',
+    state: 'st',
+    nonce: 'no',
+    ...extra,
+  };
   for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
   return u.href;
 }
 
 async function code(verifier?: string): Promise<string> {
-  const challenge: Record<string, string> = verifier ? { code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256' } : {};
+  const challenge: Record<string, string> = verifier
+    ? { code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256' }
+    : {};
   const back = await fake.signIn(authorizeURL(challenge), { username: 'ada@contoso.test', password: 'pw-ada' });
   expect(back.searchParams.get('state')).toBe('st');
   return back.searchParams.get('code') ?? '';
@@ -47,12 +68,26 @@ const json = async (r: Response | Promise<Response>): Promise<Wire> => (await r)
 
 const tokenURL = () => `${fake.url}/${fake.tenantId}/oauth2/v2.0/token`;
 const redeem = (c: string, extra: Record<string, string> = {}) =>
-  fetch(tokenURL(), form({ grant_type: 'authorization_code', client_id: CLIENT.clientId, client_secret: CLIENT.clientSecret, code: c, redirect_uri: CLIENT.redirectUris[0]!, ...extra }));
+  fetch(
+    tokenURL(),
+    form({
+      grant_type: 'authorization_code',
+      client_id: CLIENT.clientId,
+      client_secret: CLIENT.clientSecret,
+      code: c,
+      redirect_uri: CLIENT.redirectUris[0]!,
+      ...extra,
+    }),
+  );
 
 describe('discovery and keys', () => {
   it('serves tenant metadata, with a {tenantid} issuer for common', async () => {
     const t = await json(fetch(`${fake.url}/${fake.tenantId}/v2.0/.well-known/openid-configuration`));
-    expect(t).toMatchObject({ issuer: fake.issuerFor(fake.tenantId), jwks_uri: `${fake.authority}/discovery/v2.0/keys`, token_endpoint: `${fake.authority}/oauth2/v2.0/token` });
+    expect(t).toMatchObject({
+      issuer: fake.issuerFor(fake.tenantId),
+      jwks_uri: `${fake.authority}/discovery/v2.0/keys`,
+      token_endpoint: `${fake.authority}/oauth2/v2.0/token`,
+    });
     const c = await json(fetch(`${fake.url}/common/v2.0/.well-known/openid-configuration`));
     expect(c.issuer).toBe(`${fake.url}/{tenantid}/v2.0`);
     const keys = await json(fetch(`${fake.authority}/discovery/v2.0/keys`));
@@ -97,17 +132,27 @@ describe('authorize and the login form', () => {
   it('re-renders the form for a wrong password, refuses a forged ctx, and escapes what it echoes', async () => {
     const page = await (await fetch(authorizeURL())).text();
     const ctx = /name="ctx" value="([^"]+)"/.exec(page)?.[1] ?? '';
-    const wrong = await fetch(`${fake.url}/${fake.tenantId}/login`, form({ ctx, loginfmt: '<b>ada</b>', passwd: 'nope' }));
+    const wrong = await fetch(
+      `${fake.url}/${fake.tenantId}/login`,
+      form({ ctx, loginfmt: '<b>ada</b>', passwd: 'nope' }),
+    );
     const html = await wrong.text();
     expect(wrong.status).toBe(200);
     expect(html).toContain('AADSTS50126');
     expect(html).not.toContain('<b>ada</b>');
-    const forged = await fetch(`${fake.url}/${fake.tenantId}/login`, form({ ctx: 'forged', loginfmt: 'ada@contoso.test', passwd: 'pw-ada' }));
+    const forged = await fetch(
+      `${fake.url}/${fake.tenantId}/login`,
+      form({ ctx: 'forged', loginfmt: 'ada@contoso.test', passwd: 'pw-ada' }),
+    );
     expect(forged.status).toBe(400);
   });
 
   it('redirects with an injected AADSTS error after the form', async () => {
-    fake.setFault({ where: 'authorize', oauthError: { error: 'access_denied', code: 50105, description: 'not assigned' }, times: 1 });
+    fake.setFault({
+      where: 'authorize',
+      oauthError: { error: 'access_denied', code: 50105, description: 'not assigned' },
+      times: 1,
+    });
     const back = await fake.signIn(authorizeURL(), { username: 'ada@contoso.test', password: 'pw-ada' });
     expect(back.searchParams.get('error')).toBe('access_denied');
     expect(back.searchParams.get('error_description')).toContain('AADSTS50105');
@@ -121,11 +166,27 @@ describe('token endpoint', () => {
     const r = await redeem(await code(verifier), { code_verifier: verifier });
     expect(r.status).toBe(200);
     const body: Wire = await r.json();
-    expect(body).toMatchObject({ token_type: 'Bearer', access_token: expect.any(String), refresh_token: expect.any(String) });
-    expect(JSON.parse(Buffer.from(body.client_info, 'base64url').toString())).toEqual({ uid: fake.oidOf('ada@contoso.test'), utid: fake.tenantId });
+    expect(body).toMatchObject({
+      token_type: 'Bearer',
+      access_token: expect.any(String),
+      refresh_token: expect.any(String),
+    });
+    expect(JSON.parse(Buffer.from(body.client_info, 'base64url').toString())).toEqual({
+      uid: fake.oidOf('ada@contoso.test'),
+      utid: fake.tenantId,
+    });
     const keys = createLocalJWKSet(await json(fetch(`${fake.authority}/discovery/v2.0/keys`)));
-    const { payload } = await jwtVerify(body.id_token, keys, { issuer: fake.issuerFor(fake.tenantId), audience: CLIENT.clientId, algorithms: ['RS256'] });
-    expect(payload).toMatchObject({ oid: fake.oidOf('ada@contoso.test'), tid: fake.tenantId, nonce: 'no', preferred_username: 'ada@contoso.test' });
+    const { payload } = await jwtVerify(body.id_token, keys, {
+      issuer: fake.issuerFor(fake.tenantId),
+      audience: CLIENT.clientId,
+      algorithms: ['RS256'],
+    });
+    expect(payload).toMatchObject({
+      oid: fake.oidOf('ada@contoso.test'),
+      tid: fake.tenantId,
+      nonce: 'no',
+      preferred_username: 'ada@contoso.test',
+    });
   });
 
   it('refuses wrong client credentials, reuse, a wrong verifier and a wrong redirect_uri with AADSTS codes', async () => {
@@ -133,7 +194,10 @@ describe('token endpoint', () => {
     const bad = await redeem('x', { client_secret: 'wrong' });
     expect(bad.status).toBe(401);
     expect(await errorCode(bad)).toBe(7000215);
-    const missing = await fetch(tokenURL(), form({ grant_type: 'authorization_code', client_id: CLIENT.clientId, code: 'x' }));
+    const missing = await fetch(
+      tokenURL(),
+      form({ grant_type: 'authorization_code', client_id: CLIENT.clientId, code: 'x' }),
+    );
     expect(await errorCode(missing)).toBe(7000218);
     const verifier = randomBytes(32).toString('base64url');
     expect(await errorCode(await redeem(await code(verifier), { code_verifier: 'x'.repeat(43) }))).toBe(501481);
@@ -141,15 +205,31 @@ describe('token endpoint', () => {
     const once = await code();
     expect((await redeem(once)).status).toBe(200);
     expect(await errorCode(await redeem(once))).toBe(54005);
-    const unsupported = await fetch(tokenURL(), form({ grant_type: 'password', client_id: CLIENT.clientId, client_secret: CLIENT.clientSecret }));
+    const unsupported = await fetch(
+      tokenURL(),
+      form({ grant_type: 'password', client_id: CLIENT.clientId, client_secret: CLIENT.clientSecret }),
+    );
     expect(await errorCode(unsupported)).toBe(70003);
-    const notForm = await fetch(tokenURL(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const notForm = await fetch(tokenURL(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(notForm.status).toBe(400);
   });
 
   it('refreshes, and refuses after revocation (50173) or user removal (50034)', async () => {
     const body = await json(redeem(await code()));
-    const refresh = (rt: string) => fetch(tokenURL(), form({ grant_type: 'refresh_token', refresh_token: rt, client_id: CLIENT.clientId, client_secret: CLIENT.clientSecret }));
+    const refresh = (rt: string) =>
+      fetch(
+        tokenURL(),
+        form({
+          grant_type: 'refresh_token',
+          refresh_token: rt,
+          client_id: CLIENT.clientId,
+          client_secret: CLIENT.clientSecret,
+        }),
+      );
     const ok = await refresh(body.refresh_token);
     expect(ok.status).toBe(200);
     const oid = fake.oidOf('ada@contoso.test');
@@ -168,7 +248,10 @@ describe('Graph', () => {
     token = (await json(redeem(await code()))).access_token;
   });
   const graph = (path: string, init: RequestInit = {}) =>
-    fetch(`${fake.graphURL}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers as object) } });
+    fetch(`${fake.graphURL}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers as object) },
+    });
 
   it('answers /me with $select, and 401 without a valid token', async () => {
     const me = await json(graph('/v1.0/me?$select=id,mail'));
@@ -180,24 +263,49 @@ describe('Graph', () => {
   });
 
   it('pages getMemberGroups (transitive) with @odata.nextLink and checks the body', async () => {
-    const first = await json(graph('/v1.0/me/getMemberGroups', { method: 'POST', body: JSON.stringify({ securityEnabledOnly: false }) }));
+    const first = await json(
+      graph('/v1.0/me/getMemberGroups', { method: 'POST', body: JSON.stringify({ securityEnabledOnly: false }) }),
+    );
     expect(first.value).toHaveLength(1);
     expect(first['@odata.nextLink']).toMatch(/\$skiptoken=/);
-    const second = await json(graph(new URL(first['@odata.nextLink']).pathname + new URL(first['@odata.nextLink']).search, { method: 'POST', body: JSON.stringify({ securityEnabledOnly: false }) }));
+    const second = await json(
+      graph(new URL(first['@odata.nextLink']).pathname + new URL(first['@odata.nextLink']).search, {
+        method: 'POST',
+        body: JSON.stringify({ securityEnabledOnly: false }),
+      }),
+    );
     expect([...first.value, ...second.value].sort()).toEqual(['g1', 'g2']);
-    const secure = await json(graph('/v1.0/me/getMemberGroups', { method: 'POST', body: JSON.stringify({ securityEnabledOnly: true }) }));
+    const secure = await json(
+      graph('/v1.0/me/getMemberGroups', { method: 'POST', body: JSON.stringify({ securityEnabledOnly: true }) }),
+    );
     expect(secure.value).toEqual(['g1']);
     expect((await graph('/v1.0/me/getMemberGroups', { method: 'POST', body: '{}' })).status).toBe(400);
     expect((await graph('/v1.0/me/getMemberGroups', { method: 'POST', body: 'not json' })).status).toBe(400);
-    expect((await graph('/v1.0/me/getMemberGroups?$skiptoken=%%%', { method: 'POST', body: JSON.stringify({ securityEnabledOnly: true }) })).status).toBe(400);
+    expect(
+      (
+        await graph('/v1.0/me/getMemberGroups?$skiptoken=%%%', {
+          method: 'POST',
+          body: JSON.stringify({ securityEnabledOnly: true }),
+        })
+      ).status,
+    ).toBe(400);
   });
 
   it('resolves names with getByIds and refuses more than 1000 ids or an empty list', async () => {
-    const r = await json(graph('/v1.0/directoryObjects/getByIds', { method: 'POST', body: JSON.stringify({ ids: ['g1'], types: ['group'] }) }));
+    const r = await json(
+      graph('/v1.0/directoryObjects/getByIds', {
+        method: 'POST',
+        body: JSON.stringify({ ids: ['g1'], types: ['group'] }),
+      }),
+    );
     expect(r.value[0]).toMatchObject({ '@odata.type': '#microsoft.graph.group', id: 'g1', displayName: 'One' });
     const many = Array.from({ length: 1001 }, (_, i) => `x${i}`);
-    expect((await graph('/v1.0/directoryObjects/getByIds', { method: 'POST', body: JSON.stringify({ ids: many }) })).status).toBe(400);
-    expect((await graph('/v1.0/directoryObjects/getByIds', { method: 'POST', body: JSON.stringify({ ids: [] }) })).status).toBe(400);
+    expect(
+      (await graph('/v1.0/directoryObjects/getByIds', { method: 'POST', body: JSON.stringify({ ids: many }) })).status,
+    ).toBe(400);
+    expect(
+      (await graph('/v1.0/directoryObjects/getByIds', { method: 'POST', body: JSON.stringify({ ids: [] }) })).status,
+    ).toBe(400);
     expect((await graph('/v1.0/nothing')).status).toBe(404);
   });
 });
@@ -220,7 +328,11 @@ describe('faults', () => {
   });
 
   it('refuses an oversized body with 413', async () => {
-    const r = await fetch(tokenURL(), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a='.padEnd(2 << 20, 'x') });
+    const r = await fetch(tokenURL(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'a='.padEnd(2 << 20, 'x'),
+    });
     expect(r.status).toBe(413);
   });
 

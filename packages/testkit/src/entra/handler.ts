@@ -32,7 +32,8 @@ export function createHandler(o: HandlerOptions): (req: IncomingMessage, res: Re
     try {
       let body = '';
       if (req.method === 'POST') body = await readBody(req);
-      const carriesOAuthError = req.method === 'POST' && (path.endsWith('/login') || path.endsWith('/oauth2/v2.0/token'));
+      const carriesOAuthError =
+        req.method === 'POST' && (path.endsWith('/login') || path.endsWith('/oauth2/v2.0/token'));
       const fault = endpoint ? takeFault(o, endpoint, carriesOAuthError) : undefined;
       if (endpoint && (await applyFault(fault, endpoint, res))) return;
 
@@ -43,17 +44,33 @@ export function createHandler(o: HandlerOptions): (req: IncomingMessage, res: Re
       const rest = m?.[2] ?? '';
       if (!m || !tenantOK(o, tenant)) {
         if (endpoint === 'authorize') return html(res, 400, errorPage(90002, `Tenant '${tenant}' not found.`));
-        return oauthError(res, 400, 'invalid_tenant', 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID.`);
+        return oauthError(
+          res,
+          400,
+          'invalid_tenant',
+          90002,
+          `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID.`,
+        );
       }
-      if (req.method === 'GET' && rest === 'v2.0/.well-known/openid-configuration') return json(res, 200, discovery(o, tenant));
+      if (req.method === 'GET' && rest === 'v2.0/.well-known/openid-configuration')
+        return json(res, 200, discovery(o, tenant));
       if (req.method === 'GET' && rest === 'discovery/v2.0/keys') return json(res, 200, { keys: [o.publicJwk] });
-      if (req.method === 'GET' && rest === 'oauth2/v2.0/authorize') return await authorize(o, res, tenant, parsedURL.searchParams);
-      if (req.method === 'POST' && rest === 'login') return await submitLogin(o, res, tenant, new URLSearchParams(body), fault);
+      if (req.method === 'GET' && rest === 'oauth2/v2.0/authorize')
+        return await authorize(o, res, tenant, parsedURL.searchParams);
+      if (req.method === 'POST' && rest === 'login')
+        return await submitLogin(o, res, tenant, new URLSearchParams(body), fault);
       if (req.method === 'POST' && rest === 'oauth2/v2.0/token') {
-        if (fault?.oauthError) return oauthError(res, 400, fault.oauthError.error, fault.oauthError.code, fault.oauthError.description);
+        if (fault?.oauthError)
+          return oauthError(res, 400, fault.oauthError.error, fault.oauthError.code, fault.oauthError.description);
         const type = req.headers['content-type'] ?? '';
         if (!type.startsWith('application/x-www-form-urlencoded')) {
-          return oauthError(res, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.");
+          return oauthError(
+            res,
+            400,
+            'invalid_request',
+            900144,
+            "The request body must contain the following parameter: 'grant_type'.",
+          );
         }
         return await token(o, req, res, tenant, new URLSearchParams(body));
       }
@@ -66,4 +83,3 @@ export function createHandler(o: HandlerOptions): (req: IncomingMessage, res: Re
     }
   };
 }
-

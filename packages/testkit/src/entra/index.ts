@@ -33,7 +33,10 @@ export async function startFakeEntra(options: FakeEntraOptions): Promise<FakeEnt
   const caFile = join(caDir, 'ca.pem');
   await writeFile(caFile, ca.caCert);
   const { privateKey, publicKey } = await generateKeyPair('RS256');
-  const kid = createHash('sha256').update(String(Date.now() + Math.random())).digest('base64url').slice(0, 16);
+  const kid = createHash('sha256')
+    .update(String(Date.now() + Math.random()))
+    .digest('base64url')
+    .slice(0, 16);
   const publicJwk = { ...(await exportJWK(publicKey)), kid, use: 'sig', alg: 'RS256' };
 
   const faults: Array<FakeEntraFault & { remaining: number }> = [];
@@ -166,7 +169,10 @@ function parseLoginForm(html: string, base: string): { action: URL; ctx: string 
 }
 
 function textOf(html: string): string {
-  return html.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
+  return html
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** Drives the login form like a browser would (the process must trust the fake's CA). */
@@ -175,9 +181,15 @@ export async function signIn(loginURL: string, credentials: { username: string; 
   if (first.status >= 300 && first.status < 400) return new URL(first.headers.get('location') ?? '', loginURL);
   const html = await first.text();
   const form = parseLoginForm(html, loginURL);
-  if (!form) throw new Error(`no login form at the authorize URL (HTTP ${first.status}): ${textOf(html).slice(0, 300)}`);
+  if (!form)
+    throw new Error(`no login form at the authorize URL (HTTP ${first.status}): ${textOf(html).slice(0, 300)}`);
   const body = new URLSearchParams({ ctx: form.ctx, loginfmt: credentials.username, passwd: credentials.password });
-  const second = await fetch(form.action, { method: 'POST', body, redirect: 'manual', signal: AbortSignal.timeout(15_000) });
+  const second = await fetch(form.action, {
+    method: 'POST',
+    body,
+    redirect: 'manual',
+    signal: AbortSignal.timeout(15_000),
+  });
   const location = second.headers.get('location');
   if (second.status >= 300 && second.status < 400 && location) return new URL(location, form.action);
   const text = textOf(await second.text());

@@ -33,7 +33,10 @@ export function html(res: Res, status: number, body: string): void {
 export function oauthError(res: Res, status: number, error: string, code: number, description: string): void {
   const traceId = randomUUID();
   const correlationId = randomUUID();
-  const timestamp = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const timestamp = new Date()
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
   json(res, status, {
     error,
     error_description: `AADSTS${code}: ${description} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,
@@ -45,11 +48,23 @@ export function oauthError(res: Res, status: number, error: string, code: number
   });
 }
 
-export function graphError(res: Res, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+export function graphError(
+  res: Res,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   json(
     res,
     status,
-    { error: { code, message, innerError: { date: new Date().toISOString(), 'request-id': randomUUID(), 'client-request-id': randomUUID() } } },
+    {
+      error: {
+        code,
+        message,
+        innerError: { date: new Date().toISOString(), 'request-id': randomUUID(), 'client-request-id': randomUUID() },
+      },
+    },
     headers,
   );
 }

@@ -30,7 +30,13 @@ const challenge = createHash('sha256').update(verifier).digest('base64url');
 async function code(login = 'octo', scope = 'user:email read:org', withPkce = true): Promise<string> {
   gh.signIn(login);
   const url = new URL(`${gh.url}/login/oauth/authorize`);
-  url.search = new URLSearchParams({ client_id: 'cid', redirect_uri: CB, scope, state: 'st', ...(withPkce ? { code_challenge: challenge, code_challenge_method: 'S256' } : {}) }).toString();
+  url.search = new URLSearchParams({
+    client_id: 'cid',
+    redirect_uri: CB,
+    scope,
+    state: 'st',
+    ...(withPkce ? { code_challenge: challenge, code_challenge_method: 'S256' } : {}),
+  }).toString();
   const res = await fetch(url, { redirect: 'manual' });
   expect(res.status).toBe(302);
   const loc = new URL(res.headers.get('location') ?? '');
@@ -39,12 +45,18 @@ async function code(login = 'octo', scope = 'user:email read:org', withPkce = tr
 }
 
 async function token(fields: Record<string, string>, accept = 'application/json'): Promise<Response> {
-  return fetch(`${gh.url}/login/oauth/access_token`, { method: 'POST', headers: { accept }, body: new URLSearchParams(fields) });
+  return fetch(`${gh.url}/login/oauth/access_token`, {
+    method: 'POST',
+    headers: { accept },
+    body: new URLSearchParams(fields),
+  });
 }
 
 async function accessToken(login = 'octo', scope?: string): Promise<string> {
   const c = await code(login, scope);
-  const body = (await (await token({ client_id: 'cid', client_secret: 'csecret', code: c, code_verifier: verifier })).json()) as { access_token: string };
+  const body = (await (
+    await token({ client_id: 'cid', client_secret: 'csecret', code: c, code_verifier: verifier })
+  ).json()) as { access_token: string };
   return body.access_token;
 }
 
@@ -55,7 +67,9 @@ function api(path: string, tok?: string): Promise<Response> {
 describe('fake GitHub: OAuth', () => {
   it('rejects an unknown client_id with a 404 page and a foreign redirect_uri with redirect_uri_mismatch', async () => {
     expect((await fetch(`${gh.url}/login/oauth/authorize?client_id=nope`)).status).toBe(404);
-    const res = await fetch(`${gh.url}/login/oauth/authorize?client_id=cid&redirect_uri=https://evil.test/cb&state=s`, { redirect: 'manual' });
+    const res = await fetch(`${gh.url}/login/oauth/authorize?client_id=cid&redirect_uri=https://evil.test/cb&state=s`, {
+      redirect: 'manual',
+    });
     expect(res.status).toBe(302);
     const loc = new URL(res.headers.get('location') ?? '');
     expect(loc.origin + loc.pathname).toBe(CB);
@@ -69,7 +83,9 @@ describe('fake GitHub: OAuth', () => {
   });
 
   it('refuses plain PKCE with a 400 page', async () => {
-    const res = await fetch(`${gh.url}/login/oauth/authorize?client_id=cid&code_challenge=abc&code_challenge_method=plain`);
+    const res = await fetch(
+      `${gh.url}/login/oauth/authorize?client_id=cid&code_challenge=abc&code_challenge_method=plain`,
+    );
     expect(res.status).toBe(400);
   });
 
@@ -85,15 +101,35 @@ describe('fake GitHub: OAuth', () => {
   it('answers token errors with HTTP 200 and GitHub error codes', async () => {
     const c = await code();
     const bad = async (fields: Record<string, string>) => (await (await token(fields)).json()) as { error: string };
-    expect((await bad({ client_id: 'cid', client_secret: 'wrong', code: c })).error).toBe('incorrect_client_credentials');
-    expect((await bad({ client_id: 'cid', client_secret: 'csecret', code: 'nope' })).error).toBe('bad_verification_code');
-    expect((await bad({ client_id: 'cid', client_secret: 'csecret', code: c, code_verifier: 'w'.repeat(43) })).error).toBe('bad_verification_code');
-    expect((await bad({ client_id: 'cid', client_secret: 'csecret', code: c, code_verifier: verifier, redirect_uri: 'https://app.test/other' })).error).toBe('redirect_uri_mismatch');
+    expect((await bad({ client_id: 'cid', client_secret: 'wrong', code: c })).error).toBe(
+      'incorrect_client_credentials',
+    );
+    expect((await bad({ client_id: 'cid', client_secret: 'csecret', code: 'nope' })).error).toBe(
+      'bad_verification_code',
+    );
+    expect(
+      (await bad({ client_id: 'cid', client_secret: 'csecret', code: c, code_verifier: 'w'.repeat(43) })).error,
+    ).toBe('bad_verification_code');
+    expect(
+      (
+        await bad({
+          client_id: 'cid',
+          client_secret: 'csecret',
+          code: c,
+          code_verifier: verifier,
+          redirect_uri: 'https://app.test/other',
+        })
+      ).error,
+    ).toBe('redirect_uri_mismatch');
     // None of the refusals spent the code.
-    const ok = (await (await token({ client_id: 'cid', client_secret: 'csecret', code: c, code_verifier: verifier })).json()) as { access_token: string; scope: string };
+    const ok = (await (
+      await token({ client_id: 'cid', client_secret: 'csecret', code: c, code_verifier: verifier })
+    ).json()) as { access_token: string; scope: string };
     expect(ok.access_token).toMatch(/^gho_/);
     expect(ok.scope).toBe('user:email,read:org');
-    expect((await bad({ client_id: 'cid', client_secret: 'csecret', code: c, code_verifier: verifier })).error).toBe('bad_verification_code');
+    expect((await bad({ client_id: 'cid', client_secret: 'csecret', code: c, code_verifier: verifier })).error).toBe(
+      'bad_verification_code',
+    );
     expect(gh.requests.at(-1)?.fields?.['client_secret']).toBe('[redacted]');
   });
 
@@ -109,7 +145,11 @@ describe('fake GitHub: OAuth', () => {
       body: JSON.stringify({ client_id: 'cid', client_secret: 'csecret', code: c2 }),
     });
     expect(((await json.json()) as { access_token: string }).access_token).toMatch(/^gho_/);
-    const broken = await fetch(`${gh.url}/login/oauth/access_token`, { method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/json' }, body: '{' });
+    const broken = await fetch(`${gh.url}/login/oauth/access_token`, {
+      method: 'POST',
+      headers: { accept: 'application/json', 'content-type': 'application/json' },
+      body: '{',
+    });
     expect(((await broken.json()) as { error: string }).error).toBe('invalid_request');
   });
 });
@@ -129,8 +169,12 @@ describe('fake GitHub: REST', () => {
     expect(await res.json()).toMatchObject({ id: 7, login: 'octo', name: 'Octo Cat' });
     expect(Number(res.headers.get('x-ratelimit-remaining'))).toBeLessThan(5000);
     expect(Number(res.headers.get('x-ratelimit-reset'))).toBeGreaterThan(Date.now() / 1000);
-    expect(await (await api('/user/emails', t)).json()).toEqual([{ email: 'octo@x.example', primary: true, verified: true, visibility: null }]);
-    expect(await (await api('/user/teams', t)).json()).toMatchObject([{ name: 'Core Devs', slug: 'core-devs', organization: { login: 'acme' } }]);
+    expect(await (await api('/user/emails', t)).json()).toEqual([
+      { email: 'octo@x.example', primary: true, verified: true, visibility: null },
+    ]);
+    expect(await (await api('/user/teams', t)).json()).toMatchObject([
+      { name: 'Core Devs', slug: 'core-devs', organization: { login: 'acme' } },
+    ]);
   });
 
   it('answers membership 204 / 404 / 302 as documented', async () => {
@@ -168,7 +212,9 @@ describe('fake GitHub: REST', () => {
   it('answers unknown paths and methods with 404 JSON', async () => {
     const t = await accessToken();
     expect((await api('/nope', t)).status).toBe(404);
-    expect((await fetch(`${gh.apiURL}/user`, { method: 'DELETE', headers: { authorization: `Bearer ${t}` } })).status).toBe(404);
+    expect(
+      (await fetch(`${gh.apiURL}/user`, { method: 'DELETE', headers: { authorization: `Bearer ${t}` } })).status,
+    ).toBe(404);
     expect((await fetch(`${gh.url}/login/oauth/access_token`)).status).toBe(404);
   });
 });

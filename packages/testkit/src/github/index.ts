@@ -150,19 +150,33 @@ export async function startFakeGitHub(options: FakeGitHubOptions): Promise<FakeG
         return true;
       case 'rateLimit': {
         const reset = Math.floor(Date.now() / 1000) + seconds;
-        sendJSON(res, 403, { message: 'API rate limit exceeded for user ID 1.', documentation_url: DOCS, status: '403' }, {
-          'x-ratelimit-limit': '5000',
-          'x-ratelimit-remaining': '0',
-          'x-ratelimit-used': '5000',
-          'x-ratelimit-reset': String(reset),
-          'x-ratelimit-resource': 'core',
-        });
+        sendJSON(
+          res,
+          403,
+          { message: 'API rate limit exceeded for user ID 1.', documentation_url: DOCS, status: '403' },
+          {
+            'x-ratelimit-limit': '5000',
+            'x-ratelimit-remaining': '0',
+            'x-ratelimit-used': '5000',
+            'x-ratelimit-reset': String(reset),
+            'x-ratelimit-resource': 'core',
+          },
+        );
         return true;
       }
       case 'secondaryRateLimit':
-        sendJSON(res, 429, { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.', documentation_url: DOCS, status: '429' }, {
-          'retry-after': String(seconds),
-        });
+        sendJSON(
+          res,
+          429,
+          {
+            message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
+            documentation_url: DOCS,
+            status: '429',
+          },
+          {
+            'retry-after': String(seconds),
+          },
+        );
         return true;
       case 'serverError':
         sendJSON(res, f.status ?? 500, { message: 'Server Error', status: String(f.status ?? 500) });
@@ -195,7 +209,8 @@ export async function startFakeGitHub(options: FakeGitHubOptions): Promise<FakeG
     if (isOAuth) {
       if (applyFault(res, 'oauth', url.pathname)) return;
       if (url.pathname === '/login/oauth/authorize') return handleAuthorize(oauth, req, res, url);
-      if (url.pathname === '/login/oauth/access_token') return handleAccessToken(oauth, req, res, url, (fields) => {
+      if (url.pathname === '/login/oauth/access_token')
+        return handleAccessToken(oauth, req, res, url, (fields) => {
           entry.fields = fields;
         });
       return notFound(res);

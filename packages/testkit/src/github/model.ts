@@ -97,7 +97,11 @@ export class FakeGitHubState {
   constructor(users: FakeGitHubUser[], orgs: FakeGitHubOrg[], teams: FakeGitHubTeam[], clients: FakeGitHubClient[]) {
     for (const u of users) this.users.set(u.login.toLowerCase(), structuredClone(u));
     orgs.forEach((o, i) => {
-      this.orgs.set(o.login.toLowerCase(), { ...structuredClone(o), id: o.id ?? 1000 + i, publicMembers: [...(o.publicMembers ?? [])] });
+      this.orgs.set(o.login.toLowerCase(), {
+        ...structuredClone(o),
+        id: o.id ?? 1000 + i,
+        publicMembers: [...(o.publicMembers ?? [])],
+      });
     });
     teams.forEach((t, i) => {
       this.teams.push({ ...structuredClone(t), slug: t.slug ?? slugify(t.name), id: t.id ?? 5000 + i });
@@ -118,7 +122,10 @@ export class FakeGitHubState {
   }
 
   isPublicMember(org: string, login: string): boolean {
-    return this.isMember(org, login) && (this.org(org)?.publicMembers.some((m) => m.toLowerCase() === login.toLowerCase()) ?? false);
+    return (
+      this.isMember(org, login) &&
+      (this.org(org)?.publicMembers.some((m) => m.toLowerCase() === login.toLowerCase()) ?? false)
+    );
   }
 
   teamsOf(login: string): Array<FakeGitHubTeam & { slug: string; id: number }> {
@@ -136,7 +143,8 @@ export class FakeGitHubState {
     const l = login.toLowerCase();
     o.members = o.members.filter((m) => m.toLowerCase() !== l);
     o.publicMembers = o.publicMembers.filter((m) => m.toLowerCase() !== l);
-    for (const t of this.teams) if (t.org.toLowerCase() === org.toLowerCase()) t.members = t.members.filter((m) => m.toLowerCase() !== l);
+    for (const t of this.teams)
+      if (t.org.toLowerCase() === org.toLowerCase()) t.members = t.members.filter((m) => m.toLowerCase() !== l);
   }
 
   addToOrg(org: string, login: string, teams: string[] = []): void {
@@ -144,16 +152,28 @@ export class FakeGitHubState {
     if (!o) throw new Error(`fake GitHub: no organisation ${org}`);
     if (!this.isMember(org, login)) o.members.push(login);
     for (const name of teams) {
-      const t = this.teams.find((x) => x.org.toLowerCase() === org.toLowerCase() && (x.name === name || x.slug === name));
+      const t = this.teams.find(
+        (x) => x.org.toLowerCase() === org.toLowerCase() && (x.name === name || x.slug === name),
+      );
       if (!t) throw new Error(`fake GitHub: no team ${org}/${name}`);
       if (!t.members.some((m) => m.toLowerCase() === login.toLowerCase())) t.members.push(login);
     }
   }
 
-  issueToken(login: string, clientId: string, scopes: string[], lifetimeSeconds: number | undefined): { token: string; refreshToken?: string } {
+  issueToken(
+    login: string,
+    clientId: string,
+    scopes: string[],
+    lifetimeSeconds: number | undefined,
+  ): { token: string; refreshToken?: string } {
     const expiring = lifetimeSeconds !== undefined;
     const token = `${expiring ? 'ghu' : 'gho'}_${randomBytes(27).toString('base64url').slice(0, 36)}`;
-    this.tokens.set(token, { login, clientId, scopes, expiresAt: expiring ? Date.now() + lifetimeSeconds * 1000 : undefined });
+    this.tokens.set(token, {
+      login,
+      clientId,
+      scopes,
+      expiresAt: expiring ? Date.now() + lifetimeSeconds * 1000 : undefined,
+    });
     if (!expiring) return { token };
     const refreshToken = `ghr_${randomBytes(56).toString('base64url').slice(0, 76)}`;
     this.refreshTokens.set(refreshToken, { login, clientId, scopes, expiresAt: Date.now() + 180 * 24 * 3600 * 1000 });

@@ -3,7 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FakeGitHubClient, FakeGitHubState } from './model.ts';
 import { escapeHTML, parseFields, readBody, sendHTML } from './respond.ts';
 
-const ERROR_DOCS = 'https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors';
+const ERROR_DOCS =
+  'https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors';
 const AUTHORIZE_DOCS = 'https://docs.github.com/apps/managing-oauth-apps/troubleshooting-authorization-request-errors';
 const CODE_LIFETIME_MS = 10 * 60 * 1000;
 
@@ -59,7 +60,12 @@ function parseAuthorize(s: OAuthSettings, p: URLSearchParams, res: ServerRespons
   const clientId = p.get('client_id');
   const client = clientId ? s.state.clients.get(clientId) : undefined;
   if (!client) {
-    sendHTML(res, 404, 'Not Found', '<h1>404</h1><p>This is not the web page you are looking for (unknown client_id).</p>');
+    sendHTML(
+      res,
+      404,
+      'Not Found',
+      '<h1>404</h1><p>This is not the web page you are looking for (unknown client_id).</p>',
+    );
     return undefined;
   }
   const state = p.get('state') ?? undefined;
@@ -76,12 +82,27 @@ function parseAuthorize(s: OAuthSettings, p: URLSearchParams, res: ServerRespons
   }
   const method = p.get('code_challenge_method');
   const challenge = p.get('code_challenge') ?? undefined;
-  if ((method !== null || challenge !== undefined) && (method !== 'S256' || challenge === undefined || !/^[A-Za-z0-9_-]{43}$/.test(challenge))) {
-    sendHTML(res, 400, 'Bad request', '<h1>Bad request</h1><p>code_challenge_method must be S256 with a 43-character code_challenge.</p>');
+  if (
+    (method !== null || challenge !== undefined) &&
+    (method !== 'S256' || challenge === undefined || !/^[A-Za-z0-9_-]{43}$/.test(challenge))
+  ) {
+    sendHTML(
+      res,
+      400,
+      'Bad request',
+      '<h1>Bad request</h1><p>code_challenge_method must be S256 with a 43-character code_challenge.</p>',
+    );
     return undefined;
   }
   const scopes = (p.get('scope') ?? '').split(/[\s,]+/).filter((x) => x !== '');
-  return { client, redirectURI: sent ?? client.callbackURL, sentRedirectURI: sent, scopes: [...new Set(scopes)], state, codeChallenge: challenge };
+  return {
+    client,
+    redirectURI: sent ?? client.callbackURL,
+    sentRedirectURI: sent,
+    scopes: [...new Set(scopes)],
+    state,
+    codeChallenge: challenge,
+  };
 }
 
 function approve(s: OAuthSettings, a: AuthorizeRequest, login: string, res: ServerResponse): void {
@@ -107,7 +128,10 @@ function authorizePage(s: OAuthSettings, a: AuthorizeRequest, p: URLSearchParams
   const who = signedIn
     ? `<p>Signed in as <strong>${escapeHTML(signedIn)}</strong></p><input type="hidden" name="login" value="${escapeHTML(signedIn)}">`
     : `<label>Account <select name="login">${[...s.state.users.values()]
-        .map((u) => `<option value="${escapeHTML(u.login)}"${u.login === suggested ? ' selected' : ''}>${escapeHTML(u.login)}</option>`)
+        .map(
+          (u) =>
+            `<option value="${escapeHTML(u.login)}"${u.login === suggested ? ' selected' : ''}>${escapeHTML(u.login)}</option>`,
+        )
         .join('')}</select></label>`;
   sendHTML(
     res,
@@ -121,7 +145,12 @@ function authorizePage(s: OAuthSettings, a: AuthorizeRequest, p: URLSearchParams
 }
 
 /** `GET|POST /login/oauth/authorize`: the consent page, or straight back with a code. */
-export async function handleAuthorize(s: OAuthSettings, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+export async function handleAuthorize(
+  s: OAuthSettings,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<void> {
   if (req.method === 'GET') {
     const a = parseAuthorize(s, url.searchParams, res);
     if (!a) return;
@@ -197,7 +226,11 @@ export async function handleAccessToken(
 
   const client = fields['client_id'] ? s.state.clients.get(fields['client_id']) : undefined;
   if (!client || fields['client_secret'] === undefined || !safeEqual(fields['client_secret'], client.clientSecret)) {
-    return sendToken(req, res, tokenError('incorrect_client_credentials', 'The client_id and/or client_secret passed are incorrect.'));
+    return sendToken(
+      req,
+      res,
+      tokenError('incorrect_client_credentials', 'The client_id and/or client_secret passed are incorrect.'),
+    );
   }
 
   if (fields['grant_type'] === 'refresh_token') {
@@ -217,7 +250,14 @@ export async function handleAccessToken(
   }
   const redirect = fields['redirect_uri'];
   if (redirect !== undefined && record.redirectURI !== undefined && redirect !== record.redirectURI) {
-    return sendToken(req, res, tokenError('redirect_uri_mismatch', 'The redirect_uri MUST match the registered callback URL for this application.'));
+    return sendToken(
+      req,
+      res,
+      tokenError(
+        'redirect_uri_mismatch',
+        'The redirect_uri MUST match the registered callback URL for this application.',
+      ),
+    );
   }
   if (record.codeChallenge !== undefined) {
     const verifier = fields['code_verifier'];
@@ -225,7 +265,12 @@ export async function handleAccessToken(
       verifier !== undefined &&
       /^[A-Za-z0-9._~-]{43,128}$/.test(verifier) &&
       safeEqual(createHash('sha256').update(verifier).digest('base64url'), record.codeChallenge);
-    if (!ok) return sendToken(req, res, tokenError('bad_verification_code', 'The code_verifier does not match the code_challenge.'));
+    if (!ok)
+      return sendToken(
+        req,
+        res,
+        tokenError('bad_verification_code', 'The code_verifier does not match the code_challenge.'),
+      );
   }
   s.state.codes.delete(code); // single use
   return sendToken(req, res, tokenAnswer(s, record.login, client.clientId, record.scopes));

@@ -2,9 +2,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export const DOCS = 'https://docs.github.com/rest';
 
-export function sendJSON(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJSON(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -20,7 +29,10 @@ export function sendHTML(res: ServerResponse, status: number, title: string, bod
 }
 
 export function escapeHTML(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+  return s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+  );
 }
 
 export function notFound(res: ServerResponse): void {
@@ -45,7 +57,11 @@ export async function readBody(req: IncomingMessage): Promise<string> {
 }
 
 /** Form or JSON body fields, as GitHub's token endpoint accepts either (plus query parameters). */
-export function parseFields(contentType: string | undefined, body: string, query: URLSearchParams): Record<string, string> | undefined {
+export function parseFields(
+  contentType: string | undefined,
+  body: string,
+  query: URLSearchParams,
+): Record<string, string> | undefined {
   const fields: Record<string, string> = {};
   for (const [k, v] of query) fields[k] = v;
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();

@@ -52,11 +52,19 @@ function userJSON(u: FakeGitHubUser, base: string): Record<string, unknown> {
  * The REST endpoints the connector uses, at `apiPath` (path after the API prefix). Adds the
  * rate-limit headers GitHub sends and enforces the primary limit.
  */
-export function handleRest(s: RestSettings, req: IncomingMessage, res: ServerResponse, apiPath: string, requestURL: URL, apiBase: string): void {
+export function handleRest(
+  s: RestSettings,
+  req: IncomingMessage,
+  res: ServerResponse,
+  apiPath: string,
+  requestURL: URL,
+  apiBase: string,
+): void {
   if (req.method !== 'GET') return notFound(res);
   const auth = req.headers.authorization ?? '';
   const m = /^(?:bearer|token)\s+(\S+)$/i.exec(auth.trim());
-  if (!m?.[1]) return sendJSON(res, 401, { message: 'Requires authentication', documentation_url: DOCS, status: '401' });
+  if (!m?.[1])
+    return sendJSON(res, 401, { message: 'Requires authentication', documentation_url: DOCS, status: '401' });
   const token = s.state.tokens.get(m[1]);
   if (!token || (token.expiresAt !== undefined && token.expiresAt <= Date.now())) {
     return sendJSON(res, 401, { message: 'Bad credentials', documentation_url: DOCS, status: '401' });
@@ -80,7 +88,12 @@ export function handleRest(s: RestSettings, req: IncomingMessage, res: ServerRes
     'x-github-api-version-selected': '2022-11-28',
   });
   if (window.remaining <= 0) {
-    return sendJSON(res, 403, { message: `API rate limit exceeded for user ID ${user.id}.`, documentation_url: DOCS, status: '403' }, rateHeaders());
+    return sendJSON(
+      res,
+      403,
+      { message: `API rate limit exceeded for user ID ${user.id}.`, documentation_url: DOCS, status: '403' },
+      rateHeaders(),
+    );
   }
   window.remaining -= 1;
 
@@ -91,10 +104,15 @@ export function handleRest(s: RestSettings, req: IncomingMessage, res: ServerRes
 
   if (apiPath === '/user') return sendJSON(res, 200, userJSON(user, apiBase), rateHeaders());
   if (apiPath === '/user/emails') {
-    if (!hasScope(token, 'user', 'user:email')) return sendJSON(res, 404, { message: 'Not Found', documentation_url: DOCS, status: '404' }, rateHeaders());
+    if (!hasScope(token, 'user', 'user:email'))
+      return sendJSON(res, 404, { message: 'Not Found', documentation_url: DOCS, status: '404' }, rateHeaders());
     return list(
       (user.emails ?? []).map((e) => {
-        const out: Record<string, unknown> = { email: e.email, primary: e.primary ?? false, visibility: e.visibility ?? null };
+        const out: Record<string, unknown> = {
+          email: e.email,
+          primary: e.primary ?? false,
+          visibility: e.visibility ?? null,
+        };
         if (e.verified !== undefined) out['verified'] = e.verified;
         return out;
       }),
@@ -129,22 +147,33 @@ export function handleRest(s: RestSettings, req: IncomingMessage, res: ServerRes
     const orgName = decodeURIComponent(member[1]);
     const target = decodeURIComponent(member[3]);
     const org = s.state.org(orgName);
-    if (!org) return sendJSON(res, 404, { message: 'Not Found', documentation_url: DOCS, status: '404' }, rateHeaders());
+    if (!org)
+      return sendJSON(res, 404, { message: 'Not Found', documentation_url: DOCS, status: '404' }, rateHeaders());
     if (member[2] === 'public_members') {
-      return s.state.isPublicMember(orgName, target) ? sendEmpty(res, 204, rateHeaders()) : notFoundWith(res, rateHeaders());
+      return s.state.isPublicMember(orgName, target)
+        ? sendEmpty(res, 204, rateHeaders())
+        : notFoundWith(res, rateHeaders());
     }
     // Without read:org GitHub cannot show concealed memberships, so the requester looks like an outsider.
     const requesterVisible = hasScope(token, 'read:org', 'write:org', 'admin:org', 'user')
       ? s.state.isMember(orgName, user.login)
       : s.state.isPublicMember(orgName, user.login);
     if (!requesterVisible) {
-      return sendEmpty(res, 302, { ...rateHeaders(), location: `${apiBase}/orgs/${encodeURIComponent(org.login)}/public_members/${encodeURIComponent(target)}` });
+      return sendEmpty(res, 302, {
+        ...rateHeaders(),
+        location: `${apiBase}/orgs/${encodeURIComponent(org.login)}/public_members/${encodeURIComponent(target)}`,
+      });
     }
     return s.state.isMember(orgName, target) ? sendEmpty(res, 204, rateHeaders()) : notFoundWith(res, rateHeaders());
   }
   if (apiPath === '/rate_limit') {
     window.remaining += 1; // not counted, as on GitHub
-    const core = { limit: s.rateLimit, remaining: window.remaining, used: s.rateLimit - window.remaining, reset: window.reset };
+    const core = {
+      limit: s.rateLimit,
+      remaining: window.remaining,
+      used: s.rateLimit - window.remaining,
+      reset: window.reset,
+    };
     return sendJSON(res, 200, { resources: { core }, rate: core }, rateHeaders());
   }
   return notFoundWith(res, rateHeaders());

@@ -8,7 +8,9 @@ import { buildKubeApiServer, buildKubectl, KubeToolMissingError } from './build.
 
 try {
   const log = (line: string): void => console.log(line);
-  const { binary, ms } = process.argv.includes('--kubectl') ? await buildKubectl({ log }) : await buildKubeApiServer({ log });
+  const { binary, ms } = process.argv.includes('--kubectl')
+    ? await buildKubectl({ log })
+    : await buildKubeApiServer({ log });
   console.log(`ready: ${binary} (${(ms / 1000).toFixed(1)} s)`);
 } catch (error) {
   console.error((error as Error).message);

@@ -51,14 +51,17 @@ export interface BuildResult {
 export async function buildKubeApiServer(options: { log?: (line: string) => void } = {}): Promise<BuildResult> {
   const prebuilt = process.env.GATEHOUSE_KUBE_APISERVER;
   if (prebuilt) {
-    if (!(await isExecutable(prebuilt))) throw new KubeToolMissingError(`GATEHOUSE_KUBE_APISERVER=${prebuilt} is not executable`);
+    if (!(await isExecutable(prebuilt)))
+      throw new KubeToolMissingError(`GATEHOUSE_KUBE_APISERVER=${prebuilt} is not executable`);
     return { binary: prebuilt, ms: 0 };
   }
   const go = await findGo();
   if (!go) {
     // A binary built earlier still serves (e.g. Go removed since); otherwise the suites cannot run.
     if (await isExecutable(KUBE_APISERVER_BINARY)) return { binary: KUBE_APISERVER_BINARY, ms: 0 };
-    throw new KubeToolMissingError(`Go is not installed (needed to build kube-apiserver from k8s.io/kubernetes): ${installHint(programSpec('go'))}`);
+    throw new KubeToolMissingError(
+      `Go is not installed (needed to build kube-apiserver from k8s.io/kubernetes): ${installHint(programSpec('go'))}`,
+    );
   }
   await mkdir(KUBE_CACHE_DIR, { recursive: true });
   options.log?.(`building kube-apiserver with ${go} (a cold build takes minutes)`);
@@ -70,9 +73,14 @@ export async function buildKubeApiServer(options: { log?: (line: string) => void
  * (default `.cache/kubectl`, where ../programs.ts looks last): the preflight's way to provide a
  * kubectl where none is installed. Mostly packages the kube-apiserver build already compiled.
  */
-export async function buildKubectl(options: { output?: string; log?: (line: string) => void } = {}): Promise<BuildResult> {
+export async function buildKubectl(
+  options: { output?: string; log?: (line: string) => void } = {},
+): Promise<BuildResult> {
   const go = await findGo();
-  if (!go) throw new KubeToolMissingError(`Go is not installed (needed to build kubectl from k8s.io/kubernetes): ${installHint(programSpec('go'))}`);
+  if (!go)
+    throw new KubeToolMissingError(
+      `Go is not installed (needed to build kubectl from k8s.io/kubernetes): ${installHint(programSpec('go'))}`,
+    );
   const output = options.output ?? KUBECTL_BINARY;
   await mkdir(dirname(output), { recursive: true });
   options.log?.(`building kubectl with ${go} (a cold build takes minutes)`);
@@ -100,7 +108,16 @@ async function goBuild(go: string, pkg: string, output: string): Promise<BuildRe
   ].join(' ');
   // No VCS stamping (CI checkouts may lack .git or trip git's ownership check). The binary is stripped
   // (-s -w), so the compiler need not write DWARF for its ~1,900 packages either (-dwarf=false).
-  const args = ['build', '-trimpath', '-buildvcs=false', '-gcflags=all=-dwarf=false', `-ldflags=-s -w ${stamp}`, '-o', output, pkg];
+  const args = [
+    'build',
+    '-trimpath',
+    '-buildvcs=false',
+    '-gcflags=all=-dwarf=false',
+    `-ldflags=-s -w ${stamp}`,
+    '-o',
+    output,
+    pkg,
+  ];
   const { code, output: log } = await run(go, args, KUBE_APISERVER_MODULE_DIR);
   if (code !== 0) throw new Error(`go build of ${pkg} failed (exit ${code}):\n${log.slice(-4000)}`);
   return { binary: output, ms: Date.now() - started };

@@ -133,10 +133,14 @@ async function tail(file: string, chars = 3000): Promise<string> {
 /** GET path on the API server; resolves with the status (0 when unreachable). */
 function httpsStatus(server: string, path: string, token: string, ca: string): Promise<number> {
   return new Promise((resolve) => {
-    const req = request(new URL(path, server), { ca, headers: { authorization: `Bearer ${token}` }, timeout: 5_000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const req = request(
+      new URL(path, server),
+      { ca, headers: { authorization: `Bearer ${token}` }, timeout: 5_000 },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     req.once('timeout', () => req.destroy());
     req.once('error', () => resolve(0));
     req.end();
@@ -157,7 +161,8 @@ async function waitReady(
       throw new Error(`kube-apiserver exited (${child.exitCode ?? child.signalCode}):\n${await tail(logFile)}`);
     }
     if ((await httpsStatus(server, '/readyz', token, ca)) === 200) return;
-    if (Date.now() > deadline) throw new Error(`kube-apiserver not ready after ${timeoutMs} ms:\n${await tail(logFile)}`);
+    if (Date.now() > deadline)
+      throw new Error(`kube-apiserver not ready after ${timeoutMs} ms:\n${await tail(logFile)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -235,7 +240,9 @@ async function startOnce(options: StartKubeOptions): Promise<KubeCluster> {
     await Promise.race([waitForPort(etcdPort, '127.0.0.1', timeoutMs), etcdExited]);
 
     const token = randomBytes(24).toString('hex');
-    await writeFile(join(dir, 'tokens.csv'), `${token},gatehouse-admin,gatehouse-admin,"system:masters"\n`, { mode: 0o600 });
+    await writeFile(join(dir, 'tokens.csv'), `${token},gatehouse-admin,gatehouse-admin,"system:masters"\n`, {
+      mode: 0o600,
+    });
     const server = `https://127.0.0.1:${apiPort}`;
     const apiArgs = [
       `--etcd-servers=${etcdUrl}`,
@@ -307,9 +314,16 @@ export function kubeconfigJSON(server: string, caPem: string, token: string, nam
     {
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'gatehouse-test', cluster: { server, 'certificate-authority-data': Buffer.from(caPem).toString('base64') } }],
+      clusters: [
+        {
+          name: 'gatehouse-test',
+          cluster: { server, 'certificate-authority-data': Buffer.from(caPem).toString('base64') },
+        },
+      ],
       users: [{ name: 'gatehouse-admin', user: { token } }],
-      contexts: [{ name: 'gatehouse-test', context: { cluster: 'gatehouse-test', user: 'gatehouse-admin', namespace } }],
+      contexts: [
+        { name: 'gatehouse-test', context: { cluster: 'gatehouse-test', user: 'gatehouse-admin', namespace } },
+      ],
       'current-context': 'gatehouse-test',
     },
     null,
@@ -321,7 +335,10 @@ export function kubeconfigJSON(server: string, caPem: string, token: string, nam
  * A cluster of the user's own (`GATEHOUSE_TEST_KUBECONFIG`): a fresh namespace is created and
  * deleted on stop. restart()/stopApiServer() are unsupported and throw.
  */
-export async function connectKubeCluster(kubeconfigPath: string, options: { namespace?: string } = {}): Promise<KubeCluster> {
+export async function connectKubeCluster(
+  kubeconfigPath: string,
+  options: { namespace?: string } = {},
+): Promise<KubeCluster> {
   const kubectl = await kubectlPath();
   const namespace = options.namespace ?? `gatehouse-test-${randomBytes(4).toString('hex')}`;
   const kubectlRun: KubeCluster['kubectl'] = (args, opts) => runKubectl(kubectl, kubeconfigPath, args, opts);
@@ -341,7 +358,9 @@ export async function connectKubeCluster(kubeconfigPath: string, options: { name
     server: cluster?.server ?? '',
     token: config.users?.[0]?.user?.token ?? '',
     namespace,
-    caPem: cluster?.['certificate-authority-data'] ? Buffer.from(cluster['certificate-authority-data'], 'base64').toString() : '',
+    caPem: cluster?.['certificate-authority-data']
+      ? Buffer.from(cluster['certificate-authority-data'], 'base64').toString()
+      : '',
     kubectl: kubectlRun,
     restart: unsupported,
     stopApiServer: unsupported,

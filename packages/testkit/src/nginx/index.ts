@@ -111,7 +111,9 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
     // open port (which could belong to someone else), says it started.
     const pidDirective = /^\s*pid\s+([^;]+);/m.exec(template)?.[1]?.trim();
     if (pidDirective !== undefined && pidDirective !== '{{PREFIX}}/nginx.pid') {
-      throw new Error(`the template's pid directive must be "pid {{PREFIX}}/nginx.pid;" (or absent), not "${pidDirective}"`);
+      throw new Error(
+        `the template's pid directive must be "pid {{PREFIX}}/nginx.pid;" (or absent), not "${pidDirective}"`,
+      );
     }
     const pidFile = join(prefix, 'nginx.pid');
     const globals = pidDirective === undefined ? `daemon off; pid ${pidFile};` : 'daemon off;';
@@ -155,7 +157,10 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
         if (proc.exitCode === null && proc.signalCode === null) {
           proc.kill('SIGTERM');
           let timer: NodeJS.Timeout | undefined;
-          const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 5_000)))]);
+          const done = await Promise.race([
+            exited.then(() => true),
+            new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 5_000))),
+          ]);
           // A pending timer would keep the caller's process alive for 5 s after nginx left.
           clearTimeout(timer);
           if (!done) {

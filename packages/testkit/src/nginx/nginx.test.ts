@@ -74,13 +74,17 @@ describe('startNginx', () => {
 
   it('rejects with nginx own message when the configuration is invalid, leaving nothing behind', async () => {
     const broken = tiny.replace('return 200', 'retrun 200');
-    await expect(startNginx({ confTemplate: broken, vars: { GREETING: 'x' } })).rejects.toThrow(/unknown directive "retrun"/);
+    await expect(startNginx({ confTemplate: broken, vars: { GREETING: 'x' } })).rejects.toThrow(
+      /unknown directive "retrun"/,
+    );
   });
 
   it('rejects when the port is taken, naming the bind error', async () => {
     const first = await startNginx({ confTemplate: tiny, vars: { GREETING: 'first' } });
     try {
-      await expect(startNginx({ confTemplate: tiny, vars: { GREETING: 'second', HTTPS_PORT: first.httpsPort } })).rejects.toThrow(/Address already in use/);
+      await expect(
+        startNginx({ confTemplate: tiny, vars: { GREETING: 'second', HTTPS_PORT: first.httpsPort } }),
+      ).rejects.toThrow(/Address already in use/);
       expect(await get(first.httpsPort)).toBe('first');
     } finally {
       await first.stop();
@@ -88,6 +92,8 @@ describe('startNginx', () => {
   });
 
   it('refuses files outside the prefix', async () => {
-    await expect(startNginx({ confTemplate: tiny, vars: { GREETING: 'x' }, files: { '../escape.pem': 'x' } })).rejects.toThrow(/escapes the prefix/);
+    await expect(
+      startNginx({ confTemplate: tiny, vars: { GREETING: 'x' }, files: { '../escape.pem': 'x' } }),
+    ).rejects.toThrow(/escapes the prefix/);
   });
 });

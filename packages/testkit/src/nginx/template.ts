@@ -34,7 +34,8 @@ export function fillTemplate(template: string, vars: Readonly<Record<string, str
   for (const name of placeholdersOf(template)) {
     const value = vars[name];
     if (value === undefined) problems.push(`no value for {{${name}}}`);
-    else if (value === '' || UNSAFE_VALUE.test(value)) problems.push(`unsafe value for {{${name}}} (empty, or contains ; { } quotes, backslash or a newline)`);
+    else if (value === '' || UNSAFE_VALUE.test(value))
+      problems.push(`unsafe value for {{${name}}} (empty, or contains ; { } quotes, backslash or a newline)`);
   }
   if (problems.length > 0) throw new TemplateError(problems);
   return template

@@ -67,7 +67,9 @@ interface RunAs {
 /** The account to run PostgreSQL as when we are root: `postgres` when it exists, else `nobody`. */
 function unprivilegedUser(): RunAs | undefined {
   if (process.getuid?.() !== 0) return undefined;
-  const passwd = readFileSync('/etc/passwd', 'utf8').split('\n').map((line) => line.split(':'));
+  const passwd = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .map((line) => line.split(':'));
   for (const name of ['postgres', 'nobody']) {
     const entry = passwd.find((fields) => fields[0] === name);
     if (entry) return { uid: Number(entry[2]), gid: Number(entry[3]) };
@@ -77,7 +79,10 @@ function unprivilegedUser(): RunAs | undefined {
 
 function command(program: string, args: string[], runAs: RunAs | undefined): { file: string; args: string[] } {
   if (!runAs) return { file: program, args };
-  return { file: '/usr/bin/setpriv', args: [`--reuid=${runAs.uid}`, `--regid=${runAs.gid}`, '--clear-groups', '--', program, ...args] };
+  return {
+    file: '/usr/bin/setpriv',
+    args: [`--reuid=${runAs.uid}`, `--regid=${runAs.gid}`, '--clear-groups', '--', program, ...args],
+  };
 }
 
 function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -87,7 +92,9 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<void
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited with ${code}:\n${out.slice(-4000)}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited with ${code}:\n${out.slice(-4000)}`)),
+    );
   });
 }
 
@@ -143,14 +150,20 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     unix_socket_directories: sockets,
     max_connections: '200',
     fsync: 'off',
-    ...(!options.tls ? {} : { ssl: 'on', ssl_cert_file: join(dir, 'server.crt'), ssl_key_file: join(dir, 'server.key') }),
+    ...(!options.tls
+      ? {}
+      : { ssl: 'on', ssl_cert_file: join(dir, 'server.crt'), ssl_key_file: join(dir, 'server.key') }),
     ...options.settings,
   };
 
   const start = async (): Promise<void> => {
     if (child) throw new Error('postgres is already running');
     const logFile = join(dir, 'postgres.log');
-    const { file, args } = command(postgres, ['-D', data, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])], runAs);
+    const { file, args } = command(
+      postgres,
+      ['-D', data, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])],
+      runAs,
+    );
     const fd = openSync(logFile, 'a', 0o644);
     const proc = spawn(file, args, { stdio: ['ignore', fd, fd], env });
     closeSync(fd);
@@ -173,7 +186,8 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
         await query('SELECT 1');
         return;
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`postgres not ready after 30 s:\n${(await log()).slice(-4000)}`, { cause: err });
+        if (Date.now() > deadline)
+          throw new Error(`postgres not ready after 30 s:\n${(await log()).slice(-4000)}`, { cause: err });
         await new Promise((r) => setTimeout(r, 100));
       }
     }
@@ -195,7 +209,22 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     own(sockets, 0o700);
     await writeFile(join(dir, 'pwfile'), `${password}\n`);
     own(join(dir, 'pwfile'), 0o600);
-    const init = command(initdb, ['-D', data, '-U', user, `--pwfile=${join(dir, 'pwfile')}`, '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-sync'], runAs);
+    const init = command(
+      initdb,
+      [
+        '-D',
+        data,
+        '-U',
+        user,
+        `--pwfile=${join(dir, 'pwfile')}`,
+        '--auth-local=trust',
+        '--auth-host=scram-sha-256',
+        '-E',
+        'UTF8',
+        '--no-sync',
+      ],
+      runAs,
+    );
     await run(init.file, init.args, env);
     if (options.tls) {
       const leaf = await options.tls.issue(options.tlsHostnames ?? ['localhost', '127.0.0.1']);
@@ -207,7 +236,12 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       // TLS only over TCP: a client that does not ask for it is turned away.
       await writeFile(
         join(data, 'pg_hba.conf'),
-        ['local all all trust', 'hostssl all all 127.0.0.1/32 scram-sha-256', 'hostnossl all all 0.0.0.0/0 reject', ''].join('\n'),
+        [
+          'local all all trust',
+          'hostssl all all 127.0.0.1/32 scram-sha-256',
+          'hostnossl all all 0.0.0.0/0 reject',
+          '',
+        ].join('\n'),
       );
     }
     await start();
@@ -230,7 +264,9 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     log,
     query,
     async createDatabase(prefix = 'gatehouse'): Promise<string> {
-      const name = `${prefix}_${process.pid}_${++counter}_${randomBytes(3).toString('hex')}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+      const name = `${prefix}_${process.pid}_${++counter}_${randomBytes(3).toString('hex')}`
+        .toLowerCase()
+        .replace(/[^a-z0-9_]/g, '_');
       await query(`CREATE DATABASE ${name}`);
       return name;
     },

@@ -9,7 +9,15 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { buildKubectl, KUBE_APISERVER_MODULE_DIR } from '../kube/build.ts';
-import { aptInstallCommand, BUILT_KUBECTL, locate, PROGRAMS, type LookupOptions, type ProgramId, type SystemProgram } from '../programs.ts';
+import {
+  aptInstallCommand,
+  BUILT_KUBECTL,
+  locate,
+  PROGRAMS,
+  type LookupOptions,
+  type ProgramId,
+  type SystemProgram,
+} from '../programs.ts';
 import { aptInstall, installPrivilege, type InstallPrivilege } from './install.ts';
 
 export interface MissingProgram {
@@ -53,11 +61,18 @@ function versionAtLeast(have: string, want: string): boolean {
 
 /** Go's own version (a ~20 ms spawn, only when Go is needed). */
 function goProblem(go: string): string | undefined {
-  const out = spawnSync(go, ['env', 'GOVERSION'], { cwd: '/', encoding: 'utf8', timeout: 5_000, env: { ...process.env, GOTOOLCHAIN: 'local' } });
+  const out = spawnSync(go, ['env', 'GOVERSION'], {
+    cwd: '/',
+    encoding: 'utf8',
+    timeout: 5_000,
+    env: { ...process.env, GOTOOLCHAIN: 'local' },
+  });
   const have = /^go(\d+\.\d+(?:\.\d+)?)/.exec(out.stdout ?? '')?.[1];
   const want = requiredGo();
   if (!have) return `${go} does not run (${(out.stderr ?? out.error?.message ?? '').trim().slice(0, 200)})`;
-  return versionAtLeast(have, want) ? undefined : `${go} is go${have}, older than the go${want} kube-apiserver/go.mod needs`;
+  return versionAtLeast(have, want)
+    ? undefined
+    : `${go} is go${have}, older than the go${want} kube-apiserver/go.mod needs`;
 }
 
 /** The programs that are not usable here, without installing anything. */
@@ -87,7 +102,8 @@ export function missingMessage(missing: MissingProgram[], note: string): string 
   const aptPackages = [...new Set(missing.flatMap((m) => (m.apt ? [m.apt] : [])))];
   const manual = [...new Set(missing.flatMap((m) => (!m.apt && m.manual ? [m.manual] : [])))];
   const lines = ['gatehouse preflight: the test suites need programs this machine does not have:'];
-  for (const m of missing) lines.push(`  - ${m.id} (${m.purpose}): ${m.problem}${m.apt ? `; Debian package ${m.apt}` : ''}`);
+  for (const m of missing)
+    lines.push(`  - ${m.id} (${m.purpose}): ${m.problem}${m.apt ? `; Debian package ${m.apt}` : ''}`);
   lines.push('', 'Install them, then run the tests again:');
   if (aptPackages.length > 0) lines.push(`  ${aptInstallCommand(aptPackages)}`);
   for (const step of manual) lines.push(`  ${step}`);
@@ -97,7 +113,10 @@ export function missingMessage(missing: MissingProgram[], note: string): string 
 
 /** A kubectl this preflight built is run by name too (README commands): its directory goes on PATH. */
 function putBuiltKubectlOnPath(root: string): void {
-  const kubectl = locate(PROGRAMS.find((p) => p.id === 'kubectl')!, { root });
+  const kubectl = locate(
+    PROGRAMS.find((p) => p.id === 'kubectl')!,
+    { root },
+  );
   if (kubectl !== root + BUILT_KUBECTL) return;
   const dir = dirname(kubectl);
   const path = process.env.PATH ?? '';
@@ -122,14 +141,17 @@ async function check(options: PreflightOptions, root: string): Promise<Preflight
   if (missing.length === 0) return { status: 'ok', installed: [], ms: performance.now() - started };
 
   const packages = [...new Set(missing.flatMap((m) => (m.apt ? [m.apt] : [])))];
-  const privilege: InstallPrivilege = options.install === false ? { kind: 'none', reason: 'installing was turned off' } : installPrivilege();
+  const privilege: InstallPrivilege =
+    options.install === false ? { kind: 'none', reason: 'installing was turned off' } : installPrivilege();
   let installed: string[] = [];
   let note =
     privilege.kind === 'none'
       ? `Not installed automatically: ${privilege.reason}. As root or with passwordless sudo the test command installs them itself.`
       : '';
   if (packages.length > 0 && privilege.kind !== 'none') {
-    log(`gatehouse preflight: installing ${packages.join(' ')} (apt-get${privilege.kind === 'sudo' ? ' via sudo' : ''}; once per machine)`);
+    log(
+      `gatehouse preflight: installing ${packages.join(' ')} (apt-get${privilege.kind === 'sudo' ? ' via sudo' : ''}; once per machine)`,
+    );
     const result = await aptInstall(packages, privilege, root);
     if (result.ok) installed = packages;
     else {
@@ -144,7 +166,9 @@ async function check(options: PreflightOptions, root: string): Promise<Preflight
   // kubectl: no usable Debian package, so it is built from the kube-apiserver's module (needs Go, not root).
   const allowed = options.install !== false && process.env.GATEHOUSE_PREFLIGHT_INSTALL !== '0';
   if (allowed && missing.some((m) => m.id === 'kubectl') && !missing.some((m) => m.id === 'go')) {
-    log('gatehouse preflight: building kubectl from k8s.io/kubernetes with Go (no kubectl installed; once per machine)');
+    log(
+      'gatehouse preflight: building kubectl from k8s.io/kubernetes with Go (no kubectl installed; once per machine)',
+    );
     try {
       await buildKubectl({ output: root + BUILT_KUBECTL });
       installed.push('kubectl (built)');

@@ -22,7 +22,10 @@ export function installPrivilege(): InstallPrivilege {
 function run(argv: string[], privilege: InstallPrivilege): Promise<{ code: number; output: string }> {
   const [cmd, ...args] = privilege.kind === 'sudo' ? ['sudo', '-n', ...argv] : argv;
   return new Promise((resolve) => {
-    const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    const child = spawn(cmd!, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
     child.stderr.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
@@ -38,7 +41,10 @@ export async function aptInstall(packages: string[], privilege: InstallPrivilege
   const update = await run(['apt-get', 'update', '-qq'], privilege);
   if (update.code !== 0) return { ok: false, code: 'apt_failed', output: update.output };
   const env = ['env', 'DEBIAN_FRONTEND=noninteractive'];
-  const install = await run([...env, 'apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...packages], privilege);
+  const install = await run(
+    [...env, 'apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...packages],
+    privilege,
+  );
   stopPackageDaemons(packages, privilege, systemRoot);
   return install.code === 0 ? { ok: true } : { ok: false, code: 'apt_failed', output: install.output };
 }
@@ -50,7 +56,8 @@ export function stopPackageDaemons(packages: string[], privilege: InstallPrivile
       for (const file of expandPidFiles(systemRoot + pattern)) {
         const pid = readPid(file);
         if (pid === undefined) continue;
-        if (privilege.kind === 'sudo') spawnSync('sudo', ['-n', 'kill', String(pid)], { stdio: 'ignore', timeout: 5_000 });
+        if (privilege.kind === 'sudo')
+          spawnSync('sudo', ['-n', 'kill', String(pid)], { stdio: 'ignore', timeout: 5_000 });
         else {
           try {
             process.kill(pid, 'SIGTERM');

@@ -16,7 +16,8 @@ import { checkPrograms } from './index.ts';
 const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 const VITEST = join(REPO, 'node_modules/vitest/vitest.mjs');
-const INSTALL_CMD = 'apt-get update && env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends slapd';
+const INSTALL_CMD =
+  'apt-get update && env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends slapd';
 
 let work: string;
 
@@ -28,7 +29,11 @@ interface Run {
 }
 
 /** Runs `cmd` (default: this Node) with `argv`. */
-function run(argv: string[], env: NodeJS.ProcessEnv, options: { cmd?: string; uid?: number; timeoutMs?: number } = {}): Promise<Run> {
+function run(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  options: { cmd?: string; uid?: number; timeoutMs?: number } = {},
+): Promise<Run> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(options.cmd ?? process.execPath, argv, {
@@ -75,7 +80,13 @@ async function fakeApt(name: string, onInstall = ''): Promise<string> {
 const aptLog = (dir: string): Promise<string> => readFile(join(dir, 'apt.log'), 'utf8').catch(() => '');
 
 function env(extra: NodeJS.ProcessEnv, pathFirst?: string): NodeJS.ProcessEnv {
-  const { GATEHOUSE_SYSTEM_ROOT: _r, GATEHOUSE_PREFLIGHT_INSTALL: _i, GATEHOUSE_PREFLIGHT: _p, GATEHOUSE_KUBE_APISERVER: _k, ...rest } = process.env;
+  const {
+    GATEHOUSE_SYSTEM_ROOT: _r,
+    GATEHOUSE_PREFLIGHT_INSTALL: _i,
+    GATEHOUSE_PREFLIGHT: _p,
+    GATEHOUSE_KUBE_APISERVER: _k,
+    ...rest
+  } = process.env;
   return { ...rest, ...(pathFirst ? { PATH: `${pathFirst}:${process.env.PATH ?? ''}` } : {}), ...extra };
 }
 
@@ -118,48 +129,63 @@ describe('preflight', () => {
     expect(await aptLog(apt)).toBe('');
   });
 
-  it.runIf(process.getuid?.() === 0)('as a user who is not root and has no sudo: the sudo command, no apt-get', async () => {
-    const root = await systemRoot('root-no-slapadd-nginx', ['slapadd', 'nginx']);
-    const apt = await fakeApt('apt-nobody');
-    const result = await run([CLI], env({ GATEHOUSE_SYSTEM_ROOT: root, HOME: work }, apt), { uid: 65534 });
-    expect(result.code).toBe(1);
-    expect(result.ms).toBeLessThan(5_000);
-    expect(result.stderr).toContain(
-      '\n  sudo apt-get update && sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx slapd\n',
-    );
-    expect(result.stderr).toMatch(/Not installed automatically: not root, and sudo (is not installed|asks for a password)/);
-    expect(await aptLog(apt)).toBe('');
-  });
+  it.runIf(process.getuid?.() === 0)(
+    'as a user who is not root and has no sudo: the sudo command, no apt-get',
+    async () => {
+      const root = await systemRoot('root-no-slapadd-nginx', ['slapadd', 'nginx']);
+      const apt = await fakeApt('apt-nobody');
+      const result = await run([CLI], env({ GATEHOUSE_SYSTEM_ROOT: root, HOME: work }, apt), { uid: 65534 });
+      expect(result.code).toBe(1);
+      expect(result.ms).toBeLessThan(5_000);
+      expect(result.stderr).toContain(
+        '\n  sudo apt-get update && sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx slapd\n',
+      );
+      expect(result.stderr).toMatch(
+        /Not installed automatically: not root, and sudo (is not installed|asks for a password)/,
+      );
+      expect(await aptLog(apt)).toBe('');
+    },
+  );
 
-  it.runIf(process.getuid?.() === 0)('as root installs with apt-get, stops the daemon the package started, and passes', async () => {
-    const root = await systemRoot('root-install', ['slapadd']);
-    const slapadd = locate(PROGRAMS.find((p) => p.id === 'slapadd')!, { root: '' })!;
-    // What Debian's slapd package does: the program appears, and its init script starts a daemon.
-    const apt = await fakeApt(
-      'apt-install',
-      `ln -s ${slapadd} ${root}${slapadd}; mkdir -p ${root}/run/slapd; sleep 120 >/dev/null 2>&1 </dev/null & echo $! > ${root}/run/slapd/slapd.pid`,
-    );
-    const result = await run([CLI], env({ GATEHOUSE_SYSTEM_ROOT: root }, apt));
-    const daemon = Number(await readFile(join(root, 'run/slapd/slapd.pid'), 'utf8'));
-    const alive = (): boolean => {
+  it.runIf(process.getuid?.() === 0)(
+    'as root installs with apt-get, stops the daemon the package started, and passes',
+    async () => {
+      const root = await systemRoot('root-install', ['slapadd']);
+      const slapadd = locate(
+        PROGRAMS.find((p) => p.id === 'slapadd')!,
+        { root: '' },
+      )!;
+      // What Debian's slapd package does: the program appears, and its init script starts a daemon.
+      const apt = await fakeApt(
+        'apt-install',
+        `ln -s ${slapadd} ${root}${slapadd}; mkdir -p ${root}/run/slapd; sleep 120 >/dev/null 2>&1 </dev/null & echo $! > ${root}/run/slapd/slapd.pid`,
+      );
+      const result = await run([CLI], env({ GATEHOUSE_SYSTEM_ROOT: root }, apt));
+      const daemon = Number(await readFile(join(root, 'run/slapd/slapd.pid'), 'utf8'));
+      const alive = (): boolean => {
+        try {
+          process.kill(daemon, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
       try {
-        process.kill(daemon, 0);
-        return true;
-      } catch {
-        return false;
+        expect(result.stderr).toContain('gatehouse preflight: installing slapd (apt-get; once per machine)');
+        expect(result.code).toBe(0);
+        expect(result.stdout).toContain('installed slapd');
+        expect((await aptLog(apt)).split('\n')).toEqual([
+          'update -qq',
+          'install -y -qq --no-install-recommends slapd',
+          '',
+        ]);
+        for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+        expect(alive()).toBe(false);
+      } finally {
+        if (alive()) process.kill(daemon, 'SIGKILL');
       }
-    };
-    try {
-      expect(result.stderr).toContain('gatehouse preflight: installing slapd (apt-get; once per machine)');
-      expect(result.code).toBe(0);
-      expect(result.stdout).toContain('installed slapd');
-      expect((await aptLog(apt)).split('\n')).toEqual(['update -qq', 'install -y -qq --no-install-recommends slapd', '']);
-      for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
-      expect(alive()).toBe(false);
-    } finally {
-      if (alive()) process.kill(daemon, 'SIGKILL');
-    }
-  });
+    },
+  );
 
   it('with no kubectl installed and installing off: the exact command that builds one', async () => {
     const root = await systemRoot('root-no-kubectl', ['kubectl']);
@@ -167,36 +193,52 @@ describe('preflight', () => {
     expect(result.code).toBe(1);
     expect(result.ms).toBeLessThan(5_000);
     expect(result.stderr).toContain('- kubectl (the Kubernetes suites): not found\n');
-    expect(result.stderr).toContain('\n  kubectl, once Go is installed (the test command does this itself): ./pnpmw exec node packages/testkit/src/kube/build-cli.ts --kubectl\n');
+    expect(result.stderr).toContain(
+      '\n  kubectl, once Go is installed (the test command does this itself): ./pnpmw exec node packages/testkit/src/kube/build-cli.ts --kubectl\n',
+    );
     expect(result.stderr).not.toContain('building kubectl');
   });
 
   // Go's build cache makes this a second or two after the first time (the kube-apiserver build compiles
   // most of kubectl's packages; Go caches the link too).
-  it('with no kubectl installed: builds kubectl v1.33 from the kube-apiserver module with Go, and passes', { timeout: 900_000 }, async () => {
-    const root = await systemRoot('root-build-kubectl', ['kubectl']);
-    const result = await run([CLI], env({ GATEHOUSE_SYSTEM_ROOT: root }), { timeoutMs: 900_000 });
-    expect(result.stderr).toContain('gatehouse preflight: building kubectl from k8s.io/kubernetes with Go');
-    expect(result.code).toBe(0);
-    expect(result.stdout).toContain('installed kubectl (built)');
-    const version = await run(['version', '--client', '-o', 'json'], env({}), { cmd: root + BUILT_KUBECTL });
-    expect(JSON.parse(version.stdout)).toMatchObject({ clientVersion: { gitVersion: 'v1.33.13', major: '1', minor: '33' } });
-  });
+  it(
+    'with no kubectl installed: builds kubectl v1.33 from the kube-apiserver module with Go, and passes',
+    { timeout: 900_000 },
+    async () => {
+      const root = await systemRoot('root-build-kubectl', ['kubectl']);
+      const result = await run([CLI], env({ GATEHOUSE_SYSTEM_ROOT: root }), { timeoutMs: 900_000 });
+      expect(result.stderr).toContain('gatehouse preflight: building kubectl from k8s.io/kubernetes with Go');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('installed kubectl (built)');
+      const version = await run(['version', '--client', '-o', 'json'], env({}), { cmd: root + BUILT_KUBECTL });
+      expect(JSON.parse(version.stdout)).toMatchObject({
+        clientVersion: { gitVersion: 'v1.33.13', major: '1', minor: '33' },
+      });
+    },
+  );
 
-  it('four runs at once on a machine without kubectl: all pass, and the kubectl they leave works', { timeout: 900_000 }, async () => {
-    const root = await systemRoot('root-build-kubectl-4', ['kubectl']);
-    const results = await Promise.all([1, 2, 3, 4].map(() => run([CLI], env({ GATEHOUSE_SYSTEM_ROOT: root }), { timeoutMs: 900_000 })));
-    for (const result of results) expect(result.code, result.stderr).toBe(0);
-    const version = await run(['version', '--client', '-o', 'json'], env({}), { cmd: root + BUILT_KUBECTL });
-    expect(JSON.parse(version.stdout)).toMatchObject({ clientVersion: { gitVersion: 'v1.33.13' } });
-  });
+  it(
+    'four runs at once on a machine without kubectl: all pass, and the kubectl they leave works',
+    { timeout: 900_000 },
+    async () => {
+      const root = await systemRoot('root-build-kubectl-4', ['kubectl']);
+      const results = await Promise.all(
+        [1, 2, 3, 4].map(() => run([CLI], env({ GATEHOUSE_SYSTEM_ROOT: root }), { timeoutMs: 900_000 })),
+      );
+      for (const result of results) expect(result.code, result.stderr).toBe(0);
+      const version = await run(['version', '--client', '-o', 'json'], env({}), { cmd: root + BUILT_KUBECTL });
+      expect(JSON.parse(version.stdout)).toMatchObject({ clientVersion: { gitVersion: 'v1.33.13' } });
+    },
+  );
 
   it('an installed Go older than kube-apiserver/go.mod asks for a newer one', async () => {
     const fakeGo = join(work, 'go-1.19');
     await writeFile(fakeGo, '#!/bin/sh\n[ "$1 $2" = "env GOVERSION" ] && echo go1.19.8\n', { mode: 0o755 });
     const result = await run([CLI], env({ GATEHOUSE_GO: fakeGo, GATEHOUSE_PREFLIGHT_INSTALL: '0' }));
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`- go (building kube-apiserver for the Kubernetes suites): ${fakeGo} is go1.19.8, older than the go1.24.0 kube-apiserver/go.mod needs`);
+    expect(result.stderr).toContain(
+      `- go (building kube-apiserver for the Kubernetes suites): ${fakeGo} is go1.19.8, older than the go1.24.0 kube-apiserver/go.mod needs`,
+    );
     expect(result.stderr).toContain('\n  Go >= 1.24: curl -fsSL');
   });
 
@@ -204,9 +246,13 @@ describe('preflight', () => {
     const root = await systemRoot('root-vitest', ['slapadd']);
     const apt = await fakeApt('apt-vitest');
     // tls.test.ts would pass in a second: the run must stop before it is even collected.
-    const result = await run([VITEST, 'run', 'packages/testkit/src/tls.test.ts'], env({ GATEHOUSE_SYSTEM_ROOT: root, GATEHOUSE_PREFLIGHT_INSTALL: '0' }, apt), {
-      timeoutMs: 30_000,
-    });
+    const result = await run(
+      [VITEST, 'run', 'packages/testkit/src/tls.test.ts'],
+      env({ GATEHOUSE_SYSTEM_ROOT: root, GATEHOUSE_PREFLIGHT_INSTALL: '0' }, apt),
+      {
+        timeoutMs: 30_000,
+      },
+    );
     expect(result.code).toBe(1);
     expect(result.ms).toBeLessThan(10_000);
     expect(result.stderr).toContain(INSTALL_CMD);
@@ -229,23 +275,36 @@ describe('launchers fail at once when their program is missing', () => {
   it('startNginx', async () => {
     const started = performance.now();
     // (Were it to start anyway, stop it: nothing outlives the test.)
-    const error = await startNginx({ confTemplate: 'events {}\nhttp {}\n', vars: {} }).then((n) => n.stop(), (e: unknown) => e);
+    const error = await startNginx({ confTemplate: 'events {}\nhttp {}\n', vars: {} }).then(
+      (n) => n.stop(),
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(MissingProgramError);
-    expect((error as MissingProgramError).message).toContain('nginx is not installed; install it with: apt-get update && env');
+    expect((error as MissingProgramError).message).toContain(
+      'nginx is not installed; install it with: apt-get update && env',
+    );
     expect(performance.now() - started).toBeLessThan(1_000);
   });
 
   it('startSlapd', async () => {
     const started = performance.now();
-    const error = await startSlapd().then((d) => d.stop(), (e: unknown) => e);
+    const error = await startSlapd().then(
+      (d) => d.stop(),
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(MissingProgramError);
-    expect((error as MissingProgramError).message).toContain('install it with: apt-get update && env DEBIAN_FRONTEND=noninteractive apt-get install');
+    expect((error as MissingProgramError).message).toContain(
+      'install it with: apt-get update && env DEBIAN_FRONTEND=noninteractive apt-get install',
+    );
     expect(performance.now() - started).toBeLessThan(1_000);
   });
 
   it('startRedis', async () => {
     const started = performance.now();
-    const error = await startRedis().then((r) => r.stop(), (e: unknown) => e);
+    const error = await startRedis().then(
+      (r) => r.stop(),
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(MissingProgramError);
     expect((error as MissingProgramError).message).toContain('install -y --no-install-recommends redis-server');
     expect(performance.now() - started).toBeLessThan(1_000);

@@ -105,7 +105,11 @@ function slapdConf(dir: string, baseDN: string, adminDN: string, adminPW: string
 /** Starts a throwaway OpenLDAP server on loopback with a seeded directory (see `SeedDirectory`). */
 export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
   // Before anything else: a missing program fails here, with the command that installs it.
-  const [SLAPD, SLAPADD, LDAPMODIFY] = [requireProgram('slapd'), requireProgram('slapadd'), requireProgram('ldapmodify')];
+  const [SLAPD, SLAPADD, LDAPMODIFY] = [
+    requireProgram('slapd'),
+    requireProgram('slapadd'),
+    requireProgram('ldapmodify'),
+  ];
   const baseDN = options.baseDN ?? 'dc=example,dc=org';
   const adminDN = `cn=admin,${baseDN}`;
   const adminPW = 'admin-secret';
@@ -137,7 +141,9 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
     const start = async (): Promise<void> => {
       if (child) throw new Error('slapd is already running');
       // Foreground (-d) so the test owns the process; stats goes to stderr.
-      const proc = spawn(SLAPD, ['-d', 'stats', '-f', conf, '-h', `${url}/ ${ldapsURL}/`], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const proc = spawn(SLAPD, ['-d', 'stats', '-f', conf, '-h', `${url}/ ${ldapsURL}/`], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       child = proc;
       proc.stderr?.setEncoding('utf8');
       proc.stderr?.on('data', (chunk: string) => {
@@ -155,7 +161,10 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
       const died = exited.then(() => {
         throw new Error(`slapd exited during start-up:\n${logText.slice(-4000)}`);
       });
-      await Promise.race([Promise.all([waitForPort(port, '127.0.0.1', 20_000), waitForPort(ldapsPort, '127.0.0.1', 20_000)]), died]);
+      await Promise.race([
+        Promise.all([waitForPort(port, '127.0.0.1', 20_000), waitForPort(ldapsPort, '127.0.0.1', 20_000)]),
+        died,
+      ]);
       died.catch(() => undefined);
     };
 
@@ -190,10 +199,14 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
       dir,
       modify,
       addToGroup(group: string, memberDN: string): Promise<void> {
-        return modify(`dn: cn=${escapeRdnValue(group)},${seed.groupsDN}\nchangetype: modify\nadd: member\nmember: ${memberDN}\n`);
+        return modify(
+          `dn: cn=${escapeRdnValue(group)},${seed.groupsDN}\nchangetype: modify\nadd: member\nmember: ${memberDN}\n`,
+        );
       },
       removeFromGroup(group: string, memberDN: string): Promise<void> {
-        return modify(`dn: cn=${escapeRdnValue(group)},${seed.groupsDN}\nchangetype: modify\ndelete: member\nmember: ${memberDN}\n`);
+        return modify(
+          `dn: cn=${escapeRdnValue(group)},${seed.groupsDN}\nchangetype: modify\ndelete: member\nmember: ${memberDN}\n`,
+        );
       },
       log: () => logText,
       freeze: () => {

@@ -92,7 +92,12 @@ export function seedDirectory(baseDN: string): SeedDirectory {
     ...[peopleDN, contractorsDN, groupsDN, servicesDN].map((dn) =>
       entry(dn, ['objectClass: organizationalUnit', `ou: ${/^ou=([^,]+)/.exec(dn)?.[1] ?? ''}`]),
     ),
-    entry(service.dn, ['objectClass: applicationProcess', 'objectClass: simpleSecurityObject', 'cn: gatehouse', `userPassword: ${sshaHash(service.password)}`]),
+    entry(service.dn, [
+      'objectClass: applicationProcess',
+      'objectClass: simpleSecurityObject',
+      'cn: gatehouse',
+      `userPassword: ${sshaHash(service.password)}`,
+    ]),
     person(users.jane),
     person(users.john),
     person(users.mallory, ['employeeType: disabled']),

@@ -25,30 +25,77 @@ describe('startSlapd', () => {
 
   it('serves the seeded directory to the service account, not to anonymous clients', async () => {
     const { service, users } = slapd.seed;
-    const out = await search(slapd, ['-x', '-H', slapd.url, '-D', service.dn, '-w', service.password, '-b', slapd.baseDN, '(uid=jane)', 'mail']);
+    const out = await search(slapd, [
+      '-x',
+      '-H',
+      slapd.url,
+      '-D',
+      service.dn,
+      '-w',
+      service.password,
+      '-b',
+      slapd.baseDN,
+      '(uid=jane)',
+      'mail',
+    ]);
     expect(out).toContain(`dn: ${users.jane.dn}`);
     expect(out).toContain(`mail: ${users.jane.mail}`);
     // Anonymous clients cannot even see the suffix.
-    await expect(search(slapd, ['-x', '-H', slapd.url, '-b', slapd.baseDN, '(uid=jane)'])).rejects.toThrow(/No such object/);
+    await expect(search(slapd, ['-x', '-H', slapd.url, '-b', slapd.baseDN, '(uid=jane)'])).rejects.toThrow(
+      /No such object/,
+    );
   });
 
   it('checks user passwords on bind', async () => {
     const { jane } = slapd.seed.users;
-    await expect(search(slapd, ['-x', '-H', slapd.url, '-D', jane.dn, '-w', jane.password, '-b', jane.dn, '-s', 'base', 'uid'])).resolves.toContain('uid: jane');
-    await expect(search(slapd, ['-x', '-H', slapd.url, '-D', jane.dn, '-w', 'wrong', '-b', jane.dn, '-s', 'base'])).rejects.toThrow(/Invalid credentials|exit code 49|Command failed/);
+    await expect(
+      search(slapd, ['-x', '-H', slapd.url, '-D', jane.dn, '-w', jane.password, '-b', jane.dn, '-s', 'base', 'uid']),
+    ).resolves.toContain('uid: jane');
+    await expect(
+      search(slapd, ['-x', '-H', slapd.url, '-D', jane.dn, '-w', 'wrong', '-b', jane.dn, '-s', 'base']),
+    ).rejects.toThrow(/Invalid credentials|exit code 49|Command failed/);
   });
 
   it('applies modifications and restarts on the same ports with its data', async () => {
-    const { service, users: { jane } } = slapd.seed;
+    const {
+      service,
+      users: { jane },
+    } = slapd.seed;
     await slapd.modify(`dn: ${jane.dn}\nchangetype: modify\nreplace: mail\nmail: jane.doe@example.org\n`);
     await slapd.addToGroup('admins', jane.dn);
     await slapd.removeFromGroup('loop-a', jane.dn); // groupOfNames needs one member left: loop-a keeps loop-b
     await slapd.pause();
-    await expect(search(slapd, ['-x', '-H', slapd.url, '-o', 'nettimeout=2', '-b', slapd.baseDN, '(uid=jane)'])).rejects.toThrow();
+    await expect(
+      search(slapd, ['-x', '-H', slapd.url, '-o', 'nettimeout=2', '-b', slapd.baseDN, '(uid=jane)']),
+    ).rejects.toThrow();
     await slapd.start();
-    const out = await search(slapd, ['-x', '-H', slapd.url, '-D', service.dn, '-w', service.password, '-b', slapd.baseDN, '(uid=jane)', 'mail']);
+    const out = await search(slapd, [
+      '-x',
+      '-H',
+      slapd.url,
+      '-D',
+      service.dn,
+      '-w',
+      service.password,
+      '-b',
+      slapd.baseDN,
+      '(uid=jane)',
+      'mail',
+    ]);
     expect(out).toContain('mail: jane.doe@example.org');
-    const groups = await search(slapd, ['-x', '-H', slapd.url, '-D', service.dn, '-w', service.password, '-b', slapd.seed.groupsDN, `(member=${jane.dn})`, 'cn']);
+    const groups = await search(slapd, [
+      '-x',
+      '-H',
+      slapd.url,
+      '-D',
+      service.dn,
+      '-w',
+      service.password,
+      '-b',
+      slapd.seed.groupsDN,
+      `(member=${jane.dn})`,
+      'cn',
+    ]);
     expect(groups).toContain('cn: admins');
     expect(groups).not.toContain('cn: loop-a');
     expect(slapd.log()).toMatch(/BIND dn=/);

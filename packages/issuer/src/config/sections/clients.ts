@@ -77,28 +77,35 @@ export function checkClients(file: Raw, ctx: RuleContext): ClientCredentials[] {
     const isPublic = c['public'] === true;
     const hasSecret = c['secret'] !== undefined;
     const hasSecretEnv = c['secretEnv'] !== undefined;
-    if (hasSecret && hasSecretEnv) ctx.errors.push({ path: `${base}.secretEnv`, message: 'secret and secretEnv are exclusive' });
+    if (hasSecret && hasSecretEnv)
+      ctx.errors.push({ path: `${base}.secretEnv`, message: 'secret and secretEnv are exclusive' });
     else if (!hasSecret && !hasSecretEnv) {
-      if (!isPublic) ctx.errors.push({ path: `${base}.secret`, message: 'secret or secretEnv is required (unless public: true)' });
+      if (!isPublic)
+        ctx.errors.push({ path: `${base}.secret`, message: 'secret or secretEnv is required (unless public: true)' });
     } else if (hasSecret) out.secret = str(c, 'secret');
     else {
       const name = str(c, 'secretEnv');
       if (name !== undefined) out.secret = envValue(ctx, name, `${base}.secretEnv`);
     }
     if (out.secret !== undefined && out.secret.length < 16 && !isPublic) {
-      ctx.warnings.push({ path: `${base}.${hasSecret ? 'secret' : 'secretEnv'}`, message: 'a client secret shorter than 16 characters is easy to guess' });
+      ctx.warnings.push({
+        path: `${base}.${hasSecret ? 'secret' : 'secretEnv'}`,
+        message: 'a client secret shorter than 16 characters is easy to guess',
+      });
     }
 
     if (out.id !== undefined) {
       const first = seen.get(out.id);
-      if (first !== undefined) ctx.errors.push({ path: `${base}.id`, message: `duplicate client id (also staticClients[${first}])` });
+      if (first !== undefined)
+        ctx.errors.push({ path: `${base}.id`, message: `duplicate client id (also staticClients[${first}])` });
       else seen.set(out.id, i);
     }
     arr(c, 'redirectURIs').forEach((u, j) => {
       if (typeof u === 'string' && u.startsWith('/')) {
         ctx.warnings.push({
           path: `${base}.redirectURIs[${j}]`,
-          message: 'ignored: a path is Dex\'s device-flow callback; Gatehouse\'s device flow (RFC 8628) needs no redirect URI',
+          message:
+            "ignored: a path is Dex's device-flow callback; Gatehouse's device flow (RFC 8628) needs no redirect URI",
         });
       }
     });
@@ -107,15 +114,25 @@ export function checkClients(file: Raw, ctx: RuleContext): ClientCredentials[] {
     const uris = (key: string) =>
       arr(c, key)
         .map((u, j) => [j, u] as const)
-        .filter((e): e is readonly [number, string] => typeof e[1] === 'string' && !e[1].startsWith('/') && !e[1].includes('#') && URL.parse(e[1]) !== null);
+        .filter(
+          (e): e is readonly [number, string] =>
+            typeof e[1] === 'string' && !e[1].startsWith('/') && !e[1].includes('#') && URL.parse(e[1]) !== null,
+        );
     const redirects = uris('redirectURIs');
     const logouts = uris('postLogoutRedirectURIs');
-    for (const p of redirectURIProblems({ public: isPublic, redirectURIs: redirects.map((e) => e[1]), postLogoutRedirectURIs: logouts.map((e) => e[1]) })) {
+    for (const p of redirectURIProblems({
+      public: isPublic,
+      redirectURIs: redirects.map((e) => e[1]),
+      postLogoutRedirectURIs: logouts.map((e) => e[1]),
+    })) {
       const index = (p.field === 'redirectURIs' ? redirects : logouts)[p.index]?.[0] ?? p.index;
       ctx.errors.push({ path: `${base}.${p.field}[${index}]`, message: p.message });
     }
     if (arr(c, 'redirectURIs').length === 0 && !isPublic) {
-      ctx.warnings.push({ path: `${base}.redirectURIs`, message: 'no redirect URIs: this client cannot use the authorization-code flow' });
+      ctx.warnings.push({
+        path: `${base}.redirectURIs`,
+        message: 'no redirect URIs: this client cannot use the authorization-code flow',
+      });
     }
     return out;
   });
@@ -126,12 +143,18 @@ export function checkClients(file: Raw, ctx: RuleContext): ClientCredentials[] {
     if (!isRecord(c)) return;
     arr(c, 'allowedConnectors').forEach((id, j) => {
       if (typeof id === 'string' && !connectorIds.has(id)) {
-        ctx.warnings.push({ path: `staticClients[${i}].allowedConnectors[${j}]`, message: `no connector with id "${id}" in this file (it may be managed in storage)` });
+        ctx.warnings.push({
+          path: `staticClients[${i}].allowedConnectors[${j}]`,
+          message: `no connector with id "${id}" in this file (it may be managed in storage)`,
+        });
       }
     });
     arr(c, 'trustedPeers').forEach((peer, j) => {
       if (typeof peer === 'string' && !seen.has(peer)) {
-        ctx.warnings.push({ path: `staticClients[${i}].trustedPeers[${j}]`, message: `no static client with id "${peer}" (it may be managed in storage)` });
+        ctx.warnings.push({
+          path: `staticClients[${i}].trustedPeers[${j}]`,
+          message: `no static client with id "${peer}" (it may be managed in storage)`,
+        });
       }
     });
   });

@@ -7,12 +7,9 @@ import { parseChecked } from '../keys.ts';
 import { type RuleContext, type Raw, arr, str } from '../context.ts';
 import { DNS1123 } from '../values.ts';
 
-export const connectorId = z
-  .string()
-  .max(253, { message: 'must be at most 253 characters' })
-  .regex(DNS1123, {
-    message: 'must be lower-case letters, digits, "-" and "." (a DNS-1123 name, as Kubernetes requires)',
-  });
+export const connectorId = z.string().max(253, { message: 'must be at most 253 characters' }).regex(DNS1123, {
+  message: 'must be lower-case letters, digits, "-" and "." (a DNS-1123 name, as Kubernetes requires)',
+});
 
 export const connectorSchema = z.object({
   type: z.string({ error: 'required' }).min(1, { message: 'required' }),
@@ -49,30 +46,44 @@ export async function checkConnectors(file: Raw, ctx: RuleContext): Promise<Chec
       const id = str(c, 'id');
       if (id !== undefined) {
         const first = firstIndex.get(id);
-        if (first !== undefined) ctx.errors.push({ path: `${base}.id`, message: `duplicate connector id (also connectors[${first}])` });
+        if (first !== undefined)
+          ctx.errors.push({ path: `${base}.id`, message: `duplicate connector id (also connectors[${first}])` });
         else firstIndex.set(id, i);
         if (id === LOCAL_CONNECTOR_ID && passwordDB) {
-          ctx.errors.push({ path: `${base}.id`, message: '"local" is the password DB\'s id (enablePasswordDB: true); choose another' });
+          ctx.errors.push({
+            path: `${base}.id`,
+            message: '"local" is the password DB\'s id (enablePasswordDB: true); choose another',
+          });
         }
         ids.add(id);
       }
       const type = str(c, 'type');
       if (type === undefined || type === '') return;
       if (type === LOCAL_CONNECTOR_ID) {
-        ctx.errors.push({ path: `${base}.type`, message: 'the "local" connector is added by enablePasswordDB: true; do not list it' });
+        ctx.errors.push({
+          path: `${base}.type`,
+          message: 'the "local" connector is added by enablePasswordDB: true; do not list it',
+        });
         return;
       }
       let factory;
       try {
         factory = await ctx.registry.resolve(type);
       } catch (e) {
-        const message = e instanceof ConnectorRegistryError ? e.message : `cannot load connector type "${type}": ${(e as Error).message}`;
+        const message =
+          e instanceof ConnectorRegistryError
+            ? e.message
+            : `cannot load connector type "${type}": ${(e as Error).message}`;
         ctx.errors.push({ path: `${base}.type`, message });
         return;
       }
       // Unknown keys get the same treatment as in the rest of the file (closest known key suggested,
       // case-only misspellings read with a warning); the schema then checks values.
-      const parsed = parseChecked(c['config'] ?? {}, factory.configSchema, ctx.errors, ctx.warnings, ['connectors', i, 'config']);
+      const parsed = parseChecked(c['config'] ?? {}, factory.configSchema, ctx.errors, ctx.warnings, [
+        'connectors',
+        i,
+        'config',
+      ]);
       if (parsed === undefined) return;
       configs[i] = parsed.value;
       let extra: string[] = [];

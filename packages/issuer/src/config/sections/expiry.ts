@@ -37,7 +37,10 @@ export function checkExpiry(file: Raw, ctx: RuleContext): void {
   const a = abs === undefined ? undefined : parseDuration(abs);
   const i = idle === undefined ? undefined : parseDuration(idle);
   if (a !== undefined && i !== undefined && i > a) {
-    ctx.warnings.push({ path: 'expiry.refreshTokens.validIfNotUsedFor', message: 'longer than absoluteLifetime, so it never applies' });
+    ctx.warnings.push({
+      path: 'expiry.refreshTokens.validIfNotUsedFor',
+      message: 'longer than absoluteLifetime, so it never applies',
+    });
   }
 }
 

@@ -30,6 +30,9 @@ export type FrontendConfig = z.output<typeof frontendSchema>;
 export function checkFrontend(file: Raw, ctx: RuleContext): void {
   const theme = str(rec(file, 'frontend'), 'theme');
   if (theme !== undefined && !(THEMES as readonly string[]).includes(theme)) {
-    ctx.warnings.push({ path: 'frontend.theme', message: `theme "${theme}" is not available (light or dark); using light` });
+    ctx.warnings.push({
+      path: 'frontend.theme',
+      message: `theme "${theme}" is not available (light or dark); using light`,
+    });
   }
 }

@@ -17,7 +17,14 @@ export const GRANT_TYPES = {
   implicit: 'implicit',
 } as const;
 
-const RESPONSE_TYPES: readonly string[] = ['code', 'id_token', 'code id_token', 'code token', 'id_token token', 'code id_token token'];
+const RESPONSE_TYPES: readonly string[] = [
+  'code',
+  'id_token',
+  'code id_token',
+  'code token',
+  'id_token token',
+  'code id_token token',
+];
 
 export const oauth2Schema = z.object({
   /** Checked and reduced to what Gatehouse offers by checkOAuth2. */
@@ -40,7 +47,9 @@ type ParsedOAuth2 = z.output<typeof oauth2Schema>;
 export interface OAuth2Config extends Omit<ParsedOAuth2, 'grantTypes' | 'responseTypes' | 'pkce'> {
   grantTypes: string[];
   responseTypes: string[];
-  pkce: Omit<ParsedOAuth2['pkce'], 'codeChallengeMethodsSupported'> & { codeChallengeMethodsSupported: Array<'S256' | 'plain'> };
+  pkce: Omit<ParsedOAuth2['pkce'], 'codeChallengeMethodsSupported'> & {
+    codeChallengeMethodsSupported: Array<'S256' | 'plain'>;
+  };
 }
 
 /** What the file's lists come to (checkOAuth2); undefined where the file has none. */
@@ -52,7 +61,8 @@ export interface OAuth2Lists {
 /** Dex grant types Gatehouse does not offer, with the reason given in the warning. */
 const NOT_IMPLEMENTED_GRANTS: Record<string, string> = {
   [GRANT_TYPES.tokenExchange]: 'token exchange is not implemented by Gatehouse',
-  [GRANT_TYPES.implicit]: 'Gatehouse offers only the authorization-code flow (implicit puts tokens in the browser\'s URL)',
+  [GRANT_TYPES.implicit]:
+    "Gatehouse offers only the authorization-code flow (implicit puts tokens in the browser's URL)",
 };
 
 const RESPONSE_TYPE_ORDER = ['code', 'id_token', 'token'];
@@ -86,7 +96,10 @@ export function checkOAuth2(file: Raw, ctx: RuleContext, connectorIds: ReadonlyS
       if (typeof t !== 'string') return;
       const c = canonicalResponseType(t);
       if (c === 'token') {
-        ctx.errors.push({ path: `oauth2.responseTypes[${i}]`, message: '"token" cannot be used alone (Dex refuses it too); use code' });
+        ctx.errors.push({
+          path: `oauth2.responseTypes[${i}]`,
+          message: '"token" cannot be used alone (Dex refuses it too); use code',
+        });
       } else if (!RESPONSE_TYPES.includes(c)) {
         ctx.errors.push({ path: `oauth2.responseTypes[${i}]`, message: `unsupported response type "${t}"; use code` });
       } else if (c !== 'code') {
@@ -107,7 +120,10 @@ export function checkOAuth2(file: Raw, ctx: RuleContext, connectorIds: ReadonlyS
       const p = `oauth2.grantTypes[${i}]`;
       if (!known.includes(g)) {
         const s = closest(g, known);
-        ctx.errors.push({ path: p, message: `unknown grant type "${g}"${s === undefined ? '' : ` (did you mean "${s}"?)`}` });
+        ctx.errors.push({
+          path: p,
+          message: `unknown grant type "${g}"${s === undefined ? '' : ` (did you mean "${s}"?)`}`,
+        });
       } else if (NOT_IMPLEMENTED_GRANTS[g] !== undefined) {
         ctx.warnings.push({ path: p, message: `ignored: ${NOT_IMPLEMENTED_GRANTS[g]}` });
       } else if (g === GRANT_TYPES.password && passwordConnector === undefined) {
@@ -123,8 +139,13 @@ export function checkOAuth2(file: Raw, ctx: RuleContext, connectorIds: ReadonlyS
     rawMethods.forEach((m, i) => {
       const p = `oauth2.pkce.codeChallengeMethodsSupported[${i}]`;
       if (m === 'S256') methods.push('S256');
-      else if (m === 'plain') ctx.warnings.push({ path: p, message: '"plain" is not supported (the OIDC engine implements S256 only) and is ignored' });
-      else if (typeof m === 'string') ctx.errors.push({ path: p, message: `unsupported PKCE challenge method "${m}"; use S256` });
+      else if (m === 'plain')
+        ctx.warnings.push({
+          path: p,
+          message: '"plain" is not supported (the OIDC engine implements S256 only) and is ignored',
+        });
+      else if (typeof m === 'string')
+        ctx.errors.push({ path: p, message: `unsupported PKCE challenge method "${m}"; use S256` });
     });
     if (methods.length === 0 && rawMethods.length > 0) {
       ctx.errors.push({ path: 'oauth2.pkce.codeChallengeMethodsSupported', message: 'must include S256' });

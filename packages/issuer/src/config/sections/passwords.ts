@@ -44,7 +44,10 @@ function normaliseHash(value: string): string | undefined {
 export function checkPasswords(file: Raw, ctx: RuleContext): Array<string | undefined> {
   const list = arr(file, 'staticPasswords');
   if (list.length > 0 && file['enablePasswordDB'] !== true) {
-    ctx.errors.push({ path: 'staticPasswords', message: 'cannot specify static passwords without enabling the password DB (enablePasswordDB: true)' });
+    ctx.errors.push({
+      path: 'staticPasswords',
+      message: 'cannot specify static passwords without enabling the password DB (enablePasswordDB: true)',
+    });
   }
   const seen = new Map<string, number>();
   return list.map((p, i) => {
@@ -55,7 +58,8 @@ export function checkPasswords(file: Raw, ctx: RuleContext): Array<string | unde
     let raw: string | undefined;
     let where = `${base}.hash`;
     let hash: string | undefined;
-    if (hasHash && hasEnv) ctx.errors.push({ path: `${base}.hashFromEnv`, message: 'hash and hashFromEnv are exclusive' });
+    if (hasHash && hasEnv)
+      ctx.errors.push({ path: `${base}.hashFromEnv`, message: 'hash and hashFromEnv are exclusive' });
     else if (!hasHash && !hasEnv) ctx.errors.push({ path: `${base}.hash`, message: 'hash or hashFromEnv is required' });
     else if (hasHash) raw = str(p, 'hash');
     else {
@@ -66,8 +70,15 @@ export function checkPasswords(file: Raw, ctx: RuleContext): Array<string | unde
     if (raw !== undefined) {
       const normalised = normaliseHash(raw);
       const cost = normalised === undefined ? undefined : /^\$2[abxy]\$([0-9]{2})\$/.exec(normalised)?.[1];
-      if (normalised === undefined || cost === undefined || !/^\$2[abxy]\$[0-9]{2}\$[./A-Za-z0-9]{53}$/.test(normalised)) {
-        ctx.errors.push({ path: where, message: 'not a bcrypt hash (generate one with `htpasswd -bnBC 10 "" PASSWORD | tr -d \':\\n\'`)' });
+      if (
+        normalised === undefined ||
+        cost === undefined ||
+        !/^\$2[abxy]\$[0-9]{2}\$[./A-Za-z0-9]{53}$/.test(normalised)
+      ) {
+        ctx.errors.push({
+          path: where,
+          message: 'not a bcrypt hash (generate one with `htpasswd -bnBC 10 "" PASSWORD | tr -d \':\\n\'`)',
+        });
       } else if (!BCRYPT_HASH.test(normalised)) {
         ctx.errors.push({ path: where, message: `bcrypt cost ${Number(cost)} is outside the accepted range 10..16` });
       } else hash = normalised;
@@ -75,7 +86,8 @@ export function checkPasswords(file: Raw, ctx: RuleContext): Array<string | unde
     const email = str(p, 'email')?.toLowerCase();
     if (email !== undefined) {
       const first = seen.get(email);
-      if (first !== undefined) ctx.errors.push({ path: `${base}.email`, message: `duplicate email (also staticPasswords[${first}])` });
+      if (first !== undefined)
+        ctx.errors.push({ path: `${base}.email`, message: `duplicate email (also staticPasswords[${first}])` });
       else seen.set(email, i);
     }
     return hash;

@@ -40,7 +40,8 @@ export function checkSigner(file: Raw, ctx: RuleContext): DexSignerConfig {
   if (type === 'vault') {
     ctx.warnings.push({
       path: 'signer.type',
-      message: 'the vault signer is not supported and is ignored: keys are generated, rotated and kept in the storage backend (choose algorithms with signer.algorithms)',
+      message:
+        'the vault signer is not supported and is ignored: keys are generated, rotated and kept in the storage backend (choose algorithms with signer.algorithms)',
     });
     return out;
   }

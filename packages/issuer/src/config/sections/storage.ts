@@ -25,7 +25,10 @@ export const storageSchema = z.object(
   { error: 'required: a storage section with a type (memory, sqlite3, kubernetes or postgres)' },
 );
 
-const sqliteConfig = z.strictObject({ file: z.string().min(1).default('gatehouse.db') }) satisfies z.ZodType<SqliteStorageConfig, unknown>;
+const sqliteConfig = z.strictObject({ file: z.string().min(1).default('gatehouse.db') }) satisfies z.ZodType<
+  SqliteStorageConfig,
+  unknown
+>;
 const kubernetesConfig = z.strictObject({
   inCluster: z.boolean().default(false),
   kubeConfigFile: z.string().min(1).optional(),
@@ -35,7 +38,10 @@ const memoryConfig = z.strictObject({});
 
 /** A whole number, also as digits in a string (what a `$VAR` in the YAML expands to). */
 const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.union([z.number(), z.string().regex(/^\d+$/).transform(Number)], { error: 'expected a whole number (durations in seconds, as in Dex)' })
+  z
+    .union([z.number(), z.string().regex(/^\d+$/).transform(Number)], {
+      error: 'expected a whole number (durations in seconds, as in Dex)',
+    })
     .pipe(z.number().int({ message: 'expected a whole number' }).min(min).max(max));
 
 /** Dex's `postgres` keys (storage/sql/config.go); the durations are whole seconds, as in Dex. */
@@ -69,13 +75,17 @@ export function checkStorage(file: Raw, ctx: RuleContext): StorageConfig | undef
   if (type === undefined) return undefined;
   const config = rec(storage, 'config') ?? {};
   const push = (issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>) => {
-    for (const i of issues) ctx.errors.push({ path: formatPath(['storage', 'config', ...(i.path as PathPart[])]), message: i.message });
+    for (const i of issues)
+      ctx.errors.push({ path: formatPath(['storage', 'config', ...(i.path as PathPart[])]), message: i.message });
   };
   switch (storageType(type)) {
     case 'memory': {
       const r = memoryConfig.safeParse(config);
       if (!r.success) push(r.error.issues);
-      ctx.warnings.push({ path: 'storage.type', message: 'memory storage loses every login, token and key on restart: use it for tests only' });
+      ctx.warnings.push({
+        path: 'storage.type',
+        message: 'memory storage loses every login, token and key on restart: use it for tests only',
+      });
       return r.success ? { type: 'memory', config: {} } : undefined;
     }
     case 'sqlite3': {
@@ -87,7 +97,10 @@ export function checkStorage(file: Raw, ctx: RuleContext): StorageConfig | undef
       const r = kubernetesConfig.safeParse(config);
       if (!r.success) return void push(r.error.issues);
       if (!r.data.inCluster && r.data.kubeConfigFile === undefined) {
-        ctx.errors.push({ path: 'storage.config', message: 'set inCluster: true (running in a pod) or kubeConfigFile' });
+        ctx.errors.push({
+          path: 'storage.config',
+          message: 'set inCluster: true (running in a pod) or kubeConfigFile',
+        });
         return undefined;
       }
       const k: KubernetesStorageConfig = { inCluster: r.data.inCluster };
@@ -105,10 +118,14 @@ export function checkStorage(file: Raw, ctx: RuleContext): StorageConfig | undef
         const file = ssl?.[key];
         if (file === undefined) continue;
         files[key] = resolveFile(ctx.baseDir, file);
-        if (!existsSync(files[key])) ctx.errors.push({ path: `storage.config.ssl.${key}`, message: `no file at ${files[key]}` });
+        if (!existsSync(files[key]))
+          ctx.errors.push({ path: `storage.config.ssl.${key}`, message: `no file at ${files[key]}` });
       }
       if ((files.certFile === undefined) !== (files.keyFile === undefined)) {
-        ctx.errors.push({ path: `storage.config.ssl.${files.certFile === undefined ? 'certFile' : 'keyFile'}`, message: 'certFile and keyFile go together (a client certificate and its key)' });
+        ctx.errors.push({
+          path: `storage.config.ssl.${files.certFile === undefined ? 'certFile' : 'keyFile'}`,
+          message: 'certFile and keyFile go together (a client certificate and its key)',
+        });
       }
       return { type: 'postgres', config: { ...rest, ...(ssl === undefined ? {} : { ssl: files }) } };
     }

@@ -43,7 +43,10 @@ export function checkWeb(file: Raw, ctx: RuleContext): Pick<WebConfig, 'tlsCert'
     if (https !== undefined && web?.[key] === undefined) {
       ctx.errors.push({
         path: `web.${key}`,
-        message: key === 'tlsCert' ? 'no cert specified for HTTPS (required with web.https)' : 'no private key specified for HTTPS (required with web.https)',
+        message:
+          key === 'tlsCert'
+            ? 'no cert specified for HTTPS (required with web.https)'
+            : 'no private key specified for HTTPS (required with web.https)',
       });
     }
     if (value !== undefined) {
@@ -55,14 +58,20 @@ export function checkWeb(file: Raw, ctx: RuleContext): Pick<WebConfig, 'tlsCert'
   }
   arr(web, 'trustedProxies').forEach((p, i) => {
     if (typeof p === 'string' && parseCIDR(p) === undefined) {
-      ctx.errors.push({ path: `web.trustedProxies[${i}]`, message: 'expected an IP address or CIDR (e.g. "10.0.0.0/8")' });
+      ctx.errors.push({
+        path: `web.trustedProxies[${i}]`,
+        message: 'expected an IP address or CIDR (e.g. "10.0.0.0/8")',
+      });
     }
   });
   arr(web, 'allowedOrigins').forEach((o, i) => {
     if (typeof o !== 'string' || o === '*') return;
     const u = URL.parse(o);
     if (u === null || u.origin === 'null' || u.origin !== o.replace(/\/$/, '')) {
-      ctx.errors.push({ path: `web.allowedOrigins[${i}]`, message: 'expected "*" or an origin like "https://app.example.com"' });
+      ctx.errors.push({
+        path: `web.allowedOrigins[${i}]`,
+        message: 'expected "*" or an origin like "https://app.example.com"',
+      });
     }
   });
   return files;

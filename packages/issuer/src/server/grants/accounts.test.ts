@@ -16,7 +16,13 @@ function expiry(refreshTokens: Partial<ExpiryConfig['refreshTokens']> = {}): Exp
   return { ...defaults, refreshTokens: { ...defaults.refreshTokens, ...refreshTokens } };
 }
 
-const ALICE: Identity = { userId: 'u1', username: 'alice', email: 'alice@example.com', emailVerified: true, groups: ['staff'] };
+const ALICE: Identity = {
+  userId: 'u1',
+  username: 'alice',
+  email: 'alice@example.com',
+  emailVerified: true,
+  groups: ['staff'],
+};
 
 /** A real MemoryStore, a connector whose upstream answer the test sets, and the Grant writes counted. */
 function setup(policy: Partial<ExpiryConfig['refreshTokens']> = {}) {
@@ -48,13 +54,37 @@ function setup(policy: Partial<ExpiryConfig['refreshTokens']> = {}) {
   });
   const grant = async (ext: Partial<GrantIdentity>): Promise<void> => {
     const { identity: _hidden, ...rest } = ext;
-    await upsert('g1', { jti: 'g1', accountId: 'sub', clientId: 'app', [GRANT_EXTENSION]: { connectorId: 'ldap', identity: ALICE, audience: [], createdAt: now(), lastUsed: now(), ...rest } }, DAY);
+    await upsert(
+      'g1',
+      {
+        jti: 'g1',
+        accountId: 'sub',
+        clientId: 'app',
+        [GRANT_EXTENSION]: {
+          connectorId: 'ldap',
+          identity: ALICE,
+          audience: [],
+          createdAt: now(),
+          lastUsed: now(),
+          ...rest,
+        },
+      },
+      DAY,
+    );
   };
   /** One refresh at the token endpoint (its own request context), presenting a token issued at `iat`. */
   const headers: Record<string, string> = {};
   const refresh = async (iat = now()) => {
-    const ctx = { oidc: { route: 'token', client: { clientId: 'app' } }, set: (k: string, v: string) => void (headers[k] = v) } as never;
-    const account = await findAccount(ctx, 'sub', { grantId: 'g1', kind: 'RefreshToken', scope: 'openid groups offline_access', iat });
+    const ctx = {
+      oidc: { route: 'token', client: { clientId: 'app' } },
+      set: (k: string, v: string) => void (headers[k] = v),
+    } as never;
+    const account = await findAccount(ctx, 'sub', {
+      grantId: 'g1',
+      kind: 'RefreshToken',
+      scope: 'openid groups offline_access',
+      iat,
+    });
     return account ? (account.claims() as Record<string, unknown>) : undefined;
   };
   const stored = async () => (await store.model('Grant').find('g1'))?.[GRANT_EXTENSION] as GrantIdentity;
@@ -112,7 +142,9 @@ describe('findAccount on refresh: when the grant is rewritten', () => {
   it('lastUsedStaleness: a tenth of the idle window with rotation, none without, an hour with no idle window', () => {
     expect(new RefreshPolicy(expiry({ validIfNotUsedFor: 30 * DAY })).lastUsedStaleness()).toBe(3 * DAY);
     expect(new RefreshPolicy(expiry({ validIfNotUsedFor: 5 })).lastUsedStaleness()).toBe(1);
-    expect(new RefreshPolicy(expiry({ validIfNotUsedFor: 1000, disableRotation: true })).lastUsedStaleness()).toBeUndefined();
+    expect(
+      new RefreshPolicy(expiry({ validIfNotUsedFor: 1000, disableRotation: true })).lastUsedStaleness(),
+    ).toBeUndefined();
     expect(new RefreshPolicy(expiry({ validIfNotUsedFor: 0 })).lastUsedStaleness()).toBe(3600);
   });
 });
@@ -124,7 +156,13 @@ describe('findAccount on refresh: upstream failures', () => {
       await t.grant({});
       t.upstream.failure = new ConnectorError(code, 'upstream down', { retryAfter: 42 });
       const error = await t.refresh().catch((e: unknown) => e);
-      expect(error).toMatchObject({ error: 'temporarily_unavailable', status: 503, statusCode: 503, expose: true, error_description: expect.any(String) });
+      expect(error).toMatchObject({
+        error: 'temporarily_unavailable',
+        status: 503,
+        statusCode: 503,
+        expose: true,
+        error_description: expect.any(String),
+      });
       expect(t.headers['Retry-After']).toBe('42');
       expect(t.writes()).toBe(0);
     }
@@ -156,7 +194,12 @@ describe('findAccount on refresh: upstream failures', () => {
     for (const code of ['upstream_unavailable', 'refresh_failed'] as const) {
       const t = setup();
       await t.grant({});
-      await t.store.offlineSessions.upsert({ userId: 'u1', connectorId: 'ldap', connectorData: { refreshToken: 'old' }, updatedAt: 1 });
+      await t.store.offlineSessions.upsert({
+        userId: 'u1',
+        connectorId: 'ldap',
+        connectorData: { refreshToken: 'old' },
+        updatedAt: 1,
+      });
       t.upstream.failure = new ConnectorError(code, 'after the swap', { connectorData: { refreshToken: 'new' } });
       await expect(t.refresh()).rejects.toBeDefined();
       expect((await t.store.offlineSessions.get('u1', 'ldap'))?.connectorData).toEqual({ refreshToken: 'new' });
@@ -166,7 +209,12 @@ describe('findAccount on refresh: upstream failures', () => {
   it('leaves the stored connectorData alone when the failure carries none', async () => {
     const t = setup();
     await t.grant({});
-    await t.store.offlineSessions.upsert({ userId: 'u1', connectorId: 'ldap', connectorData: { refreshToken: 'old' }, updatedAt: 1 });
+    await t.store.offlineSessions.upsert({
+      userId: 'u1',
+      connectorId: 'ldap',
+      connectorData: { refreshToken: 'old' },
+      updatedAt: 1,
+    });
     t.upstream.failure = new ConnectorError('upstream_unavailable', 'down');
     await expect(t.refresh()).rejects.toBeDefined();
     expect((await t.store.offlineSessions.get('u1', 'ldap'))?.connectorData).toEqual({ refreshToken: 'old' });

@@ -89,7 +89,8 @@ export class GrantIdentities {
     const payload = await model.find(grantId);
     if (!payload) throw new Error('grant vanished before its identity was attached');
     const now = nowSeconds();
-    const exp = options.ttl !== undefined ? now + options.ttl : typeof payload.exp === 'number' ? payload.exp : undefined;
+    const exp =
+      options.ttl !== undefined ? now + options.ttl : typeof payload.exp === 'number' ? payload.exp : undefined;
     const next = { ...payload, [GRANT_EXTENSION]: ext, ...(exp !== undefined ? { exp } : {}) };
     await model.upsert(grantId, next, exp !== undefined ? exp - now : undefined);
     if (options.ctx) this.#remember(options.ctx, grantId, ext);
@@ -179,7 +180,10 @@ async function refreshUpstream(
     });
   } catch (err) {
     const failure = isConnectorError(err) ? err : undefined;
-    deps.logger.warn({ connector: ext.connectorId, code: failure?.code, err: (err as Error)?.message }, 'upstream refresh failed');
+    deps.logger.warn(
+      { connector: ext.connectorId, code: failure?.code, err: (err as Error)?.message },
+      'upstream refresh failed',
+    );
     if (failure?.connectorData !== undefined) {
       // Upstream state that changed before the failure (a rotated single-use refresh token):
       // losing it would leave the offline session holding a spent token for good.
@@ -193,7 +197,8 @@ async function refreshUpstream(
     if (failure?.code === 'upstream_unavailable' || failure?.code === 'upstream_error') {
       // Retryable: thrown before oidc-provider consumes the refresh token, so the client can
       // present the same one again once the upstream answers.
-      if (failure.retryAfter !== undefined && failure.retryAfter > 0) ctx?.set?.('Retry-After', String(Math.ceil(failure.retryAfter)));
+      if (failure.retryAfter !== undefined && failure.retryAfter > 0)
+        ctx?.set?.('Retry-After', String(Math.ceil(failure.retryAfter)));
       throw new UpstreamTemporarilyUnavailable();
     }
     throw new errors.InvalidGrant('upstream identity could not be refreshed');
@@ -226,7 +231,8 @@ export function createFindAccount(deps: FindAccountDeps) {
     // code, refresh at the token endpoint; userinfo).
     const clientId = ctx.oidc?.client?.clientId;
     if (clientId !== undefined && !(await deps.clients.connectorAllowed(clientId, ext.connectorId))) {
-      if (ctx.oidc?.route === 'token') throw new errors.InvalidGrant('the client may not use the connector of this grant');
+      if (ctx.oidc?.route === 'token')
+        throw new errors.InvalidGrant('the client may not use the connector of this grant');
       return undefined;
     }
     if (t.kind === 'RefreshToken' && ctx.oidc?.route === 'token' && !t.consumed) {
@@ -234,7 +240,10 @@ export function createFindAccount(deps: FindAccountDeps) {
       ext = await refreshUpstream(deps, ext, t, ctx);
       // One API write less per refresh when nothing but the last-used time would change.
       const staleness = deps.refresh.lastUsedStaleness();
-      const skip = staleness !== undefined && ext.lastUsed - before.lastUsed < staleness && sameIdentity(ext.identity, before.identity);
+      const skip =
+        staleness !== undefined &&
+        ext.lastUsed - before.lastUsed < staleness &&
+        sameIdentity(ext.identity, before.identity);
       if (!skip) await deps.grants.attach(t.grantId, ext, { ctx });
     }
     const found = ext;

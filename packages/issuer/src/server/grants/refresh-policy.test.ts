@@ -3,9 +3,22 @@ import { RefreshPolicy } from './refresh-policy.ts';
 
 const DAY = 86400;
 const at = (seconds: number) => ({ now: () => seconds * 1000 });
-const policy = (refreshTokens: Partial<ConstructorParameters<typeof RefreshPolicy>[0]['refreshTokens']> = {}, now = 1_000_000_000) =>
+const policy = (
+  refreshTokens: Partial<ConstructorParameters<typeof RefreshPolicy>[0]['refreshTokens']> = {},
+  now = 1_000_000_000,
+) =>
   new RefreshPolicy(
-    { idTokens: DAY, authCodes: 600, refreshTokens: { disableRotation: false, reuseInterval: 3, absoluteLifetime: 90 * DAY, validIfNotUsedFor: 30 * DAY, ...refreshTokens } },
+    {
+      idTokens: DAY,
+      authCodes: 600,
+      refreshTokens: {
+        disableRotation: false,
+        reuseInterval: 3,
+        absoluteLifetime: 90 * DAY,
+        validIfNotUsedFor: 30 * DAY,
+        ...refreshTokens,
+      },
+    },
     at(now),
   );
 
@@ -42,6 +55,8 @@ describe('RefreshPolicy', () => {
     // A token iat in the future is not a use.
     expect(policy().expired(fresh, now + DAY)).toBe('refresh token expired (unused for too long)');
     expect(policy().expired({ lastUsed: now, createdAt: now - 91 * DAY }, now)).toBe('refresh token expired');
-    expect(policy({ absoluteLifetime: 0, validIfNotUsedFor: 0 }).expired({ lastUsed: 0, createdAt: 0 }, undefined)).toBeUndefined();
+    expect(
+      policy({ absoluteLifetime: 0, validIfNotUsedFor: 0 }).expired({ lastUsed: 0, createdAt: 0 }, undefined),
+    ).toBeUndefined();
   });
 });

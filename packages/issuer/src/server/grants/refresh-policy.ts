@@ -58,7 +58,9 @@ export class RefreshPolicy {
    * long as the tokens issued from them. */
   grantTTL(offline: boolean): number {
     const { idTokens, authCodes } = this.#expiry;
-    return offline ? Math.max(idTokens, this.absoluteLifetime > 0 ? this.absoluteLifetime : YEAR) : idTokens + authCodes;
+    return offline
+      ? Math.max(idTokens, this.absoluteLifetime > 0 ? this.absoluteLifetime : YEAR)
+      : idTokens + authCodes;
   }
 
   /**
@@ -68,7 +70,8 @@ export class RefreshPolicy {
   expired(grant: { lastUsed: number; createdAt: number }, tokenIat: unknown): string | undefined {
     const now = this.now();
     const lastUse = Math.max(grant.lastUsed, typeof tokenIat === 'number' && tokenIat <= now ? tokenIat : 0);
-    if (this.validIfNotUsedFor > 0 && now - lastUse > this.validIfNotUsedFor) return 'refresh token expired (unused for too long)';
+    if (this.validIfNotUsedFor > 0 && now - lastUse > this.validIfNotUsedFor)
+      return 'refresh token expired (unused for too long)';
     if (this.absoluteLifetime > 0 && now - grant.createdAt > this.absoluteLifetime) return 'refresh token expired';
     return undefined;
   }

@@ -37,7 +37,8 @@ export interface RefreshRotationOptions {
   waitMs?: number;
 }
 
-export type RotationState = { kind: 'rotated'; predecessor: string; consumedAt: number } | { kind: 'reused'; successor: string };
+export type RotationState =
+  { kind: 'rotated'; predecessor: string; consumedAt: number } | { kind: 'reused'; successor: string };
 
 /** What one request (oidc-provider's koa context) knows of the rotation. */
 interface InRequest {
@@ -124,7 +125,13 @@ export class Rotation {
     for (let hop = 0; hop < 8; hop++) {
       let payload = await this.#model.find(current);
       // A racing winner may not have recorded its successor yet.
-      while (payload && payload.consumed && payload[SUCCESSOR_FIELD] === undefined && this.#inWindow(payload) && Date.now() < deadline) {
+      while (
+        payload &&
+        payload.consumed &&
+        payload[SUCCESSOR_FIELD] === undefined &&
+        this.#inWindow(payload) &&
+        Date.now() < deadline
+      ) {
         await sleep(25);
         payload = await this.#model.find(current);
       }
@@ -144,7 +151,11 @@ export class Rotation {
     const payload = read && !read.consumed ? { ...read, consumed: consumedAt } : await this.#model.find(predecessor);
     if (!payload) return;
     const exp = typeof payload.exp === 'number' ? payload.exp - this.#policy.now() : undefined;
-    await this.#model.upsert(predecessor, { ...payload, [SUCCESSOR_FIELD]: sealSuccessor(predecessor, successor) }, exp === undefined ? undefined : Math.max(1, exp));
+    await this.#model.upsert(
+      predecessor,
+      { ...payload, [SUCCESSOR_FIELD]: sealSuccessor(predecessor, successor) },
+      exp === undefined ? undefined : Math.max(1, exp),
+    );
   }
 
   async consume(id: string): Promise<RotationState> {

@@ -7,7 +7,12 @@ export class PageError extends Error {
   readonly userMessage: string;
   readonly retryHref: string | undefined;
   readonly retryAfterSeconds: number | undefined;
-  constructor(status: number, title: string, userMessage: string, options: { retryHref?: string; retryAfterSeconds?: number } = {}) {
+  constructor(
+    status: number,
+    title: string,
+    userMessage: string,
+    options: { retryHref?: string; retryAfterSeconds?: number } = {},
+  ) {
     super(userMessage);
     this.name = 'PageError';
     this.status = status;
@@ -29,5 +34,9 @@ export const loginExpired = (): PageError =>
 export function errorSummary(err: unknown): { name: string; message: string; stack?: string } {
   if (!(err instanceof Error)) return { name: 'Error', message: String(err).slice(0, 200) };
   // Bounded: some messages quote input (JSON.parse shows a snippet).
-  return { name: err.name, message: err.message.slice(0, 200), ...(err.stack ? { stack: err.stack.split('\n').slice(1, 6).join('\n') } : {}) };
+  return {
+    name: err.name,
+    message: err.message.slice(0, 200),
+    ...(err.stack ? { stack: err.stack.split('\n').slice(1, 6).join('\n') } : {}),
+  };
 }

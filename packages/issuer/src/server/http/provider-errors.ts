@@ -31,18 +31,31 @@ export function catchEverything(provider: Provider, deps: { pages: PageContext; 
         // The store did not answer (database restart, API-server outage): retryable, not a bug.
         ctx.status = 503;
         ctx.set('Retry-After', '5');
-        renderPage(ctx, errorPage(deps.pages, { title: 'Temporarily unavailable', message: 'The service cannot complete the request right now. Please try again in a moment.' }));
+        renderPage(
+          ctx,
+          errorPage(deps.pages, {
+            title: 'Temporarily unavailable',
+            message: 'The service cannot complete the request right now. Please try again in a moment.',
+          }),
+        );
         return;
       }
       const status = (err as { status?: unknown }).status;
       const clientError = typeof status === 'number' && status >= 400 && status < 500;
-      if (!clientError) deps.logger.error({ err: errorSummary(err), method: ctx.method, path: ctx.path }, 'oidc-provider request failed');
+      if (!clientError)
+        deps.logger.error(
+          { err: errorSummary(err), method: ctx.method, path: ctx.path },
+          'oidc-provider request failed',
+        );
       ctx.status = clientError ? status : 500;
       renderPage(
         ctx,
         clientError
           ? errorPage(deps.pages, { title: 'Invalid request', message: 'The request could not be understood.' })
-          : errorPage(deps.pages, { title: 'Something went wrong', message: 'The server could not complete the request. Please try again.' }),
+          : errorPage(deps.pages, {
+              title: 'Something went wrong',
+              message: 'The server could not complete the request. Please try again.',
+            }),
       );
     }
   });

@@ -20,16 +20,24 @@ import {
 
 type Features = NonNullable<Configuration['features']>;
 type LogoutPages = Pick<NonNullable<Features['rpInitiatedLogout']>, 'logoutSource' | 'postLogoutSuccessSource'>;
-type DevicePages = Pick<NonNullable<Features['deviceFlow']>, 'userCodeInputSource' | 'userCodeConfirmSource' | 'successSource'>;
+type DevicePages = Pick<
+  NonNullable<Features['deviceFlow']>,
+  'userCodeInputSource' | 'userCodeConfirmSource' | 'successSource'
+>;
 
-const clientNameOf = (ctx: KoaContextWithOIDC): string | undefined => ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId;
+const clientNameOf = (ctx: KoaContextWithOIDC): string | undefined =>
+  ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId;
 
 export function logoutPages(pages: PageContext): LogoutPages {
   return {
     logoutSource: async (ctx, form) => {
       // The confirmation ends in the client's post_logout_redirect_uri and whatever it leads
       // on to (see handoffFormTargets).
-      renderPage(ctx, logoutPage(pages, { form, clientName: clientNameOf(ctx) }), handoffFormTargets(ctx.oidc.client?.postLogoutRedirectUris ?? []));
+      renderPage(
+        ctx,
+        logoutPage(pages, { form, clientName: clientNameOf(ctx) }),
+        handoffFormTargets(ctx.oidc.client?.postLogoutRedirectUris ?? []),
+      );
     },
     postLogoutSuccessSource: async (ctx) => {
       renderPage(ctx, loggedOutPage(pages, { clientName: clientNameOf(ctx) }));
@@ -64,8 +72,12 @@ export function devicePages(pages: PageContext): DevicePages {
  * prefer HTML; JSON clients get the OAuth error object). Never a stack trace. */
 export function errorRenderer(pages: PageContext): NonNullable<Configuration['renderError']> {
   return async (ctx, out) => {
-    const message = typeof out.error_description === 'string' ? out.error_description : 'The request could not be completed.';
-    renderPage(ctx, errorPage(pages, { title: titleForError(String(out.error)), message: `${message} (${String(out.error)})` }));
+    const message =
+      typeof out.error_description === 'string' ? out.error_description : 'The request could not be completed.';
+    renderPage(
+      ctx,
+      errorPage(pages, { title: titleForError(String(out.error)), message: `${message} (${String(out.error)})` }),
+    );
   };
 }
 
@@ -112,7 +124,12 @@ function renderContinue(ctx: KoaContextWithOIDC, pages: PageContext, form: AutoS
   renderPage(
     ctx,
     logout
-      ? continuePage(pages, { title: 'Log out', message: 'Continue to finish logging out.', button: 'Continue', ...form })
+      ? continuePage(pages, {
+          title: 'Log out',
+          message: 'Continue to finish logging out.',
+          button: 'Continue',
+          ...form,
+        })
       : continuePage(pages, {
           title: 'Return to the application',
           message: name ? `Continue to ${name}.` : 'Continue to the application.',

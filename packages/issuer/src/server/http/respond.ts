@@ -12,7 +12,11 @@ export function sendPage(ctx: Context, status: number, body: string, formTargets
 }
 
 /** One of our pages in place of one oidc-provider renders (it chose the status and caching). */
-export function renderPage(ctx: Pick<Context, 'set' | 'type' | 'body'>, body: string, formTargets: string[] = []): void {
+export function renderPage(
+  ctx: Pick<Context, 'set' | 'type' | 'body'>,
+  body: string,
+  formTargets: string[] = [],
+): void {
   ctx.set('Content-Security-Policy', contentSecurityPolicy(formTargets));
   ctx.type = 'html';
   ctx.body = body;

@@ -56,12 +56,22 @@ describe('security helpers', () => {
   });
 
   it('escapes everything interpolated unless marked raw', () => {
-    expect(escapeHTML(`<a href="x" onclick='y'>&\``)).toBe('&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&#96;');
-    expect(html`<p>${'<b>'}</p>${raw('<i>ok</i>')}${['<x>', raw('<y>')]}`.html).toBe('<p>&lt;b&gt;</p><i>ok</i>&lt;x&gt;<y>');
+    expect(escapeHTML(`<a href="x" onclick='y'>&\``)).toBe(
+      '&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&#96;',
+    );
+    expect(
+      html`<p>${'<b>'}</p>
+        ${raw('<i>ok</i>')}${['<x>', raw('<y>')]}`.html,
+    ).toBe('<p>&lt;b&gt;</p><i>ok</i>&lt;x&gt;<y>');
   });
 
   it('only lets plain colour tokens into the stylesheet', () => {
-    const css = stylesheet({ issuer: 'X', theme: 'light', extra: {}, colors: { primary: 'red;}body{display:none', background: '#123456' } });
+    const css = stylesheet({
+      issuer: 'X',
+      theme: 'light',
+      extra: {},
+      colors: { primary: 'red;}body{display:none', background: '#123456' },
+    });
     expect(css).not.toContain('display:none');
     expect(css).toContain('--bg:#123456');
   });
@@ -69,7 +79,10 @@ describe('security helpers', () => {
 
 describe('clientAddress', () => {
   const req = (remoteAddress: string, xff?: string | string[]) =>
-    ({ socket: { remoteAddress }, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } }) as unknown as IncomingMessage;
+    ({
+      socket: { remoteAddress },
+      headers: xff === undefined ? {} : { 'x-forwarded-for': xff },
+    }) as unknown as IncomingMessage;
   it('is the peer unless the peer is a trusted proxy', () => {
     expect(clientAddress(req('203.0.113.5', '1.1.1.1'), ['127.0.0.1'])).toBe('203.0.113.5');
     expect(clientAddress(req('::ffff:127.0.0.1'), ['127.0.0.1'])).toBe('127.0.0.1');

@@ -6,7 +6,13 @@ describe('KeyManager', () => {
   it('creates keys once, rotates when due, and prunes retired keys after the verification period', async () => {
     const store = new MemoryStore();
     let now = 1_000_000_000;
-    const km = new KeyManager({ store: store.keys, algorithms: ['ES256'], rotationPeriod: 100, verificationPeriod: 50, now: () => now });
+    const km = new KeyManager({
+      store: store.keys,
+      algorithms: ['ES256'],
+      rotationPeriod: 100,
+      verificationPeriod: 50,
+      now: () => now,
+    });
     expect(await km.refresh()).toBe(true);
     const first = km.providerJWKS().keys.map((k) => k.kid);
     const cookie = km.cookieKeys();
@@ -18,7 +24,12 @@ describe('KeyManager', () => {
     expect(await km.refresh()).toBe(true);
     const second = km.providerJWKS().keys.map((k) => k.kid);
     expect(second).not.toEqual(first);
-    expect(km.publicJWKS().keys.map((k) => k.kid).sort()).toEqual([...first, ...second].sort());
+    expect(
+      km
+        .publicJWKS()
+        .keys.map((k) => k.kid)
+        .sort(),
+    ).toEqual([...first, ...second].sort());
     expect(km.cookieKeys()).toEqual(cookie); // cookie secret survives rotation
     for (const k of km.publicJWKS().keys) expect(k.d).toBeUndefined();
 
@@ -27,9 +38,14 @@ describe('KeyManager', () => {
     await store.close();
   });
 
-  it('replicas agree: the loser of a compare-and-swap adopts the winner\'s keys', async () => {
+  it("replicas agree: the loser of a compare-and-swap adopts the winner's keys", async () => {
     const store = new MemoryStore();
-    const options = { store: store.keys, algorithms: ['RS256', 'EdDSA'] as Array<'RS256' | 'EdDSA'>, rotationPeriod: 3600, verificationPeriod: 60 };
+    const options = {
+      store: store.keys,
+      algorithms: ['RS256', 'EdDSA'] as Array<'RS256' | 'EdDSA'>,
+      rotationPeriod: 3600,
+      verificationPeriod: 60,
+    };
     const a = new KeyManager(options);
     const b = new KeyManager(options);
     await Promise.all([a.refresh(), b.refresh()]);
@@ -43,8 +59,18 @@ describe('KeyManager', () => {
 
   it('adds a key for an algorithm added to the config', async () => {
     const store = new MemoryStore();
-    await new KeyManager({ store: store.keys, algorithms: ['RS256'], rotationPeriod: 3600, verificationPeriod: 60 }).refresh();
-    const km = new KeyManager({ store: store.keys, algorithms: ['RS256', 'ES256'], rotationPeriod: 3600, verificationPeriod: 60 });
+    await new KeyManager({
+      store: store.keys,
+      algorithms: ['RS256'],
+      rotationPeriod: 3600,
+      verificationPeriod: 60,
+    }).refresh();
+    const km = new KeyManager({
+      store: store.keys,
+      algorithms: ['RS256', 'ES256'],
+      rotationPeriod: 3600,
+      verificationPeriod: 60,
+    });
     await km.refresh();
     expect(km.providerJWKS().keys.map((k) => k.alg)).toEqual(['RS256', 'ES256']);
     await store.close();

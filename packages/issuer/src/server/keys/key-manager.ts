@@ -44,7 +44,13 @@ export async function generateSigningKey(alg: SigningAlgorithm): Promise<Private
 }
 
 function generateCookieKey(): PrivateJWK {
-  return { kty: 'oct', k: randomBytes(32).toString('base64url'), kid: `cookie-${randomBytes(8).toString('hex')}`, alg: 'HS256', use: 'cookie' };
+  return {
+    kty: 'oct',
+    k: randomBytes(32).toString('base64url'),
+    kid: `cookie-${randomBytes(8).toString('hex')}`,
+    alg: 'HS256',
+    use: 'cookie',
+  };
 }
 
 const isCookieKey = (jwk: PrivateJWK): boolean => jwk.use === 'cookie';
@@ -138,7 +144,11 @@ export class KeyManager {
 
   /** Private signing keys for oidc-provider's `jwks` (default algorithm first). */
   providerJWKS(): { keys: PrivateJWK[] } {
-    return { keys: this.#keys().signing.filter((k) => !isCookieKey(k)).map((k) => ({ ...k })) };
+    return {
+      keys: this.#keys()
+        .signing.filter((k) => !isCookieKey(k))
+        .map((k) => ({ ...k })),
+    };
   }
 
   /** What `/keys` publishes: current signing keys and retired ones not yet expired. */
@@ -155,7 +165,9 @@ export class KeyManager {
 
   /** Secrets for oidc-provider's `cookies.keys` (keygrip: the first signs). */
   cookieKeys(): string[] {
-    return this.#keys().signing.filter(isCookieKey).map((k) => String(k.k));
+    return this.#keys()
+      .signing.filter(isCookieKey)
+      .map((k) => String(k.k));
   }
 
   nextRotation(): number {

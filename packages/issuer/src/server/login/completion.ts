@@ -7,7 +7,13 @@
 import type Provider from 'oidc-provider';
 import { canRefresh, type Identity } from '@gatehouse/connector-kit';
 import type { Store } from '@gatehouse/storage';
-import { publicIdentity, subjectFor, type GrantIdentities, type GrantIdentity, type IssuerConnector } from '../grants/accounts.ts';
+import {
+  publicIdentity,
+  subjectFor,
+  type GrantIdentities,
+  type GrantIdentity,
+  type IssuerConnector,
+} from '../grants/accounts.ts';
 import type { RefreshPolicy } from '../grants/refresh-policy.ts';
 import { audiencesOf, oidcScopes } from '../oidc/scopes.ts';
 
@@ -52,12 +58,26 @@ export class LoginCompletion {
     if (known.length > 0) grant.addOIDCScope(known.join(' '));
     const grantId = await grant.save();
     const now = this.#deps.refresh.now();
-    const ext: GrantIdentity = { connectorId: connector.id, identity: publicIdentity(identity), audience: audiencesOf(scopes), createdAt: now, lastUsed: now };
+    const ext: GrantIdentity = {
+      connectorId: connector.id,
+      identity: publicIdentity(identity),
+      audience: audiencesOf(scopes),
+      createdAt: now,
+      lastUsed: now,
+    };
     const offline = scopes.includes('offline_access');
-    await this.#deps.grants.attach(grantId, ext, { ttl: this.#deps.refresh.grantTTL(offline), ...(login.ctx ? { ctx: login.ctx } : {}) });
+    await this.#deps.grants.attach(grantId, ext, {
+      ttl: this.#deps.refresh.grantTTL(offline),
+      ...(login.ctx ? { ctx: login.ctx } : {}),
+    });
     // Kept only where a refresh token can come of the grant: nothing else reads it back (grants/accounts.ts).
     if (offline && login.clientMayRefresh && canRefresh(connector.connector) && identity.connectorData !== undefined) {
-      await this.#deps.store.offlineSessions.upsert({ userId: identity.userId, connectorId: connector.id, connectorData: identity.connectorData, updatedAt: Date.now() });
+      await this.#deps.store.offlineSessions.upsert({
+        userId: identity.userId,
+        connectorId: connector.id,
+        connectorData: identity.connectorData,
+        updatedAt: Date.now(),
+      });
     }
     return { grant, grantId, sub, identity: ext };
   }

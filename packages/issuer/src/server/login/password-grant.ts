@@ -37,7 +37,8 @@ export function registerPasswordGrant(provider: Provider, deps: PasswordGrantDep
     const username = params.username ?? '';
     const password = params.password ?? '';
     if (username === '' || password === '') throw new errors.InvalidRequest('username and password are required');
-    if (username.length > MAX_USERNAME || password.length > MAX_PASSWORD) throw new errors.InvalidRequest('username or password is too long');
+    if (username.length > MAX_USERNAME || password.length > MAX_PASSWORD)
+      throw new errors.InvalidRequest('username or password is too long');
     const scopes = [...new Set((params.scope ?? '').split(' ').filter(Boolean))];
     refuseUnknownScopes(scopes, { audiences: false });
     if (!scopes.includes('openid')) throw new errors.InvalidScope('openid scope is required', 'openid');
@@ -75,7 +76,14 @@ export function registerPasswordGrant(provider: Provider, deps: PasswordGrantDep
     attempt?.succeeded();
     deps.metrics.login(opened.id, 'success');
     const mayRefresh = client.grantTypeAllowed('refresh_token');
-    const login = { clientId: client.clientId, connector: opened, identity: result.identity, scopes, clientMayRefresh: mayRefresh, ctx };
+    const login = {
+      clientId: client.clientId,
+      connector: opened,
+      identity: result.identity,
+      scopes,
+      clientMayRefresh: mayRefresh,
+      ctx,
+    };
     const { grant, grantId, sub, identity: ext } = await deps.login.complete(provider, login);
     const now = ext.createdAt;
     ctx.oidc.entity('Grant', grant);
@@ -89,7 +97,14 @@ export function registerPasswordGrant(provider: Provider, deps: PasswordGrantDep
 
     let refreshToken: string | undefined;
     if (scopes.includes('offline_access') && mayRefresh && canRefresh(opened.connector)) {
-      const rt = new provider.RefreshToken({ accountId: sub, client, grantId, gty: 'password', scope, iiat: now } as never);
+      const rt = new provider.RefreshToken({
+        accountId: sub,
+        client,
+        grantId,
+        gty: 'password',
+        scope,
+        iiat: now,
+      } as never);
       ctx.oidc.entity('RefreshToken', rt);
       refreshToken = await rt.save();
     }

@@ -28,7 +28,15 @@ import { audiencesOf } from '../oidc/scopes.ts';
 import type { LoginCompletion } from './completion.ts';
 import { sendPage } from '../http/respond.ts';
 import { exactFormTargets } from '../http/security.ts';
-import { approvalPage, connectorSelectionPage, continuePage, errorPage, movingOnPage, passwordPage, type PageContext } from '../http/views/pages.ts';
+import {
+  approvalPage,
+  connectorSelectionPage,
+  continuePage,
+  errorPage,
+  movingOnPage,
+  passwordPage,
+  type PageContext,
+} from '../http/views/pages.ts';
 import { loginExpired, PageError } from '../http/errors.ts';
 import { readForm } from '../http/form.ts';
 import type { LoginThrottle } from './throttle.ts';
@@ -47,7 +55,11 @@ export interface InteractionDeps {
   pages: PageContext;
   basePath: string;
   callbackURL: string;
-  logger: { warn(obj: object, msg?: string): void; info(obj: object, msg?: string): void; error(obj: object, msg?: string): void };
+  logger: {
+    warn(obj: object, msg?: string): void;
+    info(obj: object, msg?: string): void;
+    error(obj: object, msg?: string): void;
+  };
 }
 
 /** What we keep in `interaction.result.gatehouse` between requests. */
@@ -140,7 +152,13 @@ export function interactionRouter(deps: InteractionDeps): Router {
     // The last gate before a grant exists (the client's list may have changed mid-login).
     if (!(await deps.clients.connectorAllowed(clientId, connectorId))) throw notAllowed();
     // The scope policy (oidc/scopes.ts) kept offline_access only for clients that may refresh.
-    const { sub, grantId } = await deps.login.complete(provider, { clientId, connector: connector(connectorId), identity, scopes: scopesOf(d), clientMayRefresh: true });
+    const { sub, grantId } = await deps.login.complete(provider, {
+      clientId,
+      connector: connector(connectorId),
+      identity,
+      scopes: scopesOf(d),
+      clientMayRefresh: true,
+    });
     const returnTo = await provider.interactionResult(
       ctx.req,
       ctx.res,
@@ -180,7 +198,10 @@ export function interactionRouter(deps: InteractionDeps): Router {
     deps.metrics.login(opened.id, 'error');
     deps.logger.warn({ connector: opened.id, code: err.code, err: err.message }, 'connector refused the login');
     const status = statusForConnectorError(err.code);
-    const retry = status === 502 || status === 400 ? `${interactionPath(d.uid)}/connector/${encodeURIComponent(opened.id)}` : undefined;
+    const retry =
+      status === 502 || status === 400
+        ? `${interactionPath(d.uid)}/connector/${encodeURIComponent(opened.id)}`
+        : undefined;
     const title = status === 403 ? 'Access denied' : status === 502 ? 'Login provider unavailable' : 'Login failed';
     const fallback =
       status === 403
@@ -189,7 +210,11 @@ export function interactionRouter(deps: InteractionDeps): Router {
           ? `${opened.name} could not be reached. Please try again in a moment.`
           : 'The login could not be completed. Please start again.';
     if (err.retryAfter !== undefined) ctx.set('Retry-After', String(err.retryAfter));
-    sendPage(ctx, status === 500 ? 502 : status, errorPage(deps.pages, { title, message: err.userMessage ?? fallback, ...(retry ? { retryHref: retry } : {}) }));
+    sendPage(
+      ctx,
+      status === 500 ? 502 : status,
+      errorPage(deps.pages, { title, message: err.userMessage ?? fallback, ...(retry ? { retryHref: retry } : {}) }),
+    );
   }
 
   // Connector choice (Dex's /auth page).
@@ -200,7 +225,12 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const all: IssuerConnector[] = [];
     for (const c of deps.connectors.values()) if (await deps.clients.connectorAllowed(clientId, c.id)) all.push(c);
     if (all.length === 0) throw notAllowed();
-    const only = requested !== undefined ? await connectorFor(d, requested) : all.length === 1 && !deps.config.oauth2.alwaysShowLoginScreen ? all[0] : undefined;
+    const only =
+      requested !== undefined
+        ? await connectorFor(d, requested)
+        : all.length === 1 && !deps.config.oauth2.alwaysShowLoginScreen
+          ? all[0]
+          : undefined;
     // A device-flow login arrives here by the redirect that follows the device confirmation
     // form, and Chromium applies that page's form-action to the whole redirect chain. Going on
     // to an upstream IdP (an origin we cannot know before loginURL) would need `https:` there;
@@ -264,7 +294,8 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const d = await details(ctx, ctx.params.uid ?? '');
     const opened = await connectorFor(d, ctx.params.connectorId ?? '');
     const c = opened.connector;
-    if (!isPasswordConnector(c)) throw new PageError(404, 'Unknown login method', 'This login method has no password form.');
+    if (!isPasswordConnector(c))
+      throw new PageError(404, 'Unknown login method', 'This login method has no password form.');
     const form = await readForm(ctx);
     const username = (form.login ?? '').slice(0, 512);
     const password = (form.password ?? '').slice(0, 1024);
@@ -282,7 +313,12 @@ export function interactionRouter(deps: InteractionDeps): Router {
       sendPage(
         ctx,
         429,
-        passwordForm(d, opened, username, `Too many attempts, try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`),
+        passwordForm(
+          d,
+          opened,
+          username,
+          `Too many attempts, try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+        ),
         formTargets(d),
       );
       return;
@@ -312,12 +348,19 @@ export function interactionRouter(deps: InteractionDeps): Router {
   /** The interaction a callback's `state` names (only read: for the page's CSP). */
   async function interactionOf(state: string | undefined): Promise<Details> {
     if (!state || !UID.test(state)) {
-      throw new PageError(400, 'Invalid login response', 'The response from the login provider does not belong to a login in progress.');
+      throw new PageError(
+        400,
+        'Invalid login response',
+        'The response from the login provider does not belong to a login in progress.',
+      );
     }
-    const found = (await deps.provider().Interaction.find(state).catch((err: unknown) => {
-      if (isStorageUnavailable(err)) throw err;
-      return undefined;
-    })) as unknown as Details | undefined;
+    const found = (await deps
+      .provider()
+      .Interaction.find(state)
+      .catch((err: unknown) => {
+        if (isStorageUnavailable(err)) throw err;
+        return undefined;
+      })) as unknown as Details | undefined;
     if (!found) throw loginExpired();
     return found;
   }
@@ -326,7 +369,11 @@ export function interactionRouter(deps: InteractionDeps): Router {
   router.get('/callback', async (ctx) => {
     const state = typeof ctx.query.state === 'string' ? ctx.query.state : undefined;
     if (!state || !UID.test(state)) {
-      throw new PageError(400, 'Invalid login response', 'The response from the login provider does not belong to a login in progress.');
+      throw new PageError(
+        400,
+        'Invalid login response',
+        'The response from the login provider does not belong to a login in progress.',
+      );
     }
     ctx.redirect(`${interactionPath(state)}/callback?${ctx.querystring}`);
     ctx.status = 303;
@@ -357,11 +404,16 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const d = await details(ctx, ctx.params.uid ?? '');
     const state = d.result?.gatehouse;
     if (!state?.connectorId) {
-      throw new PageError(400, 'Invalid login response', 'The response from the login provider does not belong to this login.');
+      throw new PageError(
+        400,
+        'Invalid login response',
+        'The response from the login provider does not belong to this login.',
+      );
     }
     const opened = await connectorFor(d, state.connectorId);
     const c = opened.connector;
-    if (!isCallbackConnector(c)) throw new PageError(400, 'Invalid login response', 'This login method does not use callbacks.');
+    if (!isCallbackConnector(c))
+      throw new PageError(400, 'Invalid login response', 'This login method does not use callbacks.');
     let identity: Identity;
     try {
       identity = await c.handleCallback(connectorScopes(scopesOf(d)), state.keep, request(new URL(deps.callbackURL)));
@@ -396,15 +448,16 @@ export function interactionRouter(deps: InteractionDeps): Router {
       await complete(ctx, d, state.connectorId, state.identity);
       return;
     }
-    const returnTo = await deps.provider().interactionResult(
-      ctx.req,
-      ctx.res,
-      { error: 'access_denied', error_description: 'the user declined the request' },
-      { mergeWithLastSubmission: false },
-    );
+    const returnTo = await deps
+      .provider()
+      .interactionResult(
+        ctx.req,
+        ctx.res,
+        { error: 'access_denied', error_description: 'the user declined the request' },
+        { mergeWithLastSubmission: false },
+      );
     continueTo(ctx, returnTo);
   });
 
   return router;
 }
-

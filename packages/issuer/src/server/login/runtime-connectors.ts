@@ -61,7 +61,10 @@ export class RuntimeConnectors {
     try {
       [opened] = await this.#o.registry.openConnectors([record], this.#o.context);
     } catch (err) {
-      this.#o.logger.warn({ connector: record.id, err: (err as Error).message }, 'run-time connector could not be opened');
+      this.#o.logger.warn(
+        { connector: record.id, err: (err as Error).message },
+        'run-time connector could not be opened',
+      );
       return;
     }
     if (!opened) return;

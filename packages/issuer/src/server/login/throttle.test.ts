@@ -4,7 +4,13 @@ import { DeviceCodeThrottle, LoginThrottle, SlidingWindow } from './throttle.ts'
 describe('LoginThrottle', () => {
   it('blocks a username from one address after maxPerUser failures within the window, then lets it go', () => {
     let now = 1_000_000;
-    const t = new LoginThrottle({ windowMs: 60_000, maxPerUser: 3, maxPerUserTotal: 10, maxPerAddress: 100, now: () => now });
+    const t = new LoginThrottle({
+      windowMs: 60_000,
+      maxPerUser: 3,
+      maxPerUserTotal: 10,
+      maxPerAddress: 100,
+      now: () => now,
+    });
     for (let i = 0; i < 3; i++) {
       expect(t.retryAfter('local', 'Alice', '10.0.0.1')).toBe(0);
       t.recordFailure('local', 'Alice', '10.0.0.1');
@@ -20,21 +26,39 @@ describe('LoginThrottle', () => {
   });
 
   it('a username has a higher ceiling across all addresses', () => {
-    const t = new LoginThrottle({ windowMs: 60_000, maxPerUser: 3, maxPerUserTotal: 5, maxPerAddress: 100, now: () => 0 });
+    const t = new LoginThrottle({
+      windowMs: 60_000,
+      maxPerUser: 3,
+      maxPerUserTotal: 5,
+      maxPerAddress: 100,
+      now: () => 0,
+    });
     for (let i = 0; i < 5; i++) t.recordFailure('local', 'alice', `10.0.0.${i}`);
     expect(t.retryAfter('local', 'alice', '10.0.9.9')).toBeGreaterThan(0);
     expect(t.retryAfter('local', 'bob', '10.0.9.9')).toBe(0);
   });
 
   it('blocks an address spraying many usernames', () => {
-    const t = new LoginThrottle({ windowMs: 60_000, maxPerUser: 100, maxPerUserTotal: 100, maxPerAddress: 5, now: () => 0 });
+    const t = new LoginThrottle({
+      windowMs: 60_000,
+      maxPerUser: 100,
+      maxPerUserTotal: 100,
+      maxPerAddress: 5,
+      now: () => 0,
+    });
     for (let i = 0; i < 5; i++) t.recordFailure('local', `user${i}`, '192.0.2.9');
     expect(t.retryAfter('local', 'fresh-user', '192.0.2.9')).toBeGreaterThan(0);
     expect(t.retryAfter('local', 'fresh-user', '192.0.2.10')).toBe(0);
   });
 
   it('a success clears the username but not the address', () => {
-    const t = new LoginThrottle({ windowMs: 60_000, maxPerUser: 2, maxPerUserTotal: 2, maxPerAddress: 3, now: () => 0 });
+    const t = new LoginThrottle({
+      windowMs: 60_000,
+      maxPerUser: 2,
+      maxPerUserTotal: 2,
+      maxPerAddress: 3,
+      now: () => 0,
+    });
     t.recordFailure('local', 'bob', 'a');
     t.recordFailure('local', 'bob', 'a');
     expect(t.retryAfter('local', 'bob', 'b')).toBeGreaterThan(0);
@@ -47,7 +71,13 @@ describe('LoginThrottle', () => {
 
   it('reserve: at most maxPerUser reservations in flight; failures keep theirs, successes and abandoned checks give them back', () => {
     const now = 0;
-    const t = new LoginThrottle({ windowMs: 60_000, maxPerUser: 3, maxPerUserTotal: 10, maxPerAddress: 4, now: () => now });
+    const t = new LoginThrottle({
+      windowMs: 60_000,
+      maxPerUser: 3,
+      maxPerUserTotal: 10,
+      maxPerAddress: 4,
+      now: () => now,
+    });
     const held = Array.from({ length: 10 }, () => t.reserve('local', 'alice', 'a'));
     expect(held.filter((r) => r.ok)).toHaveLength(3);
     expect(held[3]).toEqual({ ok: false, retryAfterMs: 60_000 });
@@ -65,7 +95,12 @@ describe('LoginThrottle', () => {
   });
 
   it('device codes: per address, then a global ceiling; a found code gives its reservation back', () => {
-    const t = new DeviceCodeThrottle({ windowMs: 60_000, maxDeviceCodesPerAddress: 2, maxDeviceCodesTotal: 3, now: () => 0 });
+    const t = new DeviceCodeThrottle({
+      windowMs: 60_000,
+      maxDeviceCodesPerAddress: 2,
+      maxDeviceCodesTotal: 3,
+      now: () => 0,
+    });
     const a = [t.reserve('a'), t.reserve('a'), t.reserve('a')];
     expect(a.map((r) => r.ok)).toEqual([true, true, false]);
     if (a[0]?.ok) a[0].attempt.succeeded();

@@ -104,7 +104,9 @@ export class SlidingWindow {
   }
 
   /** When every key is under its limit, one hit on each (returns its time); else the wait. */
-  reserve(limits: ReadonlyArray<readonly [string, number]>): { ok: true; at: number } | { ok: false; retryAfterMs: number } {
+  reserve(
+    limits: ReadonlyArray<readonly [string, number]>,
+  ): { ok: true; at: number } | { ok: false; retryAfterMs: number } {
     const wait = this.wait(limits);
     if (wait > 0) return { ok: false, retryAfterMs: wait };
     return { ok: true, at: this.hit(limits.map(([key]) => key)) };
@@ -186,7 +188,10 @@ export class LoginThrottle {
     const r = this.#window.reserve(limits);
     if (!r.ok) return r;
     const keys = limits.map(([key]) => key);
-    return { ok: true, attempt: reservation(this.#window, keys, r.at, () => this.recordSuccess(connectorId, username, address)) };
+    return {
+      ok: true,
+      attempt: reservation(this.#window, keys, r.at, () => this.recordSuccess(connectorId, username, address)),
+    };
   }
 
   /** Milliseconds until another attempt is allowed, or 0 when allowed now (reserves nothing). */
@@ -229,6 +234,13 @@ export class DeviceCodeThrottle {
     ];
     const r = this.#window.reserve(limits);
     if (!r.ok) return r;
-    return { ok: true, attempt: reservation(this.#window, limits.map(([key]) => key), r.at) };
+    return {
+      ok: true,
+      attempt: reservation(
+        this.#window,
+        limits.map(([key]) => key),
+        r.at,
+      ),
+    };
   }
 }

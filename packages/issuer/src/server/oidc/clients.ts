@@ -17,7 +17,14 @@ export const ANY_LOOPBACK = 'gatehouse_any_loopback';
 /** `http://localhost|127.0.0.1|[::1][:port][/path]`, as Dex allows for such clients. */
 export function isLoopbackRedirect(value: string): boolean {
   const u = URL.parse(value);
-  return u !== null && u.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname) && u.hash === '' && u.username === '' && u.password === '';
+  return (
+    u !== null &&
+    u.protocol === 'http:' &&
+    ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname) &&
+    u.hash === '' &&
+    u.username === '' &&
+    u.password === ''
+  );
 }
 
 export interface ClientLogger {
@@ -31,7 +38,15 @@ export interface ClientPolicy {
 
 type AnyClient = Pick<
   OAuth2Client,
-  'id' | 'secret' | 'redirectURIs' | 'postLogoutRedirectURIs' | 'trustedPeers' | 'public' | 'name' | 'logoURL' | 'allowedConnectors'
+  | 'id'
+  | 'secret'
+  | 'redirectURIs'
+  | 'postLogoutRedirectURIs'
+  | 'trustedPeers'
+  | 'public'
+  | 'name'
+  | 'logoURL'
+  | 'allowedConnectors'
 >;
 
 /** Dex's allowedConnectors rule: an absent or empty list allows every connector. */
@@ -43,7 +58,11 @@ export function allowsConnector(client: Pick<OAuth2Client, 'allowedConnectors'>,
 const isPublicClient = (client: AnyClient): boolean => client.public === true || !client.secret;
 
 function uris(client: AnyClient, isPublic = isPublicClient(client)): ClientURIs {
-  return { public: isPublic, redirectURIs: client.redirectURIs, postLogoutRedirectURIs: client.postLogoutRedirectURIs ?? [] };
+  return {
+    public: isPublic,
+    redirectURIs: client.redirectURIs,
+    postLogoutRedirectURIs: client.postLogoutRedirectURIs ?? [],
+  };
 }
 
 /** Why a client's URIs cannot be registered (empty when they can), e.g. `redirectURIs[1]: ...`. */
@@ -111,7 +130,10 @@ export class ClientDirectory {
     if (this.#rejected.get(record.id) !== summary) {
       if (this.#rejected.size > 1000) this.#rejected.clear();
       this.#rejected.set(record.id, summary);
-      this.#logger?.warn({ client: record.id.slice(0, 256), problems }, 'client from the store ignored: invalid redirect URIs');
+      this.#logger?.warn(
+        { client: record.id.slice(0, 256), problems },
+        'client from the store ignored: invalid redirect URIs',
+      );
     }
     return undefined;
   }

@@ -172,7 +172,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
       policy: loginEveryTime(),
     },
     renderError: errorRenderer(deps.pages),
-    clientBasedCORS: (_ctx, origin) => config.web.allowedOrigins.includes('*') || config.web.allowedOrigins.includes(origin),
+    clientBasedCORS: (_ctx, origin) =>
+      config.web.allowedOrigins.includes('*') || config.web.allowedOrigins.includes(origin),
     // Dex's endpoint paths, so Dex clients configured with explicit URLs keep working.
     routes: {
       authorization: '/auth',

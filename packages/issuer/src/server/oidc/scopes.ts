@@ -28,7 +28,8 @@ export function refuseUnknownScopes(scopes: readonly string[], options: { audien
 
 /** The raw authorization-request parameter, before oidc-provider rewrote `scope`. */
 function rawParam(ctx: KoaContextWithOIDC, name: string): string | undefined {
-  const source = (ctx.method === 'POST' ? (ctx.oidc as unknown as { body?: Record<string, unknown> }).body : ctx.query) ?? {};
+  const source =
+    (ctx.method === 'POST' ? (ctx.oidc as unknown as { body?: Record<string, unknown> }).body : ctx.query) ?? {};
   const v = (source as Record<string, unknown>)[name];
   return typeof v === 'string' ? v : undefined;
 }
@@ -46,7 +47,11 @@ export interface ScopePolicyDeps {
  * Registered as the `connector_id` extra parameter's validator, which checks that one too.
  */
 export function scopePolicy(deps: ScopePolicyDeps) {
-  return async (ctx: KoaContextWithOIDC, _value: string | undefined, client: { clientId: string; grantTypeAllowed(g: string): boolean }) => {
+  return async (
+    ctx: KoaContextWithOIDC,
+    _value: string | undefined,
+    client: { clientId: string; grantTypeAllowed(g: string): boolean },
+  ) => {
     const requested = (rawParam(ctx, 'scope') ?? ctx.oidc.params?.scope ?? '').toString().split(' ').filter(Boolean);
     refuseUnknownScopes(requested, { audiences: true });
     for (const s of requested.filter((x) => x.startsWith(AUDIENCE_PREFIX))) {

@@ -7,15 +7,28 @@ import { RefreshPolicy } from '../grants/refresh-policy.ts';
 
 /** The policy with a reuse window of `reuseInterval` seconds (0: none). */
 const reuse = (reuseInterval: number, now?: () => number) =>
-  new RefreshPolicy({ idTokens: 60, authCodes: 60, refreshTokens: { disableRotation: false, reuseInterval, absoluteLifetime: 0, validIfNotUsedFor: 0 } }, now ? { now } : {});
+  new RefreshPolicy(
+    {
+      idTokens: 60,
+      authCodes: 60,
+      refreshTokens: { disableRotation: false, reuseInterval, absoluteLifetime: 0, validIfNotUsedFor: 0 },
+    },
+    now ? { now } : {},
+  );
 
-const clients = { metadataFor: async (id: string) => (id === 'c' ? { client_id: 'c' } : undefined) } as unknown as ClientDirectory;
+const clients = {
+  metadataFor: async (id: string) => (id === 'c' ? { client_id: 'c' } : undefined),
+} as unknown as ClientDirectory;
 
 describe('store adapter', () => {
   it('of many concurrent consumes exactly one wins; the others throw InvalidGrant', async () => {
     const store = new MemoryStore();
     const adapter = createAdapterFactory({ store, clients, refresh: reuse(0) })('AuthorizationCode');
-    await adapter.upsert('code-1', { jti: 'code-1', kind: 'AuthorizationCode', exp: Math.floor(Date.now() / 1000) + 60 }, 60);
+    await adapter.upsert(
+      'code-1',
+      { jti: 'code-1', kind: 'AuthorizationCode', exp: Math.floor(Date.now() / 1000) + 60 },
+      60,
+    );
     const results = await Promise.allSettled(Array.from({ length: 10 }, () => adapter.consume('code-1')));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     for (const r of results.filter((x) => x.status === 'rejected')) {

@@ -116,7 +116,10 @@ class StoreAdapter implements Adapter {
   }
 
   findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-    return guarded(this.#options, async () => (await this.#model.findByUserCode(userCode)) as AdapterPayload | undefined);
+    return guarded(
+      this.#options,
+      async () => (await this.#model.findByUserCode(userCode)) as AdapterPayload | undefined,
+    );
   }
 
   async consume(id: string): Promise<void> {
@@ -159,5 +162,6 @@ class ClientAdapter implements Adapter {
 /** The `adapter` option: a non-async factory, as oidc-provider requires. */
 export function createAdapterFactory(options: AdapterOptions): (name: string) => Adapter {
   const cached = { ...options, store: withRequestCache(options.store) };
-  return (name: string) => (name === 'Client' ? new ClientAdapter(options.clients, options) : new StoreAdapter(name, cached));
+  return (name: string) =>
+    name === 'Client' ? new ClientAdapter(options.clients, options) : new StoreAdapter(name, cached);
 }

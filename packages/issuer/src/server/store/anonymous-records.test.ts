@@ -5,8 +5,19 @@ describe('AnonymousBudget', () => {
   it('counts per address and in total within a window, tells each limit once per window, and starts over', () => {
     let now = 0;
     const told: string[] = [];
-    const budget = new AnonymousBudget({ windowMs: 1000, perAddress: 2, total: 3, now: () => now, onExhausted: (l) => told.push(l) });
-    expect([budget.take('a'), budget.take('a'), budget.take('a'), budget.take('a')]).toEqual([true, true, false, false]);
+    const budget = new AnonymousBudget({
+      windowMs: 1000,
+      perAddress: 2,
+      total: 3,
+      now: () => now,
+      onExhausted: (l) => told.push(l),
+    });
+    expect([budget.take('a'), budget.take('a'), budget.take('a'), budget.take('a')]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
     expect(told).toEqual(['address']);
     expect(budget.take('b')).toBe(true);
     // The total is spent: everyone is refused until the window ends.

@@ -30,7 +30,14 @@ import { createHash, hkdfSync } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { CompactEncrypt, compactDecrypt } from 'jose';
 import Provider, { errors } from 'oidc-provider';
-import { ForwardingModelStore, ForwardingStore, type ModelName, type ModelPayload, type ModelStore, type Store } from '@gatehouse/storage';
+import {
+  ForwardingModelStore,
+  ForwardingStore,
+  type ModelName,
+  type ModelPayload,
+  type ModelStore,
+  type Store,
+} from '@gatehouse/storage';
 import { clientAddress } from '../http/security.ts';
 
 /** Limits of `AnonymousBudget`; the defaults are stated in the README. */
@@ -133,7 +140,11 @@ function interactionAuthenticated(payload: ModelPayload): boolean {
 
 const HELD: Partial<Record<ModelName, Held>> = {
   // The path of oidc-provider's `_interaction` cookie: sent to this login's pages only.
-  Interaction: { cookie: '_interaction_state', path: (base, id) => `${base}/interaction/${id}`, anonymous: (p) => !interactionAuthenticated(p) },
+  Interaction: {
+    cookie: '_interaction_state',
+    path: (base, id) => `${base}/interaction/${id}`,
+    anonymous: (p) => !interactionAuthenticated(p),
+  },
   Session: { cookie: '_session_state', path: (base) => base || '/', anonymous: (p) => typeof p.accountId !== 'string' },
 };
 
@@ -166,7 +177,12 @@ class SealingKeys {
     const secrets = this.#source();
     if (secrets.join(',') !== this.#for.join(',')) {
       this.#for = secrets;
-      this.#keys = secrets.map((s) => new Uint8Array(hkdfSync('sha256', Buffer.from(s), Buffer.alloc(0), 'gatehouse browser-held record A256GCM', 32)));
+      this.#keys = secrets.map(
+        (s) =>
+          new Uint8Array(
+            hkdfSync('sha256', Buffer.from(s), Buffer.alloc(0), 'gatehouse browser-held record A256GCM', 32),
+          ),
+      );
     }
     return this.#keys;
   }
@@ -212,14 +228,28 @@ class AnonymousModelStore extends ForwardingModelStore {
     for (const key of this.#keys.all()) {
       let plain: Uint8Array;
       try {
-        ({ plaintext: plain } = await compactDecrypt(value, key, { contentEncryptionAlgorithms: ['A256GCM'], keyManagementAlgorithms: ['dir'] }));
+        ({ plaintext: plain } = await compactDecrypt(value, key, {
+          contentEncryptionAlgorithms: ['A256GCM'],
+          keyManagementAlgorithms: ['dir'],
+        }));
       } catch {
         continue; // not ours, tampered, or sealed with another key: try the next key
       }
       try {
-        const sealed = JSON.parse(inflateRawSync(plain, { maxOutputLength: MAX_PLAIN }).toString('utf8')) as { m?: unknown; id?: unknown; exp?: unknown; p?: unknown };
+        const sealed = JSON.parse(inflateRawSync(plain, { maxOutputLength: MAX_PLAIN }).toString('utf8')) as {
+          m?: unknown;
+          id?: unknown;
+          exp?: unknown;
+          p?: unknown;
+        };
         // Bound to its model and id (a cookie of another login, or kind, opens as nothing), and expiring with the record.
-        if (sealed.m !== this.#name || sealed.id !== digest(id) || typeof sealed.exp !== 'number' || sealed.exp <= Date.now() / 1000) return undefined;
+        if (
+          sealed.m !== this.#name ||
+          sealed.id !== digest(id) ||
+          typeof sealed.exp !== 'number' ||
+          sealed.exp <= Date.now() / 1000
+        )
+          return undefined;
         return typeof sealed.p === 'object' && sealed.p !== null ? (sealed.p as ModelPayload) : undefined;
       } catch {
         return undefined;
@@ -277,7 +307,10 @@ class AnonymousModelStore extends ForwardingModelStore {
     if (!ctx || this.#o.budget.take(this.#address(ctx))) return;
     const retry = this.#o.budget.retryAfter();
     ctx.set?.('Retry-After', String(retry));
-    const err = new errors.CustomOIDCProviderError('temporarily_unavailable', 'too many requests from this address or in total; try again later');
+    const err = new errors.CustomOIDCProviderError(
+      'temporarily_unavailable',
+      'too many requests from this address or in total; try again later',
+    );
     Object.assign(err, { status: 429, statusCode: 429, expose: true });
     throw err;
   }
@@ -317,7 +350,8 @@ export class AnonymousRecordsStore extends ForwardingStore {
 
   override model(name: ModelName): ModelStore {
     let model = this.#models.get(name);
-    if (!model) this.#models.set(name, (model = new AnonymousModelStore(name, this.inner.model(name), this.#o, this.#keys)));
+    if (!model)
+      this.#models.set(name, (model = new AnonymousModelStore(name, this.inner.model(name), this.#o, this.#keys)));
     return model;
   }
 }

@@ -19,7 +19,14 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import Provider from 'oidc-provider';
-import { ForwardingModelStore, ForwardingStore, type ModelName, type ModelPayload, type ModelStore, type Store } from '@gatehouse/storage';
+import {
+  ForwardingModelStore,
+  ForwardingStore,
+  type ModelName,
+  type ModelPayload,
+  type ModelStore,
+  type Store,
+} from '@gatehouse/storage';
 
 /** The current request's identity (an object that lives as long as the request), or undefined. */
 export type RequestScope = () => object | undefined;
@@ -37,7 +44,13 @@ export function requestScope(): (ctx: object, next: () => Promise<unknown>) => P
 }
 
 /** Models read more than once per request whose records only this request changes meanwhile. */
-export const CACHED_MODELS: ReadonlySet<ModelName> = new Set<ModelName>(['Grant', 'AuthorizationCode', 'AccessToken', 'Session', 'Interaction']);
+export const CACHED_MODELS: ReadonlySet<ModelName> = new Set<ModelName>([
+  'Grant',
+  'AuthorizationCode',
+  'AccessToken',
+  'Session',
+  'Interaction',
+]);
 
 type Reads = Map<string, Promise<ModelPayload | undefined>>;
 
@@ -128,7 +141,11 @@ class CachedModelStore extends ForwardingModelStore {
     // What the store keeps is the payload's JSON. A record written already expired (or with a
     // `consumed` the store may turn into a time) reads back differently: those are forgotten.
     const plain = (expiresIn === undefined || expiresIn > 0) && payload.consumed === undefined;
-    return this.#write(id, () => this.inner.upsert(id, payload, expiresIn), plain ? (JSON.parse(JSON.stringify(payload)) as ModelPayload) : undefined);
+    return this.#write(
+      id,
+      () => this.inner.upsert(id, payload, expiresIn),
+      plain ? (JSON.parse(JSON.stringify(payload)) as ModelPayload) : undefined,
+    );
   }
 
   override consume(id: string): Promise<boolean> {
@@ -175,7 +192,6 @@ class RequestCachedStore extends ForwardingStore {
     if (!cached) this.#models.set(name, (cached = new CachedModelStore(name, inner, this.#cache, this.#scope)));
     return cached;
   }
-
 }
 
 /**

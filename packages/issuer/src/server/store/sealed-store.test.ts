@@ -14,14 +14,20 @@ runStoreConformance('sealed memory', async () => new SealedStore(new MemoryStore
 
 /** The signing key set a KeyManager writes (RS256 + ES256 + the cookie secret). */
 async function writeKeys(store: SealedStore): Promise<KeyManager> {
-  const keys = new KeyManager({ store: store.keys, algorithms: ['RS256', 'ES256'], rotationPeriod: 3600, verificationPeriod: 600 });
+  const keys = new KeyManager({
+    store: store.keys,
+    algorithms: ['RS256', 'ES256'],
+    rotationPeriod: 3600,
+    verificationPeriod: 600,
+  });
   await keys.refresh();
   return keys;
 }
 
 function privateValues(set: SigningKeySet): string[] {
   const out: string[] = [];
-  for (const jwk of set.signing) for (const m of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) if (typeof jwk[m] === 'string') out.push(jwk[m]);
+  for (const jwk of set.signing)
+    for (const m of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) if (typeof jwk[m] === 'string') out.push(jwk[m]);
   return out;
 }
 
@@ -33,7 +39,11 @@ const interactionPayload = (id: string, refreshToken: string): ModelPayload => (
   params: { client_id: 'app' },
   result: {
     login: { accountId: 'sub-1' },
-    gatehouse: { connectorId: 'github', keep: { verifier: 'pkce-verifier' }, identity: { userId: '1', username: 'a', connectorData: { refreshToken } } },
+    gatehouse: {
+      connectorId: 'github',
+      keep: { verifier: 'pkce-verifier' },
+      identity: { userId: '1', username: 'a', connectorData: { refreshToken } },
+    },
   },
 });
 
@@ -98,7 +108,12 @@ describe('SealedStore', () => {
     const inner = new MemoryStore();
     const store = new SealedStore(inner, KEY_A);
     const token = `ghr_${randomBytes(30).toString('base64url')}`;
-    await store.offlineSessions.upsert({ userId: 'u1', connectorId: 'github', connectorData: { refreshToken: token }, updatedAt: 1 });
+    await store.offlineSessions.upsert({
+      userId: 'u1',
+      connectorId: 'github',
+      connectorData: { refreshToken: token },
+      updatedAt: 1,
+    });
     expect((await store.offlineSessions.get('u1', 'github'))?.connectorData).toEqual({ refreshToken: token });
     const rawSession = await inner.offlineSessions.get('u1', 'github');
     expect(JSON.stringify(rawSession)).not.toContain(token);
@@ -110,17 +125,28 @@ describe('SealedStore', () => {
     const rawInteraction = (await inner.model('Interaction').find('i1'))!;
     expect(JSON.stringify(rawInteraction)).not.toContain(token);
     expect(JSON.stringify(rawInteraction)).not.toContain('pkce-verifier');
-    expect(rawInteraction).toMatchObject({ uid: 'uid-i1', exp: payload.exp, result: { login: { accountId: 'sub-1' } } });
+    expect(rawInteraction).toMatchObject({
+      uid: 'uid-i1',
+      exp: payload.exp,
+      result: { login: { accountId: 'sub-1' } },
+    });
     // The caller's payload is not modified.
     expect(payload.result).toMatchObject({ gatehouse: { identity: { connectorData: { refreshToken: token } } } });
 
     // A Grant carrying connectorData in its identity extension: only that member is sealed.
-    const grant = { jti: 'g1', accountId: 'sub-1', gatehouse: { connectorId: 'github', identity: { userId: '1', connectorData: { refreshToken: token } } } };
+    const grant = {
+      jti: 'g1',
+      accountId: 'sub-1',
+      gatehouse: { connectorId: 'github', identity: { userId: '1', connectorData: { refreshToken: token } } },
+    };
     await store.model('Grant').upsert('g1', grant, 600);
     expect(await store.model('Grant').find('g1')).toEqual(grant);
     const rawGrant = (await inner.model('Grant').find('g1'))!;
     expect(JSON.stringify(rawGrant)).not.toContain(token);
-    expect(rawGrant).toMatchObject({ accountId: 'sub-1', gatehouse: { connectorId: 'github', identity: { userId: '1' } } });
+    expect(rawGrant).toMatchObject({
+      accountId: 'sub-1',
+      gatehouse: { connectorId: 'github', identity: { userId: '1' } },
+    });
     // Other models pass through untouched.
     await store.model('AccessToken').upsert('a1', { jti: 'a1', grantId: 'g1' }, 60);
     expect(await inner.model('AccessToken').find('a1')).toMatchObject({ grantId: 'g1' });
@@ -130,13 +156,21 @@ describe('SealedStore', () => {
   it('refuses a tampered value, or one moved to another record, with an invalid StoreError', async () => {
     const inner = new MemoryStore();
     const store = new SealedStore(inner, KEY_A);
-    await store.offlineSessions.upsert({ userId: 'u1', connectorId: 'github', connectorData: { refreshToken: 'secret-1' }, updatedAt: 1 });
+    await store.offlineSessions.upsert({
+      userId: 'u1',
+      connectorId: 'github',
+      connectorData: { refreshToken: 'secret-1' },
+      updatedAt: 1,
+    });
     const raw = (await inner.offlineSessions.get('u1', 'github'))!;
     const envelope = (raw.connectorData as Record<string, string>)[SEALED_MEMBER]!;
 
     // Moved: the same sealed value under another user.
     await inner.offlineSessions.upsert({ ...raw, userId: 'u2' });
-    await expect(store.offlineSessions.get('u2', 'github')).rejects.toMatchObject({ name: 'StoreError', code: 'invalid' });
+    await expect(store.offlineSessions.get('u2', 'github')).rejects.toMatchObject({
+      name: 'StoreError',
+      code: 'invalid',
+    });
 
     // Tampered: one ciphertext character flipped, or truncated.
     const last = envelope.at(-5) === 'A' ? 'B' : 'A';
@@ -152,7 +186,10 @@ describe('SealedStore', () => {
     const [first, second] = rawKeys.keys.signing;
     const swapped = { ...rawKeys.keys, signing: [{ ...first!, [SEALED_MEMBER]: second![SEALED_MEMBER] }, second!] };
     expect(await inner.keys.compareAndSwap(rawKeys.version, swapped)).toBe(true);
-    await expect(store.keys.get()).rejects.toMatchObject({ code: 'invalid', message: expect.stringMatching(/failed authentication/) });
+    await expect(store.keys.get()).rejects.toMatchObject({
+      code: 'invalid',
+      message: expect.stringMatching(/failed authentication/),
+    });
 
     // An Interaction's sealed state copied into another Interaction.
     await store.model('Interaction').upsert('i1', interactionPayload('i1', 'secret-2'), 600);
@@ -178,13 +215,19 @@ describe('SealedStore', () => {
     expect((await withB.offlineSessions.get('u2', 'c'))?.connectorData).toEqual({ t: 'new' });
     const error = await withB.offlineSessions.get('u1', 'c').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreError);
-    expect(error).toMatchObject({ code: 'invalid', message: expect.stringMatching(/storage key not in GATEHOUSE_STORAGE_KEY/) });
+    expect(error).toMatchObject({
+      code: 'invalid',
+      message: expect.stringMatching(/storage key not in GATEHOUSE_STORAGE_KEY/),
+    });
     expect((error as Error).message).not.toContain(KEY_A);
     expect((error as Error).message).not.toContain(KEY_B);
 
     // Without any key, sealed values are refused (not handed to a connector as garbage).
     const keyless = new SealedStore(inner, undefined);
-    await expect(keyless.offlineSessions.get('u2', 'c')).rejects.toMatchObject({ code: 'invalid', message: expect.stringMatching(/not set/) });
+    await expect(keyless.offlineSessions.get('u2', 'c')).rejects.toMatchObject({
+      code: 'invalid',
+      message: expect.stringMatching(/not set/),
+    });
     await expect(keyless.keys.get()).rejects.toMatchObject({ code: 'invalid' });
     await inner.close();
   });
@@ -192,14 +235,21 @@ describe('SealedStore', () => {
   it('reads values written in clear before a key was set, and seals them on their next write', async () => {
     const inner = new MemoryStore();
     const clear = new SealedStore(inner, undefined);
-    await clear.offlineSessions.upsert({ userId: 'u1', connectorId: 'c', connectorData: { refreshToken: 'clear-token' }, updatedAt: 1 });
+    await clear.offlineSessions.upsert({
+      userId: 'u1',
+      connectorId: 'c',
+      connectorData: { refreshToken: 'clear-token' },
+      updatedAt: 1,
+    });
     // One payload, compared below as written: building it again would take a new `exp`, a second
     // later when key generation crosses a second boundary.
     const written = interactionPayload('i1', 'clear-token');
     await clear.model('Interaction').upsert('i1', written, 600);
     const manager = await writeKeys(clear);
     // Without a key nothing changes: the inner store holds the values as given.
-    expect(await inner.offlineSessions.get('u1', 'c')).toMatchObject({ connectorData: { refreshToken: 'clear-token' } });
+    expect(await inner.offlineSessions.get('u1', 'c')).toMatchObject({
+      connectorData: { refreshToken: 'clear-token' },
+    });
     expect(JSON.stringify(await inner.keys.get())).toContain('"d":');
 
     const sealed = new SealedStore(inner, KEY_A);
@@ -209,7 +259,12 @@ describe('SealedStore', () => {
     expect(clearKeys.version).toBe(manager.version);
     expect(privateValues(clearKeys.keys).length).toBeGreaterThan(0);
 
-    await sealed.offlineSessions.upsert({ userId: 'u1', connectorId: 'c', connectorData: { refreshToken: 'clear-token' }, updatedAt: 2 });
+    await sealed.offlineSessions.upsert({
+      userId: 'u1',
+      connectorId: 'c',
+      connectorData: { refreshToken: 'clear-token' },
+      updatedAt: 2,
+    });
     expect(JSON.stringify(await inner.offlineSessions.get('u1', 'c'))).not.toContain('clear-token');
     // Keys: the next compare-and-swap (a rotation, or carrying the set over) seals them.
     expect(await sealed.keys.compareAndSwap(clearKeys.version, clearKeys.keys)).toBe(true);

@@ -174,7 +174,11 @@ function isSealedMarker(v: unknown): v is { [SEALED_MEMBER]: unknown } {
 }
 
 /** A copy of `obj` with the value at `path` replaced by `fn(value)` (copies only along the path). */
-function mapPath(obj: Record<string, unknown>, path: readonly string[], fn: (v: unknown) => unknown): Record<string, unknown> {
+function mapPath(
+  obj: Record<string, unknown>,
+  path: readonly string[],
+  fn: (v: unknown) => unknown,
+): Record<string, unknown> {
   const [head, ...rest] = path;
   if (head === undefined || !Object.hasOwn(obj, head)) return obj;
   const current = obj[head];
@@ -215,7 +219,8 @@ class SealedModelStore extends ForwardingModelStore {
     // findByUid/findByUserCode: the record id is the payload's jti (oidc-provider's contract).
     const recordId = id ?? (typeof payload.jti === 'string' ? payload.jti : '');
     let out: Record<string, unknown> = payload;
-    for (const path of this.#fields) out = mapPath(out, path, (v) => this.#sealer.openValue(v, this.#place(recordId, path)));
+    for (const path of this.#fields)
+      out = mapPath(out, path, (v) => this.#sealer.openValue(v, this.#place(recordId, path)));
     return out as ModelPayload;
   }
 
@@ -276,7 +281,10 @@ class SealedKeyStore implements KeyStore {
   async get(): Promise<VersionedKeys | undefined> {
     const stored = await this.#inner.get();
     if (!stored) return stored;
-    return { version: stored.version, keys: { ...stored.keys, signing: stored.keys.signing.map((k) => this.#openJWK(k)) } };
+    return {
+      version: stored.version,
+      keys: { ...stored.keys, signing: stored.keys.signing.map((k) => this.#openJWK(k)) },
+    };
   }
 
   compareAndSwap(expectedVersion: string | undefined, next: SigningKeySet): Promise<boolean> {
@@ -300,12 +308,21 @@ class SealedOfflineSessions implements OfflineSessionStore {
   async get(userId: string, connectorId: string): Promise<OfflineSession | undefined> {
     const session = await this.#inner.get(userId, connectorId);
     if (!session || session.connectorData === undefined) return session;
-    return { ...session, connectorData: this.#sealer.openValue(session.connectorData, SealedOfflineSessions.#place(session.userId, session.connectorId)) };
+    return {
+      ...session,
+      connectorData: this.#sealer.openValue(
+        session.connectorData,
+        SealedOfflineSessions.#place(session.userId, session.connectorId),
+      ),
+    };
   }
 
   upsert(session: OfflineSession): Promise<void> {
     if (session.connectorData === undefined) return this.#inner.upsert(session);
-    const connectorData = this.#sealer.sealValue(session.connectorData, SealedOfflineSessions.#place(session.userId, session.connectorId));
+    const connectorData = this.#sealer.sealValue(
+      session.connectorData,
+      SealedOfflineSessions.#place(session.userId, session.connectorId),
+    );
     return this.#inner.upsert({ ...session, connectorData });
   }
 
@@ -349,5 +366,4 @@ export class SealedStore extends ForwardingStore {
     if (!m) this.#models.set(name, (m = new SealedModelStore(this.inner.model(name), name, this.#sealer, fields)));
     return m;
   }
-
 }

@@ -9,7 +9,10 @@
 import type Provider from 'oidc-provider';
 import { ANY_LOOPBACK, isLoopbackRedirect } from '../clients.ts';
 
-export type RedirectingClient = { redirectUris?: string[]; postLogoutRedirectUris?: string[] } & Record<string, unknown>;
+export type RedirectingClient = { redirectUris?: string[]; postLogoutRedirectUris?: string[] } & Record<
+  string,
+  unknown
+>;
 
 export interface RedirectChecks {
   redirectUriAllowed(this: RedirectingClient, value: string): boolean;

@@ -65,11 +65,23 @@ export function directFormPost(ctx: KoaContextWithOIDC): AutoSubmitForm | undefi
     case 'end_session':
     case 'resume':
     case 'device_resume':
-      return { action: oidc.urlFor('end_session_confirm'), fields: [['xsrf', secret], ['logout', 'yes']] };
+      return {
+        action: oidc.urlFor('end_session_confirm'),
+        fields: [
+          ['xsrf', secret],
+          ['logout', 'yes'],
+        ],
+      };
     case 'code_verification': {
       const userCode = (oidc.params as { user_code?: unknown } | undefined)?.user_code;
       if (typeof userCode !== 'string') return undefined;
-      return { action: oidc.urlFor('code_verification'), fields: [['xsrf', secret], ['user_code', userCode]] };
+      return {
+        action: oidc.urlFor('code_verification'),
+        fields: [
+          ['xsrf', secret],
+          ['user_code', userCode],
+        ],
+      };
     }
     default:
       return undefined;

@@ -36,7 +36,12 @@ export function patchRetiredKeyHints(provider: Provider, keys: KeyManager): void
   };
 }
 
-async function verifyWithRetiredKey(jwt: string, client: HintClient, issuer: string, keys: KeyManager): Promise<VerifiedHint | undefined> {
+async function verifyWithRetiredKey(
+  jwt: string,
+  client: HintClient,
+  issuer: string,
+  keys: KeyManager,
+): Promise<VerifiedHint | undefined> {
   const alg = client.idTokenSignedResponseAlg;
   if (typeof jwt !== 'string' || alg.startsWith('HS')) return undefined;
   const header = decodeProtectedHeader(jwt);

@@ -23,8 +23,18 @@ import { patchRetiredKeyHints, type ValidatingIdToken } from './retired-key-hint
 import { patchUnsavedSessions, type PersistingSession } from './unsaved-session.ts';
 
 const ISSUER = 'http://issuer.test';
-const NATIVE = { client_id: 'cli', token_endpoint_auth_method: 'none', application_type: 'native' as const, redirect_uris: ['http://127.0.0.1:8000/cb'] };
-const WEB = { client_id: 'app', client_secret: 'secret', redirect_uris: ['https://app.test/cb'], post_logout_redirect_uris: ['https://app.test/bye'] };
+const NATIVE = {
+  client_id: 'cli',
+  token_endpoint_auth_method: 'none',
+  application_type: 'native' as const,
+  redirect_uris: ['http://127.0.0.1:8000/cb'],
+};
+const WEB = {
+  client_id: 'app',
+  client_secret: 'secret',
+  redirect_uris: ['https://app.test/cb'],
+  post_logout_redirect_uris: ['https://app.test/bye'],
+};
 
 /** Records adapter calls, so a guard can see what upstream asks the store. */
 function recordingAdapter(calls: string[]): (name: string) => Adapter {
@@ -63,12 +73,17 @@ describe('unsaved-session.ts: Session.prototype.persist', () => {
     const proto = provider.Session.prototype as unknown as PersistingSession;
     expect(proto.persist).toBeTypeOf('function');
     expect(proto.persist.length).toBe(0);
-    const fresh = () => new (provider.Session as unknown as new (p: object) => PersistingSession)({ jti: 'never-saved' }) as unknown as PersistingSession;
+    const fresh = () =>
+      new (provider.Session as unknown as new (p: object) => PersistingSession)({
+        jti: 'never-saved',
+      }) as unknown as PersistingSession;
     await expect(fresh().persist()).rejects.toThrow(TypeError);
 
     patchUnsavedSessions(provider);
     await expect(fresh().persist()).resolves.toBeUndefined();
-    const saved = new (provider.Session as unknown as new (p: object) => PersistingSession)({ jti: 'saved' }) as unknown as PersistingSession;
+    const saved = new (provider.Session as unknown as new (p: object) => PersistingSession)({
+      jti: 'saved',
+    }) as unknown as PersistingSession;
     saved.exp = Math.floor(Date.now() / 1000) + 60;
     await saved.persist();
     expect(calls).toEqual(['Session.upsert saved']);
@@ -82,7 +97,9 @@ describe('id-token-audience.ts: IdToken.prototype.issue', () => {
     expect(proto.issue).toBeTypeOf('function');
     const client = await provider.Client.find('app');
     const token = (c: object) => {
-      const t = new provider.IdToken({ sub: 'user' }, { client: c as never }) as unknown as IssuingIdToken & { scope: string };
+      const t = new provider.IdToken({ sub: 'user' }, { client: c as never }) as unknown as IssuingIdToken & {
+        scope: string;
+      };
       t.scope = 'openid';
       return t;
     };
@@ -109,7 +126,12 @@ describe('retired-key-hints.ts: IdToken.validate', () => {
     expect(IdToken.validate).toBeTypeOf('function');
     expect(IdToken.validate.length).toBe(2);
     const store = new MemoryStore();
-    const keys = new KeyManager({ store: store.keys, algorithms: ['RS256'], rotationPeriod: 3600, verificationPeriod: 3600 });
+    const keys = new KeyManager({
+      store: store.keys,
+      algorithms: ['RS256'],
+      rotationPeriod: 3600,
+      verificationPeriod: 3600,
+    });
     await keys.refresh();
     const signing = keys.providerJWKS().keys[0] as { kid: string } & Record<string, unknown>;
     const hint = await new SignJWT({ sub: 'user' })
@@ -129,7 +151,10 @@ describe('retired-key-hints.ts: IdToken.validate', () => {
   });
 });
 
-type Client = { redirectUriAllowed(value: string): boolean; postLogoutRedirectUriAllowed(value: string): boolean } & Record<string, unknown>;
+type Client = {
+  redirectUriAllowed(value: string): boolean;
+  postLogoutRedirectUriAllowed(value: string): boolean;
+} & Record<string, unknown>;
 
 describe('exact-redirects.ts: Client.prototype.redirectUriAllowed / postLogoutRedirectUriAllowed', () => {
   it("upstream lets a native client's loopback redirect match on any port; patched, matching is exact", async () => {
@@ -160,7 +185,13 @@ describe('refresh-token-rotation.ts: RefreshToken.prototype.consume / save', () 
     expect(proto.save).toBeTypeOf('function');
     const client = await provider.Client.find('app');
     const fresh = () =>
-      new provider.RefreshToken({ accountId: 'user', client: client as never, grantId: 'g1', gty: 'refresh_token', scope: 'openid' } as never) as unknown as RotatingRefreshToken;
+      new provider.RefreshToken({
+        accountId: 'user',
+        client: client as never,
+        grantId: 'g1',
+        gty: 'refresh_token',
+        scope: 'openid',
+      } as never) as unknown as RotatingRefreshToken;
     const token = fresh();
     expect(token.jti).toBeUndefined();
     const id = await token.save();
@@ -173,7 +204,17 @@ describe('refresh-token-rotation.ts: RefreshToken.prototype.consume / save', () 
 
     const store = new MemoryStore();
     await store.model('RefreshToken').upsert('rt-0', { jti: 'rt-0' }, 60);
-    patchRefreshTokenRotation(provider, new Rotation({ store, policy: new RefreshPolicy({ idTokens: 60, authCodes: 60, refreshTokens: { disableRotation: false, reuseInterval: 0, absoluteLifetime: 0, validIfNotUsedFor: 0 } }) }));
+    patchRefreshTokenRotation(
+      provider,
+      new Rotation({
+        store,
+        policy: new RefreshPolicy({
+          idTokens: 60,
+          authCodes: 60,
+          refreshTokens: { disableRotation: false, reuseInterval: 0, absoluteLifetime: 0, validIfNotUsedFor: 0 },
+        }),
+      }),
+    );
     const stored = fresh();
     stored.jti = 'rt-0';
     await stored.consume();
@@ -208,11 +249,20 @@ describe('form-post.ts: the form_post response mode and the direct callers of fo
       server.close();
     }
   }
-  const decode = (v: string) => v.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+  const decode = (v: string) =>
+    v
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'")
+      .replace(/&amp;/g, '&');
   /** Upstream's auto-submitting page read back, to compare with what the patch rebuilds. */
   const upstreamForm = (body: string): AutoSubmitForm => ({
     action: decode(/<form method="post" action="([^"]*)">/.exec(body)![1]!),
-    fields: [...body.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)"\/>/g)].map((m): [string, string] => [decode(m[1]!), decode(m[2]!)]),
+    fields: [...body.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)"\/>/g)].map((m): [string, string] => [
+      decode(m[1]!),
+      decode(m[2]!),
+    ]),
   });
   const promptNone = `/auth?client_id=app&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(WEB.redirect_uris[0]!)}&prompt=none&response_mode=form_post&state=s%22`;
 
@@ -225,19 +275,39 @@ describe('form-post.ts: the form_post response mode and the direct callers of fo
     expect(res.status).toBe(400);
     expect(res.body).toContain(UPSTREAM_TITLE);
     expect(res.body).toMatch(/<script>/);
-    expect(upstreamForm(res.body)).toEqual({ action: WEB.redirect_uris[0], fields: [['error', 'login_required'], ['error_description', 'End-User authentication is required'], ['state', 's"'], ['iss', ISSUER]] });
+    expect(upstreamForm(res.body)).toEqual({
+      action: WEB.redirect_uris[0],
+      fields: [
+        ['error', 'login_required'],
+        ['error_description', 'End-User authentication is required'],
+        ['state', 's"'],
+        ['iss', ISSUER],
+      ],
+    });
   });
 
-  it('patched, the subclass renders form_post from the values (status as upstream), never upstream\'s page', async () => {
+  it("patched, the subclass renders form_post from the values (status as upstream), never upstream's page", async () => {
     const rendered: AutoSubmitForm[] = [];
-    const provider = await build(providerWithFormPost((ctx, form) => {
-      rendered.push(form);
-      ctx.type = 'html';
-      ctx.body = 'ours';
-    }));
+    const provider = await build(
+      providerWithFormPost((ctx, form) => {
+        rendered.push(form);
+        ctx.type = 'html';
+        ctx.body = 'ours';
+      }),
+    );
     const res = await get(provider, promptNone);
     expect(res).toEqual({ status: 400, body: 'ours' });
-    expect(rendered).toEqual([{ action: WEB.redirect_uris[0], fields: [['error', 'login_required'], ['error_description', 'End-User authentication is required'], ['state', 's"'], ['iss', ISSUER]] }]);
+    expect(rendered).toEqual([
+      {
+        action: WEB.redirect_uris[0],
+        fields: [
+          ['error', 'login_required'],
+          ['error_description', 'End-User authentication is required'],
+          ['state', 's"'],
+          ['iss', ISSUER],
+        ],
+      },
+    ]);
   });
 
   it('a logout without a session and GET /device?user_code= call form_post.js directly; the patch rebuilds the same form', async () => {
