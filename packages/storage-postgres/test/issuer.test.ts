@@ -6,6 +6,7 @@
  * restarted under traffic gives 503 `temporarily_unavailable` (never a 500, never a crash) and the
  * same processes recover; a replica killed in the middle of a login leaves the other to finish it.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -107,7 +108,7 @@ describe('two issuer processes on one PostgreSQL database', () => {
     issuerURL = `http://127.0.0.1:${lbPort}/dex`;
     const file = join(dir, 'config.yaml');
     writeFileSync(file, configYAML(issuerURL, p0, db));
-    const env = { GATEHOUSE_TEST_PG_PASSWORD: db.password };
+    const env = { GATEHOUSE_TEST_PG_PASSWORD: db.password, GATEHOUSE_STORAGE_KEY: randomBytes(32).toString('base64') };
     // Started together: both migrate (the advisory lock orders them) and race to create the signing keys.
     replicas.push(
       ...(await Promise.all([
@@ -154,6 +155,24 @@ describe('two issuer processes on one PostgreSQL database', () => {
     expect(outcomes.filter((o) => o !== 'one')).toEqual([]);
     expect(replicas.every((r) => r.alive())).toBe(true);
   }, 600_000);
+
+  it('50 logins at once through both replicas (every request to the next one), each code redeemed at either: all 200', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 50 }, async (_, i) => {
+        const c = await loginForCode(issuerURL, CLIENT, 'openid email');
+        return (await redeem(i % 2, c)).status;
+      }),
+    );
+    expect(results.filter((s) => s !== 200)).toEqual([]);
+  }, 120_000);
+
+  it('with GATEHOUSE_STORAGE_KEY the private signing keys reach the database sealed (no warning logged)', async () => {
+    const [row] = await server.query('SELECT keys FROM gatehouse_signing_keys', db.database);
+    const keys = String(row?.keys);
+    expect(keys).toContain('$sealed');
+    expect(keys).not.toMatch(/"d":"[A-Za-z0-9_-]{20,}"/);
+    for (const r of replicas) expect(r.output()).not.toContain('GATEHOUSE_STORAGE_KEY is not set');
+  });
 
   it('a client written to the database at run time logs in on either replica at once, and stops when deleted', async () => {
     const client: CodeClient = {

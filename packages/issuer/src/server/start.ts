@@ -90,9 +90,11 @@ export async function startIssuer(options: StartIssuerOptions): Promise<RunningI
     options.store ?? (await openIssuerStore(config, options.baseDir ?? process.cwd(), logger)),
     storageKeys,
   );
-  if (storageKeys.length === 0 && store.type === 'kubernetes') {
+  // Shared backends are read by more than this host (RBAC on custom resources; database roles, dumps, replicas).
+  const sharedAt: Record<string, string> = { kubernetes: 'the custom resources', postgres: 'the PostgreSQL database' };
+  if (storageKeys.length === 0 && sharedAt[store.type]) {
     logger.warn(
-      `${STORAGE_KEY_ENV} is not set: signing keys and upstream tokens are stored in clear in the custom resources`,
+      `${STORAGE_KEY_ENV} is not set: signing keys and upstream tokens are stored in clear in ${sharedAt[store.type]}`,
     );
   }
   const cleanups: Array<() => Promise<void> | void> = [];
