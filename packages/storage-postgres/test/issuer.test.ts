@@ -218,6 +218,34 @@ describe('two issuer processes on one PostgreSQL database', () => {
       .toBe(400);
   }, 60_000);
 
+  it('a connector written to the database at run time appears on both replicas, and goes when deleted', async () => {
+    const choicePage = async (i: number): Promise<string> => {
+      pinned = i;
+      try {
+        const q = new URLSearchParams({
+          client_id: CLIENT.id,
+          response_type: 'code',
+          scope: 'openid',
+          redirect_uri: CLIENT.redirect,
+          state: 's',
+        });
+        return (await browse(new CookieJar(), `${issuerURL}/auth?${q}`, { stopAt: CLIENT.redirect })).body;
+      } finally {
+        pinned = undefined;
+      }
+    };
+    await store.connectors.upsert({ id: 'pg-runtime', type: 'mockCallback', name: 'Added at run time', config: {} });
+    for (const i of [0, 1])
+      await expect
+        .poll(async () => (await choicePage(i)).includes('/connector/pg-runtime'), { timeout: 10_000 })
+        .toBe(true);
+    await store.connectors.delete('pg-runtime');
+    for (const i of [0, 1])
+      await expect
+        .poll(async () => (await choicePage(i)).includes('/connector/pg-runtime'), { timeout: 10_000 })
+        .toBe(false);
+  }, 60_000);
+
   it('the database restarted under traffic: 503 temporarily_unavailable meanwhile (never a 500, no crash), then the same processes work again', async () => {
     const statuses: Record<string, number> = {};
     const note = (k: string) => (statuses[k] = (statuses[k] ?? 0) + 1);
