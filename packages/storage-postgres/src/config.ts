@@ -73,6 +73,8 @@ function tlsOptions(ssl: PostgresSslConfig, host: string, problems: string[]): C
     return false;
   }
   if (mode === 'disable') return false;
+  // A Unix socket has no TLS (the server refuses it there); libpq, and so Dex, ignore sslmode for one.
+  if (host.startsWith('/')) return false;
   const options: ConnectionOptions = {};
   if (ssl.caFile) {
     const ca = readPem(ssl.caFile, 'ssl.caFile', problems);

@@ -82,6 +82,21 @@ describe('PostgresStore on a real server', () => {
     expect(missing).toMatchObject({ code: 'unavailable', message: expect.stringContaining('no_such_db') });
   });
 
+  it("a Unix socket directory as host connects without TLS even with Dex's default ssl.mode (as libpq does)", async () => {
+    const { ssl: _ssl, password: _password, host: _host, ...rest } = config;
+    const viaSocket = await openPostgresStore({ ...rest, host: `${server.dir}/sockets` });
+    try {
+      const [row] =
+        (await viaSocket.ping(),
+        await server.query(
+          `SELECT count(*) AS n FROM pg_stat_activity WHERE client_addr IS NULL AND datname = '${config.database}' AND backend_type = 'client backend'`,
+        ));
+      expect(Number(row?.n)).toBeGreaterThan(0);
+    } finally {
+      await viaSocket.close();
+    }
+  });
+
   it('keeps at most maxIdleConns idle connections and opens at most maxOpenConns', async () => {
     const small = await openPostgresStore({ ...config, maxOpenConns: 4, maxIdleConns: 1 });
     try {
