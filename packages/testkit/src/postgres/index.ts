@@ -9,7 +9,7 @@
  * With `tls`, the server gets a certificate from that test CA for `localhost` and `127.0.0.1` and
  * accepts TCP connections over TLS only (`hostssl`; `hostnossl ... reject`).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { getFreePort } from '../ports.ts';
 import { requireProgram } from '../programs.ts';
+import { ServerProcess, type StopSignals } from '../server-process.ts';
 import type { TestCA } from '../tls.ts';
 
 export interface PostgresOptions {
@@ -116,11 +117,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   };
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', TZ: 'UTC' };
   let caCert: string | undefined;
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-  const killOnExit = (): void => {
-    child?.kill('SIGKILL');
-  };
+  const server = new ServerProcess('postgres');
   const log = () => readFile(join(dir, 'postgres.log'), 'utf8').catch(() => '');
 
   const connection = (database = 'postgres'): pg.ClientConfig => ({
@@ -157,7 +154,6 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   };
 
   const start = async (): Promise<void> => {
-    if (child) throw new Error('postgres is already running');
     const logFile = join(dir, 'postgres.log');
     const { file, args } = command(
       postgres,
@@ -165,20 +161,13 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       runAs,
     );
     const fd = openSync(logFile, 'a', 0o644);
-    const proc = spawn(file, args, { stdio: ['ignore', fd, fd], env });
-    closeSync(fd);
-    child = proc;
-    exited = new Promise((resolve) => {
-      const gone = (): void => {
-        if (child === proc) child = undefined;
-        resolve();
-      };
-      proc.once('exit', gone);
-      proc.once('error', gone); // a failed spawn never emits 'exit'
-    });
-    process.once('exit', killOnExit);
+    try {
+      server.spawn(file, args, { stdio: ['ignore', fd, fd], env });
+    } finally {
+      closeSync(fd);
+    }
     let dead = false;
-    void exited.then(() => (dead = true));
+    void server.exited.then(() => (dead = true));
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (dead) throw new Error(`postgres exited during start-up:\n${(await log()).slice(-4000)}`);
@@ -193,15 +182,9 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     }
   };
 
-  const pause = async (): Promise<void> => {
-    const proc = child;
-    if (!proc) return;
-    proc.kill('SIGINT'); // fast shutdown: SIGTERM (smart) would wait for every client to leave
-    const timer = setTimeout(() => proc.kill('SIGQUIT'), 10_000);
-    await exited;
-    clearTimeout(timer);
-    process.removeListener('exit', killOnExit);
-  };
+  // Fast shutdown (SIGINT): SIGTERM (smart) would wait for every client to leave. SIGQUIT after 10 s.
+  const fastShutdown: StopSignals = { request: ['SIGINT'], force: 'SIGQUIT', graceMs: 10_000 };
+  const pause = (): Promise<void> => server.stop(fastShutdown);
 
   try {
     own(dir, 0o700);
@@ -246,8 +229,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     }
     await start();
   } catch (err) {
-    child?.kill('SIGKILL');
-    await exited;
+    await server.kill();
     await rm(dir, { recursive: true, force: true });
     throw err;
   }

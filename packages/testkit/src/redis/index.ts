@@ -4,12 +4,12 @@
  * stop and restart it on the same port with the same data (an outage, or a restart that keeps what was written);
  * `freeze()` / `thaw()` make it hang with its socket open.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getFreePort, waitForPort } from '../ports.ts';
 import { requireProgram } from '../programs.ts';
+import { ServerProcess } from '../server-process.ts';
 
 export interface RedisOptions {
   /** `requirepass`: clients must AUTH (the URL then carries `:password@`). */
@@ -58,49 +58,25 @@ export async function startRedis(options: RedisOptions = {}): Promise<Redis> {
       '',
     ].join('\n'),
   );
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-  const killOnExit = (): void => {
-    child?.kill('SIGKILL');
-  };
+  const server = new ServerProcess('redis-server');
   const log = () => readFile(join(dir, 'redis.log'), 'utf8').catch(() => '');
 
   const start = async (): Promise<void> => {
-    if (child) throw new Error('redis-server is already running');
-    const proc = spawn(redisServer, [conf], { stdio: 'ignore' });
-    child = proc;
-    exited = new Promise((resolve) => {
-      const gone = (): void => {
-        if (child === proc) child = undefined;
-        resolve();
-      };
-      proc.once('exit', gone);
-      proc.once('error', gone); // a failed spawn never emits 'exit'
-    });
-    process.once('exit', killOnExit);
-    const died = exited.then(async () => {
+    server.spawn(redisServer, [conf], { stdio: 'ignore' });
+    const died = server.exited.then(async () => {
       throw new Error(`redis-server exited during start-up:\n${(await log()).slice(-4000)}`);
     });
     await Promise.race([waitForPort(port, '127.0.0.1', 20_000), died]);
     died.catch(() => undefined);
   };
 
-  const pause = async (): Promise<void> => {
-    const proc = child;
-    if (!proc) return;
-    proc.kill('SIGCONT'); // a frozen server cannot handle SIGTERM
-    proc.kill('SIGTERM');
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-    process.removeListener('exit', killOnExit);
-  };
+  // SIGTERM (after SIGCONT, for a frozen server): redis-server writes its data; SIGKILL after 10 s.
+  const pause = (): Promise<void> => server.stop();
 
   try {
     await start();
   } catch (err) {
-    child?.kill('SIGKILL');
-    await exited;
+    await server.kill();
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
@@ -110,8 +86,8 @@ export async function startRedis(options: RedisOptions = {}): Promise<Redis> {
     port,
     dir,
     log,
-    freeze: () => void child?.kill('SIGSTOP'),
-    thaw: () => void child?.kill('SIGCONT'),
+    freeze: () => server.signal('SIGSTOP'),
+    thaw: () => server.signal('SIGCONT'),
     pause,
     start,
     async stop(): Promise<void> {

@@ -1,9 +1,10 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getFreePort, waitForPort } from '../ports.ts';
 import { requireProgram } from '../programs.ts';
+import { ServerProcess } from '../server-process.ts';
 import { createTestCA, type TestCA } from '../tls.ts';
 import { escapeRdnValue, seedDirectory, type SeedDirectory } from './seed.ts';
 
@@ -117,12 +118,8 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
   const leaf = await ca.issue(options.serverNames ?? ['localhost', '127.0.0.1']);
   const seed = seedDirectory(baseDN);
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-slapd-'));
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
+  const server = new ServerProcess('slapd');
   let logText = '';
-  const killOnExit = (): void => {
-    child?.kill('SIGKILL');
-  };
 
   try {
     const conf = join(dir, 'slapd.conf');
@@ -139,26 +136,15 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
     const ldapsURL = `ldaps://127.0.0.1:${ldapsPort}`;
 
     const start = async (): Promise<void> => {
-      if (child) throw new Error('slapd is already running');
       // Foreground (-d) so the test owns the process; stats goes to stderr.
-      const proc = spawn(SLAPD, ['-d', 'stats', '-f', conf, '-h', `${url}/ ${ldapsURL}/`], {
+      const proc = server.spawn(SLAPD, ['-d', 'stats', '-f', conf, '-h', `${url}/ ${ldapsURL}/`], {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
-      child = proc;
       proc.stderr?.setEncoding('utf8');
       proc.stderr?.on('data', (chunk: string) => {
         logText = (logText + chunk).slice(-MAX_LOG);
       });
-      exited = new Promise((resolve) => {
-        const gone = (): void => {
-          if (child === proc) child = undefined;
-          resolve();
-        };
-        proc.once('exit', gone);
-        proc.once('error', gone); // a failed spawn never emits 'exit'
-      });
-      process.once('exit', killOnExit);
-      const died = exited.then(() => {
+      const died = server.exited.then(() => {
         throw new Error(`slapd exited during start-up:\n${logText.slice(-4000)}`);
       });
       await Promise.race([
@@ -168,16 +154,8 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
       died.catch(() => undefined);
     };
 
-    const pause = async (): Promise<void> => {
-      const proc = child;
-      if (!proc) return;
-      proc.kill('SIGCONT'); // a frozen slapd cannot handle SIGTERM
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-      process.removeListener('exit', killOnExit);
-    };
+    // SIGTERM (after SIGCONT, for a frozen slapd), SIGKILL after 10 s.
+    const pause = (): Promise<void> => server.stop();
 
     await start();
 
@@ -209,12 +187,8 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
         );
       },
       log: () => logText,
-      freeze: () => {
-        child?.kill('SIGSTOP');
-      },
-      thaw: () => {
-        child?.kill('SIGCONT');
-      },
+      freeze: () => server.signal('SIGSTOP'),
+      thaw: () => server.signal('SIGCONT'),
       pause,
       start,
       async stop(): Promise<void> {
@@ -223,8 +197,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
       },
     };
   } catch (e) {
-    child?.kill('SIGKILL');
-    await exited;
+    await server.kill();
     await rm(dir, { recursive: true, force: true });
     throw e;
   }
