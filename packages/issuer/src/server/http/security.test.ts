@@ -59,10 +59,9 @@ describe('security helpers', () => {
     expect(escapeHTML(`<a href="x" onclick='y'>&\``)).toBe(
       '&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&#96;',
     );
-    expect(
-      html`<p>${'<b>'}</p>
-        ${raw('<i>ok</i>')}${['<x>', raw('<y>')]}`.html,
-    ).toBe('<p>&lt;b&gt;</p><i>ok</i>&lt;x&gt;<y>');
+    expect(html`<p>${'<b>'}</p>${raw('<i>ok</i>')}${['<x>', raw('<y>')]}`.html).toBe(
+      '<p>&lt;b&gt;</p><i>ok</i>&lt;x&gt;<y>',
+    );
   });
 
   it('only lets plain colour tokens into the stylesheet', () => {

@@ -51,25 +51,25 @@ export interface LayoutOptions {
 export function layout(o: LayoutOptions): string {
   const product = o.frontend.issuer || 'Gatehouse';
   const logo = o.frontend.logoURL
-    ? html`<img class="logo" src="${o.frontend.logoURL}" alt="${product}" />`
+    ? html`<img class="logo" src="${o.frontend.logoURL}" alt="${product}">`
     : html`<span class="product">${product}</span>`;
   return `<!doctype html>${
     html`<html lang="en" class="theme-${o.frontend.theme}">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="robots" content="noindex" />
-        ${o.refreshTo !== undefined ? html`<meta http-equiv="refresh" content="0;url=${o.refreshTo}" />` : raw('')}
-        <title>${o.title} – ${product}</title>
-        <link rel="stylesheet" href="${o.basePath}/static/style.css" />
-      </head>
-      <body>
-        <header class="top">${logo}</header>
-        <main class="card" id="main">
-          <h1>${o.title}</h1>
-          ${o.body}
-        </main>
-      </body>
-    </html>`.html
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+${o.refreshTo !== undefined ? html`<meta http-equiv="refresh" content="0;url=${o.refreshTo}">` : raw('')}
+<title>${o.title} – ${product}</title>
+<link rel="stylesheet" href="${o.basePath}/static/style.css">
+</head>
+<body>
+<header class="top">${logo}</header>
+<main class="card" id="main">
+<h1>${o.title}</h1>
+${o.body}
+</main>
+</body>
+</html>`.html
   }`;
 }

@@ -15,9 +15,9 @@ export function connectorSelectionPage(c: PageContext, connectors: Array<{ name:
     c,
     'Log in',
     html`<p class="muted">Choose how to log in.</p>
-      <ul class="connectors">
-        ${connectors.map((x) => html`<li><a class="button" href="${x.href}">Log in with ${x.name}</a></li>`)}
-      </ul>`,
+<ul class="connectors">${connectors.map(
+      (x) => html`<li><a class="button" href="${x.href}">Log in with ${x.name}</a></li>`,
+    )}</ul>`,
   );
 }
 
@@ -33,24 +33,13 @@ export function passwordPage(
   return page(
     c,
     `Log in to ${o.connectorName}`,
-    html`${error}
-      <form method="post" action="${o.action}">
-        <label for="login">${o.prompt}</label>
-        <input
-          type="text"
-          id="login"
-          name="login"
-          value="${o.username ?? ''}"
-          autocomplete="username"
-          autocapitalize="none"
-          spellcheck="false"
-          required
-          autofocus${describedBy}
-        />
-        <label for="password">Password</label>
-        <input type="password" id="password" name="password" autocomplete="current-password" required${describedBy} />
-        <div class="actions"><button type="submit">Log in</button>${back}</div>
-      </form>`,
+    html`${error}<form method="post" action="${o.action}">
+<label for="login">${o.prompt}</label>
+<input type="text" id="login" name="login" value="${o.username ?? ''}" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus${describedBy}>
+<label for="password">Password</label>
+<input type="password" id="password" name="password" autocomplete="current-password" required${describedBy}>
+<div class="actions"><button type="submit">Log in</button>${back}</div>
+</form>`,
   );
 }
 
@@ -73,15 +62,13 @@ export function approvalPage(
     c,
     'Grant access',
     html`<p><strong>${o.clientName}</strong> would like to:</p>
-      <ul class="scopes">
-        ${items}${aud}
-      </ul>
-      <form method="post" action="${o.action}">
-        <div class="actions">
-          <button type="submit" name="approval" value="approve">Grant access</button>
-          <button type="submit" name="approval" value="deny" class="secondary">Cancel</button>
-        </div>
-      </form>`,
+<ul class="scopes">${items}${aud}</ul>
+<form method="post" action="${o.action}">
+<div class="actions">
+<button type="submit" name="approval" value="approve">Grant access</button>
+<button type="submit" name="approval" value="deny" class="secondary">Cancel</button>
+</div>
+</form>`,
   );
 }
 
@@ -89,12 +76,7 @@ export function errorPage(c: PageContext, o: { title: string; message: string; r
   const retry = o.retryHref
     ? html`<div class="actions"><a class="button" href="${o.retryHref}">Try again</a></div>`
     : raw('');
-  return page(
-    c,
-    o.title,
-    html`<p role="alert">${o.message}</p>
-      ${retry}`,
-  );
+  return page(c, o.title, html`<p role="alert">${o.message}</p>${retry}`);
 }
 
 /** oidc-provider's logout confirmation. `form` is the provider's hidden form (xsrf token); the
@@ -104,13 +86,12 @@ export function logoutPage(c: PageContext, o: { form: string; clientName?: strin
   return page(
     c,
     'Log out',
-    html`${who}
-      <p>Do you want to log out of this identity provider too?</p>
-      ${raw(o.form)}
-      <div class="actions">
-        <button type="submit" form="op.logoutForm" name="logout" value="yes" autofocus>Yes, log out</button>
-        <button type="submit" form="op.logoutForm" class="secondary">No, stay logged in</button>
-      </div>`,
+    html`${who}<p>Do you want to log out of this identity provider too?</p>
+${raw(o.form)}
+<div class="actions">
+<button type="submit" form="op.logoutForm" name="logout" value="yes" autofocus>Yes, log out</button>
+<button type="submit" form="op.logoutForm" class="secondary">No, stay logged in</button>
+</div>`,
   );
 }
 
@@ -138,23 +119,12 @@ export function deviceCodePage(c: PageContext, o: { form: string; error?: string
   return page(
     c,
     'Connect a device',
-    html`${error}
-      <form method="post" action="${action}">
-        <input type="hidden" name="xsrf" value="${xsrf}" />
-        <label for="user_code">Code</label>
-        <input
-          type="text"
-          id="user_code"
-          name="user_code"
-          value="${o.code ?? ''}"
-          autocomplete="off"
-          autocapitalize="characters"
-          spellcheck="false"
-          required
-          autofocus${o.error ? raw(' aria-describedby="code-error"') : raw('')}
-        />
-        <div class="actions"><button type="submit">Continue</button></div>
-      </form>`,
+    html`${error}<form method="post" action="${action}">
+<input type="hidden" name="xsrf" value="${xsrf}">
+<label for="user_code">Code</label>
+<input type="text" id="user_code" name="user_code" value="${o.code ?? ''}" autocomplete="off" autocapitalize="characters" spellcheck="false" required autofocus${o.error ? raw(' aria-describedby="code-error"') : raw('')}>
+<div class="actions"><button type="submit">Continue</button></div>
+</form>`,
   );
 }
 
@@ -163,18 +133,16 @@ export function deviceConfirmPage(c: PageContext, o: { form: string; clientName:
   return page(
     c,
     'Confirm the device',
-    html`<p>
-        <strong>${o.clientName}</strong> on a device showing the code <code>${o.userCode}</code> wants to log in as you.
-      </p>
-      <p class="muted">If you did not start this, or the code does not match, cancel.</p>
-      <form method="post" action="${action}">
-        <input type="hidden" name="xsrf" value="${xsrf}" />
-        <input type="hidden" name="user_code" value="${o.userCode}" />
-        <div class="actions">
-          <button type="submit" name="confirm" value="yes" autofocus>Continue</button>
-          <button type="submit" name="abort" value="yes" class="secondary">Cancel</button>
-        </div>
-      </form>`,
+    html`<p><strong>${o.clientName}</strong> on a device showing the code <code>${o.userCode}</code> wants to log in as you.</p>
+<p class="muted">If you did not start this, or the code does not match, cancel.</p>
+<form method="post" action="${action}">
+<input type="hidden" name="xsrf" value="${xsrf}">
+<input type="hidden" name="user_code" value="${o.userCode}">
+<div class="actions">
+<button type="submit" name="confirm" value="yes" autofocus>Continue</button>
+<button type="submit" name="abort" value="yes" class="secondary">Cancel</button>
+</div>
+</form>`,
   );
 }
 
@@ -182,10 +150,7 @@ export function deviceDonePage(c: PageContext, o: { clientName?: string }): stri
   return page(
     c,
     'Device connected',
-    html`<p>
-      You are logged in${o.clientName ? html` to ${o.clientName}` : raw('')}. You can close this window and return to
-      your device.
-    </p>`,
+    html`<p>You are logged in${o.clientName ? html` to ${o.clientName}` : raw('')}. You can close this window and return to your device.</p>`,
   );
 }
 
@@ -198,10 +163,10 @@ export function continuePage(
     c,
     o.title,
     html`<p>${o.message}</p>
-      <form method="post" action="${o.action}">
-        ${o.fields.map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}" />`)}
-        <div class="actions"><button type="submit" autofocus>${o.button}</button></div>
-      </form>`,
+<form method="post" action="${o.action}">
+${o.fields.map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
+<div class="actions"><button type="submit" autofocus>${o.button}</button></div>
+</form>`,
   );
 }
 
@@ -213,6 +178,6 @@ export function movingOnPage(c: PageContext, o: { href: string }): string {
     basePath: c.basePath,
     refreshTo: o.href,
     body: html`<p>Continuing to the application…</p>
-      <div class="actions"><a class="button" href="${o.href}">Continue</a></div>`,
+<div class="actions"><a class="button" href="${o.href}">Continue</a></div>`,
   });
 }
