@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MemoryStore, SqliteStore, type ModelPayload, type Store } from '@gatehouse/storage';
+import { MemoryStore, SqliteStore, type Store } from '@gatehouse/storage';
 import { openKubernetesStore, type KubernetesStore } from '@gatehouse/storage-kubernetes';
 import { KubeToolMissingError, startKubeApiServer, type KubeCluster } from '@gatehouse/testkit/kube';
 import { getFreePort } from '@gatehouse/testkit/ports';
@@ -22,46 +22,7 @@ const CONCURRENCY = 8;
 const ISSUER_CODES = Number(process.env.BENCH_ISSUER_CODES ?? 60);
 const CRD_DIR = fileURLToPath(new URL('../deploy/crds/', import.meta.url));
 
-const id = (): string => randomBytes(32).toString('base64url');
-const nowS = (): number => Math.floor(Date.now() / 1000);
-
-function codePayload(jti: string, grantId: string): ModelPayload {
-  const iat = nowS();
-  return {
-    accountId: 'CgVhbGljZRIEbGRhcA',
-    acr: 'urn:mace:incommon:iap:silver',
-    amr: ['pwd'],
-    authTime: iat,
-    clientId: 'example-app',
-    codeChallenge: randomBytes(32).toString('base64url'),
-    codeChallengeMethod: 'S256',
-    exp: iat + 60,
-    grantId,
-    iat,
-    jti,
-    kind: 'AuthorizationCode',
-    nonce: randomBytes(16).toString('hex'),
-    redirectUri: 'https://app.example.com/oauth2/callback',
-    scope: 'openid email profile groups offline_access',
-    sessionUid: id(),
-  };
-}
-function tokenPayload(kind: string, jti: string, grantId: string): ModelPayload {
-  const iat = nowS();
-  return {
-    accountId: 'CgVhbGljZRIEbGRhcA',
-    clientId: 'example-app',
-    exp: iat + 3600,
-    extra: {},
-    grantId,
-    gty: 'authorization_code',
-    iat,
-    jti,
-    kind,
-    scope: 'openid email profile groups offline_access',
-    sessionUid: id(),
-  };
-}
+import { codePayload, id, tokenPayload } from './payloads.ts';
 
 interface Sequence {
   name: string;

@@ -4,11 +4,10 @@
 // synchronous_commit=off (what SQLite's synchronous=NORMAL in WAL mode also risks: the last
 // commits on power loss, never corruption) and once with PostgreSQL's default (every commit flushed).
 // Run: ./pnpmw bench storage
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryStore, SqliteStore, type ModelPayload, type Store } from '@gatehouse/storage';
+import { MemoryStore, SqliteStore, type Store } from '@gatehouse/storage';
 import { openPostgresStore } from '@gatehouse/storage-postgres';
 import { startPostgres } from '@gatehouse/testkit/postgres';
 import { report, type Figure } from './report.ts';
@@ -16,60 +15,7 @@ import { report, type Figure } from './report.ts';
 const MIN_MS = Number(process.env.BENCH_MIN_MS ?? 1500);
 const BATCH = 1000;
 
-const id = () => randomBytes(32).toString('base64url');
-const nowS = () => Math.floor(Date.now() / 1000);
-
-/** Payloads of the sizes oidc-provider writes (see the reference notes: ~310–560 B). */
-function codePayload(jti: string, grantId: string): ModelPayload {
-  const iat = nowS();
-  return {
-    accountId: 'CgVhbGljZRIEbGRhcA',
-    acr: 'urn:mace:incommon:iap:silver',
-    amr: ['pwd'],
-    authTime: iat,
-    clientId: 'example-app',
-    codeChallenge: randomBytes(32).toString('base64url'),
-    codeChallengeMethod: 'S256',
-    exp: iat + 60,
-    grantId,
-    iat,
-    jti,
-    kind: 'AuthorizationCode',
-    nonce: randomBytes(16).toString('hex'),
-    redirectUri: 'https://app.example.com/oauth2/callback',
-    scope: 'openid email profile groups offline_access',
-    sessionUid: id(),
-  };
-}
-function grantPayload(jti: string): ModelPayload {
-  const iat = nowS();
-  return {
-    accountId: 'CgVhbGljZRIEbGRhcA',
-    clientId: 'example-app',
-    exp: iat + 86400,
-    iat,
-    jti,
-    kind: 'Grant',
-    openid: { scope: 'openid email profile groups offline_access', claims: [] },
-    resources: {},
-  };
-}
-function tokenPayload(kind: string, jti: string, grantId: string): ModelPayload {
-  const iat = nowS();
-  return {
-    accountId: 'CgVhbGljZRIEbGRhcA',
-    clientId: 'example-app',
-    exp: iat + 3600,
-    extra: {},
-    grantId,
-    gty: 'authorization_code',
-    iat,
-    jti,
-    kind,
-    scope: 'openid email profile groups offline_access',
-    sessionUid: id(),
-  };
-}
+import { codePayload, grantPayload, id, tokenPayload } from './payloads.ts';
 
 /** Runs `batch` (which returns how many ops it did and the ms it spent) until MIN_MS is measured. */
 async function measure(batch: () => Promise<{ ops: number; ms: number }>): Promise<number> {
