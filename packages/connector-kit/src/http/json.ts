@@ -1,5 +1,6 @@
 import { ConnectorError } from '../errors.ts';
 import type { UpstreamCall } from './types.ts';
+import { isRecord } from '@gatehouse/common';
 
 function malformed(call: UpstreamCall, problem: string): ConnectorError {
   return new ConnectorError('upstream_error', `${call.what}: ${problem}`, {
@@ -24,6 +25,6 @@ export function parseJSONObject(call: UpstreamCall, text: string): Record<string
   } catch {
     throw malformed(call, 'the response is not a JSON object');
   }
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+  if (isRecord(value)) return value;
   throw malformed(call, 'the response is not a JSON object');
 }
